@@ -1,0 +1,716 @@
+//! One Automerge document per case, behind typed operations.
+//!
+//! Layout (schema 1): root scalars for the dispute's fields (strings, not Automerge Text:
+//! cheap to load, and concurrent edits of one field resolve as a register whose conflict
+//! stays visible), `risk_flags` as a map used as a set, and append-only lists of maps for
+//! `parties`, `notes`, `attachments`, `events`, each item with an `id`. All containers are
+//! created by `record`, once, so two replicas never race to create the same list.
+//!
+//! Reading is lenient on purpose: a missing key reads as its default and a key this version
+//! does not know is left untouched, so a document written by a newer schema still opens and
+//! keeps what it does not understand. Writes touch only the keys an operation names.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+
+use super::{
+    Agreement, AttachmentRef, Case, CaseEdit, CaseId, Installment, Location, MAX_NOTE_CHARS,
+    MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, NewCase, Note, NoteKind, Party, PartyEdit, PartyInput,
+    RiskFlag, Timestamp,
+};
+use crate::workflow::{Action, Author, Event, TimeLimits, WorkflowState, fold};
+use crate::{Error, Result};
+
+/// The schema this version writes. Newer documents open; their unknown keys survive edits.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// A field whose concurrent edits conflict: every value is kept, one wins deterministically.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldConflict {
+    pub field: String,
+    /// The winning value first.
+    pub values: Vec<String>,
+}
+
+/// A case document. Every typed operation is one Automerge change (commit).
+#[derive(Debug)]
+pub struct CaseDoc {
+    doc: AutoCommit,
+    id: CaseId,
+}
+
+impl CaseDoc {
+    /// Records a new case as a draft. `actor` is this install's Automerge actor id.
+    pub fn record(
+        new: &NewCase,
+        by: &Author,
+        device_id: &str,
+        at: Timestamp,
+        actor: ActorId,
+    ) -> Result<CaseDoc> {
+        validate_new(new)?;
+        let id = new.id.unwrap_or_else(CaseId::new_random);
+        let mut doc = AutoCommit::new().with_actor(actor);
+        doc.put(ROOT, "schema", SCHEMA_VERSION)?;
+        doc.put(ROOT, "id", id.to_string())?;
+        doc.put(ROOT, "area_code", new.area_code.as_str())?;
+        doc.put(ROOT, "grid_code", new.grid_code.as_str())?;
+        doc.put(ROOT, "source", new.source.as_code())?;
+        doc.put(ROOT, "title", new.title.trim())?;
+        doc.put(ROOT, "summary", new.summary.as_str())?;
+        doc.put(ROOT, "category", new.category.as_code())?;
+        if let Some(t) = new.occurred_at {
+            doc.put(ROOT, "occurred_at", t.0)?;
+        }
+        doc.put(ROOT, "address", new.address.as_str())?;
+        if let Some(loc) = new.location {
+            put_location(&mut doc, loc)?;
+        }
+        doc.put(ROOT, "people_involved", u64::from(new.people_involved))?;
+        doc.put(ROOT, "amount_involved", new.amount_involved)?;
+        doc.put(ROOT, "risk_level", new.risk_level.as_code())?;
+        let flags = doc.put_object(ROOT, "risk_flags", ObjType::Map)?;
+        for f in &new.risk_flags {
+            doc.put(&flags, f.as_code(), true)?;
+        }
+        doc.put(ROOT, "difficulty", new.difficulty.as_code())?;
+        doc.put(ROOT, "recorded_at", at.0)?;
+        doc.put(ROOT, "recorded_by", by.user.as_str())?;
+        doc.put(ROOT, "recorded_on", device_id)?;
+        for list in ["parties", "notes", "attachments", "events"] {
+            doc.put_object(ROOT, list, ObjType::List)?;
+        }
+        let mut case = CaseDoc { doc, id };
+        for p in &new.parties {
+            case.insert_party(p)?;
+        }
+        case.commit("record", at);
+        Ok(case)
+    }
+
+    /// Opens a saved document (or the concatenated changes of one) for writing as `actor`.
+    pub fn load(bytes: &[u8], actor: ActorId) -> Result<CaseDoc> {
+        let doc = AutoCommit::load(bytes)?.with_actor(actor);
+        let id = read_id(&doc)?;
+        Ok(CaseDoc { doc, id })
+    }
+
+    /// Builds a document from raw changes (a case that arrived by sync).
+    pub fn from_changes(changes: &[Vec<u8>], actor: ActorId) -> Result<CaseDoc> {
+        let mut doc = AutoCommit::new().with_actor(actor);
+        apply_raw(&mut doc, changes)?;
+        let id = read_id(&doc)?;
+        Ok(CaseDoc { doc, id })
+    }
+
+    pub fn id(&self) -> CaseId {
+        self.id
+    }
+
+    // ---- typed operations -------------------------------------------------------------
+
+    /// Writes the `Some` fields of `edit` that differ from the current values.
+    pub fn edit(&mut self, edit: &CaseEdit, at: Timestamp) -> Result<()> {
+        validate_edit(edit)?;
+        let current = self.case();
+        let d = &mut self.doc;
+        macro_rules! set_str {
+            ($field:ident, $value:expr) => {
+                if let Some(v) = &edit.$field {
+                    let v: &str = $value(v.as_str());
+                    if current.$field.as_str() != v {
+                        d.put(ROOT, stringify!($field), v)?;
+                    }
+                }
+            };
+        }
+        set_str!(title, str::trim);
+        set_str!(summary, std::convert::identity);
+        set_str!(address, std::convert::identity);
+        set_str!(area_code, std::convert::identity);
+        set_str!(grid_code, std::convert::identity);
+        if let Some(v) = edit.category.filter(|v| *v != current.category) {
+            d.put(ROOT, "category", v.as_code())?;
+        }
+        if let Some(v) = edit.risk_level.filter(|v| *v != current.risk_level) {
+            d.put(ROOT, "risk_level", v.as_code())?;
+        }
+        if let Some(v) = edit.difficulty.filter(|v| *v != current.difficulty) {
+            d.put(ROOT, "difficulty", v.as_code())?;
+        }
+        if let Some(v) = edit.occurred_at.filter(|v| Some(*v) != current.occurred_at) {
+            d.put(ROOT, "occurred_at", v.0)?;
+        }
+        if let Some(v) = edit.people_involved.filter(|v| *v != current.people_involved) {
+            d.put(ROOT, "people_involved", u64::from(v))?;
+        }
+        if let Some(v) = edit.amount_involved.filter(|v| *v != current.amount_involved) {
+            d.put(ROOT, "amount_involved", v)?;
+        }
+        if let Some(v) = edit.location.filter(|v| Some(*v) != current.location) {
+            put_location(d, v)?;
+        }
+        if let Some(flags) = &edit.risk_flags {
+            // A set: add the new flags, delete the dropped ones; concurrent adds both stay.
+            let obj = map_obj(d, "risk_flags")?;
+            for f in RiskFlag::ALL {
+                let want = flags.contains(f);
+                let has = current.risk_flags.contains(f);
+                if want && !has {
+                    d.put(&obj, f.as_code(), true)?;
+                } else if has && !want {
+                    d.delete(&obj, f.as_code())?;
+                }
+            }
+        }
+        self.commit("edit", at);
+        Ok(())
+    }
+
+    /// Adds a party; returns its id.
+    pub fn add_party(&mut self, party: &PartyInput, at: Timestamp) -> Result<String> {
+        validate_party_name(&party.name)?;
+        let id = self.insert_party(party)?;
+        self.commit("add_party", at);
+        Ok(id)
+    }
+
+    /// Writes the `Some` fields of a party.
+    pub fn edit_party(&mut self, party_id: &str, edit: &PartyEdit, at: Timestamp) -> Result<()> {
+        if let Some(name) = &edit.name {
+            validate_party_name(name)?;
+        }
+        let obj = self.find_item("parties", party_id)?;
+        let d = &mut self.doc;
+        let strs = [
+            ("role", edit.role.map(|v| v.as_code().to_owned())),
+            ("name", edit.name.clone()),
+            ("id_type", edit.id_type.map(|v| v.as_code().to_owned())),
+            ("id_number", edit.id_number.clone()),
+            ("sex", edit.sex.map(|v| v.as_code().to_owned())),
+            ("ethnicity", edit.ethnicity.clone()),
+            ("phone", edit.phone.clone()),
+            ("address", edit.address.clone()),
+        ];
+        for (key, value) in strs {
+            if let Some(v) = value {
+                if get_str(d, &obj, key) != v {
+                    d.put(&obj, key, v)?;
+                }
+            }
+        }
+        if let Some(minor) = edit.minor {
+            d.put(&obj, "minor", minor)?;
+        }
+        self.commit("edit_party", at);
+        Ok(())
+    }
+
+    /// Appends a work note; returns its id.
+    pub fn add_note(&mut self, kind: NoteKind, text: &str, by: &Author, at: Timestamp) -> Result<String> {
+        if text.trim().is_empty() {
+            return Err(Error::invalid("text", "a note needs text"));
+        }
+        if text.chars().count() > MAX_NOTE_CHARS {
+            return Err(Error::invalid("text", format!("at most {MAX_NOTE_CHARS} characters")));
+        }
+        let id = new_item_id();
+        let list = list_obj(&self.doc, "notes")?;
+        let obj = append_map(&mut self.doc, &list)?;
+        let d = &mut self.doc;
+        d.put(&obj, "id", id.as_str())?;
+        d.put(&obj, "kind", kind.as_code())?;
+        d.put(&obj, "author", by.user.as_str())?;
+        d.put(&obj, "at", at.0)?;
+        d.put(&obj, "text", text)?;
+        self.commit("add_note", at);
+        Ok(id)
+    }
+
+    /// Records evidence metadata (the bytes travel separately).
+    pub fn add_attachment(&mut self, a: &AttachmentRef, at: Timestamp) -> Result<String> {
+        if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid("sha256", "64 hex digits"));
+        }
+        let id = if a.id.is_empty() { new_item_id() } else { a.id.clone() };
+        let list = list_obj(&self.doc, "attachments")?;
+        let obj = append_map(&mut self.doc, &list)?;
+        let d = &mut self.doc;
+        d.put(&obj, "id", id.as_str())?;
+        d.put(&obj, "sha256", a.sha256.to_ascii_lowercase())?;
+        d.put(&obj, "kind", a.kind.as_code())?;
+        d.put(&obj, "size", a.size)?;
+        d.put(&obj, "mime", a.mime.as_str())?;
+        d.put(&obj, "caption", a.caption.as_str())?;
+        self.commit("add_attachment", at);
+        Ok(id)
+    }
+
+    /// Marks one installment of the agreement as paid.
+    pub fn mark_installment_paid(&mut self, installment_id: &str, paid_at: Timestamp, at: Timestamp) -> Result<()> {
+        let agreement = match self.doc.get(ROOT, "agreement")? {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => return Err(Error::ItemNotFound { what: "agreement", id: String::new() }),
+        };
+        let list = match self.doc.get(&agreement, "installments")? {
+            Some((Value::Object(ObjType::List), id)) => id,
+            _ => return Err(Error::ItemNotFound { what: "installment", id: installment_id.into() }),
+        };
+        let obj = find_in_list(&self.doc, &list, installment_id)
+            .ok_or_else(|| Error::ItemNotFound { what: "installment", id: installment_id.into() })?;
+        self.doc.put(&obj, "paid_at", paid_at.0)?;
+        self.commit("installment_paid", at);
+        Ok(())
+    }
+
+    /// Takes a workflow step: checks the author's role and the case's current state (the
+    /// same rules the fold applies), then appends the event. Returns the event id.
+    pub fn act(&mut self, action: &Action, by: &Author, at: Timestamp) -> Result<String> {
+        let case = self.case();
+        let state = fold(&case, &self.events(), &TimeLimits::default(), at);
+        state.check(&case, by, action)?;
+        let id = new_item_id();
+        self.append_event(&Event::new(id.as_str(), by, at, action))?;
+        if let Action::Resolve { agreement: Some(a), .. }
+        | Action::ResolveOnSite { agreement: Some(a), .. } = action
+        {
+            self.put_agreement(a)?;
+        }
+        self.commit(action.kind().as_code(), at);
+        Ok(id)
+    }
+
+    // ---- reading ------------------------------------------------------------------------
+
+    /// The case's fields. Lenient: missing keys read as defaults, unknown codes as defaults.
+    pub fn case(&self) -> Case {
+        let d = &self.doc;
+        let risk_flags = match d.get(ROOT, "risk_flags") {
+            Ok(Some((Value::Object(ObjType::Map), obj))) => {
+                let mut flags: Vec<RiskFlag> =
+                    d.keys(&obj).filter_map(|k| RiskFlag::from_code(&k)).collect();
+                flags.sort();
+                flags
+            }
+            _ => Vec::new(),
+        };
+        Case {
+            schema: get_u64(d, &ROOT, "schema"),
+            id: Some(self.id),
+            area_code: get_str(d, &ROOT, "area_code"),
+            grid_code: get_str(d, &ROOT, "grid_code"),
+            source: get_code(d, &ROOT, "source"),
+            title: get_str(d, &ROOT, "title"),
+            summary: get_str(d, &ROOT, "summary"),
+            category: get_code(d, &ROOT, "category"),
+            occurred_at: get_i64_opt(d, &ROOT, "occurred_at").map(Timestamp),
+            address: get_str(d, &ROOT, "address"),
+            location: read_location(d),
+            people_involved: u32::try_from(get_u64(d, &ROOT, "people_involved")).unwrap_or(u32::MAX),
+            amount_involved: get_i64_opt(d, &ROOT, "amount_involved").unwrap_or(0),
+            risk_level: get_code(d, &ROOT, "risk_level"),
+            risk_flags,
+            difficulty: get_code(d, &ROOT, "difficulty"),
+            recorded_at: Timestamp(get_i64_opt(d, &ROOT, "recorded_at").unwrap_or(0)),
+            recorded_by: get_str(d, &ROOT, "recorded_by"),
+            recorded_on: get_str(d, &ROOT, "recorded_on"),
+            parties: read_list(d, "parties", read_party),
+            notes: read_list(d, "notes", read_note),
+            attachments: read_list(d, "attachments", read_attachment),
+            agreement: read_agreement(d),
+        }
+    }
+
+    /// The workflow log in document order.
+    pub fn events(&self) -> Vec<Event> {
+        read_list(&self.doc, "events", read_event)
+    }
+
+    /// The derived workflow state at `now`.
+    pub fn state(&self, limits: &TimeLimits, now: Timestamp) -> WorkflowState {
+        fold(&self.case(), &self.events(), limits, now)
+    }
+
+    /// Fields with concurrent, unresolved edits.
+    pub fn conflicts(&self) -> Vec<FieldConflict> {
+        let mut out = Vec::new();
+        for key in self.doc.keys(ROOT) {
+            let Ok(values) = self.doc.get_all(ROOT, key.as_str()) else { continue };
+            if values.len() > 1 {
+                let values = values.iter().map(|(v, _)| display_value(v)).collect();
+                out.push(FieldConflict { field: key, values });
+            }
+        }
+        out
+    }
+
+    // ---- sync -----------------------------------------------------------------------------
+
+    pub fn heads(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_heads()
+    }
+
+    /// The whole document, compressed.
+    pub fn save(&mut self) -> Vec<u8> {
+        self.doc.save()
+    }
+
+    /// Raw bytes of every change not covered by `have` (all changes when `have` is empty).
+    pub fn changes_since(&mut self, have: &[ChangeHash]) -> Vec<Vec<u8>> {
+        self.doc.get_changes(have).into_iter().map(|mut c| c.bytes().into_owned()).collect()
+    }
+
+    /// Hashes of the changes made since `heads` (by anyone), oldest first.
+    pub fn change_hashes_since(&mut self, have: &[ChangeHash]) -> Vec<ChangeHash> {
+        self.doc.get_changes(have).iter().map(automerge::Change::hash).collect()
+    }
+
+    /// The last change this replica made, as raw bytes (the outbox entry of an operation).
+    pub fn last_local_change(&mut self) -> Option<(ChangeHash, Vec<u8>)> {
+        self.doc.get_last_local_change().map(|mut c| (c.hash(), c.bytes().into_owned()))
+    }
+
+    /// Merges raw changes from elsewhere. Duplicates are ignored; a change whose
+    /// dependencies are missing waits in the document's queue until they arrive.
+    pub fn apply_changes(&mut self, changes: &[Vec<u8>]) -> Result<()> {
+        apply_raw(&mut self.doc, changes)
+    }
+
+    pub fn has_change(&mut self, hash: &ChangeHash) -> bool {
+        self.doc.get_change_by_hash(hash).is_some()
+    }
+
+    /// Dependencies of queued changes that never arrived.
+    pub fn missing_deps(&mut self) -> Vec<ChangeHash> {
+        self.doc.get_missing_deps(&[])
+    }
+
+    // ---- internals ------------------------------------------------------------------------
+
+    fn commit(&mut self, message: &str, at: Timestamp) {
+        // Automerge stamps time 0 unless told; change times are seconds.
+        let opts = CommitOptions::default().with_message(message).with_time(at.0.div_euclid(1000));
+        self.doc.commit_with(opts);
+    }
+
+    fn insert_party(&mut self, p: &PartyInput) -> Result<String> {
+        validate_party_name(&p.name)?;
+        let id = new_item_id();
+        let list = list_obj(&self.doc, "parties")?;
+        let obj = append_map(&mut self.doc, &list)?;
+        let d = &mut self.doc;
+        d.put(&obj, "id", id.as_str())?;
+        d.put(&obj, "role", p.role.as_code())?;
+        d.put(&obj, "name", p.name.trim())?;
+        d.put(&obj, "id_type", p.id_type.as_code())?;
+        d.put(&obj, "id_number", p.id_number.as_str())?;
+        d.put(&obj, "sex", p.sex.as_code())?;
+        d.put(&obj, "ethnicity", p.ethnicity.as_str())?;
+        d.put(&obj, "phone", p.phone.as_str())?;
+        d.put(&obj, "address", p.address.as_str())?;
+        d.put(&obj, "minor", p.minor)?;
+        Ok(id)
+    }
+
+    fn append_event(&mut self, e: &Event) -> Result<()> {
+        let list = list_obj(&self.doc, "events")?;
+        let obj = append_map(&mut self.doc, &list)?;
+        let d = &mut self.doc;
+        d.put(&obj, "id", e.id.as_str())?;
+        d.put(&obj, "kind", e.kind.as_str())?;
+        d.put(&obj, "by_user", e.by_user.as_str())?;
+        d.put(&obj, "by_role", e.by_role.as_str())?;
+        d.put(&obj, "org", e.org.as_str())?;
+        d.put(&obj, "at", e.at.0)?;
+        d.put(&obj, "payload", e.payload.as_str())?;
+        Ok(())
+    }
+
+    fn put_agreement(&mut self, a: &Agreement) -> Result<()> {
+        let d = &mut self.doc;
+        let obj = d.put_object(ROOT, "agreement", ObjType::Map)?;
+        d.put(&obj, "form", a.form.as_code())?;
+        d.put(&obj, "terms", a.terms.as_str())?;
+        if let Some(t) = a.signed_at {
+            d.put(&obj, "signed_at", t.0)?;
+        }
+        let list = d.put_object(&obj, "installments", ObjType::List)?;
+        for (i, inst) in a.installments.iter().enumerate() {
+            let item = d.insert_object(&list, i, ObjType::Map)?;
+            let id = if inst.id.is_empty() { new_item_id() } else { inst.id.clone() };
+            d.put(&item, "id", id)?;
+            d.put(&item, "due_at", inst.due_at.0)?;
+            d.put(&item, "amount", inst.amount)?;
+            if let Some(p) = inst.paid_at {
+                d.put(&item, "paid_at", p.0)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn find_item(&self, list: &str, id: &str) -> Result<ObjId> {
+        let what = match list {
+            "parties" => "party",
+            "notes" => "note",
+            _ => "item",
+        };
+        let list = list_obj(&self.doc, list)?;
+        find_in_list(&self.doc, &list, id).ok_or_else(|| Error::ItemNotFound { what, id: id.into() })
+    }
+}
+
+fn apply_raw(doc: &mut AutoCommit, changes: &[Vec<u8>]) -> Result<()> {
+    let mut parsed = Vec::with_capacity(changes.len());
+    for bytes in changes {
+        parsed.push(automerge::Change::from_bytes(bytes.clone()).map_err(|e| {
+            Error::Document(Box::new(automerge::AutomergeError::LoadChangeError(e)))
+        })?);
+    }
+    doc.apply_changes(parsed)?;
+    Ok(())
+}
+
+fn read_id(doc: &AutoCommit) -> Result<CaseId> {
+    get_str(doc, &ROOT, "id")
+        .parse()
+        .map_err(|_| Error::invalid("id", "the document has no case id"))
+}
+
+fn new_item_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn validate_new(new: &NewCase) -> Result<()> {
+    validate_title(&new.title)?;
+    if new.summary.chars().count() > MAX_SUMMARY_CHARS {
+        return Err(Error::invalid("summary", format!("at most {MAX_SUMMARY_CHARS} characters")));
+    }
+    if !super::is_area_code(&new.area_code) {
+        return Err(Error::invalid("area_code", "12 digits (statistical division code)"));
+    }
+    if !new.grid_code.is_empty() && !super::is_grid_code(&new.grid_code, &new.area_code) {
+        return Err(Error::invalid("grid_code", "the area code followed by 3 digits"));
+    }
+    if new.amount_involved < 0 {
+        return Err(Error::invalid("amount_involved", "not negative"));
+    }
+    for p in &new.parties {
+        validate_party_name(&p.name)?;
+    }
+    Ok(())
+}
+
+fn validate_edit(edit: &CaseEdit) -> Result<()> {
+    if let Some(t) = &edit.title {
+        validate_title(t)?;
+    }
+    if let Some(s) = &edit.summary {
+        if s.chars().count() > MAX_SUMMARY_CHARS {
+            return Err(Error::invalid("summary", format!("at most {MAX_SUMMARY_CHARS} characters")));
+        }
+    }
+    if let Some(a) = &edit.area_code {
+        if !super::is_area_code(a) {
+            return Err(Error::invalid("area_code", "12 digits (statistical division code)"));
+        }
+    }
+    if edit.amount_involved.is_some_and(|a| a < 0) {
+        return Err(Error::invalid("amount_involved", "not negative"));
+    }
+    Ok(())
+}
+
+fn validate_title(title: &str) -> Result<()> {
+    let n = title.trim().chars().count();
+    if n == 0 {
+        return Err(Error::invalid("title", "a case needs a title"));
+    }
+    if n > MAX_TITLE_CHARS {
+        return Err(Error::invalid("title", format!("at most {MAX_TITLE_CHARS} characters")));
+    }
+    Ok(())
+}
+
+fn validate_party_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::invalid("name", "a party needs a name"));
+    }
+    Ok(())
+}
+
+fn put_location(d: &mut AutoCommit, loc: Location) -> Result<()> {
+    if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
+        return Err(Error::invalid("location", "latitude/longitude out of range"));
+    }
+    let obj = d.put_object(ROOT, "location", ObjType::Map)?;
+    d.put(&obj, "lat", loc.lat)?;
+    d.put(&obj, "lon", loc.lon)?;
+    Ok(())
+}
+
+fn list_obj(d: &AutoCommit, key: &str) -> Result<ObjId> {
+    match d.get(ROOT, key)? {
+        Some((Value::Object(ObjType::List), id)) => Ok(id),
+        _ => Err(Error::invalid("document", format!("the case document has no {key} list"))),
+    }
+}
+
+fn map_obj(d: &mut AutoCommit, key: &str) -> Result<ObjId> {
+    match d.get(ROOT, key)? {
+        Some((Value::Object(ObjType::Map), id)) => Ok(id),
+        _ => Ok(d.put_object(ROOT, key, ObjType::Map)?),
+    }
+}
+
+fn append_map(d: &mut AutoCommit, list: &ObjId) -> Result<ObjId> {
+    let len = d.length(list);
+    Ok(d.insert_object(list, len, ObjType::Map)?)
+}
+
+fn find_in_list(d: &AutoCommit, list: &ObjId, id: &str) -> Option<ObjId> {
+    (0..d.length(list)).find_map(|i| match d.get(list, i) {
+        Ok(Some((Value::Object(ObjType::Map), obj))) if get_str(d, &obj, "id") == id => Some(obj),
+        _ => None,
+    })
+}
+
+fn read_list<T>(d: &AutoCommit, key: &str, read: fn(&AutoCommit, &ObjId) -> T) -> Vec<T> {
+    let Ok(list) = list_obj(d, key) else { return Vec::new() };
+    (0..d.length(&list))
+        .filter_map(|i| match d.get(&list, i) {
+            Ok(Some((Value::Object(ObjType::Map), obj))) => Some(read(d, &obj)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn read_party(d: &AutoCommit, o: &ObjId) -> Party {
+    Party {
+        id: get_str(d, o, "id"),
+        role: get_code(d, o, "role"),
+        name: get_str(d, o, "name"),
+        id_type: get_code(d, o, "id_type"),
+        id_number: get_str(d, o, "id_number"),
+        sex: get_code(d, o, "sex"),
+        ethnicity: get_str(d, o, "ethnicity"),
+        phone: get_str(d, o, "phone"),
+        address: get_str(d, o, "address"),
+        minor: matches!(scalar(d, o, "minor"), Some(ScalarValue::Boolean(true))),
+    }
+}
+
+fn read_note(d: &AutoCommit, o: &ObjId) -> Note {
+    Note {
+        id: get_str(d, o, "id"),
+        kind: get_code(d, o, "kind"),
+        author: get_str(d, o, "author"),
+        at: Timestamp(get_i64_opt(d, o, "at").unwrap_or(0)),
+        text: get_str(d, o, "text"),
+    }
+}
+
+fn read_attachment(d: &AutoCommit, o: &ObjId) -> AttachmentRef {
+    AttachmentRef {
+        id: get_str(d, o, "id"),
+        sha256: get_str(d, o, "sha256"),
+        kind: get_code(d, o, "kind"),
+        size: get_u64(d, o, "size"),
+        mime: get_str(d, o, "mime"),
+        caption: get_str(d, o, "caption"),
+    }
+}
+
+fn read_event(d: &AutoCommit, o: &ObjId) -> Event {
+    Event {
+        id: get_str(d, o, "id"),
+        kind: get_str(d, o, "kind"),
+        by_user: get_str(d, o, "by_user"),
+        by_role: get_str(d, o, "by_role"),
+        org: get_str(d, o, "org"),
+        at: Timestamp(get_i64_opt(d, o, "at").unwrap_or(0)),
+        payload: get_str(d, o, "payload"),
+    }
+}
+
+fn read_agreement(d: &AutoCommit) -> Option<Agreement> {
+    let Ok(Some((Value::Object(ObjType::Map), o))) = d.get(ROOT, "agreement") else {
+        return None;
+    };
+    let installments = match d.get(&o, "installments") {
+        Ok(Some((Value::Object(ObjType::List), list))) => (0..d.length(&list))
+            .filter_map(|i| match d.get(&list, i) {
+                Ok(Some((Value::Object(ObjType::Map), item))) => Some(Installment {
+                    id: get_str(d, &item, "id"),
+                    due_at: Timestamp(get_i64_opt(d, &item, "due_at").unwrap_or(0)),
+                    amount: get_i64_opt(d, &item, "amount").unwrap_or(0),
+                    paid_at: get_i64_opt(d, &item, "paid_at").map(Timestamp),
+                }),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(Agreement {
+        form: get_code(d, &o, "form"),
+        terms: get_str(d, &o, "terms"),
+        signed_at: get_i64_opt(d, &o, "signed_at").map(Timestamp),
+        installments,
+    })
+}
+
+fn read_location(d: &AutoCommit) -> Option<Location> {
+    let Ok(Some((Value::Object(ObjType::Map), o))) = d.get(ROOT, "location") else {
+        return None;
+    };
+    let f = |k| match scalar(d, &o, k) {
+        Some(ScalarValue::F64(v)) => Some(v),
+        Some(ScalarValue::Int(v)) => Some(v as f64),
+        _ => None,
+    };
+    Some(Location { lat: f("lat")?, lon: f("lon")? })
+}
+
+fn scalar(d: &AutoCommit, obj: &ObjId, key: &str) -> Option<ScalarValue> {
+    match d.get(obj, key) {
+        Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
+        _ => None,
+    }
+}
+
+fn get_str(d: &AutoCommit, obj: &ObjId, key: &str) -> String {
+    match scalar(d, obj, key) {
+        Some(ScalarValue::Str(s)) => s.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn get_i64_opt(d: &AutoCommit, obj: &ObjId, key: &str) -> Option<i64> {
+    match scalar(d, obj, key)? {
+        ScalarValue::Int(v) | ScalarValue::Timestamp(v) => Some(v),
+        ScalarValue::Uint(v) => i64::try_from(v).ok(),
+        _ => None,
+    }
+}
+
+fn get_u64(d: &AutoCommit, obj: &ObjId, key: &str) -> u64 {
+    match scalar(d, obj, key) {
+        Some(ScalarValue::Uint(v)) => v,
+        Some(ScalarValue::Int(v)) => u64::try_from(v).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A coded field; an unknown or missing code reads as the default value.
+fn get_code<T: std::str::FromStr + Default>(d: &AutoCommit, obj: &ObjId, key: &str) -> T {
+    get_str(d, obj, key).parse().unwrap_or_default()
+}
+
+fn display_value(v: &Value<'_>) -> String {
+    match v {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            other => other.to_string(),
+        },
+        Value::Object(t) => format!("<{t}>"),
+    }
+}

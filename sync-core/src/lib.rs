@@ -1,0 +1,19 @@
+//! gridsync-core: everything the phone and the center must agree on, with no network I/O.
+//!
+//! - [`case`]: the case model and its Automerge document ([`case::CaseDoc`]), edited only
+//!   through typed operations.
+//! - [`workflow`]: the center's four-step method as a pure fold over the case's event log,
+//!   with the permission table and time limits.
+//! - [`protocol`]: the versioned CBOR sync messages and their decode limits.
+//! - [`store`]: the device store ([`store::FieldStore`]) over one SQLite file, with its
+//!   outbox and the sans-IO sync client (`prepare_sync` / `apply_sync_response`).
+//!
+//! The server and the mobile bindings depend on this crate; it depends on neither.
+#![forbid(unsafe_code)]
+
+pub mod case;
+mod error;
+pub mod protocol;
+pub mod workflow;
+
+pub use error::{Error, Result};

@@ -1,0 +1,543 @@
+//! The fold: replay an event log through the state machine. Pure: the clock comes in as
+//! `now`, so the same log and the same `now` give the same state on every replica.
+
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Action, Author, Event, EventKind, OrgRef, Role, Status, SupervisionLevel, Tier, TimeLimits,
+    may_author,
+};
+use crate::case::{Case, FollowUp, RiskLevel, Timestamp};
+
+/// Why an event did not move the state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum SupersedeReason {
+    /// A kind this version does not know (written by a newer app).
+    UnknownKind,
+    /// The payload does not parse or lacks required data.
+    MalformedPayload { detail: String },
+    /// The author's role may not author this kind.
+    NotPermitted { role: String },
+    /// The event is not valid in the state where it landed in the merged order.
+    InvalidTransition { from: Status },
+    /// Resolving on the spot is only for green/yellow cases without danger flags.
+    RiskTooHigh,
+    /// Signed, sent back or handled by an organisation the case is not dispatched to.
+    NotAssigned,
+    /// An extension decision with no pending request.
+    NothingPending,
+    /// Escalation must go to a higher tier.
+    NotHigherTier { current: Tier },
+}
+
+/// One row of the case's timeline: every event, applied or superseded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub event_id: String,
+    pub kind: String,
+    pub by_user: String,
+    pub by_role: String,
+    pub org: String,
+    pub at: Timestamp,
+    /// Status after this entry (unchanged when superseded).
+    pub status_after: Status,
+    pub superseded: Option<SupersedeReason>,
+}
+
+/// What a running clock is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeadlineKind {
+    /// 受理时限: submitted, not yet accepted.
+    Accept,
+    /// 签收时限: dispatched, not yet signed for (未签收预警).
+    Sign,
+    /// 办理时限: signed for, not yet resolved (超期预警).
+    Handle,
+    /// 回访时限: resolved, not yet followed up.
+    FollowUp,
+    /// An agreement installment not yet paid.
+    Installment,
+}
+
+/// How far along a limit is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WarningLevel {
+    #[default]
+    None,
+    /// At or past `yellow_percent` of the limit.
+    Yellow,
+    /// At or past the limit.
+    Red,
+}
+
+/// A running clock with its level at `now`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadline {
+    pub kind: DeadlineKind,
+    pub started_at: Timestamp,
+    pub due_at: Timestamp,
+    pub level: WarningLevel,
+    /// For installments: which one.
+    pub item: Option<String>,
+}
+
+impl Deadline {
+    fn new(
+        kind: DeadlineKind,
+        started_at: Timestamp,
+        due_at: Timestamp,
+        limits: &TimeLimits,
+        now: Timestamp,
+    ) -> Self {
+        let level = warning_level(started_at, due_at, limits.yellow_percent, now);
+        Deadline { kind, started_at, due_at, level, item: None }
+    }
+}
+
+/// Yellow at `yellow_percent` of the span, red at 100 %. Integer arithmetic: 69 % is not 70 %.
+pub(crate) fn warning_level(
+    started_at: Timestamp,
+    due_at: Timestamp,
+    yellow_percent: u8,
+    now: Timestamp,
+) -> WarningLevel {
+    if now >= due_at {
+        return WarningLevel::Red;
+    }
+    let span = i128::from(due_at.0) - i128::from(started_at.0);
+    let elapsed = i128::from(now.0) - i128::from(started_at.0);
+    if span > 0 && elapsed * 100 >= span * i128::from(yellow_percent) {
+        WarningLevel::Yellow
+    } else {
+        WarningLevel::None
+    }
+}
+
+/// The outcome recorded by a resolve (or resolve-on-the-spot) step.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub success: bool,
+    pub text: String,
+    pub at: Timestamp,
+    pub by_org: String,
+    /// Resolved within the handling limit (按期办结).
+    pub on_time: bool,
+}
+
+/// Everything the workflow derives from a case's log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowState {
+    pub status: Status,
+    pub case_no: Option<String>,
+    pub tier: Tier,
+    /// Organisations the case is dispatched to, lead first.
+    pub assigned_orgs: Vec<OrgRef>,
+    pub assignee: Option<String>,
+    /// The organisation that signed for the case and handles it.
+    pub handling_org: Option<String>,
+    pub supervision: SupervisionLevel,
+    /// Running clocks, with their levels at `now`.
+    pub deadlines: Vec<Deadline>,
+    pub submitted_at: Option<Timestamp>,
+    pub accepted_at: Option<Timestamp>,
+    pub dispatched_at: Option<Timestamp>,
+    pub signed_at: Option<Timestamp>,
+    pub resolved_at: Option<Timestamp>,
+    pub followed_up_at: Option<Timestamp>,
+    /// Days of approved extension on the handling limit.
+    pub extension_days: u32,
+    pub pending_extension: Option<u32>,
+    pub send_backs: u32,
+    pub reopened: u32,
+    pub outcome: Option<Outcome>,
+    pub follow_ups: Vec<FollowUp>,
+    pub high_risk: bool,
+    pub timeline: Vec<TimelineEntry>,
+    /// Where the handling clock started (sign-for, or the last reopen).
+    handle_started_at: Option<Timestamp>,
+}
+
+impl WorkflowState {
+    /// Deadlines at yellow or red: the case's warnings.
+    pub fn warnings(&self) -> impl Iterator<Item = &Deadline> {
+        self.deadlines.iter().filter(|d| d.level != WarningLevel::None)
+    }
+
+    /// The worst warning level of the case.
+    pub fn warning_level(&self) -> WarningLevel {
+        self.deadlines.iter().map(|d| d.level).max().unwrap_or_default()
+    }
+
+    /// The nearest running deadline.
+    pub fn next_deadline(&self) -> Option<&Deadline> {
+        self.deadlines.iter().min_by_key(|d| d.due_at)
+    }
+
+    /// Events that were kept but did not move the state.
+    pub fn superseded(&self) -> impl Iterator<Item = &TimelineEntry> {
+        self.timeline.iter().filter(|t| t.superseded.is_some())
+    }
+
+    /// Checks whether `author` may take `action` now, without changing anything. The same
+    /// rules as the fold, so the phone refuses exactly what the fold would supersede.
+    pub fn check(&self, case: &Case, author: &Author, action: &Action) -> Result<(), crate::Error> {
+        let kind = action.kind();
+        if !may_author(author.role, kind) {
+            return Err(crate::Error::NotPermitted { role: author.role, kind });
+        }
+        action.validate().map_err(|reason| crate::Error::InvalidTransition {
+            kind,
+            status: self.status,
+            reason,
+        })?;
+        let mut probe = self.clone();
+        probe.apply(case, author, Timestamp(0), action, &TimeLimits::default()).map_err(
+            |reason| crate::Error::InvalidTransition {
+                kind,
+                status: self.status,
+                reason: describe(&reason),
+            },
+        )
+    }
+
+    /// One step of the state machine. On `Err` nothing has changed.
+    fn apply(
+        &mut self,
+        case: &Case,
+        author: &Author,
+        at: Timestamp,
+        action: &Action,
+        limits: &TimeLimits,
+    ) -> Result<(), SupersedeReason> {
+        use Status as S;
+        let from = self.status;
+        let invalid = || Err(SupersedeReason::InvalidTransition { from });
+        match action {
+            Action::Submit {} => {
+                if !matches!(from, S::Draft | S::Returned) {
+                    return invalid();
+                }
+                self.status = S::Submitted;
+                self.submitted_at = Some(at);
+            }
+            Action::ResolveOnSite { outcome, .. } => {
+                if !matches!(from, S::Draft | S::Submitted) {
+                    return invalid();
+                }
+                if case.is_high_risk() || matches!(case.risk_level, RiskLevel::Orange) {
+                    return Err(SupersedeReason::RiskTooHigh);
+                }
+                self.status = S::SelfResolved;
+                self.resolved_at = Some(at);
+                self.outcome = Some(Outcome {
+                    success: true,
+                    text: outcome.clone(),
+                    at,
+                    by_org: author.org.clone(),
+                    on_time: true,
+                });
+            }
+            Action::Accept { case_no, tier } => {
+                if from != S::Submitted {
+                    return invalid();
+                }
+                self.status = S::Accepted;
+                self.accepted_at = Some(at);
+                self.case_no = Some(case_no.clone());
+                self.tier = *tier;
+            }
+            Action::Return { .. } | Action::Void { .. } => {
+                if from != S::Submitted {
+                    return invalid();
+                }
+                self.status = if action.kind() == EventKind::Return { S::Returned } else { S::Void };
+            }
+            Action::Dispatch { to, assignee, tier, .. } => {
+                if !matches!(from, S::Accepted | S::Escalated) {
+                    return invalid();
+                }
+                self.status = S::Dispatched;
+                self.dispatched_at = Some(at);
+                self.assigned_orgs = to.clone();
+                self.assignee = assignee.clone();
+                self.tier = *tier;
+                self.handling_org = None;
+            }
+            Action::SignFor {} | Action::SendBack { .. } => {
+                if from != S::Dispatched {
+                    return invalid();
+                }
+                if !self.assigned_orgs.iter().any(|o| o.id == author.org) {
+                    return Err(SupersedeReason::NotAssigned);
+                }
+                if action.kind() == EventKind::SignFor {
+                    self.status = S::Signed;
+                    self.signed_at = Some(at);
+                    self.handle_started_at = Some(at);
+                    self.handling_org = Some(author.org.clone());
+                    if self.assignee.is_none() {
+                        self.assignee = Some(author.user.clone());
+                    }
+                } else {
+                    self.status = S::Accepted;
+                    self.send_backs += 1;
+                    self.assigned_orgs.clear();
+                    self.assignee = None;
+                }
+            }
+            Action::StartHandling {} => {
+                if from != S::Signed {
+                    return invalid();
+                }
+                self.require_handler(author)?;
+                self.status = S::InProgress;
+            }
+            Action::ExtensionRequest { days, .. } => {
+                if from != S::InProgress {
+                    return invalid();
+                }
+                self.require_handler(author)?;
+                self.pending_extension = Some(*days);
+            }
+            Action::ExtensionDecision { approved, days, .. } => {
+                if from != S::InProgress {
+                    return invalid();
+                }
+                let Some(requested) = self.pending_extension else {
+                    return Err(SupersedeReason::NothingPending);
+                };
+                if *approved {
+                    let granted = if *days == 0 { requested } else { *days };
+                    self.extension_days = self.extension_days.saturating_add(granted);
+                }
+                self.pending_extension = None;
+            }
+            Action::Escalate { to_tier, .. } => {
+                if from != S::InProgress {
+                    return invalid();
+                }
+                if *to_tier <= self.tier {
+                    return Err(SupersedeReason::NotHigherTier { current: self.tier });
+                }
+                if author.role != Role::Dispatcher {
+                    self.require_handler(author)?;
+                }
+                self.status = S::Escalated;
+                self.tier = *to_tier;
+                self.assigned_orgs.clear();
+                self.handling_org = None;
+                self.assignee = None;
+                self.pending_extension = None;
+            }
+            Action::Resolve { success, outcome, .. } => {
+                if from != S::InProgress {
+                    return invalid();
+                }
+                self.require_handler(author)?;
+                let on_time = self
+                    .handle_started_at
+                    .map(|s| at <= s.plus_millis(self.handle_limit(case, limits)))
+                    .unwrap_or(true);
+                self.status = S::Resolved;
+                self.resolved_at = Some(at);
+                self.outcome = Some(Outcome {
+                    success: *success,
+                    text: outcome.clone(),
+                    at,
+                    by_org: author.org.clone(),
+                    on_time,
+                });
+            }
+            Action::FollowUp(f) => {
+                // Repeat visits (at installment dates) are valid once followed up.
+                if !matches!(from, S::Resolved | S::SelfResolved | S::FollowedUp) {
+                    return invalid();
+                }
+                self.status = S::FollowedUp;
+                self.followed_up_at = Some(at);
+                self.follow_ups.push(f.clone());
+            }
+            Action::Reopen { .. } => {
+                if from != S::FollowedUp {
+                    return invalid();
+                }
+                self.status = S::InProgress;
+                self.reopened += 1;
+                self.handle_started_at = Some(at);
+                self.extension_days = 0;
+                self.resolved_at = None;
+            }
+            Action::Archive {} => {
+                if from != S::FollowedUp {
+                    return invalid();
+                }
+                self.status = S::Archived;
+            }
+            Action::Supervise { level, .. } => {
+                if !from.is_open() {
+                    return invalid();
+                }
+                self.supervision = self.supervision.max(*level);
+            }
+        }
+        Ok(())
+    }
+
+    /// Handling steps come from the organisation that signed for the case.
+    fn require_handler(&self, author: &Author) -> Result<(), SupersedeReason> {
+        match &self.handling_org {
+            Some(org) if *org == author.org => Ok(()),
+            _ => Err(SupersedeReason::NotAssigned),
+        }
+    }
+
+    fn handle_limit(&self, case: &Case, limits: &TimeLimits) -> i64 {
+        limits
+            .handle(case.difficulty)
+            .saturating_add(i64::from(self.extension_days) * Timestamp::DAY)
+    }
+
+    fn compute_deadlines(&mut self, case: &Case, limits: &TimeLimits, now: Timestamp) {
+        use Status as S;
+        let mut deadlines = Vec::new();
+        match self.status {
+            S::Submitted => {
+                if let Some(start) = self.submitted_at {
+                    let limit =
+                        if self.high_risk { limits.accept_high_risk } else { limits.accept };
+                    deadlines.push(Deadline::new(
+                        DeadlineKind::Accept,
+                        start,
+                        start.plus_millis(limit),
+                        limits,
+                        now,
+                    ));
+                }
+            }
+            S::Dispatched => {
+                if let Some(start) = self.dispatched_at {
+                    deadlines.push(Deadline::new(
+                        DeadlineKind::Sign,
+                        start,
+                        start.plus_millis(limits.sign),
+                        limits,
+                        now,
+                    ));
+                }
+            }
+            S::Signed | S::InProgress => {
+                if let Some(start) = self.handle_started_at {
+                    deadlines.push(Deadline::new(
+                        DeadlineKind::Handle,
+                        start,
+                        start.plus_millis(self.handle_limit(case, limits)),
+                        limits,
+                        now,
+                    ));
+                }
+            }
+            S::Resolved | S::SelfResolved => {
+                if let Some(start) = self.resolved_at {
+                    deadlines.push(Deadline::new(
+                        DeadlineKind::FollowUp,
+                        start,
+                        start.plus_millis(limits.follow_up),
+                        limits,
+                        now,
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if matches!(self.status, S::Resolved | S::SelfResolved | S::FollowedUp) {
+            let installments = case.agreement.iter().flat_map(|a| &a.installments);
+            for i in installments.filter(|i| i.paid_at.is_none()) {
+                // The reminder opens one follow-up window before the due date.
+                let mut d = Deadline::new(
+                    DeadlineKind::Installment,
+                    i.due_at.plus_millis(-limits.follow_up),
+                    i.due_at,
+                    limits,
+                    now,
+                );
+                d.item = Some(i.id.clone());
+                deadlines.push(d);
+            }
+        }
+        self.deadlines = deadlines;
+    }
+}
+
+fn describe(reason: &SupersedeReason) -> String {
+    match reason {
+        SupersedeReason::UnknownKind => "unknown event kind".into(),
+        SupersedeReason::MalformedPayload { detail } => format!("malformed payload: {detail}"),
+        SupersedeReason::NotPermitted { role } => format!("role {role} may not author it"),
+        SupersedeReason::InvalidTransition { from } => format!("not allowed from {from}"),
+        SupersedeReason::RiskTooHigh => {
+            "only green or yellow cases without danger flags can be resolved on the spot".into()
+        }
+        SupersedeReason::NotAssigned => "the case is not assigned to this organisation".into(),
+        SupersedeReason::NothingPending => "no extension request is pending".into(),
+        SupersedeReason::NotHigherTier { current } => {
+            format!("escalation must go above the current tier {current}")
+        }
+    }
+}
+
+/// Replays `events` (document order) over `case` and derives the workflow state at `now`.
+pub fn fold(case: &Case, events: &[Event], limits: &TimeLimits, now: Timestamp) -> WorkflowState {
+    let mut state = WorkflowState {
+        high_risk: case.is_high_risk(),
+        timeline: Vec::with_capacity(events.len()),
+        ..WorkflowState::default()
+    };
+    for event in events {
+        let result = parse_checked(event).and_then(|(author, action)| {
+            state.apply(case, &author, event.at, &action, limits)
+        });
+        state.timeline.push(TimelineEntry {
+            event_id: event.id.clone(),
+            kind: event.kind.clone(),
+            by_user: event.by_user.clone(),
+            by_role: event.by_role.clone(),
+            org: event.org.clone(),
+            at: event.at,
+            status_after: state.status,
+            superseded: result.err(),
+        });
+    }
+    state.compute_deadlines(case, limits, now);
+    state
+}
+
+fn parse_checked(event: &Event) -> Result<(Author, Action), SupersedeReason> {
+    let kind = event.kind().ok_or(SupersedeReason::UnknownKind)?;
+    let role = Role::from_code(&event.by_role)
+        .ok_or_else(|| SupersedeReason::NotPermitted { role: event.by_role.clone() })?;
+    if !may_author(role, kind) {
+        return Err(SupersedeReason::NotPermitted { role: event.by_role.clone() });
+    }
+    let action = event.action().map_err(|detail| SupersedeReason::MalformedPayload { detail })?;
+    action.validate().map_err(|detail| SupersedeReason::MalformedPayload { detail })?;
+    let author = Author { user: event.by_user.clone(), role, org: event.org.clone() };
+    Ok((author, action))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warning_thresholds_are_exact() {
+        let start = Timestamp(0);
+        let due = Timestamp(1000);
+        assert_eq!(warning_level(start, due, 70, Timestamp(699)), WarningLevel::None);
+        assert_eq!(warning_level(start, due, 70, Timestamp(700)), WarningLevel::Yellow);
+        assert_eq!(warning_level(start, due, 70, Timestamp(999)), WarningLevel::Yellow);
+        assert_eq!(warning_level(start, due, 70, Timestamp(1000)), WarningLevel::Red);
+    }
+}
