@@ -12,8 +12,10 @@
 #![forbid(unsafe_code)]
 
 pub mod case;
+pub mod clock;
 mod error;
 pub mod protocol;
+pub mod store;
 pub mod workflow;
 
 pub use error::{Error, Result};

@@ -138,7 +138,7 @@ impl SyncRequest {
 
     /// Decodes an HTTP body (zstd-compressed or raw CBOR).
     pub fn from_body(body: &[u8], limits: &DecodeLimits) -> Result<Self, DecodeError> {
-        Self::decode(&decode_body(body, limits)?, limits)
+        Self::decode(&body::body_cbor(body, limits)?, limits)
     }
 }
 
@@ -197,7 +197,7 @@ impl SyncResponse {
 
     /// Decodes an HTTP body (zstd-compressed or raw CBOR).
     pub fn from_body(body: &[u8], limits: &DecodeLimits) -> Result<Self, DecodeError> {
-        Self::decode(&decode_body(body, limits)?, limits)
+        Self::decode(&body::body_cbor(body, limits)?, limits)
     }
 }
 
@@ -328,7 +328,10 @@ impl Default for DecodeLimits {
 #[non_exhaustive]
 pub enum DecodeError {
     /// The peer speaks a protocol version this build does not.
-    #[error("unsupported protocol version {got}, this side speaks {}", versions(supported))]
+    #[error(
+        "unsupported protocol version {got}, this side speaks {}",
+        versions(supported)
+    )]
     UnsupportedProtocol {
         /// The version in the message.
         got: u32,

@@ -29,7 +29,8 @@ use crate::case::code_enum;
 use crate::case::{Agreement, FollowUp, Timestamp};
 
 pub use fold::{
-    Deadline, DeadlineKind, SupersedeReason, TimelineEntry, WarningLevel, WorkflowState, fold,
+    Deadline, DeadlineKind, Outcome, SupersedeReason, TimelineEntry, WarningLevel, WorkflowState,
+    fold, warning_level,
 };
 
 code_enum! {

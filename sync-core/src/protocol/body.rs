@@ -1,5 +1,6 @@
 //! HTTP body framing: zstd around the CBOR, decompressed under a hard output cap.
 
+use std::borrow::Cow;
 use std::io::{ErrorKind, Read};
 
 use super::{DecodeError, DecodeLimits};
@@ -25,13 +26,27 @@ pub fn encode_body(cbor: &[u8]) -> Vec<u8> {
 /// [`DecodeError::DecodedTooLarge`] as soon as the output would exceed `max_decoded_bytes`,
 /// so a zstd bomb never gets allocated.
 pub fn decode_body(body: &[u8], limits: &DecodeLimits) -> Result<Vec<u8>, DecodeError> {
+    body_cbor(body, limits).map(Cow::into_owned)
+}
+
+/// [`decode_body`] without copying a raw CBOR body.
+pub(super) fn body_cbor<'b>(
+    body: &'b [u8],
+    limits: &DecodeLimits,
+) -> Result<Cow<'b, [u8]>, DecodeError> {
     if body.len() > limits.max_body_bytes {
-        return Err(DecodeError::BodyTooLarge { limit: limits.max_body_bytes });
+        return Err(DecodeError::BodyTooLarge {
+            limit: limits.max_body_bytes,
+        });
     }
     let max = limits.max_decoded_bytes;
     let too_large = DecodeError::DecodedTooLarge { limit: max };
     if !body.starts_with(&ZSTD_MAGIC) {
-        return if body.len() > max { Err(too_large) } else { Ok(body.to_vec()) };
+        return if body.len() > max {
+            Err(too_large)
+        } else {
+            Ok(Cow::Borrowed(body))
+        };
     }
     // A frame that declares its size lets us refuse it before doing any work; the declaration
     // may lie, so the streaming cap below is what actually holds.
@@ -42,13 +57,15 @@ pub fn decode_body(body: &[u8], limits: &DecodeLimits) -> Result<Vec<u8>, Decode
     }
     let compression = |e: std::io::Error| DecodeError::Compression(e.to_string());
     let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(compression)?;
-    decoder.window_log_max(WINDOW_LOG_MAX).map_err(compression)?;
+    decoder
+        .window_log_max(WINDOW_LOG_MAX)
+        .map_err(compression)?;
 
     let mut out: Vec<u8> = Vec::new();
     let mut chunk = vec![0; 32 * 1024];
     loop {
         let n = match decoder.read(&mut chunk) {
-            Ok(0) => return Ok(out),
+            Ok(0) => return Ok(Cow::Owned(out)),
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(compression(e)),

@@ -29,7 +29,11 @@ impl AsMut<Budget> for Budget {
 
 impl Budget {
     fn new(limits: DecodeLimits) -> Self {
-        Self { limits, total_changes: 0, exceeded: None }
+        Self {
+            limits,
+            total_changes: 0,
+            exceeded: None,
+        }
     }
 
     fn exceeded(&mut self, what: &'static str, limit: usize) -> Error {
@@ -104,8 +108,8 @@ struct WireRejection<'a> {
 // ---- limit-checking field decoders ----------------------------------------------------------
 
 /// Decodes a CBOR array (definite or indefinite) of at most `limit` items. The count is
-/// checked before any item is read, and capacity is never reserved beyond what the remaining
-/// input could hold, so a declared length of 2^40 costs nothing.
+/// checked before any item is read, and capacity reserved up front never exceeds the size of
+/// the remaining input, so a declared length of 2^40 costs nothing.
 fn list<'b, Ctx: AsMut<Budget>, T>(
     d: &mut Decoder<'b>,
     ctx: &mut Ctx,
@@ -120,7 +124,9 @@ fn list<'b, Ctx: AsMut<Budget>, T>(
                 Ok(n) if n <= limit => n,
                 _ => return Err(ctx.as_mut().exceeded(what, limit)),
             };
-            out.reserve(n.min(d.input().len() - d.position()));
+            // Trust the declared count only as far as the remaining input could back it.
+            let remaining = d.input().len().saturating_sub(d.position());
+            out.reserve(n.min(remaining / size_of::<T>().max(1)));
             for _ in 0..n {
                 out.push(item(d, ctx)?);
             }
@@ -138,7 +144,10 @@ fn list<'b, Ctx: AsMut<Budget>, T>(
     Ok(out)
 }
 
-fn decode_text<'b, Ctx: AsMut<Budget>>(d: &mut Decoder<'b>, ctx: &mut Ctx) -> Result<&'b str, Error> {
+fn decode_text<'b, Ctx: AsMut<Budget>>(
+    d: &mut Decoder<'b>,
+    ctx: &mut Ctx,
+) -> Result<&'b str, Error> {
     let s = d.str()?;
     let limit = ctx.as_mut().limits.max_string_bytes;
     if s.len() > limit {
@@ -147,7 +156,10 @@ fn decode_text<'b, Ctx: AsMut<Budget>>(d: &mut Decoder<'b>, ctx: &mut Ctx) -> Re
     Ok(s)
 }
 
-fn decode_docs<'b, Ctx: AsMut<Budget>>(d: &mut Decoder<'b>, ctx: &mut Ctx) -> Result<Vec<Doc<'b>>, Error> {
+fn decode_docs<'b, Ctx: AsMut<Budget>>(
+    d: &mut Decoder<'b>,
+    ctx: &mut Ctx,
+) -> Result<Vec<Doc<'b>>, Error> {
     let limit = ctx.as_mut().limits.max_docs;
     list(d, ctx, "docs", limit, |d, ctx| Doc::decode(d, ctx))
 }
@@ -173,7 +185,10 @@ fn decode_changes<'b, Ctx: AsMut<Budget>>(
     })
 }
 
-fn decode_acks<Ctx: AsMut<Budget>>(d: &mut Decoder<'_>, ctx: &mut Ctx) -> Result<Vec<WireAck>, Error> {
+fn decode_acks<Ctx: AsMut<Budget>>(
+    d: &mut Decoder<'_>,
+    ctx: &mut Ctx,
+) -> Result<Vec<WireAck>, Error> {
     let limit = ctx.as_mut().limits.max_docs;
     list(d, ctx, "docs", limit, |d, ctx| WireAck::decode(d, ctx))
 }
@@ -183,7 +198,9 @@ fn decode_rejections<'b, Ctx: AsMut<Budget>>(
     ctx: &mut Ctx,
 ) -> Result<Vec<WireRejection<'b>>, Error> {
     let limit = ctx.as_mut().limits.max_docs;
-    list(d, ctx, "docs", limit, |d, ctx| WireRejection::decode(d, ctx))
+    list(d, ctx, "docs", limit, |d, ctx| {
+        WireRejection::decode(d, ctx)
+    })
 }
 
 fn decode_ids<Ctx: AsMut<Budget>>(
@@ -284,7 +301,11 @@ pub(super) fn decode_response(
         pull: wire.pull.into_iter().map(Doc::into_owned).collect(),
         cursor: wire.cursor,
         more: wire.more,
-        revoked: wire.revoked.into_iter().map(|i| CaseId::from_bytes(i.into())).collect(),
+        revoked: wire
+            .revoked
+            .into_iter()
+            .map(|i| CaseId::from_bytes(i.into()))
+            .collect(),
     })
 }
 
@@ -321,7 +342,9 @@ fn decode<'b, T: Decode<'b, Budget>>(
     limits: &DecodeLimits,
 ) -> Result<T, DecodeError> {
     if bytes.len() > limits.max_decoded_bytes {
-        return Err(DecodeError::DecodedTooLarge { limit: limits.max_decoded_bytes });
+        return Err(DecodeError::DecodedTooLarge {
+            limit: limits.max_decoded_bytes,
+        });
     }
     check_protocol(peek_protocol(bytes)?)?;
     let mut budget = Budget::new(*limits);
@@ -351,7 +374,9 @@ fn peek_protocol(bytes: &[u8]) -> Result<u32, DecodeError> {
             None => d.datatype().map_err(malformed)? == Type::Break,
         };
         if done {
-            return Err(DecodeError::Malformed("missing protocol version (key 0)".into()));
+            return Err(DecodeError::Malformed(
+                "missing protocol version (key 0)".into(),
+            ));
         }
         let key_is_zero = match d.datatype().map_err(malformed)? {
             Type::U8 | Type::U16 | Type::U32 | Type::U64 => d.u64().map_err(malformed)? == 0,
@@ -375,6 +400,9 @@ fn check_protocol(got: u32) -> Result<(), DecodeError> {
     if SUPPORTED_PROTOCOLS.contains(&got) {
         Ok(())
     } else {
-        Err(DecodeError::UnsupportedProtocol { got, supported: SUPPORTED_PROTOCOLS })
+        Err(DecodeError::UnsupportedProtocol {
+            got,
+            supported: SUPPORTED_PROTOCOLS,
+        })
     }
 }

@@ -98,7 +98,7 @@ impl Deadline {
 }
 
 /// Yellow at `yellow_percent` of the span, red at 100 %. Integer arithmetic: 69 % is not 70 %.
-pub(crate) fn warning_level(
+pub fn warning_level(
     started_at: Timestamp,
     due_at: Timestamp,
     yellow_percent: u8,
