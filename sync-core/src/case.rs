@@ -11,9 +11,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use codes::{Category, Difficulty, IdDocType, NoteKind, PartyRole, RiskFlag, RiskLevel, Sex};
-pub use codes::{AgreementForm, AttachmentKind, Source};
 pub(crate) use codes::code_enum;
+pub use codes::{AgreementForm, AttachmentKind, Source};
+pub use codes::{Category, Difficulty, IdDocType, NoteKind, PartyRole, RiskFlag, RiskLevel, Sex};
 pub use doc::{CaseDoc, FieldConflict, SCHEMA_VERSION};
 
 /// A case's identity: a UUID made on the phone that recorded it. It is the idempotency key
@@ -141,7 +141,10 @@ pub fn mask_address(s: &str) -> String {
     if n <= 6 {
         return "*".repeat(n);
     }
-    s.chars().take(6).chain(std::iter::repeat_n('*', 4)).collect()
+    s.chars()
+        .take(6)
+        .chain(std::iter::repeat_n('*', 4))
+        .collect()
 }
 
 fn mask_middle(s: &str, keep_head: usize, keep_tail: usize) -> String {

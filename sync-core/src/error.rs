@@ -29,7 +29,11 @@ pub enum Error {
 
     /// The event is not valid in the case's current state.
     #[error("cannot {kind} a case that is {status}: {reason}")]
-    InvalidTransition { kind: EventKind, status: Status, reason: String },
+    InvalidTransition {
+        kind: EventKind,
+        status: Status,
+        reason: String,
+    },
 
     /// The store has no signed-in identity yet; typed operations need one to author events.
     #[error("no identity: sign in first")]
@@ -72,7 +76,10 @@ impl Error {
     }
 
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Error::InvalidInput { field, reason: reason.into() }
+        Error::InvalidInput {
+            field,
+            reason: reason.into(),
+        }
     }
 }
 

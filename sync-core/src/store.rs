@@ -28,7 +28,9 @@ use crate::case::{
     PartyInput, RiskLevel, Timestamp,
 };
 use crate::clock::{Clock, SystemClock};
-use crate::workflow::{Action, Author, DeadlineKind, Status, TimeLimits, WarningLevel, WorkflowState};
+use crate::workflow::{
+    Action, Author, DeadlineKind, Status, TimeLimits, WarningLevel, WorkflowState,
+};
 use crate::{Error, Result};
 
 pub use sync::{RejectedCase, SyncError, SyncReport};
@@ -118,7 +120,13 @@ impl FieldStore {
         let mut conn = Connection::open(path)?;
         schema::prepare(&mut conn)?;
         let actor = schema::install_actor(&conn)?;
-        Ok(FieldStore { conn, device_id: device_id.to_owned(), actor, clock, limits: TimeLimits::default() })
+        Ok(FieldStore {
+            conn,
+            device_id: device_id.to_owned(),
+            actor,
+            clock,
+            limits: TimeLimits::default(),
+        })
     }
 
     pub fn device_id(&self) -> &str {
@@ -136,7 +144,8 @@ impl FieldStore {
 
     /// Who is signed in on this device; typed operations author their events as this.
     pub fn set_identity(&mut self, author: &Author) -> Result<()> {
-        let json = serde_json::to_string(author).map_err(|e| Error::invalid("identity", e.to_string()))?;
+        let json =
+            serde_json::to_string(author).map_err(|e| Error::invalid("identity", e.to_string()))?;
         schema::set_meta(&self.conn, "identity", &json)?;
         Ok(())
     }
@@ -151,7 +160,8 @@ impl FieldStore {
         match value {
             Some(v) => schema::set_meta(&self.conn, &key, v)?,
             None => {
-                self.conn.execute("DELETE FROM meta WHERE key = ?1", [key])?;
+                self.conn
+                    .execute("DELETE FROM meta WHERE key = ?1", [key])?;
             }
         }
         Ok(())
@@ -204,8 +214,15 @@ impl FieldStore {
         self.write(id, |doc, _, at| doc.add_attachment(attachment, at))
     }
 
-    pub fn mark_installment_paid(&mut self, id: CaseId, installment_id: &str, paid_at: Timestamp) -> Result<()> {
-        self.write(id, |doc, _, at| doc.mark_installment_paid(installment_id, paid_at, at))
+    pub fn mark_installment_paid(
+        &mut self,
+        id: CaseId,
+        installment_id: &str,
+        paid_at: Timestamp,
+    ) -> Result<()> {
+        self.write(id, |doc, _, at| {
+            doc.mark_installment_paid(installment_id, paid_at, at)
+        })
     }
 
     /// Takes a workflow step as the signed-in user (submit, resolve on the spot, follow-up,
@@ -254,12 +271,22 @@ impl FieldStore {
             [id.to_string()],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        Ok(CaseView { case, state, unsent_changes: unsent, rejection: code.zip(message) })
+        Ok(CaseView {
+            case,
+            state,
+            unsent_changes: unsent,
+            rejection: code.zip(message),
+        })
     }
 
     /// Lists cases through the projection: by status, category, risk, due-soon and text.
     pub fn cases(&self, filter: &CaseFilter) -> Result<Vec<CaseSummary>> {
-        schema::list(&self.conn, filter, self.clock.now(), self.limits.yellow_percent)
+        schema::list(
+            &self.conn,
+            filter,
+            self.clock.now(),
+            self.limits.yellow_percent,
+        )
     }
 
     /// Cases and changes waiting for the center.
@@ -267,13 +294,20 @@ impl FieldStore {
         Ok(self.conn.query_row(
             "SELECT COUNT(DISTINCT case_id), COUNT(*) FROM outbox",
             [],
-            |r| Ok(Pending { cases: r.get(0)?, changes: r.get(1)? }),
+            |r| {
+                Ok(Pending {
+                    cases: r.get(0)?,
+                    changes: r.get(1)?,
+                })
+            },
         )?)
     }
 
     /// The feed position up to which the center's changes are here.
     pub fn cursor(&self) -> Result<u64> {
-        Ok(schema::get_meta(&self.conn, "cursor")?.and_then(|s| s.parse().ok()).unwrap_or(0))
+        Ok(schema::get_meta(&self.conn, "cursor")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Deletes every case, the outbox, the cursor and the identity: what a revoked device
@@ -295,28 +329,43 @@ impl FieldStore {
 
     /// `PRAGMA integrity_check`: `true` when the file is sound.
     pub fn integrity_check(&self) -> Result<bool> {
-        let r: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        let r: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(r == "ok")
     }
 }
 
 fn exists(conn: &Connection, id: CaseId) -> Result<bool> {
     Ok(conn
-        .query_row("SELECT 1 FROM cases WHERE id = ?1", [id.to_string()], |_| Ok(()))
+        .query_row(
+            "SELECT 1 FROM cases WHERE id = ?1",
+            [id.to_string()],
+            |_| Ok(()),
+        )
         .optional()?
         .is_some())
 }
 
 fn load_doc(conn: &Connection, id: CaseId, actor: &ActorId) -> Result<CaseDoc> {
     let bytes: Option<Vec<u8>> = conn
-        .query_row("SELECT doc FROM cases WHERE id = ?1", [id.to_string()], |r| r.get(0))
+        .query_row(
+            "SELECT doc FROM cases WHERE id = ?1",
+            [id.to_string()],
+            |r| r.get(0),
+        )
         .optional()?;
     let bytes = bytes.ok_or(Error::CaseNotFound(id))?;
     CaseDoc::load(&bytes, actor.clone())
 }
 
 /// Saves the document and refreshes its projection row.
-fn write_doc(tx: &Transaction<'_>, doc: &mut CaseDoc, limits: &TimeLimits, now: Timestamp) -> Result<()> {
+fn write_doc(
+    tx: &Transaction<'_>,
+    doc: &mut CaseDoc,
+    limits: &TimeLimits,
+    now: Timestamp,
+) -> Result<()> {
     let bytes = doc.save();
     let case = doc.case();
     let state = crate::workflow::fold(&case, &doc.events(), limits, now);

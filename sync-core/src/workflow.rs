@@ -142,7 +142,10 @@ pub fn may_author(role: Role, kind: EventKind) -> bool {
         }
         K::ExtensionDecision => matches!(role, R::Dispatcher | R::Supervisor),
         K::Escalate => {
-            matches!(role, R::DepartmentHandler | R::VillageMediator | R::Dispatcher)
+            matches!(
+                role,
+                R::DepartmentHandler | R::VillageMediator | R::Dispatcher
+            )
         }
         K::FollowUp => matches!(
             role,
@@ -163,7 +166,11 @@ pub struct Author {
 
 impl Author {
     pub fn new(user: impl Into<String>, role: Role, org: impl Into<String>) -> Self {
-        Self { user: user.into(), role, org: org.into() }
+        Self {
+            user: user.into(),
+            role,
+            org: org.into(),
+        }
     }
 }
 
@@ -176,7 +183,10 @@ pub struct OrgRef {
 
 impl OrgRef {
     pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { id: id.into(), name: name.into() }
+        Self {
+            id: id.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -257,11 +267,20 @@ pub enum Action {
 
 impl Action {
     pub fn accept(case_no: impl Into<String>) -> Self {
-        Action::Accept { case_no: case_no.into(), tier: Tier::County }
+        Action::Accept {
+            case_no: case_no.into(),
+            tier: Tier::County,
+        }
     }
 
     pub fn dispatch_to(org: OrgRef, tier: Tier) -> Self {
-        Action::Dispatch { to: vec![org], assignee: None, tier, note: String::new(), auto: false }
+        Action::Dispatch {
+            to: vec![org],
+            assignee: None,
+            tier,
+            note: String::new(),
+            auto: false,
+        }
     }
 
     pub fn kind(&self) -> EventKind {
@@ -304,7 +323,11 @@ impl Action {
     /// Checks the data an action must carry (reasons, targets, ranges), independent of state.
     pub fn validate(&self) -> Result<(), String> {
         fn needs(text: &str, what: &str) -> Result<(), String> {
-            if text.trim().is_empty() { Err(format!("{what} is required")) } else { Ok(()) }
+            if text.trim().is_empty() {
+                Err(format!("{what} is required"))
+            } else {
+                Ok(())
+            }
         }
         match self {
             Action::Return { reason }
@@ -314,13 +337,19 @@ impl Action {
             | Action::Escalate { reason, .. } => needs(reason, "a reason"),
             Action::ExtensionRequest { days, reason } => {
                 needs(reason, "a reason")?;
-                if *days == 0 || *days > 90 { Err("days must be 1..=90".into()) } else { Ok(()) }
+                if *days == 0 || *days > 90 {
+                    Err("days must be 1..=90".into())
+                } else {
+                    Ok(())
+                }
             }
             Action::Accept { case_no, .. } => {
                 if crate::case::is_case_no(case_no) {
                     Ok(())
                 } else {
-                    Err(format!("case number {case_no:?} is not {{county6}}-{{yyyymmdd}}-{{seq}}"))
+                    Err(format!(
+                        "case number {case_no:?} is not {{county6}}-{{yyyymmdd}}-{{seq}}"
+                    ))
                 }
             }
             Action::Dispatch { to, .. } => {
@@ -445,14 +474,31 @@ mod tests {
         let actions = [
             Action::Submit {},
             Action::accept("330182-20261128-000001"),
-            Action::dispatch_to(OrgRef::new("dept-labour", "人社局劳动监察大队"), Tier::County),
-            Action::ExtensionRequest { days: 5, reason: "等待鉴定".into() },
-            Action::FollowUp(FollowUp { satisfaction: 5, ..FollowUp::default() }),
-            Action::Supervise { level: SupervisionLevel::Red, note: String::new(), auto: true },
+            Action::dispatch_to(
+                OrgRef::new("dept-labour", "人社局劳动监察大队"),
+                Tier::County,
+            ),
+            Action::ExtensionRequest {
+                days: 5,
+                reason: "等待鉴定".into(),
+            },
+            Action::FollowUp(FollowUp {
+                satisfaction: 5,
+                ..FollowUp::default()
+            }),
+            Action::Supervise {
+                level: SupervisionLevel::Red,
+                note: String::new(),
+                auto: true,
+            },
         ];
         for a in actions {
             let json = a.payload_json();
-            assert_eq!(Action::parse(a.kind().as_code(), &json).unwrap(), a, "{json}");
+            assert_eq!(
+                Action::parse(a.kind().as_code(), &json).unwrap(),
+                a,
+                "{json}"
+            );
         }
         assert_eq!(Action::Submit {}.payload_json(), "{}");
     }

@@ -30,8 +30,18 @@ fn phone(device: &str, area: &str) -> Phone {
     let clock = Arc::new(ManualClock::new(T0));
     let mut store =
         FieldStore::open_with_clock(dir.path().join("field.db"), device, clock.clone()).unwrap();
-    store.set_identity(&Author::new(format!("worker-{device}"), Role::GridWorker, area)).unwrap();
-    Phone { store, clock, _dir: dir }
+    store
+        .set_identity(&Author::new(
+            format!("worker-{device}"),
+            Role::GridWorker,
+            area,
+        ))
+        .unwrap();
+    Phone {
+        store,
+        clock,
+        _dir: dir,
+    }
 }
 
 fn wage_case(area: &str, title: &str) -> NewCase {
@@ -52,7 +62,11 @@ fn wage_case(area: &str, title: &str) -> NewCase {
                 phone: "13812345678".into(),
                 ..PartyInput::default()
             },
-            PartyInput { role: PartyRole::Respondent, name: "Li Ming".into(), ..PartyInput::default() },
+            PartyInput {
+                role: PartyRole::Respondent,
+                name: "Li Ming".into(),
+                ..PartyInput::default()
+            },
         ],
         ..NewCase::default()
     }
@@ -63,7 +77,11 @@ fn center() -> Author {
 }
 
 fn sync(p: &mut Phone, server: &mut ReferenceServer) -> gridsync_core::store::SyncReport {
-    p.store.sync_via(20, |body| Ok::<_, std::convert::Infallible>(server.handle(&body))).unwrap()
+    p.store
+        .sync_via(20, |body| {
+            Ok::<_, std::convert::Infallible>(server.handle(&body))
+        })
+        .unwrap()
 }
 
 #[test]
@@ -89,27 +107,90 @@ fn record_list_search_and_show() {
     assert!(all.iter().all(|s| s.unsent));
 
     let by = |f: CaseFilter| -> Vec<CaseId> {
-        p.store.cases(&f).unwrap().into_iter().map(|s| s.id).collect()
+        p.store
+            .cases(&f)
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect()
     };
-    assert_eq!(by(CaseFilter { statuses: vec![Status::Draft], ..Default::default() }), vec![a]);
-    assert_eq!(by(CaseFilter { categories: vec![Category::Neighbour], ..Default::default() }), vec![b]);
-    assert_eq!(by(CaseFilter { risk_levels: vec![RiskLevel::Red], ..Default::default() }), vec![b]);
-    assert_eq!(by(CaseFilter { text: Some("王秀".into()), ..Default::default() }), vec![b]);
-    assert_eq!(by(CaseFilter { text: Some("欠薪".into()), ..Default::default() }), vec![a]);
-    assert_eq!(by(CaseFilter { text: Some("li ming".into()), ..Default::default() }).len(), 2);
-    assert!(by(CaseFilter { text: Some("%".into()), ..Default::default() }).is_empty());
-    assert_eq!(by(CaseFilter { due_within: Some(3 * 3_600_000), ..Default::default() }), vec![b]);
+    assert_eq!(
+        by(CaseFilter {
+            statuses: vec![Status::Draft],
+            ..Default::default()
+        }),
+        vec![a]
+    );
+    assert_eq!(
+        by(CaseFilter {
+            categories: vec![Category::Neighbour],
+            ..Default::default()
+        }),
+        vec![b]
+    );
+    assert_eq!(
+        by(CaseFilter {
+            risk_levels: vec![RiskLevel::Red],
+            ..Default::default()
+        }),
+        vec![b]
+    );
+    assert_eq!(
+        by(CaseFilter {
+            text: Some("王秀".into()),
+            ..Default::default()
+        }),
+        vec![b]
+    );
+    assert_eq!(
+        by(CaseFilter {
+            text: Some("欠薪".into()),
+            ..Default::default()
+        }),
+        vec![a]
+    );
+    assert_eq!(
+        by(CaseFilter {
+            text: Some("li ming".into()),
+            ..Default::default()
+        })
+        .len(),
+        2
+    );
+    assert!(
+        by(CaseFilter {
+            text: Some("%".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        by(CaseFilter {
+            due_within: Some(3 * 3_600_000),
+            ..Default::default()
+        }),
+        vec![b]
+    );
 
     // 70 % of the 2-hour accept limit: the list shows yellow, at 2 h red.
     p.clock.set(T0.plus_millis(1000 + 84 * 60_000));
-    assert_eq!(p.store.cases(&CaseFilter::default()).unwrap()[0].warning, WarningLevel::Yellow);
+    assert_eq!(
+        p.store.cases(&CaseFilter::default()).unwrap()[0].warning,
+        WarningLevel::Yellow
+    );
     p.clock.set(T0.plus_millis(1000 + 120 * 60_000));
-    assert_eq!(p.store.cases(&CaseFilter::default()).unwrap()[0].warning, WarningLevel::Red);
+    assert_eq!(
+        p.store.cases(&CaseFilter::default()).unwrap()[0].warning,
+        WarningLevel::Red
+    );
 
     let view = p.store.case(a).unwrap();
     assert_eq!(view.case.title, "欠薪纠纷");
     assert_eq!(view.case.parties.len(), 2);
-    assert_eq!(view.case.parties[0].masked().id_number, "330182********1234");
+    assert_eq!(
+        view.case.parties[0].masked().id_number,
+        "330182********1234"
+    );
     assert_eq!(view.state.status, Status::Draft);
     assert_eq!(view.unsent_changes, 1);
 }
@@ -118,23 +199,68 @@ fn record_list_search_and_show() {
 fn every_operation_lands_in_the_outbox_and_failures_write_nothing() {
     let mut p = phone("p1", VILLAGE_A);
     let id = p.store.record(&wage_case(VILLAGE_A, "欠薪")).unwrap();
-    p.store.add_note(id, NoteKind::HomeVisit, "入户走访，双方情绪稳定").unwrap();
-    p.store.edit(id, &CaseEdit { title: Some("欠薪纠纷(已核实)".into()), ..Default::default() }).unwrap();
+    p.store
+        .add_note(id, NoteKind::HomeVisit, "入户走访，双方情绪稳定")
+        .unwrap();
+    p.store
+        .edit(
+            id,
+            &CaseEdit {
+                title: Some("欠薪纠纷(已核实)".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(p.store.pending().unwrap().changes, 3);
 
     // A no-op edit makes no change.
-    p.store.edit(id, &CaseEdit { title: Some("欠薪纠纷(已核实)".into()), ..Default::default() }).unwrap();
+    p.store
+        .edit(
+            id,
+            &CaseEdit {
+                title: Some("欠薪纠纷(已核实)".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(p.store.pending().unwrap().changes, 3);
 
     // Refusals leave the store as it was.
-    let err = p.store.edit(id, &CaseEdit { title: Some("  ".into()), ..Default::default() }).unwrap_err();
+    let err = p
+        .store
+        .edit(
+            id,
+            &CaseEdit {
+                title: Some("  ".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
     assert_eq!(err.code(), "invalid_input");
-    let err = p.store.act(id, &Action::dispatch_to(OrgRef::new("x", "x"), Tier::County)).unwrap_err();
-    assert!(matches!(err, Error::NotPermitted { role: Role::GridWorker, .. }), "{err}");
+    let err = p
+        .store
+        .act(
+            id,
+            &Action::dispatch_to(OrgRef::new("x", "x"), Tier::County),
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::NotPermitted {
+                role: Role::GridWorker,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let err = p.store.act(id, &Action::Archive {}).unwrap_err();
     assert!(matches!(err, Error::NotPermitted { .. }), "{err}");
     let missing = CaseId::new_random();
-    assert!(matches!(p.store.add_note(missing, NoteKind::Other, "x"), Err(Error::CaseNotFound(_))));
+    assert!(matches!(
+        p.store.add_note(missing, NoteKind::Other, "x"),
+        Err(Error::CaseNotFound(_))
+    ));
     assert_eq!(p.store.pending().unwrap().changes, 3);
     assert_eq!(p.store.case(id).unwrap().case.title, "欠薪纠纷(已核实)");
 }
@@ -143,7 +269,10 @@ fn every_operation_lands_in_the_outbox_and_failures_write_nothing() {
 fn typed_operations_need_an_identity() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = FieldStore::open(dir.path().join("f.db"), "p1").unwrap();
-    assert!(matches!(store.record(&wage_case(VILLAGE_A, "x")), Err(Error::NoIdentity)));
+    assert!(matches!(
+        store.record(&wage_case(VILLAGE_A, "x")),
+        Err(Error::NoIdentity)
+    ));
     assert!(FieldStore::open(dir.path().join("g.db"), " ").is_err());
 }
 
@@ -155,9 +284,13 @@ fn reopening_keeps_cases_outbox_cursor_and_actor() {
     server.register("p1", VILLAGE_A);
     let (actor, id) = {
         let mut store = FieldStore::open(&path, "p1").unwrap();
-        store.set_identity(&Author::new("w", Role::GridWorker, VILLAGE_A)).unwrap();
+        store
+            .set_identity(&Author::new("w", Role::GridWorker, VILLAGE_A))
+            .unwrap();
         let id = store.record(&wage_case(VILLAGE_A, "a")).unwrap();
-        store.sync_via(5, |b| Ok::<_, std::convert::Infallible>(server.handle(&b))).unwrap();
+        store
+            .sync_via(5, |b| Ok::<_, std::convert::Infallible>(server.handle(&b)))
+            .unwrap();
         store.add_note(id, NoteKind::PhoneCall, "电话回访").unwrap();
         (store.actor_id().clone(), id)
     };
@@ -186,16 +319,33 @@ fn a_case_travels_to_the_center_and_the_dispatch_comes_back() {
     assert_eq!(server.case_count(), 1);
     assert_eq!(server.requests, 1, "one round trip");
 
-    server.act(id, &Action::accept("330182-20261128-000001"), &center(), T0.plus_millis(60_000)).unwrap();
+    server
+        .act(
+            id,
+            &Action::accept("330182-20261128-000001"),
+            &center(),
+            T0.plus_millis(60_000),
+        )
+        .unwrap();
     let dept = OrgRef::new("330182-labour", "劳动监察大队");
-    server.act(id, &Action::dispatch_to(dept.clone(), Tier::County), &center(), T0.plus_millis(120_000)).unwrap();
+    server
+        .act(
+            id,
+            &Action::dispatch_to(dept.clone(), Tier::County),
+            &center(),
+            T0.plus_millis(120_000),
+        )
+        .unwrap();
 
     let second = sync(&mut p, &mut server);
     assert_eq!(second.pulled_changes, 2);
     assert_eq!(second.updated_cases, vec![id]);
     let view = p.store.case(id).unwrap();
     assert_eq!(view.state.status, Status::Dispatched);
-    assert_eq!(view.state.case_no.as_deref(), Some("330182-20261128-000001"));
+    assert_eq!(
+        view.state.case_no.as_deref(),
+        Some("330182-20261128-000001")
+    );
     assert_eq!(view.state.assigned_orgs, vec![dept]);
 
     // Nothing new on either side: nothing moves.
@@ -245,18 +395,31 @@ fn two_villages_see_only_their_own_cases() {
     assert!(!b.store.has_case(ca).unwrap());
 
     // a2 edits A's case; a receives the edit; the documents agree.
-    a2.store.add_note(ca, NoteKind::MediationFaceToFace, "第一次调解").unwrap();
+    a2.store
+        .add_note(ca, NoteKind::MediationFaceToFace, "第一次调解")
+        .unwrap();
     sync(&mut a2, &mut server);
     sync(&mut a, &mut server);
-    assert_eq!(a.store.case(ca).unwrap().case, a2.store.case(ca).unwrap().case);
+    assert_eq!(
+        a.store.case(ca).unwrap().case,
+        a2.store.case(ca).unwrap().case
+    );
 
     // B's phone pushing into A's case is refused for that case only; its own case proceeds.
     let mut stolen = server.doc(ca).unwrap().changes_since(&[]);
     stolen.truncate(1);
     let mut request = b.store.build_request().unwrap().0;
-    b.store.add_note(cb, NoteKind::Other, "b's own note").unwrap();
-    request = gridsync_core::protocol::SyncRequest { push: b.store.build_request().unwrap().0.push, ..request };
-    request.push.push(gridsync_core::protocol::DocChanges { doc_id: ca, changes: stolen });
+    b.store
+        .add_note(cb, NoteKind::Other, "b's own note")
+        .unwrap();
+    request = gridsync_core::protocol::SyncRequest {
+        push: b.store.build_request().unwrap().0.push,
+        ..request
+    };
+    request.push.push(gridsync_core::protocol::DocChanges {
+        doc_id: ca,
+        changes: stolen,
+    });
     let response = server.respond(&request);
     assert_eq!(response.rejected.len(), 1);
     assert_eq!(response.rejected[0].doc_id, ca);
@@ -274,7 +437,9 @@ fn revoked_cases_are_purged_after_their_unsent_work_is_pushed() {
     let id = p.store.record(&wage_case(VILLAGE_A, "欠薪")).unwrap();
     let keep = p.store.record(&wage_case(VILLAGE_A, "另一件")).unwrap();
     sync(&mut p, &mut server);
-    p.store.add_note(id, NoteKind::HomeVisit, "离线时写下的记录").unwrap();
+    p.store
+        .add_note(id, NoteKind::HomeVisit, "离线时写下的记录")
+        .unwrap();
 
     // The center revokes the case, and the phone has unsent work for it: a response that
     // says "revoked" without acknowledging the note must not purge it.
@@ -284,7 +449,13 @@ fn revoked_cases_are_purged_after_their_unsent_work_is_pushed() {
     let r = p.store.apply_response(&response).unwrap();
     assert_eq!(r.purge_pending, vec![id]);
     assert!(p.store.has_case(id).unwrap());
-    assert!(p.store.cases(&CaseFilter::default()).unwrap().iter().all(|s| s.id != id));
+    assert!(
+        p.store
+            .cases(&CaseFilter::default())
+            .unwrap()
+            .iter()
+            .all(|s| s.id != id)
+    );
 
     // The next exchange pushes the note; the ack lets the purge happen.
     let r = sync(&mut p, &mut server);
@@ -292,7 +463,11 @@ fn revoked_cases_are_purged_after_their_unsent_work_is_pushed() {
     assert!(!p.store.has_case(id).unwrap());
     assert!(p.store.has_case(keep).unwrap());
     let held = server.doc(id).unwrap().case();
-    assert_eq!(held.notes.len(), 1, "the note reached the center before the purge");
+    assert_eq!(
+        held.notes.len(),
+        1,
+        "the note reached the center before the purge"
+    );
 }
 
 #[test]
@@ -302,7 +477,9 @@ fn paging_with_more_until_everything_arrived() {
     server.register("p2", VILLAGE_A);
     let mut p1 = phone("p1", VILLAGE_A);
     for i in 0..40 {
-        p1.store.record(&wage_case(VILLAGE_A, &format!("案件 {i}"))).unwrap();
+        p1.store
+            .record(&wage_case(VILLAGE_A, &format!("案件 {i}")))
+            .unwrap();
     }
     sync(&mut p1, &mut server);
 
@@ -321,7 +498,16 @@ fn paging_with_more_until_everything_arrived() {
         }
     }
     assert!(rounds > 3, "expected several pages, got {rounds}");
-    assert_eq!(p2.store.cases(&CaseFilter { limit: 100, ..Default::default() }).unwrap().len(), 40);
+    assert_eq!(
+        p2.store
+            .cases(&CaseFilter {
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .len(),
+        40
+    );
 }
 
 #[test]

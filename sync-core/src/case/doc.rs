@@ -11,7 +11,9 @@
 //! keeps what it does not understand. Writes touch only the keys an operation names.
 
 use automerge::transaction::{CommitOptions, Transactable};
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 
 use super::{
     Agreement, AttachmentRef, Case, CaseEdit, CaseId, Installment, Location, MAX_NOTE_CHARS,
@@ -141,10 +143,16 @@ impl CaseDoc {
         if let Some(v) = edit.occurred_at.filter(|v| Some(*v) != current.occurred_at) {
             d.put(ROOT, "occurred_at", v.0)?;
         }
-        if let Some(v) = edit.people_involved.filter(|v| *v != current.people_involved) {
+        if let Some(v) = edit
+            .people_involved
+            .filter(|v| *v != current.people_involved)
+        {
             d.put(ROOT, "people_involved", u64::from(v))?;
         }
-        if let Some(v) = edit.amount_involved.filter(|v| *v != current.amount_involved) {
+        if let Some(v) = edit
+            .amount_involved
+            .filter(|v| *v != current.amount_involved)
+        {
             d.put(ROOT, "amount_involved", v)?;
         }
         if let Some(v) = edit.location.filter(|v| Some(*v) != current.location) {
@@ -193,10 +201,8 @@ impl CaseDoc {
             ("address", edit.address.clone()),
         ];
         for (key, value) in strs {
-            if let Some(v) = value {
-                if get_str(d, &obj, key) != v {
-                    d.put(&obj, key, v)?;
-                }
+            if let Some(v) = value.filter(|v| get_str(d, &obj, key) != *v) {
+                d.put(&obj, key, v)?;
             }
         }
         if let Some(minor) = edit.minor {
@@ -207,12 +213,21 @@ impl CaseDoc {
     }
 
     /// Appends a work note; returns its id.
-    pub fn add_note(&mut self, kind: NoteKind, text: &str, by: &Author, at: Timestamp) -> Result<String> {
+    pub fn add_note(
+        &mut self,
+        kind: NoteKind,
+        text: &str,
+        by: &Author,
+        at: Timestamp,
+    ) -> Result<String> {
         if text.trim().is_empty() {
             return Err(Error::invalid("text", "a note needs text"));
         }
         if text.chars().count() > MAX_NOTE_CHARS {
-            return Err(Error::invalid("text", format!("at most {MAX_NOTE_CHARS} characters")));
+            return Err(Error::invalid(
+                "text",
+                format!("at most {MAX_NOTE_CHARS} characters"),
+            ));
         }
         let id = new_item_id();
         let list = list_obj(&self.doc, "notes")?;
@@ -232,7 +247,11 @@ impl CaseDoc {
         if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::invalid("sha256", "64 hex digits"));
         }
-        let id = if a.id.is_empty() { new_item_id() } else { a.id.clone() };
+        let id = if a.id.is_empty() {
+            new_item_id()
+        } else {
+            a.id.clone()
+        };
         let list = list_obj(&self.doc, "attachments")?;
         let obj = append_map(&mut self.doc, &list)?;
         let d = &mut self.doc;
@@ -247,17 +266,35 @@ impl CaseDoc {
     }
 
     /// Marks one installment of the agreement as paid.
-    pub fn mark_installment_paid(&mut self, installment_id: &str, paid_at: Timestamp, at: Timestamp) -> Result<()> {
+    pub fn mark_installment_paid(
+        &mut self,
+        installment_id: &str,
+        paid_at: Timestamp,
+        at: Timestamp,
+    ) -> Result<()> {
         let agreement = match self.doc.get(ROOT, "agreement")? {
             Some((Value::Object(ObjType::Map), id)) => id,
-            _ => return Err(Error::ItemNotFound { what: "agreement", id: String::new() }),
+            _ => {
+                return Err(Error::ItemNotFound {
+                    what: "agreement",
+                    id: String::new(),
+                });
+            }
         };
         let list = match self.doc.get(&agreement, "installments")? {
             Some((Value::Object(ObjType::List), id)) => id,
-            _ => return Err(Error::ItemNotFound { what: "installment", id: installment_id.into() }),
+            _ => {
+                return Err(Error::ItemNotFound {
+                    what: "installment",
+                    id: installment_id.into(),
+                });
+            }
         };
-        let obj = find_in_list(&self.doc, &list, installment_id)
-            .ok_or_else(|| Error::ItemNotFound { what: "installment", id: installment_id.into() })?;
+        let obj =
+            find_in_list(&self.doc, &list, installment_id).ok_or_else(|| Error::ItemNotFound {
+                what: "installment",
+                id: installment_id.into(),
+            })?;
         self.doc.put(&obj, "paid_at", paid_at.0)?;
         self.commit("installment_paid", at);
         Ok(())
@@ -271,8 +308,12 @@ impl CaseDoc {
         state.check(&case, by, action)?;
         let id = new_item_id();
         self.append_event(&Event::new(id.as_str(), by, at, action))?;
-        if let Action::Resolve { agreement: Some(a), .. }
-        | Action::ResolveOnSite { agreement: Some(a), .. } = action
+        if let Action::Resolve {
+            agreement: Some(a), ..
+        }
+        | Action::ResolveOnSite {
+            agreement: Some(a), ..
+        } = action
         {
             self.put_agreement(a)?;
         }
@@ -287,8 +328,10 @@ impl CaseDoc {
         let d = &self.doc;
         let risk_flags = match d.get(ROOT, "risk_flags") {
             Ok(Some((Value::Object(ObjType::Map), obj))) => {
-                let mut flags: Vec<RiskFlag> =
-                    d.keys(&obj).filter_map(|k| RiskFlag::from_code(&k)).collect();
+                let mut flags: Vec<RiskFlag> = d
+                    .keys(&obj)
+                    .filter_map(|k| RiskFlag::from_code(&k))
+                    .collect();
                 flags.sort();
                 flags
             }
@@ -306,7 +349,8 @@ impl CaseDoc {
             occurred_at: get_i64_opt(d, &ROOT, "occurred_at").map(Timestamp),
             address: get_str(d, &ROOT, "address"),
             location: read_location(d),
-            people_involved: u32::try_from(get_u64(d, &ROOT, "people_involved")).unwrap_or(u32::MAX),
+            people_involved: u32::try_from(get_u64(d, &ROOT, "people_involved"))
+                .unwrap_or(u32::MAX),
             amount_involved: get_i64_opt(d, &ROOT, "amount_involved").unwrap_or(0),
             risk_level: get_code(d, &ROOT, "risk_level"),
             risk_flags,
@@ -335,7 +379,9 @@ impl CaseDoc {
     pub fn conflicts(&self) -> Vec<FieldConflict> {
         let mut out = Vec::new();
         for key in self.doc.keys(ROOT) {
-            let Ok(values) = self.doc.get_all(ROOT, key.as_str()) else { continue };
+            let Ok(values) = self.doc.get_all(ROOT, key.as_str()) else {
+                continue;
+            };
             if values.len() > 1 {
                 let values = values.iter().map(|(v, _)| display_value(v)).collect();
                 out.push(FieldConflict { field: key, values });
@@ -357,17 +403,27 @@ impl CaseDoc {
 
     /// Raw bytes of every change not covered by `have` (all changes when `have` is empty).
     pub fn changes_since(&mut self, have: &[ChangeHash]) -> Vec<Vec<u8>> {
-        self.doc.get_changes(have).into_iter().map(|mut c| c.bytes().into_owned()).collect()
+        self.doc
+            .get_changes(have)
+            .into_iter()
+            .map(|mut c| c.bytes().into_owned())
+            .collect()
     }
 
     /// Hashes of the changes made since `heads` (by anyone), oldest first.
     pub fn change_hashes_since(&mut self, have: &[ChangeHash]) -> Vec<ChangeHash> {
-        self.doc.get_changes(have).iter().map(automerge::Change::hash).collect()
+        self.doc
+            .get_changes(have)
+            .iter()
+            .map(automerge::Change::hash)
+            .collect()
     }
 
     /// The last change this replica made, as raw bytes (the outbox entry of an operation).
     pub fn last_local_change(&mut self) -> Option<(ChangeHash, Vec<u8>)> {
-        self.doc.get_last_local_change().map(|mut c| (c.hash(), c.bytes().into_owned()))
+        self.doc
+            .get_last_local_change()
+            .map(|mut c| (c.hash(), c.bytes().into_owned()))
     }
 
     /// Merges raw changes from elsewhere. Duplicates are ignored; a change whose
@@ -389,7 +445,9 @@ impl CaseDoc {
 
     fn commit(&mut self, message: &str, at: Timestamp) {
         // Automerge stamps time 0 unless told; change times are seconds.
-        let opts = CommitOptions::default().with_message(message).with_time(at.0.div_euclid(1000));
+        let opts = CommitOptions::default()
+            .with_message(message)
+            .with_time(at.0.div_euclid(1000));
         self.doc.commit_with(opts);
     }
 
@@ -437,7 +495,11 @@ impl CaseDoc {
         let list = d.put_object(&obj, "installments", ObjType::List)?;
         for (i, inst) in a.installments.iter().enumerate() {
             let item = d.insert_object(&list, i, ObjType::Map)?;
-            let id = if inst.id.is_empty() { new_item_id() } else { inst.id.clone() };
+            let id = if inst.id.is_empty() {
+                new_item_id()
+            } else {
+                inst.id.clone()
+            };
             d.put(&item, "id", id)?;
             d.put(&item, "due_at", inst.due_at.0)?;
             d.put(&item, "amount", inst.amount)?;
@@ -455,7 +517,10 @@ impl CaseDoc {
             _ => "item",
         };
         let list = list_obj(&self.doc, list)?;
-        find_in_list(&self.doc, &list, id).ok_or_else(|| Error::ItemNotFound { what, id: id.into() })
+        find_in_list(&self.doc, &list, id).ok_or_else(|| Error::ItemNotFound {
+            what,
+            id: id.into(),
+        })
     }
 }
 
@@ -483,13 +548,22 @@ fn new_item_id() -> String {
 fn validate_new(new: &NewCase) -> Result<()> {
     validate_title(&new.title)?;
     if new.summary.chars().count() > MAX_SUMMARY_CHARS {
-        return Err(Error::invalid("summary", format!("at most {MAX_SUMMARY_CHARS} characters")));
+        return Err(Error::invalid(
+            "summary",
+            format!("at most {MAX_SUMMARY_CHARS} characters"),
+        ));
     }
     if !super::is_area_code(&new.area_code) {
-        return Err(Error::invalid("area_code", "12 digits (statistical division code)"));
+        return Err(Error::invalid(
+            "area_code",
+            "12 digits (statistical division code)",
+        ));
     }
     if !new.grid_code.is_empty() && !super::is_grid_code(&new.grid_code, &new.area_code) {
-        return Err(Error::invalid("grid_code", "the area code followed by 3 digits"));
+        return Err(Error::invalid(
+            "grid_code",
+            "the area code followed by 3 digits",
+        ));
     }
     if new.amount_involved < 0 {
         return Err(Error::invalid("amount_involved", "not negative"));
@@ -504,15 +578,25 @@ fn validate_edit(edit: &CaseEdit) -> Result<()> {
     if let Some(t) = &edit.title {
         validate_title(t)?;
     }
-    if let Some(s) = &edit.summary {
-        if s.chars().count() > MAX_SUMMARY_CHARS {
-            return Err(Error::invalid("summary", format!("at most {MAX_SUMMARY_CHARS} characters")));
-        }
+    if edit
+        .summary
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUMMARY_CHARS)
+    {
+        return Err(Error::invalid(
+            "summary",
+            format!("at most {MAX_SUMMARY_CHARS} characters"),
+        ));
     }
-    if let Some(a) = &edit.area_code {
-        if !super::is_area_code(a) {
-            return Err(Error::invalid("area_code", "12 digits (statistical division code)"));
-        }
+    if edit
+        .area_code
+        .as_ref()
+        .is_some_and(|a| !super::is_area_code(a))
+    {
+        return Err(Error::invalid(
+            "area_code",
+            "12 digits (statistical division code)",
+        ));
     }
     if edit.amount_involved.is_some_and(|a| a < 0) {
         return Err(Error::invalid("amount_involved", "not negative"));
@@ -526,7 +610,10 @@ fn validate_title(title: &str) -> Result<()> {
         return Err(Error::invalid("title", "a case needs a title"));
     }
     if n > MAX_TITLE_CHARS {
-        return Err(Error::invalid("title", format!("at most {MAX_TITLE_CHARS} characters")));
+        return Err(Error::invalid(
+            "title",
+            format!("at most {MAX_TITLE_CHARS} characters"),
+        ));
     }
     Ok(())
 }
@@ -540,7 +627,10 @@ fn validate_party_name(name: &str) -> Result<()> {
 
 fn put_location(d: &mut AutoCommit, loc: Location) -> Result<()> {
     if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
-        return Err(Error::invalid("location", "latitude/longitude out of range"));
+        return Err(Error::invalid(
+            "location",
+            "latitude/longitude out of range",
+        ));
     }
     let obj = d.put_object(ROOT, "location", ObjType::Map)?;
     d.put(&obj, "lat", loc.lat)?;
@@ -551,7 +641,10 @@ fn put_location(d: &mut AutoCommit, loc: Location) -> Result<()> {
 fn list_obj(d: &AutoCommit, key: &str) -> Result<ObjId> {
     match d.get(ROOT, key)? {
         Some((Value::Object(ObjType::List), id)) => Ok(id),
-        _ => Err(Error::invalid("document", format!("the case document has no {key} list"))),
+        _ => Err(Error::invalid(
+            "document",
+            format!("the case document has no {key} list"),
+        )),
     }
 }
 
@@ -575,7 +668,9 @@ fn find_in_list(d: &AutoCommit, list: &ObjId, id: &str) -> Option<ObjId> {
 }
 
 fn read_list<T>(d: &AutoCommit, key: &str, read: fn(&AutoCommit, &ObjId) -> T) -> Vec<T> {
-    let Ok(list) = list_obj(d, key) else { return Vec::new() };
+    let Ok(list) = list_obj(d, key) else {
+        return Vec::new();
+    };
     (0..d.length(&list))
         .filter_map(|i| match d.get(&list, i) {
             Ok(Some((Value::Object(ObjType::Map), obj))) => Some(read(d, &obj)),
@@ -667,7 +762,10 @@ fn read_location(d: &AutoCommit) -> Option<Location> {
         Some(ScalarValue::Int(v)) => Some(v as f64),
         _ => None,
     };
-    Some(Location { lat: f("lat")?, lon: f("lon")? })
+    Some(Location {
+        lat: f("lat")?,
+        lon: f("lon")?,
+    })
 }
 
 fn scalar(d: &AutoCommit, obj: &ObjId, key: &str) -> Option<ScalarValue> {

@@ -44,7 +44,7 @@ impl Budget {
 
 #[derive(Encode, Decode)]
 #[cbor(map, context_bound = "AsMut<Budget>")]
-struct Request<'a> {
+struct WireRequest<'a> {
     #[n(0)]
     protocol: u32,
     #[cbor(b(1), decode_with = "decode_text")]
@@ -52,14 +52,14 @@ struct Request<'a> {
     #[n(2)]
     cursor: u64,
     #[cbor(b(3), decode_with = "decode_docs")]
-    push: Vec<Doc<'a>>,
+    push: Vec<WireDoc<'a>>,
     #[n(4)]
     max_bytes: u64,
 }
 
 #[derive(Encode, Decode)]
 #[cbor(map, context_bound = "AsMut<Budget>")]
-struct Doc<'a> {
+struct WireDoc<'a> {
     #[n(0)]
     doc_id: ByteArray<16>,
     #[cbor(b(1), decode_with = "decode_changes")]
@@ -68,7 +68,7 @@ struct Doc<'a> {
 
 #[derive(Encode, Decode)]
 #[cbor(map, context_bound = "AsMut<Budget>")]
-struct Response<'a> {
+struct WireResponse<'a> {
     #[n(0)]
     protocol: u32,
     #[cbor(n(1), decode_with = "decode_acks")]
@@ -76,7 +76,7 @@ struct Response<'a> {
     #[cbor(b(2), decode_with = "decode_rejections")]
     rejected: Vec<WireRejection<'a>>,
     #[cbor(b(3), decode_with = "decode_docs")]
-    pull: Vec<Doc<'a>>,
+    pull: Vec<WireDoc<'a>>,
     #[n(4)]
     cursor: u64,
     #[n(5)]
@@ -159,9 +159,9 @@ fn decode_text<'b, Ctx: AsMut<Budget>>(
 fn decode_docs<'b, Ctx: AsMut<Budget>>(
     d: &mut Decoder<'b>,
     ctx: &mut Ctx,
-) -> Result<Vec<Doc<'b>>, Error> {
+) -> Result<Vec<WireDoc<'b>>, Error> {
     let limit = ctx.as_mut().limits.max_docs;
-    list(d, ctx, "docs", limit, |d, ctx| Doc::decode(d, ctx))
+    list(d, ctx, "docs", limit, |d, ctx| WireDoc::decode(d, ctx))
 }
 
 fn decode_changes<'b, Ctx: AsMut<Budget>>(
@@ -222,17 +222,17 @@ fn decode_heads<Ctx: AsMut<Budget>>(
 // ---- public entry points ---------------------------------------------------------------------
 
 pub(super) fn encode_request(request: &SyncRequest) -> Vec<u8> {
-    to_vec(&Request {
+    to_vec(&WireRequest {
         protocol: request.protocol,
         device_id: &request.device_id,
         cursor: request.cursor,
-        push: request.push.iter().map(Doc::from_doc).collect(),
+        push: request.push.iter().map(WireDoc::from_doc).collect(),
         max_bytes: request.max_bytes,
     })
 }
 
 pub(super) fn encode_response(response: &SyncResponse) -> Vec<u8> {
-    to_vec(&Response {
+    to_vec(&WireResponse {
         protocol: response.protocol,
         acks: response
             .acks
@@ -251,7 +251,7 @@ pub(super) fn encode_response(response: &SyncResponse) -> Vec<u8> {
                 message: &r.message,
             })
             .collect(),
-        pull: response.pull.iter().map(Doc::from_doc).collect(),
+        pull: response.pull.iter().map(WireDoc::from_doc).collect(),
         cursor: response.cursor,
         more: response.more,
         revoked: response.revoked.iter().map(id).collect(),
@@ -262,13 +262,13 @@ pub(super) fn decode_request(
     bytes: &[u8],
     limits: &DecodeLimits,
 ) -> Result<SyncRequest, DecodeError> {
-    let wire: Request<'_> = decode(bytes, limits)?;
+    let wire: WireRequest<'_> = decode(bytes, limits)?;
     check_protocol(wire.protocol)?;
     Ok(SyncRequest {
         protocol: wire.protocol,
         device_id: wire.device_id.to_owned(),
         cursor: wire.cursor,
-        push: wire.push.into_iter().map(Doc::into_owned).collect(),
+        push: wire.push.into_iter().map(WireDoc::into_owned).collect(),
         max_bytes: wire.max_bytes,
     })
 }
@@ -277,7 +277,7 @@ pub(super) fn decode_response(
     bytes: &[u8],
     limits: &DecodeLimits,
 ) -> Result<SyncResponse, DecodeError> {
-    let wire: Response<'_> = decode(bytes, limits)?;
+    let wire: WireResponse<'_> = decode(bytes, limits)?;
     check_protocol(wire.protocol)?;
     Ok(SyncResponse {
         protocol: wire.protocol,
@@ -298,7 +298,7 @@ pub(super) fn decode_response(
                 message: r.message.to_owned(),
             })
             .collect(),
-        pull: wire.pull.into_iter().map(Doc::into_owned).collect(),
+        pull: wire.pull.into_iter().map(WireDoc::into_owned).collect(),
         cursor: wire.cursor,
         more: wire.more,
         revoked: wire
@@ -309,7 +309,7 @@ pub(super) fn decode_response(
     })
 }
 
-impl<'a> Doc<'a> {
+impl<'a> WireDoc<'a> {
     fn from_doc(doc: &'a DocChanges) -> Self {
         Self {
             doc_id: id(&doc.doc_id),

@@ -59,12 +59,23 @@ pub(super) fn prepare(conn: &mut Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(Error::StoreTooNew { found: version, supported: SCHEMA_VERSION });
+        return Err(Error::StoreTooNew {
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
     }
     let tx = conn.transaction()?;
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(version).unwrap_or(0)) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(version).unwrap_or(0))
+    {
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(i + 1).unwrap_or(SCHEMA_VERSION))?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(SCHEMA_VERSION),
+        )?;
     }
     tx.commit()?;
     Ok(())
@@ -72,24 +83,12 @@ pub(super) fn prepare(conn: &mut Connection) -> Result<()> {
 
 /// This install's actor id, made once at random and kept.
 pub(super) fn install_actor(conn: &Connection) -> Result<ActorId> {
-    if let Some(hex) = get_meta(conn, "actor")? {
-        if let Ok(bytes) = hex_decode(&hex) {
-            return Ok(ActorId::from(bytes));
-        }
+    if let Some(actor) = get_meta(conn, "actor")?.and_then(|hex| hex.parse::<ActorId>().ok()) {
+        return Ok(actor);
     }
     let actor = ActorId::random();
     set_meta(conn, "actor", &actor.to_hex_string())?;
     Ok(actor)
-}
-
-fn hex_decode(s: &str) -> std::result::Result<Vec<u8>, ()> {
-    if s.len() % 2 != 0 || s.is_empty() {
-        return Err(());
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2).ok_or(())?, 16).map_err(|_| ()))
-        .collect()
 }
 
 pub(super) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
@@ -201,18 +200,43 @@ pub(super) fn list(
         sql.push_str(&format!(" AND c.{column} IN ({marks})"));
         args.extend(codes.into_iter().map(rusqlite::types::Value::Text));
     };
-    any_of(&mut sql, "status", f.statuses.iter().map(|s| s.as_code().to_owned()).collect());
-    any_of(&mut sql, "category", f.categories.iter().map(|s| s.as_code().to_owned()).collect());
-    any_of(&mut sql, "risk_level", f.risk_levels.iter().map(|s| s.as_code().to_owned()).collect());
+    any_of(
+        &mut sql,
+        "status",
+        f.statuses.iter().map(|s| s.as_code().to_owned()).collect(),
+    );
+    any_of(
+        &mut sql,
+        "category",
+        f.categories
+            .iter()
+            .map(|s| s.as_code().to_owned())
+            .collect(),
+    );
+    any_of(
+        &mut sql,
+        "risk_level",
+        f.risk_levels
+            .iter()
+            .map(|s| s.as_code().to_owned())
+            .collect(),
+    );
     if f.open_only {
         sql.push_str(" AND c.open = 1");
     }
     if let Some(within) = f.due_within {
         sql.push_str(" AND c.due_at IS NOT NULL AND c.due_at <= ?");
-        args.push(rusqlite::types::Value::Integer(now.0.saturating_add(within)));
+        args.push(rusqlite::types::Value::Integer(
+            now.0.saturating_add(within),
+        ));
     }
     if let Some(text) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let pattern = format!("%{}%", text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
         sql.push_str(
             " AND (c.title LIKE ? ESCAPE '\\' OR c.party_names LIKE ? ESCAPE '\\'
                    OR c.case_no LIKE ? ESCAPE '\\')",
@@ -250,12 +274,9 @@ pub(super) fn list(
             next_deadline: due_kind.as_deref().and_then(deadline_from_code),
             due_at: due_at.map(Timestamp),
             warning: match (due_start, due_at) {
-                (Some(s), Some(d)) => crate::workflow::warning_level(
-                    Timestamp(s),
-                    Timestamp(d),
-                    yellow_percent,
-                    now,
-                ),
+                (Some(s), Some(d)) => {
+                    crate::workflow::warning_level(Timestamp(s), Timestamp(d), yellow_percent, now)
+                }
                 _ => Default::default(),
             },
             unsent: r.get(14)?,

@@ -124,7 +124,9 @@ impl FieldStore {
                 .push(change);
         }
         for case_id in order {
-            let Ok(doc_id) = case_id.parse::<CaseId>() else { continue };
+            let Ok(doc_id) = case_id.parse::<CaseId>() else {
+                continue;
+            };
             let changes = by_case.remove(&case_id).unwrap_or_default();
             request.push.push(DocChanges { doc_id, changes });
         }
@@ -142,7 +144,10 @@ impl FieldStore {
     /// [`Self::apply_sync_response`] for an already decoded response.
     pub fn apply_response(&mut self, response: &SyncResponse) -> Result<SyncReport> {
         let now = self.clock.now();
-        let mut report = SyncReport { more: response.more, ..SyncReport::default() };
+        let mut report = SyncReport {
+            more: response.more,
+            ..SyncReport::default()
+        };
         let tx = self.conn.transaction()?;
 
         // Pulled changes first, so acks can be checked against the merged history.
@@ -158,7 +163,10 @@ impl FieldStore {
                 Err(Error::CaseNotFound(_)) => {
                     let doc = CaseDoc::from_changes(&pulled.changes, self.actor.clone())?;
                     if doc.id() != id {
-                        return Err(Error::invalid("pull", format!("changes for {id} hold case {}", doc.id())));
+                        return Err(Error::invalid(
+                            "pull",
+                            format!("changes for {id} hold case {}", doc.id()),
+                        ));
                     }
                     report.new_cases.push(id);
                     doc
@@ -167,7 +175,10 @@ impl FieldStore {
             };
             write_doc(&tx, &mut doc, &self.limits, now)?;
             // Back in scope (e.g. dispatched to us again): not revoked any more.
-            tx.execute("UPDATE cases SET revoked = 0 WHERE id = ?1", [id.to_string()])?;
+            tx.execute(
+                "UPDATE cases SET revoked = 0 WHERE id = ?1",
+                [id.to_string()],
+            )?;
         }
 
         for ack in &response.acks {
@@ -183,13 +194,16 @@ impl FieldStore {
                 continue;
             }
             // Everything not after the center's heads is held by the center.
-            let not_covered: HashSet<ChangeHash> = doc.change_hashes_since(&known).into_iter().collect();
+            let not_covered: HashSet<ChangeHash> =
+                doc.change_hashes_since(&known).into_iter().collect();
             let mut stmt = tx.prepare_cached("SELECT seq, hash FROM outbox WHERE case_id = ?1")?;
             let entries: Vec<(i64, Vec<u8>)> = stmt
                 .query_map([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
             for (seq, hash) in entries {
-                let Ok(hash) = ChangeHash::try_from(hash.as_slice()) else { continue };
+                let Ok(hash) = ChangeHash::try_from(hash.as_slice()) else {
+                    continue;
+                };
                 if doc.has_change(&hash) && !not_covered.contains(&hash) {
                     tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
                     report.acked_changes += 1;
@@ -204,7 +218,11 @@ impl FieldStore {
         for rejection in &response.rejected {
             tx.execute(
                 "UPDATE cases SET rejection_code = ?2, rejection_message = ?3 WHERE id = ?1",
-                params![rejection.doc_id.to_string(), rejection.code.as_str(), rejection.message],
+                params![
+                    rejection.doc_id.to_string(),
+                    rejection.code.as_str(),
+                    rejection.message
+                ],
             )?;
             report.rejected.push(RejectedCase {
                 case_id: rejection.doc_id,
@@ -214,7 +232,10 @@ impl FieldStore {
         }
 
         for id in &response.revoked {
-            tx.execute("UPDATE cases SET revoked = 1 WHERE id = ?1", [id.to_string()])?;
+            tx.execute(
+                "UPDATE cases SET revoked = 1 WHERE id = ?1",
+                [id.to_string()],
+            )?;
         }
         // Purge every revoked case with nothing left to send (including earlier ones whose
         // last changes were acknowledged just now).
@@ -226,7 +247,9 @@ impl FieldStore {
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (id, unsent) in revoked {
-            let Ok(case_id) = id.parse::<CaseId>() else { continue };
+            let Ok(case_id) = id.parse::<CaseId>() else {
+                continue;
+            };
             if unsent == 0 {
                 tx.execute("DELETE FROM cases WHERE id = ?1", [&id])?;
                 report.purged.push(case_id);
@@ -270,7 +293,11 @@ impl FieldStore {
     pub fn has_case(&self, id: CaseId) -> Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM cases WHERE id = ?1", [id.to_string()], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM cases WHERE id = ?1",
+                [id.to_string()],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }

@@ -62,7 +62,9 @@ pub enum DeadlineKind {
 }
 
 /// How far along a limit is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum WarningLevel {
     #[default]
@@ -93,7 +95,13 @@ impl Deadline {
         now: Timestamp,
     ) -> Self {
         let level = warning_level(started_at, due_at, limits.yellow_percent, now);
-        Deadline { kind, started_at, due_at, level, item: None }
+        Deadline {
+            kind,
+            started_at,
+            due_at,
+            level,
+            item: None,
+        }
     }
 }
 
@@ -163,12 +171,18 @@ pub struct WorkflowState {
 impl WorkflowState {
     /// Deadlines at yellow or red: the case's warnings.
     pub fn warnings(&self) -> impl Iterator<Item = &Deadline> {
-        self.deadlines.iter().filter(|d| d.level != WarningLevel::None)
+        self.deadlines
+            .iter()
+            .filter(|d| d.level != WarningLevel::None)
     }
 
     /// The worst warning level of the case.
     pub fn warning_level(&self) -> WarningLevel {
-        self.deadlines.iter().map(|d| d.level).max().unwrap_or_default()
+        self.deadlines
+            .iter()
+            .map(|d| d.level)
+            .max()
+            .unwrap_or_default()
     }
 
     /// The nearest running deadline.
@@ -186,21 +200,26 @@ impl WorkflowState {
     pub fn check(&self, case: &Case, author: &Author, action: &Action) -> Result<(), crate::Error> {
         let kind = action.kind();
         if !may_author(author.role, kind) {
-            return Err(crate::Error::NotPermitted { role: author.role, kind });
+            return Err(crate::Error::NotPermitted {
+                role: author.role,
+                kind,
+            });
         }
-        action.validate().map_err(|reason| crate::Error::InvalidTransition {
-            kind,
-            status: self.status,
-            reason,
-        })?;
+        action
+            .validate()
+            .map_err(|reason| crate::Error::InvalidTransition {
+                kind,
+                status: self.status,
+                reason,
+            })?;
         let mut probe = self.clone();
-        probe.apply(case, author, Timestamp(0), action, &TimeLimits::default()).map_err(
-            |reason| crate::Error::InvalidTransition {
+        probe
+            .apply(case, author, Timestamp(0), action, &TimeLimits::default())
+            .map_err(|reason| crate::Error::InvalidTransition {
                 kind,
                 status: self.status,
                 reason: describe(&reason),
-            },
-        )
+            })
     }
 
     /// One step of the state machine. On `Err` nothing has changed.
@@ -253,9 +272,15 @@ impl WorkflowState {
                 if from != S::Submitted {
                     return invalid();
                 }
-                self.status = if action.kind() == EventKind::Return { S::Returned } else { S::Void };
+                self.status = if action.kind() == EventKind::Return {
+                    S::Returned
+                } else {
+                    S::Void
+                };
             }
-            Action::Dispatch { to, assignee, tier, .. } => {
+            Action::Dispatch {
+                to, assignee, tier, ..
+            } => {
                 if !matches!(from, S::Accepted | S::Escalated) {
                     return invalid();
                 }
@@ -332,7 +357,9 @@ impl WorkflowState {
                 self.assignee = None;
                 self.pending_extension = None;
             }
-            Action::Resolve { success, outcome, .. } => {
+            Action::Resolve {
+                success, outcome, ..
+            } => {
                 if from != S::InProgress {
                     return invalid();
                 }
@@ -406,8 +433,11 @@ impl WorkflowState {
         match self.status {
             S::Submitted => {
                 if let Some(start) = self.submitted_at {
-                    let limit =
-                        if self.high_risk { limits.accept_high_risk } else { limits.accept };
+                    let limit = if self.high_risk {
+                        limits.accept_high_risk
+                    } else {
+                        limits.accept
+                    };
                     deadlines.push(Deadline::new(
                         DeadlineKind::Accept,
                         start,
@@ -496,9 +526,8 @@ pub fn fold(case: &Case, events: &[Event], limits: &TimeLimits, now: Timestamp) 
         ..WorkflowState::default()
     };
     for event in events {
-        let result = parse_checked(event).and_then(|(author, action)| {
-            state.apply(case, &author, event.at, &action, limits)
-        });
+        let result = parse_checked(event)
+            .and_then(|(author, action)| state.apply(case, &author, event.at, &action, limits));
         state.timeline.push(TimelineEntry {
             event_id: event.id.clone(),
             kind: event.kind.clone(),
@@ -516,14 +545,25 @@ pub fn fold(case: &Case, events: &[Event], limits: &TimeLimits, now: Timestamp) 
 
 fn parse_checked(event: &Event) -> Result<(Author, Action), SupersedeReason> {
     let kind = event.kind().ok_or(SupersedeReason::UnknownKind)?;
-    let role = Role::from_code(&event.by_role)
-        .ok_or_else(|| SupersedeReason::NotPermitted { role: event.by_role.clone() })?;
+    let role = Role::from_code(&event.by_role).ok_or_else(|| SupersedeReason::NotPermitted {
+        role: event.by_role.clone(),
+    })?;
     if !may_author(role, kind) {
-        return Err(SupersedeReason::NotPermitted { role: event.by_role.clone() });
+        return Err(SupersedeReason::NotPermitted {
+            role: event.by_role.clone(),
+        });
     }
-    let action = event.action().map_err(|detail| SupersedeReason::MalformedPayload { detail })?;
-    action.validate().map_err(|detail| SupersedeReason::MalformedPayload { detail })?;
-    let author = Author { user: event.by_user.clone(), role, org: event.org.clone() };
+    let action = event
+        .action()
+        .map_err(|detail| SupersedeReason::MalformedPayload { detail })?;
+    action
+        .validate()
+        .map_err(|detail| SupersedeReason::MalformedPayload { detail })?;
+    let author = Author {
+        user: event.by_user.clone(),
+        role,
+        org: event.org.clone(),
+    };
     Ok((author, action))
 }
 
@@ -535,9 +575,21 @@ mod tests {
     fn warning_thresholds_are_exact() {
         let start = Timestamp(0);
         let due = Timestamp(1000);
-        assert_eq!(warning_level(start, due, 70, Timestamp(699)), WarningLevel::None);
-        assert_eq!(warning_level(start, due, 70, Timestamp(700)), WarningLevel::Yellow);
-        assert_eq!(warning_level(start, due, 70, Timestamp(999)), WarningLevel::Yellow);
-        assert_eq!(warning_level(start, due, 70, Timestamp(1000)), WarningLevel::Red);
+        assert_eq!(
+            warning_level(start, due, 70, Timestamp(699)),
+            WarningLevel::None
+        );
+        assert_eq!(
+            warning_level(start, due, 70, Timestamp(700)),
+            WarningLevel::Yellow
+        );
+        assert_eq!(
+            warning_level(start, due, 70, Timestamp(999)),
+            WarningLevel::Yellow
+        );
+        assert_eq!(
+            warning_level(start, due, 70, Timestamp(1000)),
+            WarningLevel::Red
+        );
     }
 }

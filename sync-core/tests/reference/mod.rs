@@ -53,12 +53,16 @@ impl ReferenceServer {
     }
 
     pub fn register(&mut self, device: &str, area_prefix: &str) {
-        self.scopes.insert(device.to_owned(), area_prefix.to_owned());
+        self.scopes
+            .insert(device.to_owned(), area_prefix.to_owned());
     }
 
     /// Takes `case` out of `device`'s scope: its next sync lists it in `revoked`.
     pub fn revoke(&mut self, device: &str, case: CaseId) {
-        self.revoked.entry(device.to_owned()).or_default().insert(case);
+        self.revoked
+            .entry(device.to_owned())
+            .or_default()
+            .insert(case);
     }
 
     pub fn change_count(&self) -> usize {
@@ -74,7 +78,13 @@ impl ReferenceServer {
     }
 
     /// A center step (accept, dispatch, ...) made at the center, logged like a push.
-    pub fn act(&mut self, id: CaseId, action: &Action, by: &Author, at: Timestamp) -> gridsync_core::Result<()> {
+    pub fn act(
+        &mut self,
+        id: CaseId,
+        action: &Action,
+        by: &Author,
+        at: Timestamp,
+    ) -> gridsync_core::Result<()> {
         let doc = self.docs.get_mut(&id).expect("case at the center");
         let before = doc.heads();
         doc.act(action, by, at)?;
@@ -85,26 +95,39 @@ impl ReferenceServer {
 
     fn log(&mut self, case: CaseId, changes: &[Vec<u8>], from_device: &str) {
         for bytes in changes {
-            let hash = automerge::Change::from_bytes(bytes.clone()).expect("valid change").hash();
+            let hash = automerge::Change::from_bytes(bytes.clone())
+                .expect("valid change")
+                .hash();
             if self.seen.insert(hash) {
                 let pos = self.feed.len() as u64 + 1;
-                self.feed.push(Entry { pos, case, hash, bytes: bytes.clone(), from_device: from_device.to_owned() });
+                self.feed.push(Entry {
+                    pos,
+                    case,
+                    hash,
+                    bytes: bytes.clone(),
+                    from_device: from_device.to_owned(),
+                });
             }
         }
     }
 
     fn in_scope(&self, device: &str, case: CaseId) -> bool {
-        let Some(prefix) = self.scopes.get(device) else { return false };
+        let Some(prefix) = self.scopes.get(device) else {
+            return false;
+        };
         if self.revoked.get(device).is_some_and(|r| r.contains(&case)) {
             return false;
         }
-        self.docs.get(&case).is_some_and(|d| d.case().area_code.starts_with(prefix.as_str()))
+        self.docs
+            .get(&case)
+            .is_some_and(|d| d.case().area_code.starts_with(prefix.as_str()))
     }
 
     /// Handles one `/v1/sync` body and returns the response body.
     pub fn handle(&mut self, body: &[u8]) -> Vec<u8> {
         self.requests += 1;
-        let request = SyncRequest::from_body(body, &DecodeLimits::default()).expect("valid request");
+        let request =
+            SyncRequest::from_body(body, &DecodeLimits::default()).expect("valid request");
         self.respond(&request).to_body()
     }
 
@@ -113,7 +136,10 @@ impl ReferenceServer {
         let mut response = SyncResponse::new(request.cursor);
         for push in &request.push {
             match self.ingest(&device, push) {
-                Ok(heads) => response.acks.push(Ack { doc_id: push.doc_id, heads }),
+                Ok(heads) => response.acks.push(Ack {
+                    doc_id: push.doc_id,
+                    heads,
+                }),
                 Err((code, message)) => response.rejected.push(Rejection {
                     doc_id: push.doc_id,
                     code,
@@ -135,7 +161,10 @@ impl ReferenceServer {
                 bytes += entry.bytes.len() as u64;
                 match pull.iter_mut().find(|d| d.doc_id == entry.case) {
                     Some(d) => d.changes.push(entry.bytes.clone()),
-                    None => pull.push(DocChanges { doc_id: entry.case, changes: vec![entry.bytes.clone()] }),
+                    None => pull.push(DocChanges {
+                        doc_id: entry.case,
+                        changes: vec![entry.bytes.clone()],
+                    }),
                 }
             }
             cursor = entry.pos;
@@ -149,13 +178,20 @@ impl ReferenceServer {
         response
     }
 
-    fn ingest(&mut self, device: &str, push: &DocChanges) -> Result<Vec<[u8; 32]>, (RejectCode, String)> {
+    fn ingest(
+        &mut self,
+        device: &str,
+        push: &DocChanges,
+    ) -> Result<Vec<[u8; 32]>, (RejectCode, String)> {
         let id = push.doc_id;
         let exists = self.docs.contains_key(&id);
         // A revoked case still takes the device's unsent work (DESIGN §5: push, then purge).
         let was_revoked = self.revoked.get(device).is_some_and(|r| r.contains(&id));
         if exists && !self.in_scope(device, id) && !was_revoked {
-            return Err((RejectCode::OutOfScope, "case outside the device's area".into()));
+            return Err((
+                RejectCode::OutOfScope,
+                "case outside the device's area".into(),
+            ));
         }
         let mut doc = match self.docs.remove(&id) {
             Some(doc) => doc,
@@ -171,7 +207,10 @@ impl ReferenceServer {
         self.docs.insert(id, doc);
         if !exists && !self.in_scope(device, id) {
             self.docs.remove(&id);
-            return Err((RejectCode::OutOfScope, "case outside the device's area".into()));
+            return Err((
+                RejectCode::OutOfScope,
+                "case outside the device's area".into(),
+            ));
         }
         self.log(id, &push.changes, device);
         let doc = self.docs.get_mut(&id).expect("just inserted");
