@@ -113,8 +113,10 @@ impl CaseDoc {
 
     /// Writes the `Some` fields of `edit` that differ from the current values.
     pub fn edit(&mut self, edit: &CaseEdit, at: Timestamp) -> Result<()> {
-        validate_edit(edit)?;
         let current = self.case();
+        // Everything is checked before the first write: a write left behind by a failed
+        // operation would ride along with the next commit.
+        validate_edit(edit, &current)?;
         let d = &mut self.doc;
         macro_rules! set_str {
             ($field:ident, $value:expr) => {
@@ -383,7 +385,8 @@ impl CaseDoc {
                 continue;
             };
             if values.len() > 1 {
-                let values = values.iter().map(|(v, _)| display_value(v)).collect();
+                // Automerge lists the winner (the value `get` reads) last.
+                let values = values.iter().rev().map(|(v, _)| display_value(v)).collect();
                 out.push(FieldConflict { field: key, values });
             }
         }
@@ -574,7 +577,7 @@ fn validate_new(new: &NewCase) -> Result<()> {
     Ok(())
 }
 
-fn validate_edit(edit: &CaseEdit) -> Result<()> {
+fn validate_edit(edit: &CaseEdit, current: &Case) -> Result<()> {
     if let Some(t) = &edit.title {
         validate_title(t)?;
     }
@@ -598,8 +601,32 @@ fn validate_edit(edit: &CaseEdit) -> Result<()> {
             "12 digits (statistical division code)",
         ));
     }
+    if edit.grid_code.is_some() || edit.area_code.is_some() {
+        // The grid must lie in the village, whichever of the two is edited.
+        let area = edit.area_code.as_deref().unwrap_or(&current.area_code);
+        let grid = edit.grid_code.as_deref().unwrap_or(&current.grid_code);
+        if !grid.is_empty() && !super::is_grid_code(grid, area) {
+            return Err(Error::invalid(
+                "grid_code",
+                "the area code followed by 3 digits",
+            ));
+        }
+    }
     if edit.amount_involved.is_some_and(|a| a < 0) {
         return Err(Error::invalid("amount_involved", "not negative"));
+    }
+    if let Some(loc) = edit.location {
+        validate_location(loc)?;
+    }
+    Ok(())
+}
+
+fn validate_location(loc: Location) -> Result<()> {
+    if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
+        return Err(Error::invalid(
+            "location",
+            "latitude/longitude out of range",
+        ));
     }
     Ok(())
 }
@@ -626,12 +653,7 @@ fn validate_party_name(name: &str) -> Result<()> {
 }
 
 fn put_location(d: &mut AutoCommit, loc: Location) -> Result<()> {
-    if !(-90.0..=90.0).contains(&loc.lat) || !(-180.0..=180.0).contains(&loc.lon) {
-        return Err(Error::invalid(
-            "location",
-            "latitude/longitude out of range",
-        ));
-    }
+    validate_location(loc)?;
     let obj = d.put_object(ROOT, "location", ObjType::Map)?;
     d.put(&obj, "lat", loc.lat)?;
     d.put(&obj, "lon", loc.lon)?;

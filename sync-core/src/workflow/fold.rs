@@ -27,7 +27,8 @@ pub enum SupersedeReason {
     NotAssigned,
     /// An extension decision with no pending request.
     NothingPending,
-    /// Escalation must go to a higher tier.
+    /// Escalation must go to a higher tier, and a dispatch after an escalation may not go
+    /// below the tier escalated to.
     NotHigherTier { current: Tier },
 }
 
@@ -284,6 +285,11 @@ impl WorkflowState {
                 if !matches!(from, S::Accepted | S::Escalated) {
                     return invalid();
                 }
+                // An escalated case goes to (at least) the tier it was escalated to; a lower
+                // tier would silently undo the escalation.
+                if from == S::Escalated && *tier < self.tier {
+                    return Err(SupersedeReason::NotHigherTier { current: self.tier });
+                }
                 self.status = S::Dispatched;
                 self.dispatched_at = Some(at);
                 self.assigned_orgs = to.clone();
@@ -370,6 +376,8 @@ impl WorkflowState {
                     .unwrap_or(true);
                 self.status = S::Resolved;
                 self.resolved_at = Some(at);
+                // Nothing is left to extend: an undecided request lapses.
+                self.pending_extension = None;
                 self.outcome = Some(Outcome {
                     success: *success,
                     text: outcome.clone(),
@@ -396,6 +404,8 @@ impl WorkflowState {
                 self.handle_started_at = Some(at);
                 self.extension_days = 0;
                 self.resolved_at = None;
+                // The case is unresolved again; the next resolve records the new outcome.
+                self.outcome = None;
             }
             Action::Archive {} => {
                 if from != S::FollowedUp {

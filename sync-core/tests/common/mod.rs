@@ -11,31 +11,31 @@ use gridsync_core::case::{
 use gridsync_core::workflow::{Author, Role};
 
 /// The clock origin of every script: 2026-03-01T00:00:00 in Beijing (2026-02-28T16:00Z).
-pub const T0: Timestamp = Timestamp(1_772_294_400_000);
+pub(crate) const T0: Timestamp = Timestamp(1_772_294_400_000);
 
-pub const SEC: i64 = 1_000;
-pub const MIN: i64 = 60 * SEC;
-pub const HOUR: i64 = 60 * MIN;
-pub const DAY: i64 = 24 * HOUR;
+pub(crate) const SEC: i64 = 1_000;
+pub(crate) const MIN: i64 = 60 * SEC;
+pub(crate) const HOUR: i64 = 60 * MIN;
+pub(crate) const DAY: i64 = 24 * HOUR;
 
 /// The village of the scripts (统计用区划代码) and its grid.
-pub const VILLAGE: &str = "330182101201";
-pub const GRID: &str = "330182101201003";
-pub const TOWNSHIP_CENTER: &str = "330182101000";
-pub const COUNTY_CENTER: &str = "330182000000";
-pub const TOWNSHIP_OFFICE: &str = "330182101-sfs";
-pub const DEPT_LABOUR: &str = "dept-labour";
-pub const DEPT_JUSTICE: &str = "dept-justice";
+pub(crate) const VILLAGE: &str = "330182101201";
+pub(crate) const GRID: &str = "330182101201003";
+pub(crate) const TOWNSHIP_CENTER: &str = "330182101000";
+pub(crate) const COUNTY_CENTER: &str = "330182000000";
+pub(crate) const TOWNSHIP_OFFICE: &str = "330182101-sfs";
+pub(crate) const DEPT_LABOUR: &str = "dept-labour";
+pub(crate) const DEPT_JUSTICE: &str = "dept-justice";
 
 /// Everyone who takes a step in the scripts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Who {
+pub(crate) enum Who {
     /// 网格员 of the village.
     Worker,
     /// 村调解员, the village mediation committee (also a dispatch target at village tier).
     Mediator,
     /// The township center's dispatcher.
-    Township,
+    TownshipCenter,
     /// The township judicial office's handler (司法所).
     TownshipOffice,
     /// The county center's dispatcher.
@@ -53,11 +53,11 @@ pub enum Who {
 }
 
 impl Who {
-    pub fn author(self) -> Author {
+    pub(crate) fn author(self) -> Author {
         let (user, role, org) = match self {
             Who::Worker => ("u-wang", Role::GridWorker, VILLAGE),
             Who::Mediator => ("u-zhao", Role::VillageMediator, VILLAGE),
-            Who::Township => ("u-sun", Role::Dispatcher, TOWNSHIP_CENTER),
+            Who::TownshipCenter => ("u-sun", Role::Dispatcher, TOWNSHIP_CENTER),
             Who::TownshipOffice => ("u-zhou", Role::DepartmentHandler, TOWNSHIP_OFFICE),
             Who::Center => ("u-li", Role::Dispatcher, COUNTY_CENTER),
             Who::Labour => ("u-chen", Role::DepartmentHandler, DEPT_LABOUR),
@@ -71,7 +71,7 @@ impl Who {
 }
 
 /// Parses a time relative to [`T0`]: `0`, `2h`, `1d16h33m36s`, `500ms`.
-pub fn offset(s: &str) -> i64 {
+pub(crate) fn offset(s: &str) -> i64 {
     let s = s.trim();
     if s == "0" {
         return 0;
@@ -104,12 +104,12 @@ pub fn offset(s: &str) -> i64 {
 }
 
 /// `T0` plus a relative time.
-pub fn at(s: &str) -> Timestamp {
+pub(crate) fn at(s: &str) -> Timestamp {
     T0.plus_millis(offset(s))
 }
 
 /// The inverse of [`offset`], relative to `T0`: `Timestamp` → `7d8h`.
-pub fn rel(t: Timestamp) -> String {
+pub(crate) fn rel(t: Timestamp) -> String {
     let mut ms = t.0 - T0.0;
     if ms == 0 {
         return "0".into();
@@ -129,7 +129,7 @@ pub fn rel(t: Timestamp) -> String {
 }
 
 /// A case with the given risk grading and nothing else unusual.
-pub fn new_case(risk: RiskLevel, flags: &[RiskFlag], difficulty: Difficulty) -> NewCase {
+pub(crate) fn new_case(risk: RiskLevel, flags: &[RiskFlag], difficulty: Difficulty) -> NewCase {
     NewCase {
         area_code: VILLAGE.into(),
         grid_code: GRID.into(),
@@ -144,12 +144,15 @@ pub fn new_case(risk: RiskLevel, flags: &[RiskFlag], difficulty: Difficulty) -> 
         risk_level: risk,
         risk_flags: flags.to_vec(),
         difficulty,
-        parties: vec![party(PartyRole::Applicant, "李四"), party(PartyRole::Respondent, "张某")],
+        parties: vec![
+            party(PartyRole::Applicant, "李四"),
+            party(PartyRole::Respondent, "张某"),
+        ],
         ..NewCase::default()
     }
 }
 
-pub fn party(role: PartyRole, name: &str) -> PartyInput {
+pub(crate) fn party(role: PartyRole, name: &str) -> PartyInput {
     PartyInput {
         role,
         name: name.into(),
