@@ -260,7 +260,10 @@ pub struct Case {
     pub parties: Vec<Party>,
     pub notes: Vec<Note>,
     pub attachments: Vec<AttachmentRef>,
-    pub agreement: Option<Agreement>,
+    /// Installment payments recorded so far: installment id → when it was paid. The
+    /// agreement itself lives in the resolve event that made it (see
+    /// [`crate::workflow::WorkflowState::agreement`]), so a superseded resolve brings none.
+    pub payments: std::collections::BTreeMap<String, Timestamp>,
 }
 
 impl Case {

@@ -16,9 +16,8 @@ use automerge::{
 };
 
 use super::{
-    Agreement, AttachmentRef, Case, CaseEdit, CaseId, Installment, Location, MAX_NOTE_CHARS,
-    MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, NewCase, Note, NoteKind, Party, PartyEdit, PartyInput,
-    RiskFlag, Timestamp,
+    AttachmentRef, Case, CaseEdit, CaseId, Location, MAX_NOTE_CHARS, MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS, NewCase, Note, NoteKind, Party, PartyEdit, PartyInput, RiskFlag, Timestamp,
 };
 use crate::workflow::{Action, Author, Event, TimeLimits, WorkflowState, fold};
 use crate::{Error, Result};
@@ -82,6 +81,7 @@ impl CaseDoc {
         for list in ["parties", "notes", "attachments", "events"] {
             doc.put_object(ROOT, list, ObjType::List)?;
         }
+        doc.put_object(ROOT, "payments", ObjType::Map)?;
         let mut case = CaseDoc { doc, id };
         for p in &new.parties {
             case.insert_party(p)?;
@@ -267,37 +267,23 @@ impl CaseDoc {
         Ok(id)
     }
 
-    /// Marks one installment of the agreement as paid.
+    /// Records that an installment of the case's agreement was paid.
     pub fn mark_installment_paid(
         &mut self,
         installment_id: &str,
         paid_at: Timestamp,
         at: Timestamp,
     ) -> Result<()> {
-        let agreement = match self.doc.get(ROOT, "agreement")? {
-            Some((Value::Object(ObjType::Map), id)) => id,
-            _ => {
-                return Err(Error::ItemNotFound {
-                    what: "agreement",
-                    id: String::new(),
-                });
-            }
-        };
-        let list = match self.doc.get(&agreement, "installments")? {
-            Some((Value::Object(ObjType::List), id)) => id,
-            _ => {
-                return Err(Error::ItemNotFound {
-                    what: "installment",
-                    id: installment_id.into(),
-                });
-            }
-        };
-        let obj =
-            find_in_list(&self.doc, &list, installment_id).ok_or_else(|| Error::ItemNotFound {
+        let state = self.state(&TimeLimits::default(), at);
+        let known = state.agreement.iter().flat_map(|a| &a.installments);
+        if !known.into_iter().any(|i| i.id == installment_id) {
+            return Err(Error::ItemNotFound {
                 what: "installment",
                 id: installment_id.into(),
-            })?;
-        self.doc.put(&obj, "paid_at", paid_at.0)?;
+            });
+        }
+        let payments = map_obj(&mut self.doc, "payments")?;
+        self.doc.put(&payments, installment_id, paid_at.0)?;
         self.commit("installment_paid", at);
         Ok(())
     }
@@ -308,17 +294,21 @@ impl CaseDoc {
         let case = self.case();
         let state = fold(&case, &self.events(), &TimeLimits::default(), at);
         state.check(&case, by, action)?;
-        let id = new_item_id();
-        self.append_event(&Event::new(id.as_str(), by, at, action))?;
+        // Installments get their ids here, so payments can name them.
+        let mut action = action.clone();
         if let Action::Resolve {
             agreement: Some(a), ..
         }
         | Action::ResolveOnSite {
             agreement: Some(a), ..
-        } = action
+        } = &mut action
         {
-            self.put_agreement(a)?;
+            for i in a.installments.iter_mut().filter(|i| i.id.is_empty()) {
+                i.id = new_item_id();
+            }
         }
+        let id = new_item_id();
+        self.append_event(&Event::new(id.as_str(), by, at, &action))?;
         self.commit(action.kind().as_code(), at);
         Ok(id)
     }
@@ -363,7 +353,7 @@ impl CaseDoc {
             parties: read_list(d, "parties", read_party),
             notes: read_list(d, "notes", read_note),
             attachments: read_list(d, "attachments", read_attachment),
-            agreement: read_agreement(d),
+            payments: read_payments(d),
         }
     }
 
@@ -484,32 +474,6 @@ impl CaseDoc {
         d.put(&obj, "org", e.org.as_str())?;
         d.put(&obj, "at", e.at.0)?;
         d.put(&obj, "payload", e.payload.as_str())?;
-        Ok(())
-    }
-
-    fn put_agreement(&mut self, a: &Agreement) -> Result<()> {
-        let d = &mut self.doc;
-        let obj = d.put_object(ROOT, "agreement", ObjType::Map)?;
-        d.put(&obj, "form", a.form.as_code())?;
-        d.put(&obj, "terms", a.terms.as_str())?;
-        if let Some(t) = a.signed_at {
-            d.put(&obj, "signed_at", t.0)?;
-        }
-        let list = d.put_object(&obj, "installments", ObjType::List)?;
-        for (i, inst) in a.installments.iter().enumerate() {
-            let item = d.insert_object(&list, i, ObjType::Map)?;
-            let id = if inst.id.is_empty() {
-                new_item_id()
-            } else {
-                inst.id.clone()
-            };
-            d.put(&item, "id", id)?;
-            d.put(&item, "due_at", inst.due_at.0)?;
-            d.put(&item, "amount", inst.amount)?;
-            if let Some(p) = inst.paid_at {
-                d.put(&item, "paid_at", p.0)?;
-            }
-        }
         Ok(())
     }
 
@@ -749,30 +713,13 @@ fn read_event(d: &AutoCommit, o: &ObjId) -> Event {
     }
 }
 
-fn read_agreement(d: &AutoCommit) -> Option<Agreement> {
-    let Ok(Some((Value::Object(ObjType::Map), o))) = d.get(ROOT, "agreement") else {
-        return None;
+fn read_payments(d: &AutoCommit) -> std::collections::BTreeMap<String, Timestamp> {
+    let Ok(Some((Value::Object(ObjType::Map), o))) = d.get(ROOT, "payments") else {
+        return Default::default();
     };
-    let installments = match d.get(&o, "installments") {
-        Ok(Some((Value::Object(ObjType::List), list))) => (0..d.length(&list))
-            .filter_map(|i| match d.get(&list, i) {
-                Ok(Some((Value::Object(ObjType::Map), item))) => Some(Installment {
-                    id: get_str(d, &item, "id"),
-                    due_at: Timestamp(get_i64_opt(d, &item, "due_at").unwrap_or(0)),
-                    amount: get_i64_opt(d, &item, "amount").unwrap_or(0),
-                    paid_at: get_i64_opt(d, &item, "paid_at").map(Timestamp),
-                }),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    Some(Agreement {
-        form: get_code(d, &o, "form"),
-        terms: get_str(d, &o, "terms"),
-        signed_at: get_i64_opt(d, &o, "signed_at").map(Timestamp),
-        installments,
-    })
+    d.keys(&o)
+        .filter_map(|k| get_i64_opt(d, &o, &k).map(|t| (k, Timestamp(t))))
+        .collect()
 }
 
 fn read_location(d: &AutoCommit) -> Option<Location> {

@@ -7,7 +7,7 @@ use super::{
     Action, Author, Event, EventKind, OrgRef, Role, Status, SupervisionLevel, Tier, TimeLimits,
     may_author,
 };
-use crate::case::{Case, FollowUp, RiskLevel, Timestamp};
+use crate::case::{Agreement, Case, FollowUp, RiskLevel, Timestamp};
 
 /// Why an event did not move the state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +165,10 @@ pub struct WorkflowState {
     pub follow_ups: Vec<FollowUp>,
     pub high_risk: bool,
     pub timeline: Vec<TimelineEntry>,
+    /// The agreement of the resolve that stands, with payments filled in from the case.
+    pub agreement: Option<Agreement>,
+    /// The highest tier the case was escalated to: dispatches may not go below it.
+    pub escalated_to: Option<Tier>,
     /// Where the handling clock started (sign-for, or the last reopen).
     handle_started_at: Option<Timestamp>,
 }
@@ -243,7 +247,7 @@ impl WorkflowState {
                 self.status = S::Submitted;
                 self.submitted_at = Some(at);
             }
-            Action::ResolveOnSite { outcome, .. } => {
+            Action::ResolveOnSite { outcome, agreement } => {
                 if !matches!(from, S::Draft | S::Submitted) {
                     return invalid();
                 }
@@ -252,6 +256,7 @@ impl WorkflowState {
                 }
                 self.status = S::SelfResolved;
                 self.resolved_at = Some(at);
+                self.agreement = agreement.clone();
                 self.outcome = Some(Outcome {
                     success: true,
                     text: outcome.clone(),
@@ -285,10 +290,10 @@ impl WorkflowState {
                 if !matches!(from, S::Accepted | S::Escalated) {
                     return invalid();
                 }
-                // An escalated case goes to (at least) the tier it was escalated to; a lower
-                // tier would silently undo the escalation.
-                if from == S::Escalated && *tier < self.tier {
-                    return Err(SupersedeReason::NotHigherTier { current: self.tier });
+                // After an escalation the case stays at (at least) the tier escalated to, even
+                // when a department sends it back: a lower tier would undo the escalation.
+                if let Some(floor) = self.escalated_to.filter(|floor| tier < floor) {
+                    return Err(SupersedeReason::NotHigherTier { current: floor });
                 }
                 self.status = S::Dispatched;
                 self.dispatched_at = Some(at);
@@ -358,13 +363,16 @@ impl WorkflowState {
                 }
                 self.status = S::Escalated;
                 self.tier = *to_tier;
+                self.escalated_to = Some(*to_tier);
                 self.assigned_orgs.clear();
                 self.handling_org = None;
                 self.assignee = None;
                 self.pending_extension = None;
             }
             Action::Resolve {
-                success, outcome, ..
+                success,
+                outcome,
+                agreement,
             } => {
                 if from != S::InProgress {
                     return invalid();
@@ -376,6 +384,8 @@ impl WorkflowState {
                     .unwrap_or(true);
                 self.status = S::Resolved;
                 self.resolved_at = Some(at);
+                // A new resolution replaces the agreement of an earlier (reopened) one.
+                self.agreement = agreement.clone();
                 // Nothing is left to extend: an undecided request lapses.
                 self.pending_extension = None;
                 self.outcome = Some(Outcome {
@@ -493,7 +503,7 @@ impl WorkflowState {
             _ => {}
         }
         if matches!(self.status, S::Resolved | S::SelfResolved | S::FollowedUp) {
-            let installments = case.agreement.iter().flat_map(|a| &a.installments);
+            let installments = self.agreement.iter().flat_map(|a| &a.installments);
             for i in installments.filter(|i| i.paid_at.is_none()) {
                 // The reminder opens one follow-up window before the due date.
                 let mut d = Deadline::new(
@@ -549,6 +559,17 @@ pub fn fold(case: &Case, events: &[Event], limits: &TimeLimits, now: Timestamp) 
             superseded: result.err(),
         });
     }
+    for installment in state
+        .agreement
+        .iter_mut()
+        .flat_map(|a| a.installments.iter_mut())
+    {
+        installment.paid_at = case
+            .payments
+            .get(&installment.id)
+            .copied()
+            .or(installment.paid_at);
+    }
     state.compute_deadlines(case, limits, now);
     state
 }
@@ -600,6 +621,110 @@ mod tests {
         assert_eq!(
             warning_level(start, due, 70, Timestamp(1000)),
             WarningLevel::Red
+        );
+    }
+
+    use crate::case::{Agreement, Installment};
+    use crate::workflow::{Action, Author, Event, OrgRef, Role, Status, Tier};
+
+    fn log_of(steps: &[(&Author, Action)]) -> Vec<Event> {
+        steps
+            .iter()
+            .enumerate()
+            .map(|(i, (a, act))| Event::new(format!("e{i}"), a, Timestamp(i as i64 * 1000), act))
+            .collect()
+    }
+
+    #[test]
+    fn a_superseded_resolve_brings_no_agreement_and_an_escalation_holds_after_send_back() {
+        let worker = Author::new("w", Role::GridWorker, "v1");
+        let center = Author::new("c", Role::Dispatcher, "county");
+        let town = Author::new("t", Role::DepartmentHandler, "town-judicial");
+        let stranger = Author::new("s", Role::DepartmentHandler, "elsewhere");
+        let village = Author::new("m", Role::VillageMediator, "v1-mediation");
+        let agreement = Agreement {
+            installments: vec![Installment {
+                id: "i1".into(),
+                due_at: Timestamp(9_000_000),
+                amount: 100,
+                paid_at: None,
+            }],
+            ..Agreement::default()
+        };
+        let resolve = |a: Option<Agreement>| Action::Resolve {
+            success: true,
+            outcome: "调解成功".into(),
+            agreement: a,
+        };
+        let mut steps = vec![
+            (&worker, Action::Submit {}),
+            (
+                &center,
+                Action::Accept {
+                    case_no: "330182-20261128-000001".into(),
+                    tier: Tier::County,
+                },
+            ),
+            (
+                &center,
+                Action::dispatch_to(OrgRef::new("v1-mediation", "村调委会"), Tier::Village),
+            ),
+            (&village, Action::SignFor {}),
+            (&village, Action::StartHandling {}),
+            (&stranger, resolve(Some(agreement.clone()))),
+        ];
+        let state = fold(
+            &Case::default(),
+            &log_of(&steps),
+            &TimeLimits::default(),
+            Timestamp(10_000),
+        );
+        assert_eq!(state.status, Status::InProgress);
+        assert_eq!(
+            state.agreement, None,
+            "the superseded resolve's agreement does not stand"
+        );
+        assert!(
+            state
+                .deadlines
+                .iter()
+                .all(|d| d.kind != DeadlineKind::Installment)
+        );
+
+        steps.pop();
+        steps.push((
+            &village,
+            Action::Escalate {
+                to_tier: Tier::Township,
+                reason: "涉及多村".into(),
+            },
+        ));
+        steps.push((
+            &center,
+            Action::dispatch_to(OrgRef::new("town-judicial", "司法所"), Tier::Township),
+        ));
+        steps.push((
+            &town,
+            Action::SendBack {
+                reason: "应由县级处理".into(),
+            },
+        ));
+        steps.push((
+            &center,
+            Action::dispatch_to(OrgRef::new("v1-mediation", "村调委会"), Tier::Village),
+        ));
+        let state = fold(
+            &Case::default(),
+            &log_of(&steps),
+            &TimeLimits::default(),
+            Timestamp(20_000),
+        );
+        assert_eq!(state.status, Status::Accepted);
+        assert_eq!(
+            state.timeline.last().unwrap().superseded,
+            Some(SupersedeReason::NotHigherTier {
+                current: Tier::Township
+            })
         );
     }
 }
