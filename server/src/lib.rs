@@ -1,31 +1,161 @@
 //! gridsync-server: the county comprehensive governance center (综治中心) server.
 //!
-//! Phones merge their case documents into it over `POST /v1/sync`; center staff work the
-//! cases through its HTTP API. This first cut serves health endpoints; the sync endpoint,
-//! storage and accounts follow (see ARCHITECTURE.md).
+//! Phones merge their case documents into it over `POST /v1/sync` (CBOR, zstd); it keeps the
+//! append-only change log, periodic document snapshots and a projection of every case into
+//! indexed columns, on embedded SQLite by default or PostgreSQL in production (the same
+//! code through sqlx's `Any` driver). Accounts are users in an organisation tree keyed by
+//! area code; phones hold short-lived JWTs and rotating device-bound refresh tokens.
+//!
+//! [`open`] builds the state (database, migrations, keys, first-start bootstrap), [`app`]
+//! the router, [`serve`] runs it until a shutdown signal, finishing in-flight requests.
 #![forbid(unsafe_code)]
 
-use axum::{Json, Router, routing::get};
+pub mod auth;
+pub mod db;
+pub mod demo;
+mod error;
+pub mod http;
+pub mod state;
+pub mod sync;
+
+use std::sync::{Arc, OnceLock};
+
+use gridsync_core::clock::Clock;
+use gridsync_core::workflow::{Role, TimeLimits};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub use error::{Error, Result};
+pub use state::{AppState, HttpLimits};
+
+/// How to start.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `sqlite://FILE?mode=rwc` or `postgres://...`.
+    pub database_url: String,
+    /// HS256 secret; `None`: generated on first start and kept in the database.
+    pub jwt_secret: Option<String>,
+    /// Load the demo county into an empty database.
+    pub demo: bool,
+}
+
+/// What the first start did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// The database had users already.
+    Existing,
+    /// The demo county was loaded.
+    Demo,
+    /// An empty database got one admin; the password is shown once.
+    Admin { username: String, password: String },
+}
+
+/// Opens the database (creating and migrating it), loads keys and bootstraps accounts.
+pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, Bootstrap)> {
+    let db = db::Db::connect(&config.database_url).await?;
+    let secret = match &config.jwt_secret {
+        Some(s) if s.len() >= 16 => s.clone(),
+        Some(_) => {
+            return Err(Error::Config(
+                "the JWT secret must be at least 16 characters".into(),
+            ));
+        }
+        None => {
+            db.setting_or_insert("jwt_secret", &auth::random_secret())
+                .await?
+        }
+    };
+    let now = clock.now().0;
+    let bootstrap = if config.demo {
+        if demo::seed(&db, now).await? {
+            Bootstrap::Demo
+        } else {
+            Bootstrap::Existing
+        }
+    } else if db.user_count().await? == 0 {
+        let password = auth::random_secret();
+        create_admin(&db, "admin", &password, now).await?;
+        Bootstrap::Admin {
+            username: "admin".into(),
+            password,
+        }
+    } else {
+        Bootstrap::Existing
+    };
+    let state = AppState {
+        db,
+        keys: Arc::new(auth::Keys::new(secret.as_bytes())),
+        clock,
+        limits: TimeLimits::default(),
+        actor: automerge::ActorId::random(),
+        metrics: Some(metrics_handle()),
+        limits_http: HttpLimits::default(),
+    };
+    Ok((state, bootstrap))
+}
+
+/// The first admin of a fresh installation, in a root organisation to be renamed.
+async fn create_admin(db: &db::Db, username: &str, password: &str, now: i64) -> Result<()> {
+    if db.org("root").await?.is_none() {
+        db.create_org(
+            &db::accounts::Org {
+                id: "root".into(),
+                parent_id: None,
+                name: "综治中心 (rename me)".into(),
+                kind: "CENTER".into(),
+                tier: gridsync_core::workflow::Tier::County,
+                area_code: "000000000000".into(),
+                scope_prefix: None,
+            },
+            now,
+        )
+        .await?;
+    }
+    let user = db::accounts::User {
+        id: format!("u-{username}"),
+        username: username.into(),
+        display_name: "Administrator".into(),
+        role: Role::Admin,
+        org_id: "root".into(),
+        active: true,
+    };
+    db.create_user(&user, &auth::hash_password(password), now)
+        .await
+}
+
+/// The process-wide Prometheus recorder (installed once; tests start many servers).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("gridsync_sync_seconds".into()),
+                    &[
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ],
+                )
+                .expect("valid buckets");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may be installed by an embedding program; then ours only renders.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
 
 /// The HTTP application.
-pub fn app() -> Router {
-    Router::new().route("/healthz", get(healthz))
+pub fn app(state: AppState) -> axum::Router {
+    http::router(state)
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "status": "ok",
-        "version": env!("CARGO_PKG_VERSION"),
-        "protocols": gridsync_core::protocol::SUPPORTED_PROTOCOLS,
-    }))
-}
-
-/// Serves `app()` on `listener` until `shutdown` resolves.
+/// Serves until `shutdown` resolves; in-flight requests (syncs) finish first.
 pub async fn serve(
+    state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app())
+    axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -1,0 +1,430 @@
+//! Organisations, users, devices with their bound actor ids, and refresh tokens.
+
+use gridsync_core::workflow::{Role, Tier};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::Db;
+use crate::error::{Error, Result};
+
+/// A node of the organisation tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub name: String,
+    /// CENTER, DEPARTMENT, VILLAGE, MEDIATION_ROOM.
+    pub kind: String,
+    pub tier: Tier,
+    pub area_code: String,
+    /// Cases whose area code starts with this are in scope; `None`: only cases dispatched
+    /// to the organisation.
+    pub scope_prefix: Option<String>,
+}
+
+/// The kinds of organisation.
+pub const ORG_KINDS: &[&str] = &["CENTER", "DEPARTMENT", "VILLAGE", "MEDIATION_ROOM"];
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub org_id: String,
+    pub active: bool,
+}
+
+/// A stored refresh token (by hash).
+#[derive(Clone, Debug)]
+pub(crate) struct RefreshRow {
+    pub(crate) family_id: String,
+    pub(crate) user_id: String,
+    pub(crate) device_id: String,
+    pub(crate) expires_at: i64,
+    pub(crate) used_at: Option<i64>,
+    pub(crate) revoked_at: Option<i64>,
+}
+
+fn org_from_row(r: &sqlx::any::AnyRow) -> Result<Org> {
+    let tier: String = r.try_get("tier")?;
+    Ok(Org {
+        id: r.try_get("id")?,
+        parent_id: r.try_get("parent_id")?,
+        name: r.try_get("name")?,
+        kind: r.try_get("kind")?,
+        tier: tier.parse().unwrap_or_default(),
+        area_code: r.try_get("area_code")?,
+        scope_prefix: r.try_get("scope_prefix")?,
+    })
+}
+
+fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
+    let role: String = r.try_get("role")?;
+    Ok(User {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        display_name: r.try_get("display_name")?,
+        role: role
+            .parse()
+            .map_err(|_| Error::Invalid(format!("stored role {role:?}")))?,
+        org_id: r.try_get("org_id")?,
+        active: r.try_get::<i64, _>("active")? != 0,
+    })
+}
+
+impl Db {
+    pub async fn create_org(&self, org: &Org, now: i64) -> Result<()> {
+        if !ORG_KINDS.contains(&org.kind.as_str()) {
+            return Err(Error::Invalid(format!(
+                "org kind must be one of {ORG_KINDS:?}"
+            )));
+        }
+        if !gridsync_core::case::is_area_code(&org.area_code) {
+            return Err(Error::Invalid("area_code must be 12 digits".into()));
+        }
+        sqlx::query(
+            "INSERT INTO orgs (id, parent_id, name, kind, tier, area_code, scope_prefix, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&org.id)
+        .bind(&org.parent_id)
+        .bind(&org.name)
+        .bind(&org.kind)
+        .bind(org.tier.as_code())
+        .bind(&org.area_code)
+        .bind(&org.scope_prefix)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, "an organisation with this id exists"))?;
+        Ok(())
+    }
+
+    pub async fn org(&self, id: &str) -> Result<Option<Org>> {
+        let row = sqlx::query("SELECT * FROM orgs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(org_from_row).transpose()
+    }
+
+    pub async fn orgs(&self) -> Result<Vec<Org>> {
+        let rows = sqlx::query("SELECT * FROM orgs ORDER BY area_code, id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    pub async fn create_user(&self, user: &User, password_hash: &str, now: i64) -> Result<()> {
+        if self.org(&user.org_id).await?.is_none() {
+            return Err(Error::Invalid(format!("no organisation {:?}", user.org_id)));
+        }
+        sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, role, org_id, active, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&user.id)
+        .bind(&user.username)
+        .bind(&user.display_name)
+        .bind(password_hash)
+        .bind(user.role.as_code())
+        .bind(&user.org_id)
+        .bind(i64::from(user.active))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| conflict_or(e, "a user with this username exists"))?;
+        Ok(())
+    }
+
+    pub async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The user and their password hash.
+    pub(crate) async fn user_by_username(&self, username: &str) -> Result<Option<(User, String)>> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => Ok(Some((user_from_row(&r)?, r.try_get("password_hash")?))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn user(&self, id: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Moves a user to another organisation: their phones' scope follows at the next sync.
+    pub async fn move_user(&self, user_id: &str, org_id: &str) -> Result<()> {
+        if self.org(org_id).await?.is_none() {
+            return Err(Error::Invalid(format!("no organisation {org_id:?}")));
+        }
+        let done = sqlx::query("UPDATE users SET org_id = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(org_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        Ok(())
+    }
+
+    /// Registers (or touches) a device for `user_id`. Refuses a revoked device, and a device
+    /// id already registered to another user.
+    pub(crate) async fn register_device(
+        &self,
+        device_id: &str,
+        user_id: &str,
+        now: i64,
+    ) -> Result<DeviceState> {
+        let row = sqlx::query("SELECT user_id, revoked_at FROM devices WHERE id = $1")
+            .bind(device_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            None => {
+                sqlx::query(
+                    "INSERT INTO devices (id, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(device_id)
+                .bind(user_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+                Ok(DeviceState::Active)
+            }
+            Some(r) => {
+                let owner: String = r.try_get("user_id")?;
+                let revoked: Option<i64> = r.try_get("revoked_at")?;
+                if revoked.is_some() {
+                    Ok(DeviceState::Revoked)
+                } else if owner != user_id {
+                    Ok(DeviceState::OtherUser)
+                } else {
+                    Ok(DeviceState::Active)
+                }
+            }
+        }
+    }
+
+    /// Binds Automerge actor ids to a device. An actor bound to another device is refused:
+    /// changes are attributable to exactly one device.
+    pub(crate) async fn bind_actors(&self, device_id: &str, actors: &[String]) -> Result<()> {
+        for actor in actors {
+            if actor.is_empty() || actor.len() > 64 || !actor.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Err(Error::Invalid(format!("actor id {actor:?} is not hex")));
+            }
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT device_id FROM device_actors WHERE actor = $1")
+                    .bind(actor.to_ascii_lowercase())
+                    .fetch_optional(&self.pool)
+                    .await?;
+            match owner {
+                Some(d) if d != device_id => {
+                    return Err(Error::Conflict(format!(
+                        "actor {actor} belongs to another device"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING")
+                        .bind(actor.to_ascii_lowercase())
+                        .bind(device_id)
+                        .execute(&self.pool)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn device_actors(&self, device_id: &str) -> Result<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT actor FROM device_actors WHERE device_id = $1")
+                .bind(device_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The caller behind a token, as the database knows them now (role and organisation
+    /// changes apply at once), with whether the device is revoked.
+    pub(crate) async fn principal(
+        &self,
+        user_id: &str,
+        device_id: &str,
+    ) -> Result<Option<(User, Org, bool)>> {
+        let row = sqlx::query(
+            "SELECT d.revoked_at, d.user_id AS device_user FROM devices d WHERE d.id = $1",
+        )
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let device_user: String = row.try_get("device_user")?;
+        let revoked: Option<i64> = row.try_get("revoked_at")?;
+        if device_user != user_id {
+            return Ok(None);
+        }
+        let Some(user) = self.user(user_id).await? else {
+            return Ok(None);
+        };
+        let Some(org) = self.org(&user.org_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some((user, org, revoked.is_some())))
+    }
+
+    pub(crate) async fn touch_device(&self, device_id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE devices SET last_seen_at = $2 WHERE id = $1")
+            .bind(device_id)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes a device: its tokens die, its next sync is told to wipe.
+    pub async fn revoke_device(&self, device_id: &str, now: i64) -> Result<()> {
+        let done =
+            sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(device_id)
+                .bind(now)
+                .execute(&self.pool)
+                .await?;
+        if done.rows_affected() == 0 && !self.device_exists(device_id).await? {
+            return Err(Error::NotFound("device"));
+        }
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(device_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn device_exists(&self, device_id: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM devices WHERE id = $1")
+            .bind(device_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Devices with their user, newest first (for `gridsync admin devices`).
+    pub async fn devices(&self) -> Result<Vec<(String, String, i64, Option<i64>, Option<i64>)>> {
+        let rows = sqlx::query(
+            "SELECT d.id, u.username, d.created_at, d.last_seen_at, d.revoked_at
+             FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    r.try_get(1)?,
+                    r.try_get(2)?,
+                    r.try_get(3)?,
+                    r.try_get(4)?,
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn insert_refresh(
+        &self,
+        token_hash: &str,
+        family_id: &str,
+        user_id: &str,
+        device_id: &str,
+        issued_at: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, device_id, issued_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(family_id)
+        .bind(user_id)
+        .bind(device_id)
+        .bind(issued_at)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn refresh_row(&self, token_hash: &str) -> Result<Option<RefreshRow>> {
+        let row = sqlx::query("SELECT * FROM refresh_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(RefreshRow {
+                family_id: r.try_get("family_id")?,
+                user_id: r.try_get("user_id")?,
+                device_id: r.try_get("device_id")?,
+                expires_at: r.try_get("expires_at")?,
+                used_at: r.try_get("used_at")?,
+                revoked_at: r.try_get("revoked_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Marks a refresh token used; `false` if someone else used it first (a race between
+    /// two refreshes with one token counts as reuse).
+    pub(crate) async fn use_refresh(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn revoke_family(&self, family_id: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(family_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// What `register_device` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DeviceState {
+    Active,
+    Revoked,
+    OtherUser,
+}
+
+fn conflict_or(e: sqlx::Error, message: &str) -> Error {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(message.into()),
+        _ => Error::Database(e),
+    }
+}

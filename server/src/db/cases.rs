@@ -1,0 +1,265 @@
+//! The change log, document snapshots, the case projection and which device holds what.
+
+use automerge::ActorId;
+use gridsync_core::case::{Case, CaseDoc, CaseId};
+use gridsync_core::workflow::{Status, WorkflowState};
+use sqlx::{AnyConnection, Row};
+
+use crate::error::Result;
+
+/// A case's row in indexed columns, derived from its document on every merge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Projection {
+    pub(crate) status: Status,
+    pub(crate) case_no: Option<String>,
+    pub(crate) title: String,
+    pub(crate) area_code: String,
+    pub(crate) category: String,
+    pub(crate) risk_level: String,
+    pub(crate) high_risk: bool,
+    pub(crate) source: String,
+    pub(crate) tier: String,
+    pub(crate) handling_org: Option<String>,
+    pub(crate) assigned_orgs: Vec<String>,
+    pub(crate) assignee: Option<String>,
+    pub(crate) supervision: String,
+    pub(crate) due: Option<(String, i64, i64)>,
+    pub(crate) party_names: String,
+    pub(crate) recorded_at: i64,
+    pub(crate) submitted_at: Option<i64>,
+    pub(crate) accepted_at: Option<i64>,
+    pub(crate) resolved_at: Option<i64>,
+    pub(crate) archived_at: Option<i64>,
+}
+
+impl Projection {
+    pub(crate) fn of(case: &Case, state: &WorkflowState) -> Projection {
+        let archived_at = state
+            .timeline
+            .iter()
+            .rev()
+            .find(|t| t.superseded.is_none() && t.kind == "ARCHIVE")
+            .map(|t| t.at.0)
+            .filter(|_| state.status == Status::Archived);
+        Projection {
+            status: state.status,
+            case_no: state.case_no.clone(),
+            title: case.title.clone(),
+            area_code: case.area_code.clone(),
+            category: case.category.as_code().to_owned(),
+            risk_level: case.risk_level.as_code().to_owned(),
+            high_risk: state.high_risk,
+            source: case.source.as_code().to_owned(),
+            tier: state.tier.as_code().to_owned(),
+            handling_org: state.handling_org.clone(),
+            assigned_orgs: state.assigned_orgs.iter().map(|o| o.id.clone()).collect(),
+            assignee: state.assignee.clone(),
+            supervision: state.supervision.as_code().to_owned(),
+            due: state.next_deadline().map(|d| {
+                let kind = serde_json::to_value(d.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                (kind, d.started_at.0, d.due_at.0)
+            }),
+            party_names: case
+                .parties
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            recorded_at: case.recorded_at.0,
+            submitted_at: state.submitted_at.map(|t| t.0),
+            accepted_at: state.accepted_at.map(|t| t.0),
+            resolved_at: state.resolved_at.map(|t| t.0),
+            archived_at,
+        }
+    }
+
+    /// Whether an organisation with `scope_prefix` (area) and id `org_id` sees the case.
+    pub(crate) fn in_scope_of(&self, scope_prefix: Option<&str>, org_id: &str) -> bool {
+        scope_prefix.is_some_and(|p| self.area_code.starts_with(p))
+            || self.assigned_orgs.iter().any(|o| o == org_id)
+            || self.handling_org.as_deref() == Some(org_id)
+    }
+}
+
+/// A loaded case: the document and where its snapshot stands.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) doc: CaseDoc,
+    /// Changes replayed on top of the snapshot.
+    pub(crate) replayed: usize,
+}
+
+/// Loads a case: its snapshot plus the changes logged after it. `None` if unknown.
+pub(crate) async fn load(
+    conn: &mut AnyConnection,
+    id: CaseId,
+    actor: &ActorId,
+) -> Result<Option<Loaded>> {
+    let row = sqlx::query(
+        "SELECT snapshot, snapshot_pos, area_code, assigned_orgs, handling_org, status FROM cases WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let snapshot: Vec<u8> = row.try_get("snapshot")?;
+    let snapshot_pos: i64 = row.try_get("snapshot_pos")?;
+    let mut doc = CaseDoc::load(&snapshot, actor.clone())?;
+    let later: Vec<Vec<u8>> = sqlx::query_scalar(
+        "SELECT bytes FROM changes WHERE case_id = $1 AND pos > $2 ORDER BY pos",
+    )
+    .bind(id.to_string())
+    .bind(snapshot_pos)
+    .fetch_all(&mut *conn)
+    .await?;
+    doc.apply_changes(&later)?;
+    Ok(Some(Loaded {
+        doc,
+        replayed: later.len(),
+    }))
+}
+
+/// Appends a change to the log; returns its feed position, or `None` if it was held already.
+pub(crate) async fn insert_change(
+    conn: &mut AnyConnection,
+    case: CaseId,
+    hash: &str,
+    actor: &str,
+    device_id: Option<&str>,
+    bytes: &[u8],
+    now: i64,
+) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO changes (hash, case_id, actor, device_id, bytes, received_at)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (hash) DO NOTHING RETURNING pos",
+    )
+    .bind(hash)
+    .bind(case.to_string())
+    .bind(actor)
+    .bind(device_id)
+    .bind(bytes)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Writes the projection (and, when given, a new snapshot) of a case.
+pub(crate) async fn upsert(
+    conn: &mut AnyConnection,
+    id: CaseId,
+    p: &Projection,
+    snapshot: Option<(&[u8], i64)>,
+    updated_pos: i64,
+    now: i64,
+) -> Result<()> {
+    let assigned = if p.assigned_orgs.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", p.assigned_orgs.join(","))
+    };
+    let (due_kind, due_start, due_at) = match &p.due {
+        Some((k, s, d)) => (Some(k.clone()), Some(*s), Some(*d)),
+        None => (None, None, None),
+    };
+    let (snap, snap_pos) = match snapshot {
+        Some((bytes, pos)) => (Some(bytes.to_vec()), Some(pos)),
+        None => (None, None),
+    };
+    // New rows always come with a snapshot; COALESCE keeps the old one otherwise.
+    sqlx::query(
+        "INSERT INTO cases (id, snapshot, snapshot_pos, status, case_no, title, area_code, category,
+            risk_level, high_risk, source, tier, handling_org, assigned_orgs, assignee, supervision,
+            due_kind, due_start, due_at, party_names, recorded_at, submitted_at, accepted_at,
+            resolved_at, archived_at, created_pos, updated_pos, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+            $19, $20, $21, $22, $23, $24, $25, $26, $26, $27)
+         ON CONFLICT (id) DO UPDATE SET
+            snapshot = COALESCE(excluded.snapshot, cases.snapshot),
+            snapshot_pos = COALESCE(excluded.snapshot_pos, cases.snapshot_pos),
+            status = excluded.status, case_no = excluded.case_no, title = excluded.title,
+            area_code = excluded.area_code, category = excluded.category,
+            risk_level = excluded.risk_level, high_risk = excluded.high_risk,
+            source = excluded.source, tier = excluded.tier, handling_org = excluded.handling_org,
+            assigned_orgs = excluded.assigned_orgs, assignee = excluded.assignee,
+            supervision = excluded.supervision, due_kind = excluded.due_kind,
+            due_start = excluded.due_start, due_at = excluded.due_at,
+            party_names = excluded.party_names, recorded_at = excluded.recorded_at,
+            submitted_at = excluded.submitted_at, accepted_at = excluded.accepted_at,
+            resolved_at = excluded.resolved_at, archived_at = excluded.archived_at,
+            updated_pos = excluded.updated_pos, updated_at = excluded.updated_at",
+    )
+    .bind(id.to_string())
+    .bind(snap)
+    .bind(snap_pos)
+    .bind(p.status.as_code())
+    .bind(&p.case_no)
+    .bind(&p.title)
+    .bind(&p.area_code)
+    .bind(&p.category)
+    .bind(&p.risk_level)
+    .bind(i64::from(p.high_risk))
+    .bind(&p.source)
+    .bind(&p.tier)
+    .bind(&p.handling_org)
+    .bind(assigned)
+    .bind(&p.assignee)
+    .bind(&p.supervision)
+    .bind(due_kind)
+    .bind(due_start)
+    .bind(due_at)
+    .bind(&p.party_names)
+    .bind(p.recorded_at)
+    .bind(p.submitted_at)
+    .bind(p.accepted_at)
+    .bind(p.resolved_at)
+    .bind(p.archived_at)
+    .bind(updated_pos)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Whether `device` holds (or held, before a revocation) the case.
+pub(crate) async fn device_held(
+    conn: &mut AnyConnection,
+    device: &str,
+    case: CaseId,
+) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM device_cases WHERE device_id = $1 AND case_id = $2",
+    )
+    .bind(device)
+    .bind(case.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}
+
+/// Records that `device` holds the case whole up to `since_pos`.
+pub(crate) async fn hold(
+    conn: &mut AnyConnection,
+    device: &str,
+    case: &str,
+    since_pos: i64,
+    reinstate: bool,
+) -> Result<()> {
+    let sql = if reinstate {
+        "INSERT INTO device_cases (device_id, case_id, since_pos) VALUES ($1, $2, $3)
+         ON CONFLICT (device_id, case_id) DO UPDATE SET since_pos = excluded.since_pos, revoked_at = NULL"
+    } else {
+        "INSERT INTO device_cases (device_id, case_id, since_pos) VALUES ($1, $2, $3)
+         ON CONFLICT (device_id, case_id) DO NOTHING"
+    };
+    sqlx::query(sql)
+        .bind(device)
+        .bind(case)
+        .bind(since_pos)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}

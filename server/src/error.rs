@@ -1,0 +1,21 @@
+//! The server library's error type. HTTP mapping lives in `http::error::ApiError`.
+
+/// Everything that can fail inside the server, below the HTTP layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Core(#[from] gridsync_core::Error),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid input: {0}")]
+    Invalid(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

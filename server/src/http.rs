@@ -1,0 +1,33 @@
+//! The HTTP surface: one router per resource, merged here.
+
+pub(crate) mod auth;
+pub(crate) mod error;
+pub(crate) mod health;
+pub(crate) mod sync;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+pub use error::ApiError;
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(auth::router())
+        .merge(sync::router())
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cache-control"),
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

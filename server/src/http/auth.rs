@@ -1,0 +1,314 @@
+//! `POST /v1/auth/login`, `/v1/auth/refresh`, `/v1/auth/logout`, and the `AuthUser`
+//! extractor every protected handler takes.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use crate::auth::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, TokenError};
+use crate::db::accounts::{DeviceState, Org, User};
+use crate::error::Error;
+use crate::state::AppState;
+use crate::sync::Caller;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/login", post(login))
+        .route("/v1/auth/refresh", post(refresh))
+        .route("/v1/auth/logout", post(logout))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginRequest {
+    username: String,
+    password: String,
+    /// The phone's device id; web sessions may leave it out.
+    #[serde(default)]
+    device_id: Option<String>,
+    /// The Automerge actor ids this device writes under (hex).
+    #[serde(default)]
+    actor_ids: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RefreshRequest {
+    refresh_token: String,
+    #[serde(default)]
+    device_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct LogoutRequest {
+    refresh_token: String,
+}
+
+/// Who signed in, as the phone needs it (its identity for authoring events).
+#[derive(Debug, Serialize)]
+pub(crate) struct UserInfo {
+    id: String,
+    username: String,
+    display_name: String,
+    role: String,
+    org_id: String,
+    org_name: String,
+    area_code: String,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    refresh_token: String,
+    refresh_expires_in: i64,
+    device_id: String,
+    user: UserInfo,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Json(req): Json<LoginRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let invalid = || ApiError::unauthorized("invalid_credentials", "wrong username or password");
+    let found = state.db.user_by_username(req.username.trim()).await?;
+    // Verify even for unknown users, so timing does not tell which usernames exist.
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, DUMMY_HASH.to_owned()),
+    };
+    let password = req.password.clone();
+    let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let user = match user {
+        Some(u) if ok => u,
+        _ => return Err(invalid()),
+    };
+    if !user.active {
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
+    }
+    let now = state.clock.now().0;
+    let device_id = match req.device_id.as_deref().map(str::trim) {
+        Some(d) if !d.is_empty() && d.len() <= 128 => d.to_owned(),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_input",
+                "device_id must be 1..=128 characters",
+            ));
+        }
+        None => format!("web-{}", uuid::Uuid::new_v4().simple()),
+    };
+    match state.db.register_device(&device_id, &user.id, now).await? {
+        DeviceState::Active => {}
+        DeviceState::Revoked => return Err(device_revoked()),
+        DeviceState::OtherUser => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "device_in_use",
+                "this device is registered to another user",
+            ));
+        }
+    }
+    state
+        .db
+        .bind_actors(&device_id, &req.actor_ids)
+        .await
+        .map_err(|e| match e {
+            Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "actor_taken", m),
+            other => other.into(),
+        })?;
+    tracing::info!(user = %user.id, device = %device_id, "login");
+    let family = uuid::Uuid::new_v4().simple().to_string();
+    Ok(Json(issue(&state, user, device_id, &family).await?))
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    Json(req): Json<RefreshRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let now = state.clock.now().0;
+    let hash = auth::token_hash(&req.refresh_token);
+    let Some(row) = state.db.refresh_row(&hash).await? else {
+        return Err(ApiError::unauthorized(
+            "invalid_token",
+            "unknown refresh token",
+        ));
+    };
+    if req.device_id.as_deref().is_some_and(|d| d != row.device_id) {
+        return Err(ApiError::forbidden(
+            "device_mismatch",
+            "the refresh token belongs to another device",
+        ));
+    }
+    if let Some((_, _, revoked)) = state.db.principal(&row.user_id, &row.device_id).await?
+        && revoked
+    {
+        return Err(device_revoked());
+    }
+    if row.revoked_at.is_some() {
+        return Err(ApiError::unauthorized(
+            "refresh_revoked",
+            "this session has ended; sign in again",
+        ));
+    }
+    if row.used_at.is_some() || !state.db.use_refresh(&hash, now).await? {
+        // A refresh token used twice was copied: end the whole session family.
+        state.db.revoke_family(&row.family_id, now).await?;
+        tracing::warn!(device = %row.device_id, "refresh token reused; session family revoked");
+        return Err(ApiError::unauthorized(
+            "refresh_reused",
+            "refresh token reused; sign in again",
+        ));
+    }
+    if row.expires_at <= now {
+        return Err(ApiError::unauthorized(
+            "token_expired",
+            "the session expired; sign in again",
+        ));
+    }
+    let Some(user) = state.db.user(&row.user_id).await?.filter(|u| u.active) else {
+        return Err(ApiError::unauthorized(
+            "account_disabled",
+            "this account is disabled",
+        ));
+    };
+    Ok(Json(
+        issue(&state, user, row.device_id, &row.family_id).await?,
+    ))
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    Json(req): Json<LogoutRequest>,
+) -> Result<StatusCode, ApiError> {
+    if let Some(row) = state
+        .db
+        .refresh_row(&auth::token_hash(&req.refresh_token))
+        .await?
+    {
+        state
+            .db
+            .revoke_family(&row.family_id, state.clock.now().0)
+            .await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn issue(
+    state: &AppState,
+    user: User,
+    device_id: String,
+    family: &str,
+) -> Result<TokenResponse, ApiError> {
+    let now = state.clock.now().0;
+    let org: Org = state
+        .db
+        .org(&user.org_id)
+        .await?
+        .ok_or(Error::NotFound("organisation"))?;
+    let access_token = state.keys.issue(&user.id, &device_id, now / 1000);
+    let refresh_token = auth::random_secret();
+    state
+        .db
+        .insert_refresh(
+            &auth::token_hash(&refresh_token),
+            family,
+            &user.id,
+            &device_id,
+            now,
+            now + REFRESH_TTL_SECS * 1000,
+        )
+        .await?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        refresh_token,
+        refresh_expires_in: REFRESH_TTL_SECS,
+        device_id,
+        user: UserInfo {
+            id: user.id,
+            username: user.username,
+            display_name: user.display_name,
+            role: user.role.as_code().to_owned(),
+            org_id: org.id,
+            org_name: org.name,
+            area_code: org.area_code,
+        },
+    })
+}
+
+fn device_revoked() -> ApiError {
+    ApiError::forbidden(
+        "device_revoked",
+        "this device has been revoked; wipe its local data",
+    )
+}
+
+/// A precomputed hash so unknown usernames cost the same as wrong passwords.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2X2lNQKYIW0X9wZ2oYh8cCvTFGZ6bB2DsV3GzXq5C4Y";
+
+/// The authenticated caller: a valid access token for a live device of an active user.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthUser(pub(crate) Caller);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing_token",
+                    "an Authorization: Bearer token is required",
+                )
+            })?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected a Bearer token"))?;
+        let claims = state
+            .keys
+            .verify(token.trim(), state.clock.now().0 / 1000)
+            .map_err(|e| match e {
+                TokenError::Expired => {
+                    ApiError::unauthorized("token_expired", "the access token expired; refresh it")
+                }
+                TokenError::Invalid => {
+                    ApiError::unauthorized("invalid_token", "the access token is not valid")
+                }
+            })?;
+        let Some((user, org, revoked)) = state.db.principal(&claims.sub, &claims.dev).await? else {
+            return Err(ApiError::unauthorized(
+                "invalid_token",
+                "the access token names no known device",
+            ));
+        };
+        if revoked {
+            return Err(device_revoked());
+        }
+        if !user.active {
+            return Err(ApiError::unauthorized(
+                "account_disabled",
+                "this account is disabled",
+            ));
+        }
+        Ok(AuthUser(Caller {
+            user,
+            org,
+            device_id: claims.dev,
+        }))
+    }
+}

@@ -1,0 +1,111 @@
+//! The one HTTP error type: a status, a stable `code`, a message. 5xx are logged with their
+//! cause and answered with a generic message, so internals never leak.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use gridsync_core::protocol::DecodeError;
+
+use crate::error::Error;
+
+/// An error answered as `{"code": "...", "message": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: Cow<'static, str>,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code: Cow::Borrowed(code),
+            message: message.into(),
+        }
+    }
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, message)
+    }
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+    fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; it has been logged",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        metrics::counter!("gridsync_http_errors_total", "code" => self.code.to_string())
+            .increment(1);
+        let body = serde_json::json!({ "code": self.code, "message": self.message });
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound(what) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
+            Error::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            Error::Invalid(m) => Self::bad_request("invalid_input", m),
+            Error::Core(core) => core.into(),
+            Error::Database(_) | Error::Config(_) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<gridsync_core::Error> for ApiError {
+    fn from(e: gridsync_core::Error) -> Self {
+        use gridsync_core::Error as C;
+        let status = match &e {
+            C::CaseNotFound(_) | C::ItemNotFound { .. } => StatusCode::NOT_FOUND,
+            C::NotPermitted { .. } => StatusCode::FORBIDDEN,
+            C::InvalidTransition { .. } => StatusCode::CONFLICT,
+            C::Storage(_) | C::StoreTooNew { .. } => return Self::internal(&e),
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError {
+            status,
+            code: Cow::Borrowed(e.code()),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::internal(&e)
+    }
+}
+
+impl From<DecodeError> for ApiError {
+    fn from(e: DecodeError) -> Self {
+        let status = match e {
+            DecodeError::BodyTooLarge { .. } | DecodeError::DecodedTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError {
+            status,
+            code: Cow::Borrowed(e.code()),
+            message: e.to_string(),
+        }
+    }
+}

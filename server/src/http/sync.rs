@@ -1,0 +1,83 @@
+//! `POST /v1/sync`: one CBOR exchange carries the phone's outbox up and the center's news
+//! down (DESIGN §5).
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use gridsync_core::protocol::{CONTENT_ENCODING, CONTENT_TYPE, DecodeLimits, SyncRequest};
+use tracing::Instrument;
+
+use super::ApiError;
+use super::auth::AuthUser;
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    // The body is read with our own limit below, to answer 413 with a JSON code.
+    Router::new().route("/v1/sync", post(sync).layer(DefaultBodyLimit::disable()))
+}
+
+async fn sync(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let limit = state.limits_http.sync_body_bytes;
+    let bytes = to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("sync bodies are limited to {limit} bytes"),
+        )
+    })?;
+    let limits = DecodeLimits {
+        max_body_bytes: limit,
+        ..DecodeLimits::default()
+    };
+    let request = SyncRequest::from_body(&bytes, &limits)?;
+    if request.device_id != caller.device_id {
+        return Err(ApiError::forbidden(
+            "device_mismatch",
+            "the request names another device than the token",
+        ));
+    }
+    let span = tracing::info_span!("sync", device = %caller.device_id, user = %caller.user.id);
+    let (response, stats) = crate::sync::sync(&state, &caller, &request)
+        .instrument(span.clone())
+        .await?;
+    let body = response.to_body();
+    let elapsed = started.elapsed();
+    span.in_scope(|| {
+        tracing::info!(
+            pushed_cases = stats.pushed_cases,
+            new_changes = stats.new_changes,
+            rejected = stats.rejected,
+            pulled_changes = stats.pulled_changes,
+            bytes_in = bytes.len(),
+            bytes_out = body.len(),
+            more = response.more,
+            ms = elapsed.as_millis() as u64,
+            "sync"
+        )
+    });
+    metrics::counter!("gridsync_syncs_total").increment(1);
+    metrics::counter!("gridsync_changes_ingested_total").increment(stats.new_changes as u64);
+    metrics::counter!("gridsync_changes_pulled_total").increment(stats.pulled_changes as u64);
+    metrics::counter!("gridsync_cases_rejected_total").increment(stats.rejected as u64);
+    metrics::counter!("gridsync_sync_bytes_in_total").increment(bytes.len() as u64);
+    metrics::counter!("gridsync_sync_bytes_out_total").increment(body.len() as u64);
+    metrics::histogram!("gridsync_sync_seconds").record(elapsed.as_secs_f64());
+    Ok((
+        [
+            (header::CONTENT_TYPE, CONTENT_TYPE),
+            (header::CONTENT_ENCODING, CONTENT_ENCODING),
+        ],
+        body,
+    )
+        .into_response())
+}

@@ -1,0 +1,43 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use automerge::ActorId;
+use gridsync_core::clock::Clock;
+use gridsync_core::workflow::TimeLimits;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth::Keys;
+use crate::db::Db;
+
+/// Shared by every request; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub keys: Arc<Keys>,
+    pub clock: Arc<dyn Clock>,
+    pub limits: TimeLimits,
+    /// This process's Automerge actor: fresh at every start, never reused (center-side
+    /// edits of documents are authored under it).
+    pub actor: ActorId,
+    pub metrics: Option<PrometheusHandle>,
+    pub limits_http: HttpLimits,
+}
+
+/// Request size limits.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    /// `/v1/sync` bodies (compressed).
+    pub sync_body_bytes: usize,
+    /// JSON bodies.
+    pub json_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            sync_body_bytes: 16 << 20,
+            json_body_bytes: 256 << 10,
+        }
+    }
+}

@@ -1,0 +1,548 @@
+//! The center's side of `POST /v1/sync` (DESIGN §5): merge what the phone pushed, then
+//! answer with everything in its scope it has not seen.
+//!
+//! Push: all pushed cases merge in one transaction; each case is checked on its own (area
+//! scope, actor binding, event permissions) and a refused case does not fail the others.
+//! Acknowledgements are built only after the commit. Merges of one case are serialised (a
+//! process-wide writer gate on SQLite, a row lock on PostgreSQL) and feed positions are
+//! handed out in commit order (a transaction-scoped advisory lock on PostgreSQL), so a phone
+//! that saw position `n` has seen everything before it.
+//!
+//! Pull: cases newly in scope arrive whole; then changes after the cursor for the cases the
+//! device holds, minus its own; `revoked` lists cases that left its scope.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{Change, ChangeHash};
+use gridsync_core::case::{CaseDoc, CaseId};
+use gridsync_core::protocol::{Ack, DocChanges, RejectCode, Rejection, SyncRequest, SyncResponse};
+use gridsync_core::workflow::{Event, EventKind, may_author};
+use sqlx::{AnyConnection, Row};
+
+use crate::db::Dialect;
+use crate::db::accounts::{Org, User};
+use crate::db::cases::{self, Projection};
+use crate::error::Result;
+use crate::state::AppState;
+
+/// A snapshot is rewritten once this many changes pile up after the last one.
+const SNAPSHOT_EVERY: usize = 16;
+/// Phones drop archived cases after this long (DESIGN §5: 30 days by default).
+pub(crate) const PHONE_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
+/// How long a revocation keeps being repeated, in case a response was lost.
+const REVOKED_REPEAT_MS: i64 = 30 * 24 * 3_600_000;
+/// Upper bound on what one response carries, whatever the phone asks for.
+const MAX_PULL_BYTES: u64 = 8 << 20;
+/// PostgreSQL advisory lock key for the feed (see module docs).
+const FEED_LOCK: i64 = 0x6772_6964_7379_6e63; // "gridsync"
+
+/// Who is syncing: the user as the database knows them now, their organisation, the device.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub user: User,
+    pub org: Org,
+    pub device_id: String,
+}
+
+/// What one sync did, for logs and metrics (no personal data).
+#[derive(Clone, Debug, Default)]
+pub struct SyncStats {
+    pub pushed_cases: usize,
+    pub new_changes: usize,
+    pub rejected: usize,
+    pub pulled_changes: usize,
+}
+
+/// A merged case waiting to be written.
+struct Merge {
+    id: CaseId,
+    doc: CaseDoc,
+    new: Vec<(String, String, Vec<u8>)>, // hash hex, actor hex, bytes
+    projection: Projection,
+    snapshot_due: bool,
+    existed: bool,
+    held: bool,
+}
+
+/// Runs one sync exchange.
+pub async fn sync(
+    state: &AppState,
+    caller: &Caller,
+    request: &SyncRequest,
+) -> Result<(SyncResponse, SyncStats)> {
+    let now = state.clock.now().0;
+    let mut stats = SyncStats::default();
+    let mut response = SyncResponse::new(request.cursor);
+
+    if request.cursor == 0 || !request.push.is_empty() {
+        let _gate = state.db.write_gate().await;
+        let mut tx = state.db.pool.begin().await?;
+        if request.cursor == 0 {
+            // A fresh store (new install, or data lost): everything comes whole again.
+            sqlx::query("DELETE FROM device_cases WHERE device_id = $1")
+                .bind(&caller.device_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if !request.push.is_empty() {
+            let actors: HashSet<String> = state
+                .db
+                .device_actors(&caller.device_id)
+                .await?
+                .into_iter()
+                .collect();
+            let mut pushes: Vec<&DocChanges> = request.push.iter().collect();
+            // Lock order = id order: two syncs touching the same cases cannot deadlock.
+            pushes.sort_by_key(|p| p.doc_id);
+            let mut merges = Vec::new();
+            for push in pushes {
+                stats.pushed_cases += 1;
+                if state.db.dialect == Dialect::Postgres {
+                    lock_case(&mut tx, push.doc_id).await?;
+                }
+                match merge(state, &mut tx, caller, &actors, push).await? {
+                    Ok(m) => merges.push(m),
+                    Err((code, message)) => {
+                        stats.rejected += 1;
+                        response.rejected.push(Rejection {
+                            doc_id: push.doc_id,
+                            code,
+                            message,
+                        });
+                    }
+                }
+            }
+            if state.db.dialect == Dialect::Postgres && merges.iter().any(|m| !m.new.is_empty()) {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(FEED_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for m in &mut merges {
+                stats.new_changes += write(&mut tx, caller, m, now).await?;
+            }
+            tx.commit().await?;
+            for m in &mut merges {
+                response.acks.push(Ack {
+                    doc_id: m.id,
+                    heads: m.doc.heads().iter().map(|h| h.0).collect(),
+                });
+            }
+        } else {
+            tx.commit().await?;
+        }
+    }
+
+    pull(state, caller, request, &mut response, now).await?;
+    stats.pulled_changes = response.pull.iter().map(|d| d.changes.len()).sum();
+    state.db.touch_device(&caller.device_id, now).await?;
+    Ok((response, stats))
+}
+
+async fn lock_case(conn: &mut AnyConnection, id: CaseId) -> Result<()> {
+    sqlx::query("INSERT INTO case_locks (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
+        .bind(id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("SELECT id FROM case_locks WHERE id = $1 FOR UPDATE")
+        .bind(id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+type Refusal = (RejectCode, String);
+
+/// Merges one pushed case in memory and checks it. Nothing is written here.
+async fn merge(
+    state: &AppState,
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    actors: &HashSet<String>,
+    push: &DocChanges,
+) -> Result<std::result::Result<Merge, Refusal>> {
+    let id = push.doc_id;
+    let mut parsed = Vec::with_capacity(push.changes.len());
+    for bytes in &push.changes {
+        match Change::from_bytes(bytes.clone()) {
+            Ok(c) => parsed.push(c),
+            Err(e) => {
+                return Ok(Err((
+                    RejectCode::MalformedChange,
+                    format!("change does not parse: {e}"),
+                )));
+            }
+        }
+    }
+    let loaded = cases::load(conn, id, &state.actor).await?;
+    let existed = loaded.is_some();
+    let held = cases::device_held(conn, &caller.device_id, id).await?;
+    let (mut doc, replayed, before_projection) = match loaded {
+        Some(l) => {
+            let case = l.doc.case();
+            let p = Projection::of(&case, &l.doc.state(&state.limits, state.clock.now()));
+            (l.doc, l.replayed, Some(p))
+        }
+        None => match CaseDoc::from_changes(&push.changes, state.actor.clone()) {
+            Ok(doc) => (doc, 0, None),
+            Err(e) => return Ok(Err((RejectCode::MalformedChange, e.to_string()))),
+        },
+    };
+    if let Some(p) = &before_projection {
+        // Held before (even if since revoked: its unsent work is still welcome) or in scope.
+        if !held && !p.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
+            return Ok(Err((
+                RejectCode::OutOfScope,
+                "the case is outside your organisation's scope".into(),
+            )));
+        }
+    }
+
+    // Actor binding: changes the center does not hold yet must come from this device's actors.
+    let mut new = Vec::new();
+    let mut seen = HashSet::new();
+    for (change, bytes) in parsed.iter().zip(&push.changes) {
+        let hash = change.hash();
+        if !seen.insert(hash) || (existed && doc.has_change(&hash)) {
+            continue;
+        }
+        let actor = change.actor_id().to_hex_string();
+        if !actors.contains(&actor) {
+            return Ok(Err((
+                RejectCode::ActorNotBound,
+                format!(
+                    "change {} was made under actor {actor}, which is not this device's",
+                    short(&hash)
+                ),
+            )));
+        }
+        new.push((hex::encode(hash.0), actor, bytes.clone()));
+    }
+
+    let events_before: HashMap<String, Event> = if existed {
+        doc.events()
+            .into_iter()
+            .map(|e| (e.id.clone(), e))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    if existed {
+        if let Err(e) = doc.apply_changes(&push.changes) {
+            return Ok(Err((RejectCode::MalformedChange, e.to_string())));
+        }
+    }
+    if doc.id() != id {
+        return Ok(Err((
+            RejectCode::MalformedChange,
+            format!("the changes describe case {}, not {id}", doc.id()),
+        )));
+    }
+
+    // Events are append-only, and each new one must be the caller's to author.
+    let events_after = doc.events();
+    for e in &events_after {
+        match events_before.get(&e.id) {
+            Some(old) if old != e => {
+                return Ok(Err((
+                    RejectCode::EventNotPermitted,
+                    format!("event {} was altered; events are append-only", e.id),
+                )));
+            }
+            Some(_) => {}
+            None => {
+                if let Err(why) = check_event(caller, e) {
+                    return Ok(Err((RejectCode::EventNotPermitted, why)));
+                }
+            }
+        }
+    }
+
+    let case = doc.case();
+    let wf = doc.state(&state.limits, state.clock.now());
+    let projection = Projection::of(&case, &wf);
+    if !existed && !projection.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
+        return Ok(Err((
+            RejectCode::OutOfScope,
+            format!(
+                "area {} is outside your organisation's scope",
+                projection.area_code
+            ),
+        )));
+    }
+    let snapshot_due = !existed || replayed + new.len() >= SNAPSHOT_EVERY;
+    Ok(Ok(Merge {
+        id,
+        doc,
+        new,
+        projection,
+        snapshot_due,
+        existed,
+        held,
+    }))
+}
+
+/// An event pushed from a phone: authored by the caller, in their role and organisation, of a
+/// kind their role may author.
+fn check_event(caller: &Caller, e: &Event) -> std::result::Result<(), String> {
+    let Some(kind) = EventKind::from_code(&e.kind) else {
+        return Err(format!("unknown event kind {:?}", e.kind));
+    };
+    if e.by_user != caller.user.id
+        || e.by_role != caller.user.role.as_code()
+        || e.org != caller.org.id
+    {
+        return Err(format!(
+            "event {} is not authored as the signed-in user",
+            e.id
+        ));
+    }
+    if !may_author(caller.user.role, kind) {
+        return Err(format!(
+            "role {} may not {}",
+            caller.user.role.as_code(),
+            kind.label_en()
+        ));
+    }
+    Ok(())
+}
+
+/// Writes one merge: log rows, projection, snapshot, and that the device holds the case.
+/// Returns how many changes were new to the log.
+async fn write(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    m: &mut Merge,
+    now: i64,
+) -> Result<usize> {
+    let mut last_pos = None;
+    let mut inserted = 0;
+    for (hash, actor, bytes) in &m.new {
+        if let Some(pos) =
+            cases::insert_change(conn, m.id, hash, actor, Some(&caller.device_id), bytes, now)
+                .await?
+        {
+            last_pos = Some(pos);
+            inserted += 1;
+        }
+    }
+    if inserted > 0 || !m.existed {
+        let updated_pos = match last_pos {
+            Some(p) => p,
+            None => current_pos(conn).await?,
+        };
+        // A document waiting for missing dependencies keeps its old snapshot position, so
+        // the queued changes are replayed from the log until their dependencies arrive.
+        let complete = m.doc.missing_deps().is_empty();
+        let snapshot = if m.snapshot_due {
+            let pos = if complete { updated_pos } else { 0 };
+            Some((m.doc.save(), pos))
+        } else {
+            None
+        };
+        cases::upsert(
+            conn,
+            m.id,
+            &m.projection,
+            snapshot.as_ref().map(|(b, p)| (b.as_slice(), *p)),
+            updated_pos,
+            now,
+        )
+        .await?;
+    }
+    if !m.held {
+        cases::hold(conn, &caller.device_id, &m.id.to_string(), 0, false).await?;
+    }
+    Ok(inserted)
+}
+
+async fn current_pos(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(pos) FROM changes")
+            .fetch_one(&mut *conn)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
+fn short(hash: &ChangeHash) -> String {
+    hex::encode(&hash.0[..6])
+}
+
+/// The scope condition on `cases k` with parameters ($1 area pattern, $2 assigned pattern,
+/// $3 org id, $4 archive cutoff).
+const IN_SCOPE: &str = "(k.area_code LIKE $1 OR k.assigned_orgs LIKE $2 OR k.handling_org = $3)
+     AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)";
+
+fn scope_params(org: &Org, now: i64) -> (String, String, String, i64) {
+    // No area scope: a pattern no 12-digit area code matches.
+    let area = org
+        .scope_prefix
+        .as_ref()
+        .map(|p| format!("{p}%"))
+        .unwrap_or_else(|| "-".into());
+    (
+        area,
+        format!("%,{},%", org.id),
+        org.id.clone(),
+        now - PHONE_RETENTION_MS,
+    )
+}
+
+async fn pull(
+    state: &AppState,
+    caller: &Caller,
+    request: &SyncRequest,
+    response: &mut SyncResponse,
+    now: i64,
+) -> Result<()> {
+    let budget = request.max_bytes.clamp(1, MAX_PULL_BYTES);
+    let mut bytes = 0u64;
+    let (area, assigned, org, cutoff) = scope_params(&caller.org, now);
+    let mut conn = state.db.pool.acquire().await?;
+    let device = caller.device_id.as_str();
+
+    // 1. Cases newly in scope (drafts stay with their author), whole.
+    // Audited: IN_SCOPE is a constant; values are bound.
+    let newly: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT k.id FROM cases k WHERE {IN_SCOPE} AND k.status <> 'DRAFT'
+           AND NOT EXISTS (SELECT 1 FROM device_cases d
+                           WHERE d.device_id = $5 AND d.case_id = k.id AND d.revoked_at IS NULL)
+         ORDER BY k.updated_pos LIMIT 1000"
+    )))
+    .bind(&area)
+    .bind(&assigned)
+    .bind(&org)
+    .bind(cutoff)
+    .bind(device)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut sent_whole = Vec::new();
+    for case_id in newly {
+        let rows = sqlx::query("SELECT pos, bytes FROM changes WHERE case_id = $1 ORDER BY pos")
+            .bind(&case_id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let size: u64 = rows
+            .iter()
+            .map(|r| {
+                r.try_get::<Vec<u8>, _>("bytes")
+                    .map(|b| b.len() as u64)
+                    .unwrap_or(0)
+            })
+            .sum();
+        if bytes > 0 && bytes + size > budget {
+            response.more = true;
+            break;
+        }
+        let Ok(doc_id) = case_id.parse::<CaseId>() else {
+            continue;
+        };
+        let mut changes = Vec::with_capacity(rows.len());
+        let mut max_pos = 0i64;
+        for r in &rows {
+            changes.push(r.try_get::<Vec<u8>, _>("bytes")?);
+            max_pos = max_pos.max(r.try_get("pos")?);
+        }
+        bytes += size;
+        response.pull.push(DocChanges { doc_id, changes });
+        sent_whole.push((case_id, max_pos));
+    }
+    drop(conn);
+    if !sent_whole.is_empty() {
+        let _gate = state.db.write_gate().await;
+        let mut tx = state.db.pool.begin().await?;
+        for (case_id, max_pos) in &sent_whole {
+            cases::hold(&mut tx, device, case_id, *max_pos, true).await?;
+        }
+        tx.commit().await?;
+    }
+
+    // 2. New changes of held cases after the cursor, in feed order, minus the device's own.
+    let mut conn = state.db.pool.acquire().await?;
+    let feed_end = current_pos(&mut conn).await?;
+    let mut cursor = request.cursor;
+    if !response.more {
+        let rows = sqlx::query(
+            "SELECT c.pos, c.case_id, c.bytes FROM changes c
+             JOIN device_cases d ON d.case_id = c.case_id AND d.device_id = $1 AND d.revoked_at IS NULL
+             WHERE c.pos > $2 AND c.pos > d.since_pos AND c.pos <= $3
+               AND (c.device_id IS NULL OR c.device_id <> $1)
+             ORDER BY c.pos LIMIT 5000",
+        )
+        .bind(device)
+        .bind(i64::try_from(request.cursor).unwrap_or(i64::MAX))
+        .bind(feed_end)
+        .fetch_all(&mut *conn)
+        .await?;
+        let full_page = rows.len() == 5000;
+        let mut stopped = false;
+        for r in rows {
+            let pos: i64 = r.try_get("pos")?;
+            let case_id: String = r.try_get("case_id")?;
+            let change: Vec<u8> = r.try_get("bytes")?;
+            if bytes > 0 && bytes + change.len() as u64 > budget {
+                stopped = true;
+                break;
+            }
+            bytes += change.len() as u64;
+            let Ok(doc_id) = case_id.parse::<CaseId>() else {
+                continue;
+            };
+            match response.pull.iter_mut().rev().find(|d| d.doc_id == doc_id) {
+                Some(d) => d.changes.push(change),
+                None => response.pull.push(DocChanges {
+                    doc_id,
+                    changes: vec![change],
+                }),
+            }
+            cursor = u64::try_from(pos).unwrap_or(cursor);
+        }
+        if stopped || full_page {
+            response.more = true;
+        } else {
+            // Everything up to the feed's end has been considered.
+            cursor = cursor.max(u64::try_from(feed_end).unwrap_or(0));
+        }
+    }
+    response.cursor = cursor;
+
+    // 3. Cases that left the scope (repeated for a while, in case a response was lost).
+    let leaving: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT d.case_id FROM device_cases d JOIN cases k ON k.id = d.case_id
+         WHERE d.device_id = $5 AND d.revoked_at IS NULL AND NOT ({IN_SCOPE})"
+    )))
+    .bind(&area)
+    .bind(&assigned)
+    .bind(&org)
+    .bind(cutoff)
+    .bind(device)
+    .fetch_all(&mut *conn)
+    .await?;
+    drop(conn);
+    if !leaving.is_empty() {
+        let _gate = state.db.write_gate().await;
+        let mut tx = state.db.pool.begin().await?;
+        for case_id in &leaving {
+            sqlx::query(
+                "UPDATE device_cases SET revoked_at = $3 WHERE device_id = $1 AND case_id = $2",
+            )
+            .bind(device)
+            .bind(case_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    let revoked: Vec<String> = sqlx::query_scalar(
+        "SELECT case_id FROM device_cases WHERE device_id = $1 AND revoked_at IS NOT NULL AND revoked_at > $2
+         ORDER BY case_id",
+    )
+    .bind(device)
+    .bind(now - REVOKED_REPEAT_MS)
+    .fetch_all(&state.db.pool)
+    .await?;
+    response.revoked = revoked.iter().filter_map(|id| id.parse().ok()).collect();
+    Ok(())
+}
