@@ -489,7 +489,8 @@ impl From<st::CaseView> for CaseDetail {
             unsent_changes,
             rejection,
         } = v;
-        let codes = |flags: &[core::RiskFlag]| flags.iter().map(|f| f.as_code().to_owned()).collect();
+        let codes =
+            |flags: &[core::RiskFlag]| flags.iter().map(|f| f.as_code().to_owned()).collect();
         CaseDetail {
             id: case.id.map(|i| i.to_string()).unwrap_or_default(),
             case_no: state.case_no.clone(),

@@ -1,59 +1,439 @@
-//! `FieldClient`: the object apps hold.
+//! `FieldClient`: the one object apps hold.
+//!
+//! Every method blocks: call it from a background thread (Kotlin `Dispatchers.IO`, a Swift
+//! `Task` or `DispatchQueue`). Any thread will do and calls may overlap: the store sits
+//! behind a `Mutex`, held only for the local work of a call, never while waiting on the
+//! network, so a slow sync on 2G does not freeze the case list. A second `Mutex` lets one
+//! exchange with the center run at a time: two overlapping refreshes would present the
+//! same rotating refresh token twice, which the center takes for a stolen token.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use gridsync_core::case::{CaseId, NoteKind};
+use gridsync_core::clock::{Clock, SystemClock};
 use gridsync_core::store::FieldStore;
+use gridsync_core::workflow::Action;
 
 use crate::FieldError;
+use crate::case::{CaseDetail, CaseEdit, CaseFilter, CaseSummary, NewCase, PartyEdit, PartyInput};
+use crate::codes::parse;
+use crate::http::{self, Http, Reply};
+use crate::session::{self, LoginRequest, LogoutRequest, RefreshRequest, Session, TokenReply};
+use crate::sync::{PendingCounts, SyncReport};
+use crate::workflow::FollowUpInput;
 
-/// Cases and changes not yet acknowledged by the center.
-#[derive(Debug, Clone, Copy, uniffi::Record)]
-pub struct PendingCounts {
-    pub cases: u32,
-    pub changes: u32,
-}
+/// Exchanges one `sync` call makes at most before it returns with `more` set: a phone
+/// newly in a busy scope pages through 1 MiB responses, and a call should end in minutes.
+const MAX_ROUNDS: u32 = 64;
 
-/// The phone's handle on its local store. Safe to call from any thread.
+/// The phone's handle on its local store and its session with the center.
 #[derive(Debug, uniffi::Object)]
 pub struct FieldClient {
     store: Mutex<FieldStore>,
+    /// Held for the whole of every exchange with the center (login, sync, logout).
+    net: Mutex<()>,
+    http: Http,
 }
+
+// UniFFI hands the object to any thread; this fails to compile if that stops being safe.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<FieldClient>();
+};
 
 #[uniffi::export]
 impl FieldClient {
-    /// Opens (or creates) the store at `db_path` for this device.
+    /// Opens (or creates) the store at `db_path` for this device. `device_id` is the app
+    /// install's stable id (make a UUID on first start and keep it); the center binds
+    /// tokens and changes to it.
     #[uniffi::constructor]
     pub fn open(db_path: String, device_id: String) -> Result<Self, FieldError> {
         let store = FieldStore::open(db_path, &device_id)?;
         Ok(FieldClient {
             store: Mutex::new(store),
+            net: Mutex::new(()),
+            http: Http::new(),
         })
     }
 
-    /// Work not yet acknowledged by the center.
+    /// The device id the store was opened with.
+    pub fn device_id(&self) -> String {
+        self.store().device_id().to_owned()
+    }
+
+    // ---- session ------------------------------------------------------------------------
+
+    /// Signs in at the center (`POST /v1/auth/login`) and makes the user this device's
+    /// identity: the cases and steps recorded from now on are theirs.
+    pub fn login(
+        &self,
+        server_url: String,
+        username: String,
+        password: String,
+    ) -> Result<Session, FieldError> {
+        let base = http::base_url(&server_url)?;
+        if username.trim().is_empty() {
+            return Err(FieldError::invalid_input(
+                "invalid_input",
+                "a username is required",
+            ));
+        }
+        let _net = lock(&self.net);
+        let (device_id, actor) = {
+            let store = self.store();
+            (
+                store.device_id().to_owned(),
+                store.actor_id().to_hex_string(),
+            )
+        };
+        let reply = self.http.post_json(
+            &format!("{base}/v1/auth/login"),
+            &LoginRequest {
+                username: username.trim(),
+                password: &password,
+                device_id: &device_id,
+                actor_ids: vec![actor],
+            },
+        )?;
+        let tokens: TokenReply = self.success(reply)?.json()?;
+        Ok(session::save(&mut self.store(), &base, tokens, now())?.session())
+    }
+
+    /// Signs out: tells the center to drop the refresh token (best effort: offline, the
+    /// local sign-out still happens) and forgets the tokens. Unsent work stays in the
+    /// outbox and goes up with the next user's first sync. Until someone signs in again,
+    /// recording and changing cases fail with `no_identity`.
+    pub fn logout(&self) -> Result<(), FieldError> {
+        let _net = lock(&self.net);
+        let stored = session::load(&self.store())?;
+        if let Some(s) = stored
+            && !s.refresh_token.is_empty()
+        {
+            // Ignored on purpose: a phone without a signal must still be able to sign out.
+            let _ = self.http.post_json(
+                &format!("{}/v1/auth/logout", s.server_url()),
+                &LogoutRequest {
+                    refresh_token: &s.refresh_token,
+                },
+            );
+        }
+        session::sign_out(&self.store())
+    }
+
+    /// Who is signed in, if anyone.
+    pub fn session(&self) -> Result<Option<Session>, FieldError> {
+        Ok(session::load(&self.store())?.map(|s| s.session()))
+    }
+
+    /// A current access token for apps that carry the sync bytes over their own HTTP stack
+    /// (`Authorization: Bearer ...`). Refreshes it through the built-in transport when it
+    /// has expired or `force_refresh` is set (after the center answered 401
+    /// `token_expired`).
+    #[uniffi::method(default(force_refresh = false))]
+    pub fn access_token(&self, force_refresh: bool) -> Result<String, FieldError> {
+        let _net = lock(&self.net);
+        let base = self.server_url(None)?;
+        self.valid_token(&base, force_refresh)
+    }
+
+    // ---- recording ----------------------------------------------------------------------
+
+    /// Records a new case (a draft) and returns its id. An empty `area_code` is the
+    /// signed-in user's area. Needs a signed-in user (`no_identity` before the first
+    /// login); works offline.
+    pub fn record_case(&self, case: NewCase) -> Result<String, FieldError> {
+        let mut store = self.store();
+        session::check_may_write(&store)?;
+        let mut new = case.to_core()?;
+        if new.area_code.is_empty()
+            && let Some(area) = session::area_code(&store)?
+        {
+            new.area_code = area;
+        }
+        Ok(store.record(&new)?.to_string())
+    }
+
+    /// Changes the fields set in `edit`.
+    pub fn edit_case(&self, case_id: String, edit: CaseEdit) -> Result<(), FieldError> {
+        let id = case_id_of(&case_id)?;
+        let edit = edit.to_core()?;
+        self.write(|s| s.edit(id, &edit))
+    }
+
+    /// Adds a party; returns its id (for `edit_party`).
+    pub fn add_party(&self, case_id: String, party: PartyInput) -> Result<String, FieldError> {
+        let id = case_id_of(&case_id)?;
+        let party = party.to_core()?;
+        self.write(|s| s.add_party(id, &party))
+    }
+
+    /// Changes the fields set in `edit` of one party.
+    pub fn edit_party(
+        &self,
+        case_id: String,
+        party_id: String,
+        edit: PartyEdit,
+    ) -> Result<(), FieldError> {
+        let id = case_id_of(&case_id)?;
+        let edit = edit.to_core()?;
+        self.write(|s| s.edit_party(id, &party_id, &edit))
+    }
+
+    /// Appends a work note (kind `OTHER`); returns its id.
+    pub fn add_note(&self, case_id: String, text: String) -> Result<String, FieldError> {
+        self.add_note_of_kind(case_id, NoteKind::Other.as_code().to_owned(), text)
+    }
+
+    /// Appends a work note of a kind (`HOME_VISIT`, `PHONE_CALL`,
+    /// `MEDIATION_FACE_TO_FACE`, ...); returns its id.
+    pub fn add_note_of_kind(
+        &self,
+        case_id: String,
+        kind: String,
+        text: String,
+    ) -> Result<String, FieldError> {
+        let id = case_id_of(&case_id)?;
+        let kind: NoteKind = parse(&kind)?;
+        self.write(|s| s.add_note(id, kind, &text))
+    }
+
+    // ---- workflow steps a phone takes ---------------------------------------------------
+
+    /// 上报: hands a draft (or a returned case) to the center on the next sync.
+    pub fn submit_case(&self, case_id: String) -> Result<(), FieldError> {
+        let id = case_id_of(&case_id)?;
+        self.write(|s| s.submit(id)).map(drop)
+    }
+
+    /// 就地化解: resolved on the spot by the grid worker. Only for green or yellow cases
+    /// without danger flags (`invalid_transition` otherwise).
+    pub fn resolve_on_site(&self, case_id: String, outcome: String) -> Result<(), FieldError> {
+        let id = case_id_of(&case_id)?;
+        let action = Action::ResolveOnSite {
+            outcome,
+            agreement: None,
+        };
+        self.write(|s| s.act(id, &action)).map(drop)
+    }
+
+    /// 回访: records a follow-up visit of a resolved case.
+    pub fn record_follow_up(
+        &self,
+        case_id: String,
+        follow_up: FollowUpInput,
+    ) -> Result<(), FieldError> {
+        let id = case_id_of(&case_id)?;
+        let action = Action::FollowUp(follow_up.try_into()?);
+        self.write(|s| s.act(id, &action)).map(drop)
+    }
+
+    // ---- reading ------------------------------------------------------------------------
+
+    /// Lists cases (from the store's index: cheap even with thousands of cases).
+    pub fn cases(&self, filter: CaseFilter) -> Result<Vec<CaseSummary>, FieldError> {
+        let filter = filter.to_core()?;
+        let list = self.store().cases(&filter)?;
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    /// One case with everything derived from it now.
+    pub fn case_detail(&self, case_id: String) -> Result<CaseDetail, FieldError> {
+        let id = case_id_of(&case_id)?;
+        Ok(self.store().case(id)?.into())
+    }
+
+    /// Cases and changes the center has not acknowledged yet.
     pub fn pending(&self) -> Result<PendingCounts, FieldError> {
-        let p = self.lock()?.pending()?;
-        Ok(PendingCounts {
-            cases: p.cases,
-            changes: p.changes,
-        })
+        Ok(self.store().pending()?.into())
     }
 
-    /// The body of the next `POST /v1/sync` (CBOR, zstd).
+    // ---- sync ---------------------------------------------------------------------------
+
+    /// The body of the next `POST /v1/sync`, for apps with their own HTTP stack. Send it
+    /// with `Content-Type: application/cbor`, `Content-Encoding: zstd` and
+    /// `Authorization: Bearer <access_token()>`. Calling it again before applying a
+    /// response is harmless.
     pub fn prepare_sync(&self) -> Result<Vec<u8>, FieldError> {
-        Ok(self.lock()?.prepare_sync()?)
+        Ok(self.store().prepare_sync()?)
     }
 
-    /// Applies the center's response body; returns how many outbox changes were acknowledged.
-    pub fn apply_sync_response(&self, body: Vec<u8>) -> Result<u32, FieldError> {
-        Ok(self.lock()?.apply_sync_response(&body)?.acked_changes)
+    /// Applies the body of the center's 200 answer to `POST /v1/sync`. Bytes that are not
+    /// a sync response fail with a `Malformed` error and change nothing. If the report says
+    /// `more`, prepare and send again.
+    pub fn apply_sync_response(&self, body: Vec<u8>) -> Result<SyncReport, FieldError> {
+        Ok(self.store().apply_sync_response(&body)?.into())
+    }
+
+    /// Syncs with the center over the built-in transport: pushes the outbox, pulls what is
+    /// new, and repeats while either side has more. `server_url` defaults to the one signed
+    /// in at. Refreshes the access token when it has expired or the center says so. If the
+    /// center has revoked this device, the local store is wiped and the error is
+    /// `DeviceRevoked`. An error after some exchanges leaves their work applied.
+    #[uniffi::method(default(server_url = None))]
+    pub fn sync(&self, server_url: Option<String>) -> Result<SyncReport, FieldError> {
+        let _net = lock(&self.net);
+        let base = self.server_url(server_url)?;
+        let mut total = SyncReport::default();
+        for round in 0..MAX_ROUNDS {
+            let (body, truncated) = {
+                let (request, truncated) = self.store().build_request()?;
+                (request.to_body(), truncated)
+            };
+            let answer = self.post_sync(&base, &body)?;
+            let report: SyncReport = self.store().apply_sync_response(&answer)?.into();
+            // Ask again while the center has more, or while the outbox did not fit and the
+            // center took what was sent (if it took nothing, another round would not help).
+            let again = report.more || (truncated && report.acked_changes > 0);
+            if round == 0 {
+                total = report;
+            } else {
+                total.merge(report);
+            }
+            if !again {
+                total.more = false;
+                return Ok(total);
+            }
+        }
+        total.more = true;
+        Ok(total)
+    }
+
+    /// Deletes every case, the outbox, the session and the identity: what a revoked device
+    /// does by itself. Unsent work is lost.
+    pub fn wipe(&self) -> Result<(), FieldError> {
+        Ok(self.store().wipe()?)
     }
 }
 
 impl FieldClient {
-    fn lock(&self) -> Result<MutexGuard<'_, FieldStore>, FieldError> {
-        // A panic while holding the lock poisons it; the store itself is transactional, so
-        // its data is intact and the guard can be recovered.
-        Ok(self.store.lock().unwrap_or_else(|p| p.into_inner()))
+    /// The store, recovering from a poisoned lock: a panic while it was held happened
+    /// inside one SQLite transaction, which rolled back, so the store is intact.
+    fn store(&self) -> MutexGuard<'_, FieldStore> {
+        lock(&self.store)
     }
+
+    /// A typed write, refused after a logout.
+    fn write<T>(
+        &self,
+        op: impl FnOnce(&mut FieldStore) -> gridsync_core::Result<T>,
+    ) -> Result<T, FieldError> {
+        let mut store = self.store();
+        session::check_may_write(&store)?;
+        Ok(op(&mut store)?)
+    }
+
+    /// The URL to talk to: the one given, or the one signed in at.
+    fn server_url(&self, given: Option<String>) -> Result<String, FieldError> {
+        match given {
+            Some(url) => http::base_url(&url),
+            None => session::load(&self.store())?
+                .map(|s| s.server_url().to_owned())
+                .ok_or_else(not_signed_in),
+        }
+    }
+
+    /// One `POST /v1/sync`, refreshing the token once if the center says it expired.
+    /// Expects the `net` lock held.
+    fn post_sync(&self, base: &str, body: &[u8]) -> Result<Vec<u8>, FieldError> {
+        let url = format!("{base}/v1/sync");
+        let mut token = self.valid_token(base, false)?;
+        let mut refreshed = false;
+        loop {
+            let reply = self.http.post_sync(&url, &token, body)?;
+            if reply.is_success() {
+                return Ok(reply.body);
+            }
+            let error = reply.error();
+            // `invalid_token` too: a center that rotated its signing key refuses every
+            // access token, while the refresh tokens in its database still stand.
+            if !refreshed && matches!(error.code(), "token_expired" | "invalid_token") {
+                refreshed = true;
+                token = self.valid_token(base, true)?;
+                continue;
+            }
+            return Err(self.handle(error));
+        }
+    }
+
+    /// An access token that has not expired, refreshed when needed (or forced). Expects the
+    /// `net` lock held.
+    fn valid_token(&self, base: &str, force: bool) -> Result<String, FieldError> {
+        let stored = session::load(&self.store())?.ok_or_else(not_signed_in)?;
+        if stored.refresh_token.is_empty() {
+            return Err(FieldError::auth(
+                "not_signed_in",
+                "the center no longer accepts this device's session: sign in again",
+            ));
+        }
+        if !force && !stored.access_token.is_empty() && !stored.access_expired(now()) {
+            return Ok(stored.access_token);
+        }
+        let device_id = self.store().device_id().to_owned();
+        let reply = self.http.post_json(
+            &format!("{base}/v1/auth/refresh"),
+            &RefreshRequest {
+                refresh_token: &stored.refresh_token,
+                device_id: &device_id,
+            },
+        )?;
+        if !reply.is_success() {
+            let error = reply.error();
+            if matches!(error, FieldError::Auth { .. }) {
+                // The refresh token is dead (expired, reused, revoked): keep the user for
+                // offline work, drop the tokens so the app asks for a login.
+                session::expire(&self.store(), stored)?;
+            }
+            return Err(self.handle(error));
+        }
+        let tokens: TokenReply = reply.json()?;
+        Ok(session::save(&mut self.store(), base, tokens, now())?.access_token)
+    }
+
+    /// A non-success reply as an error, or the reply.
+    fn success(&self, reply: Reply) -> Result<Reply, FieldError> {
+        if reply.is_success() {
+            Ok(reply)
+        } else {
+            Err(self.handle(reply.error()))
+        }
+    }
+
+    /// What an error from the center does here: a revoked device wipes itself (a lost or
+    /// stolen phone must not keep the parties' personal data).
+    fn handle(&self, error: FieldError) -> FieldError {
+        match error {
+            FieldError::DeviceRevoked { code, detail } => match self.store().wipe() {
+                Ok(()) => FieldError::DeviceRevoked {
+                    code,
+                    detail: format!("{detail} (local data wiped)"),
+                },
+                // Still `DeviceRevoked`: the app must know, and try `wipe()` again.
+                Err(e) => FieldError::DeviceRevoked {
+                    code,
+                    detail: format!("{detail} (wiping local data failed: {e})"),
+                },
+            },
+            other => other,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn now() -> i64 {
+    SystemClock.now().0
+}
+
+fn not_signed_in() -> FieldError {
+    FieldError::auth("not_signed_in", "sign in to sync")
+}
+
+/// A case id from the app. Text that is not a UUID names no case: `case_not_found`, the same
+/// as an unknown UUID, so apps handle one code.
+fn case_id_of(text: &str) -> Result<CaseId, FieldError> {
+    text.trim()
+        .parse()
+        .map_err(|_| FieldError::case_not_found(text))
 }

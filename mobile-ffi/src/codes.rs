@@ -149,7 +149,10 @@ mod tests {
             parse_follow_up_method("VISIT").unwrap(),
             core::FollowUpMethod::Visit
         );
-        assert_eq!(parse_follow_up_method("FAX").unwrap_err().code(), "invalid_code");
+        assert_eq!(
+            parse_follow_up_method("FAX").unwrap_err().code(),
+            "invalid_code"
+        );
         assert_eq!(follow_up_method_code(core::FollowUpMethod::Sms), "SMS");
     }
 }

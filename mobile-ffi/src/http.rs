@@ -110,7 +110,9 @@ impl Reply {
     }
 }
 
-fn read(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Reply, FieldError> {
+fn read(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<Reply, FieldError> {
     let mut response = response.map_err(transport_error)?;
     let status = response.status().as_u16();
     let body = response

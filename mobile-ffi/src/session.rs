@@ -147,7 +147,7 @@ pub(crate) fn save(
     server_url: &str,
     reply: TokenReply,
     now: i64,
-) -> Result<Session, FieldError> {
+) -> Result<Stored, FieldError> {
     let role = wf::Role::from_code(&reply.user.role).ok_or_else(|| FieldError::Server {
         code: "unexpected_response".to_owned(),
         detail: format!("the center named an unknown role {:?}", reply.user.role),
@@ -173,7 +173,7 @@ pub(crate) fn save(
         stored.user.org_id.as_str(),
     ))?;
     store.set_setting(SIGNED_OUT_KEY, None)?;
-    Ok(stored.session())
+    Ok(stored)
 }
 
 /// Forgets the tokens the center refused but keeps who the user is: work goes on offline

@@ -426,6 +426,9 @@ mod tests {
                 serde_json::Value::String(s.as_code().to_owned())
             );
         }
-        assert_eq!(Status::from_code("DONE").unwrap_err().code(), "invalid_code");
+        assert_eq!(
+            Status::from_code("DONE").unwrap_err().code(),
+            "invalid_code"
+        );
     }
 }

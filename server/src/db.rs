@@ -134,3 +134,21 @@ pub(crate) fn redact_url(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+impl Db {
+    /// Closes the pool (tests drop databases after).
+    pub fn close_blocking(self, rt: &tokio::runtime::Runtime) {
+        rt.block_on(self.pool.close());
+    }
+}
+
+impl Db {
+    /// The pool, for read-only inspection (tests, tools).
+    pub fn pool(&self) -> AnyPool {
+        self.pool.clone()
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+}

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod cases;
 pub mod db;
 pub mod demo;
 mod error;

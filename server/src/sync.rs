@@ -26,7 +26,7 @@ use crate::error::Result;
 use crate::state::AppState;
 
 /// A snapshot is rewritten once this many changes pile up after the last one.
-const SNAPSHOT_EVERY: usize = 16;
+pub(crate) const SNAPSHOT_EVERY: usize = 16;
 /// Phones drop archived cases after this long (DESIGN §5: 30 days by default).
 pub(crate) const PHONE_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
 /// How long a revocation keeps being repeated, in case a response was lost.
@@ -34,7 +34,7 @@ const REVOKED_REPEAT_MS: i64 = 30 * 24 * 3_600_000;
 /// Upper bound on what one response carries, whatever the phone asks for.
 const MAX_PULL_BYTES: u64 = 8 << 20;
 /// PostgreSQL advisory lock key for the feed (see module docs).
-const FEED_LOCK: i64 = 0x6772_6964_7379_6e63; // "gridsync"
+pub(crate) const FEED_LOCK: i64 = 0x6772_6964_7379_6e63; // "gridsync"
 
 /// Who is syncing: the user as the database knows them now, their organisation, the device.
 #[derive(Clone, Debug)]
@@ -139,7 +139,7 @@ pub async fn sync(
     Ok((response, stats))
 }
 
-async fn lock_case(conn: &mut AnyConnection, id: CaseId) -> Result<()> {
+pub(crate) async fn lock_case(conn: &mut AnyConnection, id: CaseId) -> Result<()> {
     sqlx::query("INSERT INTO case_locks (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
         .bind(id.to_string())
         .execute(&mut *conn)

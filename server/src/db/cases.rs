@@ -165,11 +165,48 @@ pub(crate) async fn upsert(
         Some((k, s, d)) => (Some(k.clone()), Some(*s), Some(*d)),
         None => (None, None, None),
     };
-    let (snap, snap_pos) = match snapshot {
-        Some((bytes, pos)) => (Some(bytes.to_vec()), Some(pos)),
-        None => (None, None),
+    // New rows always come with a snapshot (`sync` and `cases` guarantee it); updates
+    // without one keep the stored snapshot. Two statements, because SQLite checks NOT NULL
+    // on the inserted row before resolving the conflict.
+    let Some((snap, snap_pos)) = snapshot else {
+        sqlx::query(
+            "UPDATE cases SET status = $2, case_no = $3, title = $4, area_code = $5, category = $6,
+                risk_level = $7, high_risk = $8, source = $9, tier = $10, handling_org = $11,
+                assigned_orgs = $12, assignee = $13, supervision = $14, due_kind = $15,
+                due_start = $16, due_at = $17, party_names = $18, recorded_at = $19,
+                submitted_at = $20, accepted_at = $21, resolved_at = $22, archived_at = $23,
+                updated_pos = $24, updated_at = $25
+             WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(p.status.as_code())
+        .bind(&p.case_no)
+        .bind(&p.title)
+        .bind(&p.area_code)
+        .bind(&p.category)
+        .bind(&p.risk_level)
+        .bind(i64::from(p.high_risk))
+        .bind(&p.source)
+        .bind(&p.tier)
+        .bind(&p.handling_org)
+        .bind(&assigned)
+        .bind(&p.assignee)
+        .bind(&p.supervision)
+        .bind(&due_kind)
+        .bind(due_start)
+        .bind(due_at)
+        .bind(&p.party_names)
+        .bind(p.recorded_at)
+        .bind(p.submitted_at)
+        .bind(p.accepted_at)
+        .bind(p.resolved_at)
+        .bind(p.archived_at)
+        .bind(updated_pos)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(());
     };
-    // New rows always come with a snapshot; COALESCE keeps the old one otherwise.
     sqlx::query(
         "INSERT INTO cases (id, snapshot, snapshot_pos, status, case_no, title, area_code, category,
             risk_level, high_risk, source, tier, handling_org, assigned_orgs, assignee, supervision,
@@ -178,8 +215,7 @@ pub(crate) async fn upsert(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
             $19, $20, $21, $22, $23, $24, $25, $26, $26, $27)
          ON CONFLICT (id) DO UPDATE SET
-            snapshot = COALESCE(excluded.snapshot, cases.snapshot),
-            snapshot_pos = COALESCE(excluded.snapshot_pos, cases.snapshot_pos),
+            snapshot = excluded.snapshot, snapshot_pos = excluded.snapshot_pos,
             status = excluded.status, case_no = excluded.case_no, title = excluded.title,
             area_code = excluded.area_code, category = excluded.category,
             risk_level = excluded.risk_level, high_risk = excluded.high_risk,
@@ -205,10 +241,10 @@ pub(crate) async fn upsert(
     .bind(&p.source)
     .bind(&p.tier)
     .bind(&p.handling_org)
-    .bind(assigned)
+    .bind(&assigned)
     .bind(&p.assignee)
     .bind(&p.supervision)
-    .bind(due_kind)
+    .bind(&due_kind)
     .bind(due_start)
     .bind(due_at)
     .bind(&p.party_names)

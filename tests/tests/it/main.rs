@@ -1,3 +1,7 @@
-//! End-to-end tests: the real server on loopback, phones as real `FieldStore`s.
+//! End-to-end tests: the real server on loopback (SQLite, or PostgreSQL when
+//! `GRIDSYNC_TEST_POSTGRES_URL` is set), phones as real `FieldStore`s over HTTP.
 
+mod bad_input;
 mod health;
+mod scope;
+mod sync;

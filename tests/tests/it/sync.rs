@@ -1,0 +1,193 @@
+//! Phones from two villages record and edit offline, sync in random orders; everyone ends
+//! with exactly their scope, the same state as the center, and nothing moves twice.
+
+use std::collections::{BTreeSet, HashMap};
+
+use gridsync_core::case::{CaseId, NoteKind};
+use gridsync_core::store::CaseFilter;
+use gridsync_core::workflow::TimeLimits;
+use gridsync_tests::{Phone, TestServer};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+const VILLAGE_A: &str = "330182101201";
+
+fn all_cases(p: &Phone) -> BTreeSet<CaseId> {
+    p.store
+        .cases(&CaseFilter {
+            limit: 10_000,
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+}
+
+#[test]
+fn three_phones_two_villages_converge_with_the_center() {
+    let server = TestServer::start();
+    let base = server.base_url();
+    let mut phones = vec![
+        Phone::login(&base, "wang.grid", "a-wang"),
+        Phone::login(&base, "li.mediator", "a-li"),
+        Phone::login(&base, "zhao.grid", "b-zhao"),
+    ];
+    let seed: u64 = rand::rng().random();
+    eprintln!("seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut pulled: HashMap<String, u64> = HashMap::new();
+    let mut drafts: HashMap<String, BTreeSet<CaseId>> = HashMap::new();
+
+    for round in 0..6 {
+        for p in phones.iter_mut() {
+            // Offline work: a new case (submitted, or left a draft), a note on a held case.
+            let id = p.record(&format!("{} 第{round}轮 纠纷", p.device_id));
+            if rng.random_bool(0.75) {
+                p.store.submit(id).unwrap();
+            } else {
+                drafts.entry(p.device_id.clone()).or_default().insert(id);
+            }
+            let held: Vec<CaseId> = all_cases(p).into_iter().collect();
+            let target = held[rng.random_range(0..held.len())];
+            p.store
+                .add_note(target, NoteKind::HomeVisit, &format!("第{round}轮走访"))
+                .unwrap();
+        }
+        let mut order: Vec<usize> = (0..phones.len()).collect();
+        order.shuffle(&mut rng);
+        for i in order {
+            let r = phones[i].sync().unwrap();
+            assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+            *pulled.entry(phones[i].device_id.clone()).or_default() += u64::from(r.pulled_changes);
+        }
+    }
+    // Submitted drafts promised above stay drafts; one more round settles everyone.
+    for p in phones.iter_mut() {
+        let r = p.sync().unwrap();
+        *pulled.entry(p.device_id.clone()).or_default() += u64::from(r.pulled_changes);
+    }
+
+    // Each phone holds exactly its village's cases: submitted ones from anyone in the
+    // village, and its own drafts.
+    let now = server.state.clock.now();
+    let limits = TimeLimits::default();
+    let (in_a, in_b): (Vec<_>, Vec<_>) = server.block_on(async {
+        let ids: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, area_code, status FROM cases")
+                .fetch_all(&server.state.db.pool())
+                .await
+                .unwrap();
+        ids.into_iter().partition(|(_, area, _)| area == VILLAGE_A)
+    });
+    let expect = |village: &[(String, String, String)], device: &str| -> BTreeSet<CaseId> {
+        let own_drafts = drafts.get(device).cloned().unwrap_or_default();
+        village
+            .iter()
+            .filter_map(|(id, _, status)| {
+                let id: CaseId = id.parse().unwrap();
+                (status != "DRAFT" || own_drafts.contains(&id)).then_some(id)
+            })
+            .collect()
+    };
+    assert_eq!(all_cases(&phones[0]), expect(&in_a, "a-wang"));
+    assert_eq!(all_cases(&phones[1]), expect(&in_a, "a-li"));
+    assert_eq!(all_cases(&phones[2]), expect(&in_b, "b-zhao"));
+    assert_eq!(
+        in_a.len() + in_b.len(),
+        18,
+        "every case reached the center once"
+    );
+
+    // Every replica derives the center's state.
+    for p in &phones {
+        assert_eq!(p.store.pending().unwrap().changes, 0);
+        for id in all_cases(p) {
+            let mine = p.store.case(id).unwrap();
+            let center = server
+                .block_on(gridsync_server::cases::load(&server.state, id))
+                .unwrap()
+                .unwrap();
+            assert_eq!(mine.case, center.case(), "case {id} on {}", p.device_id);
+            let theirs = center.state(&limits, now);
+            let ours = gridsync_core::workflow::fold(&mine.case, &center.events(), &limits, now);
+            assert_eq!(
+                serde_json::to_string(&ours).unwrap(),
+                serde_json::to_string(&theirs).unwrap()
+            );
+            assert_eq!(mine.state.status, theirs.status);
+        }
+    }
+
+    // Nothing moved twice: each phone pulled exactly the changes others made in its scope.
+    for p in &phones {
+        let ids: Vec<String> = all_cases(p).iter().map(|c| c.to_string()).collect();
+        let expected: i64 = server.block_on(async {
+            let mut n = 0;
+            for id in &ids {
+                let c: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes WHERE case_id = $1 AND (device_id IS NULL OR device_id <> $2)")
+                    .bind(id)
+                    .bind(&p.device_id)
+                    .fetch_one(&server.state.db.pool())
+                    .await
+                    .unwrap();
+                n += c;
+            }
+            n
+        });
+        assert_eq!(
+            pulled[&p.device_id], expected as u64,
+            "pulled changes of {}",
+            p.device_id
+        );
+    }
+    // And a sync with nothing new moves nothing.
+    for p in phones.iter_mut() {
+        let r = p.sync().unwrap();
+        assert_eq!((r.pulled_changes, r.acked_changes), (0, 0));
+    }
+}
+
+#[test]
+fn a_response_lost_after_commit_is_harmless() {
+    let server = TestServer::start();
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "lost-1");
+    let id = phone.record("欠薪");
+    phone
+        .store
+        .add_note(id, NoteKind::PhoneCall, "电话联系包工头")
+        .unwrap();
+    phone.store.submit(id).unwrap();
+
+    let body = phone.store.prepare_sync().unwrap();
+    let _lost = phone.post_sync(body).unwrap();
+    let count = |server: &TestServer| -> (i64, i64) {
+        server.block_on(async {
+            let pool = server.state.db.pool();
+            let changes: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM changes")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            let cases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM cases")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            (changes, cases)
+        })
+    };
+    assert_eq!(count(&server), (3, 1));
+    assert_eq!(
+        phone.store.pending().unwrap().changes,
+        3,
+        "the phone never heard the ack"
+    );
+
+    let r = phone.sync().unwrap();
+    assert_eq!(r.acked_changes, 3);
+    assert_eq!(phone.store.pending().unwrap().changes, 0);
+    assert_eq!(
+        count(&server),
+        (3, 1),
+        "no duplicate change, no duplicate case"
+    );
+}
