@@ -301,6 +301,46 @@ pub struct CaseDetail {
     pub rejection: Option<Rejection>,
 }
 
+/// The same defaults the bindings show (the core's defaults), for Rust callers:
+/// `NewCase { title, category, ..NewCase::default() }`.
+impl Default for NewCase {
+    fn default() -> Self {
+        NewCase {
+            title: String::new(),
+            summary: String::new(),
+            category: core::Category::default().as_code().to_owned(),
+            area_code: String::new(),
+            grid_code: String::new(),
+            source: core::Source::default().as_code().to_owned(),
+            occurred_at: None,
+            address: String::new(),
+            location: None,
+            people_involved: 0,
+            amount_involved: 0,
+            risk_level: core::RiskLevel::default().as_code().to_owned(),
+            risk_flags: Vec::new(),
+            difficulty: core::Difficulty::default().as_code().to_owned(),
+            parties: Vec::new(),
+        }
+    }
+}
+
+impl Default for PartyInput {
+    fn default() -> Self {
+        PartyInput {
+            name: String::new(),
+            role: core::PartyRole::default().as_code().to_owned(),
+            id_type: core::IdDocType::default().as_code().to_owned(),
+            id_number: String::new(),
+            sex: core::Sex::default().as_code().to_owned(),
+            ethnicity: String::new(),
+            phone: String::new(),
+            address: String::new(),
+            minor: false,
+        }
+    }
+}
+
 // ---- inputs → core ---------------------------------------------------------------------
 
 impl NewCase {

@@ -242,6 +242,28 @@ impl Status {
     }
 }
 
+impl From<Role> for wf::Role {
+    fn from(r: Role) -> Self {
+        use wf::Role as R;
+        match r {
+            Role::GridWorker => R::GridWorker,
+            Role::VillageMediator => R::VillageMediator,
+            Role::Dispatcher => R::Dispatcher,
+            Role::DepartmentHandler => R::DepartmentHandler,
+            Role::Supervisor => R::Supervisor,
+            Role::Admin => R::Admin,
+            Role::System => R::System,
+        }
+    }
+}
+
+impl Role {
+    /// The wire code (`"GRID_WORKER"`).
+    pub fn as_code(self) -> &'static str {
+        wf::Role::from(self).as_code()
+    }
+}
+
 impl From<wf::Role> for Role {
     fn from(r: wf::Role) -> Self {
         use wf::Role as R;

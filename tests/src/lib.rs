@@ -76,9 +76,17 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.drop_pg.is_some()
     }
+}
 
-    fn cleanup(&mut self, rt: &tokio::runtime::Runtime) {
+impl Drop for TestDb {
+    fn drop(&mut self) {
         if let Some((admin, name)) = self.drop_pg.take() {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             rt.block_on(async {
                 if let Ok(pool) = sqlx::AnyPool::connect(&admin).await {
                     let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -186,7 +194,6 @@ impl Drop for TestServer {
         }
         if let Some(rt) = self.rt.take() {
             self.state.db.clone().close_blocking(&rt);
-            self.db.cleanup(&rt);
             rt.shutdown_background();
         }
     }

@@ -1,0 +1,762 @@
+//! `gridsync field`: a grid worker's phone on the command line, for demos, scripts and
+//! trying a center out. It is the same `gridsync_ffi::FieldClient` the Android and iOS apps
+//! use, so what works here works there: a local store (`--db`), sign-in, recording offline,
+//! and sync with the center.
+//!
+//! ```text
+//! gridsync field login http://127.0.0.1:8080 wang.grid gridsync-demo
+//! gridsync field record --title 拖欠工资 --category LABOUR_WAGES --summary "..." --party 张三
+//! gridsync field submit 3f2a
+//! gridsync field sync
+//! gridsync field list
+//! ```
+//!
+//! A case is named by its id, a unique prefix of it (4+ characters) or its case number.
+//! `--json` prints JSON for scripts (errors too, as `{"error": {"code", "detail"}}`).
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use gridsync_ffi::{
+    CaseDetail, CaseFilter, CaseSummary, CodeKind, DeadlineKind, FieldClient, FieldError, NewCase,
+    PartyInput, Status, WarningLevel, code_label,
+};
+
+#[derive(Debug, Args)]
+pub(crate) struct FieldArgs {
+    /// The phone's local store (an SQLite file, created on first use).
+    #[arg(
+        long,
+        env = "GRIDSYNC_FIELD_DB",
+        default_value = "gridsync-field.db",
+        global = true
+    )]
+    db: PathBuf,
+    /// This phone's device id. Default: made on first use and kept in `<db>.device-id`.
+    #[arg(long, env = "GRIDSYNC_FIELD_DEVICE", global = true)]
+    device: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: FieldCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum FieldCommand {
+    /// Sign in at a center (登录).
+    Login {
+        /// The center, e.g. http://127.0.0.1:8080.
+        url: String,
+        username: String,
+        /// `-` reads it from the first line of stdin (keeps it out of `ps` and history).
+        password: String,
+    },
+    /// Record a new case, a draft until submitted (记录).
+    Record {
+        #[arg(long)]
+        title: String,
+        /// Category code: LABOUR_WAGES, NEIGHBOUR, MARRIAGE_FAMILY, ... (all of them:
+        /// `gridsync field codes category`).
+        #[arg(long, default_value = "OTHER")]
+        category: String,
+        #[arg(long, default_value = "")]
+        summary: String,
+        /// GREEN, YELLOW, ORANGE or RED.
+        #[arg(long, default_value = "GREEN")]
+        risk: String,
+        /// SIMPLE, GENERAL or COMPLEX.
+        #[arg(long, default_value = "GENERAL")]
+        difficulty: String,
+        /// 12-digit village code; default the signed-in user's area.
+        #[arg(long, default_value = "")]
+        area: String,
+        /// A party, `NAME` or `NAME:ROLE` (APPLICANT, RESPONDENT, THIRD_PARTY); repeatable.
+        #[arg(long = "party", value_name = "NAME[:ROLE]")]
+        parties: Vec<String>,
+        /// Submit it to the center right away.
+        #[arg(long)]
+        submit: bool,
+    },
+    /// Add a work note to a case (记录工作).
+    Note {
+        case: String,
+        text: String,
+        /// HOME_VISIT, PHONE_CALL, MEDIATION_FACE_TO_FACE, MEDIATION_BACK_TO_BACK, ...
+        #[arg(long, default_value = "OTHER")]
+        kind: String,
+    },
+    /// Submit a draft to the center (上报).
+    Submit { case: String },
+    /// List the cases on this phone (案件列表).
+    List {
+        /// Only these statuses (DRAFT, SUBMITTED, DISPATCHED, ...); repeatable.
+        #[arg(long)]
+        status: Vec<String>,
+        /// Text in the title, case number or a party's name.
+        #[arg(long)]
+        text: Option<String>,
+        /// Leave out closed cases.
+        #[arg(long)]
+        open: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one case in full: fields, parties, notes, deadlines, timeline (详情).
+    Show { case: String },
+    /// Sync with the center (同步); default the URL signed in at.
+    Sync { url: Option<String> },
+    /// What the center has not acknowledged yet (待同步).
+    Pending,
+    /// Who is signed in.
+    Whoami,
+    /// The codes of a kind with their labels: category, risk-level, risk-flag, difficulty,
+    /// source, party-role, note-kind, status.
+    Codes {
+        #[arg(default_value = "category")]
+        kind: String,
+    },
+    /// Sign out (退出).
+    Logout,
+}
+
+/// Runs one `gridsync field` command. Blocking (network and disk): call it outside the
+/// async runtime, e.g. through `tokio::task::spawn_blocking`.
+pub(crate) fn run(args: FieldArgs) -> anyhow::Result<()> {
+    let json = args.json;
+    match execute(args) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if json && let Some(fe) = e.downcast_ref::<FieldError>() {
+                print_json(&serde_json::json!({
+                    "error": { "code": fe.code(), "detail": fe.detail() }
+                }))?;
+            }
+            Err(e)
+        }
+    }
+}
+
+fn execute(args: FieldArgs) -> anyhow::Result<()> {
+    let device = match args.device {
+        Some(d) => d,
+        None => device_id(&args.db)?,
+    };
+    let db = args.db.to_str().context("the --db path is not UTF-8")?;
+    let client = FieldClient::open(db.to_owned(), device)?;
+    let out = Output { json: args.json };
+    match args.command {
+        FieldCommand::Login {
+            url,
+            username,
+            password,
+        } => {
+            let password = if password == "-" {
+                read_password()?
+            } else {
+                password
+            };
+            let s = client.login(url, username, password)?;
+            out.emit(&s, || {
+                format!(
+                    "已登录 signed in: {} ({}), {} @ {} [{}]\n中心 center: {}",
+                    s.display_name,
+                    s.username,
+                    label(CodeKind::Role, s.role.as_code()),
+                    s.org_name,
+                    s.area_code,
+                    s.server_url
+                )
+            })
+        }
+        FieldCommand::Record {
+            title,
+            category,
+            summary,
+            risk,
+            difficulty,
+            area,
+            parties,
+            submit,
+        } => {
+            let parties = parties
+                .iter()
+                .map(|p| party(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let id = client.record_case(NewCase {
+                title,
+                summary,
+                category,
+                area_code: area,
+                people_involved: u32::try_from(parties.len()).unwrap_or(u32::MAX),
+                risk_level: risk,
+                difficulty,
+                parties,
+                ..NewCase::default()
+            })?;
+            if submit {
+                client.submit_case(id.clone())?;
+            }
+            out.emit(
+                &serde_json::json!({ "id": id, "submitted": submit }),
+                || {
+                    let done = if submit {
+                        "已记录并上报 recorded and submitted"
+                    } else {
+                        "已记录 recorded (草稿 draft)"
+                    };
+                    format!("{done}: {id}")
+                },
+            )
+        }
+        FieldCommand::Note { case, text, kind } => {
+            let id = resolve(&client, &case)?;
+            let note = client.add_note_of_kind(id.clone(), kind, text)?;
+            out.emit(&serde_json::json!({ "case": id, "note": note }), || {
+                format!("已添加记录 note added: {note} → {id}")
+            })
+        }
+        FieldCommand::Submit { case } => {
+            let id = resolve(&client, &case)?;
+            client.submit_case(id.clone())?;
+            out.emit(
+                &serde_json::json!({ "case": id, "status": "SUBMITTED" }),
+                || format!("已上报 submitted: {id} (下次同步送达 goes up with the next sync)"),
+            )
+        }
+        FieldCommand::List {
+            status,
+            text,
+            open,
+            limit,
+        } => {
+            let statuses = status
+                .iter()
+                .map(|s| Status::from_code(&s.to_ascii_uppercase()))
+                .collect::<Result<Vec<_>, _>>()?;
+            let cases = client.cases(CaseFilter {
+                statuses,
+                text,
+                open_only: open,
+                limit,
+                ..CaseFilter::default()
+            })?;
+            out.emit(&cases, || list_table(&cases))
+        }
+        FieldCommand::Show { case } => {
+            let id = resolve(&client, &case)?;
+            let d = client.case_detail(id)?;
+            out.emit(&d, || detail_text(&d))
+        }
+        FieldCommand::Sync { url } => {
+            let r = client.sync(url)?;
+            out.emit(&r, || {
+                let mut s = format!(
+                    "同步完成 synced: 确认 {} 条上行 changes acked, 收到 {} 条 pulled, {} 轮 rounds\n\
+                     新案件 new cases: {}, 更新 updated: {}, 未同步 unsent: {}",
+                    r.acked_changes,
+                    r.pulled_changes,
+                    r.rounds,
+                    r.new_cases.len(),
+                    r.updated_cases.len(),
+                    r.unsent_changes
+                );
+                for x in &r.rejected {
+                    s.push_str(&format!("\n被拒 rejected {}: {} {}", x.case_id, x.code, x.message));
+                }
+                if !r.purged.is_empty() {
+                    s.push_str(&format!("\n已移出本机 removed (out of scope): {}", r.purged.len()));
+                }
+                if r.more {
+                    s.push_str("\n还有更多 more to sync: run again");
+                }
+                s
+            })
+        }
+        FieldCommand::Pending => {
+            let p = client.pending()?;
+            out.emit(&p, || {
+                format!(
+                    "待同步 pending: {} 件案件 cases, {} 条变更 changes",
+                    p.cases, p.changes
+                )
+            })
+        }
+        FieldCommand::Whoami => {
+            let s = client.session()?;
+            out.emit(&s, || match &s {
+                Some(s) => format!(
+                    "{} ({}), {} @ {} [{}], {}{}",
+                    s.display_name,
+                    s.username,
+                    label(CodeKind::Role, s.role.as_code()),
+                    s.org_name,
+                    s.area_code,
+                    s.server_url,
+                    if s.needs_login {
+                        " — 需重新登录 sign in again to sync"
+                    } else {
+                        ""
+                    }
+                ),
+                None => "未登录 not signed in".to_owned(),
+            })
+        }
+        FieldCommand::Codes { kind } => {
+            let kind = code_kind(&kind)?;
+            let codes = gridsync_ffi::code_list(kind);
+            out.emit(&codes, || {
+                let rows: Vec<Vec<String>> = codes
+                    .iter()
+                    .map(|c| vec![c.code.clone(), c.label_zh.clone(), c.label_en.clone()])
+                    .collect();
+                table(&["代码 code", "中文", "English"], &rows)
+            })
+        }
+        FieldCommand::Logout => {
+            client.logout()?;
+            out.emit(&serde_json::json!({ "signed_out": true }), || {
+                "已退出 signed out".to_owned()
+            })
+        }
+    }
+}
+
+/// Prints either JSON or the human text.
+struct Output {
+    json: bool,
+}
+
+impl Output {
+    fn emit<T: serde::Serialize>(
+        &self,
+        value: &T,
+        text: impl FnOnce() -> String,
+    ) -> anyhow::Result<()> {
+        if self.json {
+            print_json(value)
+        } else {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{}", text())?;
+            Ok(())
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut stdout, value)?;
+    writeln!(stdout)?;
+    Ok(())
+}
+
+/// The device id: made once per store and kept beside it, because the center binds the
+/// session and the store's changes to it.
+fn device_id(db: &Path) -> anyhow::Result<String> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".device-id");
+    let path = PathBuf::from(path);
+    match std::fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_owned()),
+        Ok(_) | Err(_) => {
+            let id = format!("cli-{}", uuid::Uuid::new_v4());
+            std::fs::write(&path, format!("{id}\n"))
+                .with_context(|| format!("writing the device id to {}", path.display()))?;
+            Ok(id)
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// `NAME` or `NAME:ROLE`.
+fn party(spec: &str) -> anyhow::Result<PartyInput> {
+    let (name, role) = match spec.rsplit_once(':') {
+        Some((name, role)) if !role.is_empty() => (name, role.to_ascii_uppercase()),
+        _ => (spec, "APPLICANT".to_owned()),
+    };
+    Ok(PartyInput {
+        name: name.trim().to_owned(),
+        role,
+        ..PartyInput::default()
+    })
+}
+
+/// A case named by id, unique id prefix (4+ characters) or case number.
+fn resolve(client: &FieldClient, text: &str) -> anyhow::Result<String> {
+    let text = text.trim();
+    if text.len() == 36 {
+        return Ok(text.to_owned());
+    }
+    let all = client.cases(CaseFilter {
+        limit: u32::MAX,
+        ..CaseFilter::default()
+    })?;
+    let lower = text.to_ascii_lowercase();
+    let hits: Vec<&CaseSummary> = all
+        .iter()
+        .filter(|c| {
+            c.case_no.as_deref() == Some(text) || (text.len() >= 4 && c.id.starts_with(&lower))
+        })
+        .collect();
+    match hits.as_slice() {
+        [one] => Ok(one.id.clone()),
+        // Let the client say it in its own words (`case_not_found`).
+        [] => Ok(text.to_owned()),
+        many => anyhow::bail!(
+            "{text:?} matches {} cases ({}...): give more of the id",
+            many.len(),
+            many.iter()
+                .take(3)
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn code_kind(text: &str) -> anyhow::Result<CodeKind> {
+    Ok(match text.to_ascii_lowercase().replace('_', "-").as_str() {
+        "category" => CodeKind::Category,
+        "risk-level" | "risk" => CodeKind::RiskLevel,
+        "risk-flag" | "flag" => CodeKind::RiskFlag,
+        "difficulty" => CodeKind::Difficulty,
+        "source" => CodeKind::Source,
+        "party-role" | "role" => CodeKind::PartyRole,
+        "id-type" => CodeKind::IdDocType,
+        "sex" => CodeKind::Sex,
+        "note-kind" | "note" => CodeKind::NoteKind,
+        "status" => CodeKind::Status,
+        "event-kind" | "event" => CodeKind::EventKind,
+        other => anyhow::bail!("unknown code kind {other:?}"),
+    })
+}
+
+// ---- human output ------------------------------------------------------------------------
+
+fn label(kind: CodeKind, code: &str) -> String {
+    code_label(kind, code.to_owned())
+        .map(|l| l.label_zh)
+        .unwrap_or_else(|| code.to_owned())
+}
+
+fn deadline_label(kind: DeadlineKind) -> &'static str {
+    match kind {
+        DeadlineKind::Accept => "受理时限",
+        DeadlineKind::Sign => "签收时限",
+        DeadlineKind::Handle => "办理时限",
+        DeadlineKind::FollowUp => "回访时限",
+        DeadlineKind::Installment => "履行期限",
+    }
+}
+
+fn warning_label(level: WarningLevel) -> &'static str {
+    match level {
+        WarningLevel::None => "",
+        WarningLevel::Yellow => "黄色预警",
+        WarningLevel::Red => "红色预警",
+    }
+}
+
+/// Milliseconds since the epoch as a Beijing-time date and minute.
+fn when(ms: i64) -> String {
+    let beijing = time::UtcOffset::from_hms(8, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000) {
+        Ok(t) => {
+            let t = t.to_offset(beijing);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        }
+        Err(_) => format!("{ms}ms"),
+    }
+}
+
+fn list_table(cases: &[CaseSummary]) -> String {
+    if cases.is_empty() {
+        return "没有案件 no cases".to_owned();
+    }
+    let rows: Vec<Vec<String>> = cases
+        .iter()
+        .map(|c| {
+            let due = match (c.next_deadline, c.due_at) {
+                (Some(k), Some(at)) => format!(
+                    "{} {} {}",
+                    deadline_label(k),
+                    when(at),
+                    warning_label(c.warning)
+                )
+                .trim_end()
+                .to_owned(),
+                _ => String::new(),
+            };
+            vec![
+                c.id.chars().take(8).collect(),
+                c.case_no.clone().unwrap_or_default(),
+                label(CodeKind::Status, c.status.as_code()),
+                label(CodeKind::RiskLevel, &c.risk_level),
+                label(CodeKind::Category, &c.category),
+                truncate(&c.title, 24),
+                truncate(&c.party_names, 16),
+                due,
+                if c.unsent {
+                    "未同步".into()
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "编号",
+            "案件编号",
+            "状态",
+            "风险",
+            "类别",
+            "标题",
+            "当事人",
+            "期限",
+            "",
+        ],
+        &rows,
+    )
+}
+
+fn detail_text(d: &CaseDetail) -> String {
+    let mut s = String::new();
+    let mut line = |k: &str, v: String| {
+        if !v.is_empty() {
+            s.push_str(&pad(k, 10));
+            s.push_str(&v);
+            s.push('\n');
+        }
+    };
+    line("标题", d.title.clone());
+    line("编号 id", d.id.clone());
+    line("案件编号", d.case_no.clone().unwrap_or_default());
+    line(
+        "状态",
+        format!(
+            "{} ({})",
+            label(CodeKind::Status, d.status.as_code()),
+            d.status.as_code()
+        ),
+    );
+    line("类别", label(CodeKind::Category, &d.category));
+    line(
+        "风险",
+        format!(
+            "{}{}",
+            label(CodeKind::RiskLevel, &d.risk_level),
+            if d.high_risk { " 高风险" } else { "" }
+        ),
+    );
+    line(
+        "风险标记",
+        d.risk_flags
+            .iter()
+            .map(|f| label(CodeKind::RiskFlag, f))
+            .collect::<Vec<_>>()
+            .join("、"),
+    );
+    line("难度", label(CodeKind::Difficulty, &d.difficulty));
+    line("区划", d.area_code.clone());
+    line("来源", label(CodeKind::Source, &d.source));
+    line("记录", format!("{} {}", when(d.recorded_at), d.recorded_by));
+    line("简要案情", d.summary.clone());
+    line(
+        "承办单位",
+        d.assigned_orgs
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect::<Vec<_>>()
+            .join("、"),
+    );
+    if let Some(o) = &d.outcome {
+        line(
+            "结果",
+            format!("{} ({})", o.text, if o.success { "成功" } else { "未成功" }),
+        );
+    }
+    if d.unsent_changes > 0 {
+        line("未同步", format!("{} 条变更 changes", d.unsent_changes));
+    }
+    if let Some(r) = &d.rejection {
+        line("被中心拒绝", format!("{}: {}", r.code, r.message));
+    }
+    if !d.parties.is_empty() {
+        s.push_str("\n当事人 parties\n");
+        let rows: Vec<Vec<String>> = d
+            .parties
+            .iter()
+            .map(|p| {
+                vec![
+                    label(CodeKind::PartyRole, &p.role),
+                    p.name.clone(),
+                    p.id_number.clone(),
+                    p.phone.clone(),
+                    p.address.clone(),
+                ]
+            })
+            .collect();
+        s.push_str(&table(&["角色", "姓名", "证件号码", "电话", "住址"], &rows));
+        s.push('\n');
+    }
+    if !d.deadlines.is_empty() {
+        s.push_str("\n期限 deadlines\n");
+        let rows: Vec<Vec<String>> = d
+            .deadlines
+            .iter()
+            .map(|x| {
+                vec![
+                    deadline_label(x.kind).to_owned(),
+                    when(x.due_at),
+                    warning_label(x.level).to_owned(),
+                ]
+            })
+            .collect();
+        s.push_str(&table(&["时限", "到期", "预警"], &rows));
+        s.push('\n');
+    }
+    if !d.notes.is_empty() {
+        s.push_str("\n工作记录 notes\n");
+        for n in &d.notes {
+            s.push_str(&format!(
+                "  {}  {}  {}: {}\n",
+                when(n.at),
+                label(CodeKind::NoteKind, &n.kind),
+                n.author,
+                n.text
+            ));
+        }
+    }
+    if !d.timeline.is_empty() {
+        s.push_str("\n流程 timeline\n");
+        let rows: Vec<Vec<String>> = d
+            .timeline
+            .iter()
+            .map(|t| {
+                vec![
+                    when(t.at),
+                    label(CodeKind::EventKind, &t.kind),
+                    format!("{} ({})", t.by_user, label(CodeKind::Role, &t.by_role)),
+                    label(CodeKind::Status, t.status_after.as_code()),
+                    match &t.superseded_reason {
+                        Some(r) => format!("已失效 superseded: {r}"),
+                        None => String::new(),
+                    },
+                ]
+            })
+            .collect();
+        s.push_str(&table(&["时间", "步骤", "操作人", "之后状态", ""], &rows));
+        s.push('\n');
+    }
+    s.trim_end().to_owned()
+}
+
+/// An aligned table; CJK characters count two columns.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(width(cell));
+            }
+        }
+    }
+    let render = |cells: &mut dyn Iterator<Item = &str>| {
+        let line: Vec<String> = cells.zip(&widths).map(|(c, w)| pad(c, *w)).collect();
+        line.join("  ").trim_end().to_owned()
+    };
+    let mut out = vec![render(&mut header.iter().copied())];
+    for row in rows {
+        out.push(render(&mut row.iter().map(String::as_str)));
+    }
+    out.join("\n")
+}
+
+fn pad(s: &str, to: usize) -> String {
+    let mut out = s.to_owned();
+    out.extend(std::iter::repeat_n(' ', to.saturating_sub(width(s))));
+    out
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_owned();
+    }
+    let mut out = String::new();
+    for c in s.chars() {
+        if width(&out) + char_width(c) > max.saturating_sub(1) {
+            break;
+        }
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
+fn width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+/// Terminal columns of a character: two for CJK and full-width forms, one otherwise.
+fn char_width(c: char) -> usize {
+    match c as u32 {
+        0x1100..=0x115F
+        | 0x2E80..=0x303E
+        | 0x3041..=0x33FF
+        | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF
+        | 0xAC00..=0xD7A3
+        | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60
+        | 0xFFE0..=0xFFE6
+        | 0x20000..=0x3FFFD => 2,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_chinese() {
+        let t = table(
+            &["状态", "标题"],
+            &[
+                vec!["草稿".into(), "拖欠工资".into()],
+                vec!["DRAFT".into(), "x".into()],
+            ],
+        );
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines[0], "状态   标题");
+        assert_eq!(lines[1], "草稿   拖欠工资");
+        assert_eq!(lines[2], "DRAFT  x");
+    }
+
+    #[test]
+    fn parties_and_times() {
+        let p = party("张三:respondent").unwrap();
+        assert_eq!((p.name.as_str(), p.role.as_str()), ("张三", "RESPONDENT"));
+        assert_eq!(party("李四").unwrap().role, "APPLICANT");
+        // 2026-11-27T20:00Z is 04:00 on the 28th in Beijing.
+        assert_eq!(when(1_795_809_600_000), "2026-11-28 04:00");
+        assert_eq!(truncate("拖欠工资纠纷一案", 9), "拖欠工资…");
+    }
+}
