@@ -4,7 +4,7 @@
 //! (the core's [`gridsync_core::Error::code`], or the center's `code` from its JSON error
 //! body) and a `detail` for people and logs. The variant says what the app should do about
 //! it; the code says exactly what happened. Kotlin sees `FieldException.Network(code,
-//! detail)`, Swift `FieldError.network(code:detail:)`, Python `FieldError.Network` with
+//! detail)`, Swift `FieldError.Network(code:detail:)`, Python `FieldError.Network` with
 //! `.code` and `.detail`.
 //!
 //! The field is `detail`, not `message`: a field named `message` clashes with

@@ -24,8 +24,7 @@ pub async fn edit<T>(
     op: impl FnOnce(&mut CaseDoc, gridsync_core::case::Timestamp) -> Result<T>,
 ) -> Result<T> {
     let now = state.clock.now();
-    let _gate = state.db.write_gate().await;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.writer.begin().await?;
     if state.db.dialect == Dialect::Postgres {
         crate::sync::lock_case(&mut tx, id).await?;
     }
@@ -43,18 +42,29 @@ pub async fn edit<T>(
                 .execute(&mut *tx)
                 .await?;
         }
-        let mut last = 0;
-        for bytes in &changes {
-            let change = automerge::Change::from_bytes(bytes.clone())
-                .map_err(|e| Error::Invalid(format!("change: {e}")))?;
-            let hash = hex::encode(change.hash().0);
-            let actor = change.actor_id().to_hex_string();
-            if let Some(pos) =
-                cases::insert_change(&mut tx, id, &hash, &actor, None, bytes, now.0).await?
-            {
-                last = pos;
-            }
-        }
+        let parsed: Vec<(String, String)> = changes
+            .iter()
+            .map(|bytes| {
+                let change = automerge::Change::from_bytes(bytes.clone())
+                    .map_err(|e| Error::Invalid(format!("change: {e}")))?;
+                Ok((
+                    hex::encode(change.hash().0),
+                    change.actor_id().to_hex_string(),
+                ))
+            })
+            .collect::<Result<_>>()?;
+        let rows: Vec<cases::NewChange<'_>> = parsed
+            .iter()
+            .zip(&changes)
+            .map(|((hash, actor), bytes)| cases::NewChange {
+                case: id,
+                hash,
+                actor,
+                bytes,
+            })
+            .collect();
+        let inserted = cases::insert_changes(&mut tx, &rows, None, now.0).await?;
+        let last = inserted.iter().map(|(_, pos)| *pos).max().unwrap_or(0);
         let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
         let snapshot = (loaded.replayed + changes.len() >= crate::sync::SNAPSHOT_EVERY
             && doc.missing_deps().is_empty())

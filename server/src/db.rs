@@ -7,8 +7,6 @@
 pub mod accounts;
 pub(crate) mod cases;
 
-use std::sync::Arc;
-
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
@@ -29,9 +27,11 @@ pub enum Dialect {
 pub struct Db {
     pub(crate) pool: AnyPool,
     pub(crate) dialect: Dialect,
-    /// SQLite has one writer: merges queue here instead of failing with SQLITE_BUSY.
-    /// PostgreSQL serialises per case with row locks instead.
-    write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Every write goes here. On SQLite it is a pool of one connection: SQLite has one
+    /// writer, and queueing for that connection (instead of racing deferred transactions
+    /// into SQLITE_BUSY) is what serialises merges. On PostgreSQL it is the same pool as
+    /// `pool`; merges serialise per case with row locks.
+    pub(crate) writer: AnyPool,
 }
 
 impl Db {
@@ -48,51 +48,56 @@ impl Db {
                 redact_url(url)
             )));
         };
-        let options = AnyPoolOptions::new().max_connections(match dialect {
-            Dialect::Sqlite => 4,
-            Dialect::Postgres => 16,
-        });
-        let options = if dialect == Dialect::Sqlite {
-            options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    // WAL: readers never block the writer; FULL: an acknowledged change is on
-                    // disk before the phone hears "ack".
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+        let sqlite_options = |n: u32| {
+            AnyPoolOptions::new()
+                .max_connections(n)
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        // WAL: readers never block the writer; FULL: an acknowledged change is on
+                        // disk before the phone hears "ack".
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                    )
-                    .await?;
-                    Ok(())
+                        )
+                        .await?;
+                        Ok(())
+                    })
                 })
-            })
-        } else {
-            options
         };
-        let pool = options
-            .connect(url)
-            .await
-            .map_err(|e| Error::Config(format!("cannot open database {}: {e}", redact_url(url))))?;
+        let open_err = |e: sqlx::Error| {
+            Error::Config(format!("cannot open database {}: {e}", redact_url(url)))
+        };
+        let (pool, writer) = match dialect {
+            Dialect::Sqlite => {
+                // The writer first: it creates the file (mode=rwc) and switches it to WAL.
+                let writer = sqlite_options(1).connect(url).await.map_err(open_err)?;
+                (
+                    sqlite_options(4).connect(url).await.map_err(open_err)?,
+                    writer,
+                )
+            }
+            Dialect::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await
+                    .map_err(open_err)?;
+                (pool.clone(), pool)
+            }
+        };
         let migrator = match dialect {
             Dialect::Sqlite => &SQLITE_MIGRATIONS,
             Dialect::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|e| Error::Config(format!("migrations: {e}")))?;
         Ok(Db {
             pool,
             dialect,
-            write_gate: Arc::new(tokio::sync::Mutex::new(())),
+            writer,
         })
-    }
-
-    /// Held for the length of a write transaction on SQLite; free on PostgreSQL.
-    pub(crate) async fn write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.dialect {
-            Dialect::Sqlite => Some(self.write_gate.lock().await),
-            Dialect::Postgres => None,
-        }
     }
 
     /// Is the database answering? (`/readyz`)
@@ -117,7 +122,7 @@ impl Db {
         )
         .bind(key)
         .bind(value)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(self.setting(key).await?.unwrap_or_else(|| value.to_owned()))
     }
@@ -138,7 +143,10 @@ pub(crate) fn redact_url(url: &str) -> String {
 impl Db {
     /// Closes the pool (tests drop databases after).
     pub fn close_blocking(self, rt: &tokio::runtime::Runtime) {
-        rt.block_on(self.pool.close());
+        rt.block_on(async {
+            self.pool.close().await;
+            self.writer.close().await;
+        });
     }
 }
 

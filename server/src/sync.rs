@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use automerge::{Change, ChangeHash};
 use gridsync_core::case::{CaseDoc, CaseId};
 use gridsync_core::protocol::{Ack, DocChanges, RejectCode, Rejection, SyncRequest, SyncResponse};
-use gridsync_core::workflow::{Event, EventKind, may_author};
+use gridsync_core::workflow::{Event, EventKind, fold, may_author};
 use sqlx::{AnyConnection, Row};
 
 use crate::db::Dialect;
@@ -75,8 +75,7 @@ pub async fn sync(
     let mut response = SyncResponse::new(request.cursor);
 
     if request.cursor == 0 || !request.push.is_empty() {
-        let _gate = state.db.write_gate().await;
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.writer.begin().await?;
         if request.cursor == 0 {
             // A fresh store (new install, or data lost): everything comes whole again.
             sqlx::query("DELETE FROM device_cases WHERE device_id = $1")
@@ -94,13 +93,25 @@ pub async fn sync(
             let mut pushes: Vec<&DocChanges> = request.push.iter().collect();
             // Lock order = id order: two syncs touching the same cases cannot deadlock.
             pushes.sort_by_key(|p| p.doc_id);
+            pushes.dedup_by_key(|p| p.doc_id);
+            let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
+            if state.db.dialect == Dialect::Postgres {
+                cases::lock_many(&mut tx, &ids).await?;
+            }
+            let mut loaded = cases::load_many(&mut tx, &ids, &state.actor).await?;
+            let held = cases::held_many(&mut tx, &caller.device_id, &ids).await?;
             let mut merges = Vec::new();
             for push in pushes {
                 stats.pushed_cases += 1;
-                if state.db.dialect == Dialect::Postgres {
-                    lock_case(&mut tx, push.doc_id).await?;
-                }
-                match merge(state, &mut tx, caller, &actors, push).await? {
+                let prior = loaded.remove(&push.doc_id);
+                match merge(
+                    state,
+                    caller,
+                    &actors,
+                    push,
+                    prior,
+                    held.contains(&push.doc_id),
+                ) {
                     Ok(m) => merges.push(m),
                     Err((code, message)) => {
                         stats.rejected += 1;
@@ -112,15 +123,7 @@ pub async fn sync(
                     }
                 }
             }
-            if state.db.dialect == Dialect::Postgres && merges.iter().any(|m| !m.new.is_empty()) {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(FEED_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for m in &mut merges {
-                stats.new_changes += write(&mut tx, caller, m, now).await?;
-            }
+            stats.new_changes = write(&mut tx, state, caller, &mut merges, now).await?;
             tx.commit().await?;
             for m in &mut merges {
                 response.acks.push(Ack {
@@ -154,49 +157,46 @@ pub(crate) async fn lock_case(conn: &mut AnyConnection, id: CaseId) -> Result<()
 type Refusal = (RejectCode, String);
 
 /// Merges one pushed case in memory and checks it. Nothing is written here.
-async fn merge(
+fn merge(
     state: &AppState,
-    conn: &mut AnyConnection,
     caller: &Caller,
     actors: &HashSet<String>,
     push: &DocChanges,
-) -> Result<std::result::Result<Merge, Refusal>> {
+    prior: Option<cases::Loaded>,
+    held: bool,
+) -> std::result::Result<Merge, Refusal> {
     let id = push.doc_id;
     let mut parsed = Vec::with_capacity(push.changes.len());
     for bytes in &push.changes {
         match Change::from_bytes(bytes.clone()) {
             Ok(c) => parsed.push(c),
             Err(e) => {
-                return Ok(Err((
+                return Err((
                     RejectCode::MalformedChange,
                     format!("change does not parse: {e}"),
-                )));
+                ));
             }
         }
     }
-    let loaded = cases::load(conn, id, &state.actor).await?;
-    let existed = loaded.is_some();
-    let held = cases::device_held(conn, &caller.device_id, id).await?;
-    let (mut doc, replayed, before_projection) = match loaded {
+    let existed = prior.is_some();
+    let now = state.clock.now();
+    let (mut doc, replayed) = match prior {
         Some(l) => {
-            let case = l.doc.case();
-            let p = Projection::of(&case, &l.doc.state(&state.limits, state.clock.now()));
-            (l.doc, l.replayed, Some(p))
+            let before = Projection::of(&l.doc.case(), &l.doc.state(&state.limits, now));
+            // Held before (even if since revoked: its unsent work is still welcome) or in scope.
+            if !held && !before.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
+                return Err((
+                    RejectCode::OutOfScope,
+                    "the case is outside your organisation's scope".into(),
+                ));
+            }
+            (l.doc, l.replayed)
         }
         None => match CaseDoc::from_changes(&push.changes, state.actor.clone()) {
-            Ok(doc) => (doc, 0, None),
-            Err(e) => return Ok(Err((RejectCode::MalformedChange, e.to_string()))),
+            Ok(doc) => (doc, 0),
+            Err(e) => return Err((RejectCode::MalformedChange, e.to_string())),
         },
     };
-    if let Some(p) = &before_projection {
-        // Held before (even if since revoked: its unsent work is still welcome) or in scope.
-        if !held && !p.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
-            return Ok(Err((
-                RejectCode::OutOfScope,
-                "the case is outside your organisation's scope".into(),
-            )));
-        }
-    }
 
     // Actor binding: changes the center does not hold yet must come from this device's actors.
     let mut new = Vec::new();
@@ -208,13 +208,13 @@ async fn merge(
         }
         let actor = change.actor_id().to_hex_string();
         if !actors.contains(&actor) {
-            return Ok(Err((
+            return Err((
                 RejectCode::ActorNotBound,
                 format!(
                     "change {} was made under actor {actor}, which is not this device's",
                     short(&hash)
                 ),
-            )));
+            ));
         }
         new.push((hex::encode(hash.0), actor, bytes.clone()));
     }
@@ -229,14 +229,14 @@ async fn merge(
     };
     if existed {
         if let Err(e) = doc.apply_changes(&push.changes) {
-            return Ok(Err((RejectCode::MalformedChange, e.to_string())));
+            return Err((RejectCode::MalformedChange, e.to_string()));
         }
     }
     if doc.id() != id {
-        return Ok(Err((
+        return Err((
             RejectCode::MalformedChange,
             format!("the changes describe case {}, not {id}", doc.id()),
-        )));
+        ));
     }
 
     // Events are append-only, and each new one must be the caller's to author.
@@ -244,34 +244,34 @@ async fn merge(
     for e in &events_after {
         match events_before.get(&e.id) {
             Some(old) if old != e => {
-                return Ok(Err((
+                return Err((
                     RejectCode::EventNotPermitted,
                     format!("event {} was altered; events are append-only", e.id),
-                )));
+                ));
             }
             Some(_) => {}
             None => {
                 if let Err(why) = check_event(caller, e) {
-                    return Ok(Err((RejectCode::EventNotPermitted, why)));
+                    return Err((RejectCode::EventNotPermitted, why));
                 }
             }
         }
     }
 
     let case = doc.case();
-    let wf = doc.state(&state.limits, state.clock.now());
+    let wf = fold(&case, &events_after, &state.limits, now);
     let projection = Projection::of(&case, &wf);
     if !existed && !projection.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
-        return Ok(Err((
+        return Err((
             RejectCode::OutOfScope,
             format!(
                 "area {} is outside your organisation's scope",
                 projection.area_code
             ),
-        )));
+        ));
     }
     let snapshot_due = !existed || replayed + new.len() >= SNAPSHOT_EVERY;
-    Ok(Ok(Merge {
+    Ok(Merge {
         id,
         doc,
         new,
@@ -279,7 +279,7 @@ async fn merge(
         snapshot_due,
         existed,
         held,
-    }))
+    })
 }
 
 /// An event pushed from a phone: authored by the caller, in their role and organisation, of a
@@ -307,39 +307,59 @@ fn check_event(caller: &Caller, e: &Event) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Writes one merge: log rows, projection, snapshot, and that the device holds the case.
+/// Writes the merges: the new changes in multi-row inserts (feed positions in commit
+/// order), then each case's projection and snapshot, then that the device holds the cases.
 /// Returns how many changes were new to the log.
 async fn write(
     conn: &mut AnyConnection,
+    state: &AppState,
     caller: &Caller,
-    m: &mut Merge,
+    merges: &mut [Merge],
     now: i64,
 ) -> Result<usize> {
-    let mut last_pos = None;
-    let mut inserted = 0;
-    for (hash, actor, bytes) in &m.new {
-        if let Some(pos) =
-            cases::insert_change(conn, m.id, hash, actor, Some(&caller.device_id), bytes, now)
-                .await?
-        {
-            last_pos = Some(pos);
-            inserted += 1;
-        }
+    let rows: Vec<cases::NewChange<'_>> = merges
+        .iter()
+        .flat_map(|m| {
+            m.new.iter().map(|(hash, actor, bytes)| cases::NewChange {
+                case: m.id,
+                hash,
+                actor,
+                bytes,
+            })
+        })
+        .collect();
+    if !rows.is_empty() && state.db.dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FEED_LOCK)
+            .execute(&mut *conn)
+            .await?;
     }
-    if inserted > 0 || !m.existed {
-        let updated_pos = match last_pos {
-            Some(p) => p,
-            None => current_pos(conn).await?,
+    let inserted = cases::insert_changes(conn, &rows, Some(&caller.device_id), now).await?;
+    let mut last: HashMap<CaseId, i64> = HashMap::new();
+    for (case, pos) in &inserted {
+        let e = last.entry(*case).or_insert(*pos);
+        *e = (*e).max(*pos);
+    }
+    let mut feed_end = None;
+    for m in merges.iter_mut() {
+        let updated_pos = match last.get(&m.id) {
+            Some(p) => *p,
+            None if m.existed => continue,
+            None => match feed_end {
+                Some(p) => p,
+                None => *feed_end.insert(current_pos(conn).await?),
+            },
         };
-        // A document waiting for missing dependencies keeps its old snapshot position, so
-        // the queued changes are replayed from the log until their dependencies arrive.
-        let complete = m.doc.missing_deps().is_empty();
-        let snapshot = if m.snapshot_due {
-            let pos = if complete { updated_pos } else { 0 };
-            Some((m.doc.save(), pos))
-        } else {
-            None
-        };
+        // A document waiting for missing dependencies keeps snapshot position 0, so the
+        // queued changes are replayed from the log until their dependencies arrive.
+        let snapshot = m.snapshot_due.then(|| {
+            let pos = if m.doc.missing_deps().is_empty() {
+                updated_pos
+            } else {
+                0
+            };
+            (m.doc.save(), pos)
+        });
         cases::upsert(
             conn,
             m.id,
@@ -350,10 +370,9 @@ async fn write(
         )
         .await?;
     }
-    if !m.held {
-        cases::hold(conn, &caller.device_id, &m.id.to_string(), 0, false).await?;
-    }
-    Ok(inserted)
+    let newly_held: Vec<CaseId> = merges.iter().filter(|m| !m.held).map(|m| m.id).collect();
+    cases::hold_many(conn, &caller.device_id, &newly_held).await?;
+    Ok(inserted.len())
 }
 
 async fn current_pos(conn: &mut AnyConnection) -> Result<i64> {
@@ -402,10 +421,24 @@ async fn pull(
     let mut conn = state.db.pool.acquire().await?;
     let device = caller.device_id.as_str();
 
-    // 1. Cases newly in scope (drafts stay with their author), whole.
+    // 1. Cases newly in scope (drafts stay with their author), whole. Only cases changed
+    // since the cursor can have entered the scope, unless the scope itself changed (the
+    // user moved) or the store is fresh.
+    let scope_org: Option<String> =
+        sqlx::query_scalar("SELECT scope_org FROM devices WHERE id = $1")
+            .bind(device)
+            .fetch_optional(&mut *conn)
+            .await?
+            .flatten();
+    let rescan = request.cursor == 0 || scope_org.as_deref() != Some(caller.org.id.as_str());
+    let since: i64 = if rescan {
+        -1
+    } else {
+        i64::try_from(request.cursor).unwrap_or(i64::MAX)
+    };
     // Audited: IN_SCOPE is a constant; values are bound.
     let newly: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT k.id FROM cases k WHERE {IN_SCOPE} AND k.status <> 'DRAFT'
+        "SELECT k.id FROM cases k WHERE k.updated_pos > $6 AND {IN_SCOPE} AND k.status <> 'DRAFT'
            AND NOT EXISTS (SELECT 1 FROM device_cases d
                            WHERE d.device_id = $5 AND d.case_id = k.id AND d.revoked_at IS NULL)
          ORDER BY k.updated_pos LIMIT 1000"
@@ -415,9 +448,13 @@ async fn pull(
     .bind(&org)
     .bind(cutoff)
     .bind(device)
+    .bind(since)
     .fetch_all(&mut *conn)
     .await?;
     let mut sent_whole = Vec::new();
+    if newly.len() == 1000 {
+        response.more = true;
+    }
     for case_id in newly {
         let rows = sqlx::query("SELECT pos, bytes FROM changes WHERE case_id = $1 ORDER BY pos")
             .bind(&case_id)
@@ -450,8 +487,7 @@ async fn pull(
     }
     drop(conn);
     if !sent_whole.is_empty() {
-        let _gate = state.db.write_gate().await;
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.writer.begin().await?;
         for (case_id, max_pos) in &sent_whole {
             cases::hold(&mut tx, device, case_id, *max_pos, true).await?;
         }
@@ -521,8 +557,7 @@ async fn pull(
     .await?;
     drop(conn);
     if !leaving.is_empty() {
-        let _gate = state.db.write_gate().await;
-        let mut tx = state.db.pool.begin().await?;
+        let mut tx = state.db.writer.begin().await?;
         for case_id in &leaving {
             sqlx::query(
                 "UPDATE device_cases SET revoked_at = $3 WHERE device_id = $1 AND case_id = $2",
@@ -544,5 +579,12 @@ async fn pull(
     .fetch_all(&state.db.pool)
     .await?;
     response.revoked = revoked.iter().filter_map(|id| id.parse().ok()).collect();
+    if rescan && !response.more {
+        sqlx::query("UPDATE devices SET scope_org = $2 WHERE id = $1")
+            .bind(device)
+            .bind(&caller.org.id)
+            .execute(&state.db.writer)
+            .await?;
+    }
     Ok(())
 }

@@ -38,7 +38,10 @@ CREATE TABLE devices (
     user_id      TEXT NOT NULL REFERENCES users (id),
     created_at   BIGINT NOT NULL,
     last_seen_at BIGINT,
-    revoked_at   BIGINT
+    revoked_at   BIGINT,
+    -- The organisation whose scope the device last pulled: when the user moves, the next
+    -- sync rescans every case instead of only those changed since the cursor.
+    scope_org    TEXT
 );
 
 -- Automerge actor ids bound to the device that registered them.
@@ -109,6 +112,7 @@ CREATE UNIQUE INDEX cases_by_case_no ON cases (case_no) WHERE case_no IS NOT NUL
 CREATE INDEX cases_by_area ON cases (area_code);
 CREATE INDEX cases_by_status ON cases (status, updated_at);
 CREATE INDEX cases_by_due ON cases (due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX cases_by_updated ON cases (updated_pos);
 
 -- Which cases each device holds, and since which feed position it has them whole.
 CREATE TABLE device_cases (

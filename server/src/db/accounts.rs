@@ -95,7 +95,7 @@ impl Db {
         .bind(&org.area_code)
         .bind(&org.scope_prefix)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| conflict_or(e, "an organisation with this id exists"))?;
         Ok(())
@@ -132,7 +132,7 @@ impl Db {
         .bind(&user.org_id)
         .bind(i64::from(user.active))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| conflict_or(e, "a user with this username exists"))?;
         Ok(())
@@ -172,7 +172,7 @@ impl Db {
         let done = sqlx::query("UPDATE users SET org_id = $2 WHERE id = $1")
             .bind(user_id)
             .bind(org_id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(Error::NotFound("user"));
@@ -201,7 +201,7 @@ impl Db {
                 .bind(device_id)
                 .bind(user_id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(DeviceState::Active)
             }
@@ -243,7 +243,7 @@ impl Db {
                     sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING")
                         .bind(actor.to_ascii_lowercase())
                         .bind(device_id)
-                        .execute(&self.pool)
+                        .execute(&self.writer)
                         .await?;
                 }
             }
@@ -289,11 +289,15 @@ impl Db {
     }
 
     pub(crate) async fn touch_device(&self, device_id: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE devices SET last_seen_at = $2 WHERE id = $1")
-            .bind(device_id)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        // Minute resolution: most syncs then write nothing (and cost no fsync).
+        sqlx::query(
+            "UPDATE devices SET last_seen_at = $2
+             WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2 - 60000)",
+        )
+        .bind(device_id)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -303,7 +307,7 @@ impl Db {
             sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(device_id)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         if done.rows_affected() == 0 && !self.device_exists(device_id).await? {
             return Err(Error::NotFound("device"));
@@ -313,7 +317,7 @@ impl Db {
         )
         .bind(device_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -366,7 +370,7 @@ impl Db {
         .bind(device_id)
         .bind(issued_at)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -397,7 +401,7 @@ impl Db {
         )
         .bind(token_hash)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -408,7 +412,7 @@ impl Db {
         )
         .bind(family_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -122,31 +122,6 @@ pub(crate) async fn load(
     }))
 }
 
-/// Appends a change to the log; returns its feed position, or `None` if it was held already.
-pub(crate) async fn insert_change(
-    conn: &mut AnyConnection,
-    case: CaseId,
-    hash: &str,
-    actor: &str,
-    device_id: Option<&str>,
-    bytes: &[u8],
-    now: i64,
-) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "INSERT INTO changes (hash, case_id, actor, device_id, bytes, received_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (hash) DO NOTHING RETURNING pos",
-    )
-    .bind(hash)
-    .bind(case.to_string())
-    .bind(actor)
-    .bind(device_id)
-    .bind(bytes)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?)
-}
-
 /// Writes the projection (and, when given, a new snapshot) of a case.
 pub(crate) async fn upsert(
     conn: &mut AnyConnection,
@@ -260,22 +235,6 @@ pub(crate) async fn upsert(
     Ok(())
 }
 
-/// Whether `device` holds (or held, before a revocation) the case.
-pub(crate) async fn device_held(
-    conn: &mut AnyConnection,
-    device: &str,
-    case: CaseId,
-) -> Result<bool> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM device_cases WHERE device_id = $1 AND case_id = $2",
-    )
-    .bind(device)
-    .bind(case.to_string())
-    .fetch_one(&mut *conn)
-    .await?;
-    Ok(n > 0)
-}
-
 /// Records that `device` holds the case whole up to `since_pos`.
 pub(crate) async fn hold(
     conn: &mut AnyConnection,
@@ -297,5 +256,196 @@ pub(crate) async fn hold(
         .bind(since_pos)
         .execute(&mut *conn)
         .await?;
+    Ok(())
+}
+
+/// `$a, $a+1, ...` for `n` values.
+fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement: well under SQLite's and PostgreSQL's parameter limits.
+const CHUNK: usize = 500;
+
+/// Locks many cases for a merge (PostgreSQL), in id order.
+pub(crate) async fn lock_many(conn: &mut AnyConnection, ids: &[CaseId]) -> Result<()> {
+    for chunk in ids.chunks(CHUNK) {
+        let values = (1..=chunk.len())
+            .map(|i| format!("(${i})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO case_locks (id) VALUES {values} ON CONFLICT (id) DO NOTHING"
+        )));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        q.execute(&mut *conn).await?;
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM case_locks WHERE id IN ({}) ORDER BY id FOR UPDATE",
+            placeholders(1, chunk.len())
+        )));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        q.fetch_all(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Loads many cases at once (snapshots plus later changes); unknown ids are absent.
+pub(crate) async fn load_many(
+    conn: &mut AnyConnection,
+    ids: &[CaseId],
+    actor: &ActorId,
+) -> Result<std::collections::HashMap<CaseId, Loaded>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let marks = placeholders(1, chunk.len());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT id, snapshot FROM cases WHERE id IN ({marks})"
+        )));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let id: String = row.try_get("id")?;
+            let snapshot: Vec<u8> = row.try_get("snapshot")?;
+            if let Ok(id) = id.parse::<CaseId>() {
+                out.insert(
+                    id,
+                    Loaded {
+                        doc: CaseDoc::load(&snapshot, actor.clone())?,
+                        replayed: 0,
+                    },
+                );
+            }
+        }
+        if out.is_empty() {
+            continue;
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT c.case_id, c.bytes FROM changes c JOIN cases k ON k.id = c.case_id
+             WHERE c.case_id IN ({marks}) AND c.pos > k.snapshot_pos ORDER BY c.pos"
+        )));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        let mut later: std::collections::HashMap<CaseId, Vec<Vec<u8>>> = Default::default();
+        for row in q.fetch_all(&mut *conn).await? {
+            let id: String = row.try_get("case_id")?;
+            if let Ok(id) = id.parse::<CaseId>() {
+                later.entry(id).or_default().push(row.try_get("bytes")?);
+            }
+        }
+        for (id, changes) in later {
+            if let Some(l) = out.get_mut(&id) {
+                l.doc.apply_changes(&changes)?;
+                l.replayed = changes.len();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which of `ids` the device holds (or held before a revocation).
+pub(crate) async fn held_many(
+    conn: &mut AnyConnection,
+    device: &str,
+    ids: &[CaseId],
+) -> Result<std::collections::HashSet<CaseId>> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
+            "SELECT case_id FROM device_cases WHERE device_id = $1 AND case_id IN ({})",
+            placeholders(2, chunk.len())
+        )))
+        .bind(device);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        out.extend(
+            q.fetch_all(&mut *conn)
+                .await?
+                .iter()
+                .filter_map(|s| s.parse::<CaseId>().ok()),
+        );
+    }
+    Ok(out)
+}
+
+/// A change to append to the log.
+#[derive(Debug)]
+pub(crate) struct NewChange<'a> {
+    pub(crate) case: CaseId,
+    pub(crate) hash: &'a str,
+    pub(crate) actor: &'a str,
+    pub(crate) bytes: &'a [u8],
+}
+
+/// Appends changes in multi-row statements; returns (case, feed position) of those that
+/// were new (a change held already is skipped by its unique hash).
+pub(crate) async fn insert_changes(
+    conn: &mut AnyConnection,
+    rows: &[NewChange<'_>],
+    device_id: Option<&str>,
+    now: i64,
+) -> Result<Vec<(CaseId, i64)>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(CHUNK / 4) {
+        let values = (0..chunk.len())
+            .map(|i| {
+                let b = 3 + i * 4;
+                format!("(${b}, ${}, ${}, $1, ${}, $2)", b + 1, b + 2, b + 3)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO changes (hash, case_id, actor, device_id, bytes, received_at) VALUES {values}
+             ON CONFLICT (hash) DO NOTHING RETURNING case_id, pos"
+        )))
+        .bind(device_id)
+        .bind(now);
+        for r in chunk {
+            q = q
+                .bind(r.hash)
+                .bind(r.case.to_string())
+                .bind(r.actor)
+                .bind(r.bytes);
+        }
+        for row in q.fetch_all(&mut *conn).await? {
+            let case: String = row.try_get("case_id")?;
+            if let Ok(case) = case.parse::<CaseId>() {
+                out.push((case, row.try_get("pos")?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Records that `device` holds these cases (new pushes: whole, from position 0).
+pub(crate) async fn hold_many(
+    conn: &mut AnyConnection,
+    device: &str,
+    ids: &[CaseId],
+) -> Result<()> {
+    for chunk in ids.chunks(CHUNK) {
+        let values = (0..chunk.len())
+            .map(|i| format!("($1, ${}, 0)", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO device_cases (device_id, case_id, since_pos) VALUES {values}
+             ON CONFLICT (device_id, case_id) DO NOTHING"
+        )))
+        .bind(device);
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        q.execute(&mut *conn).await?;
+    }
     Ok(())
 }

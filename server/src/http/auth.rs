@@ -266,8 +266,18 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
+        AuthUser::from_headers(&parts.headers, state).await
+    }
+}
+
+impl AuthUser {
+    /// Authenticates from the `Authorization` header (for handlers that must read their
+    /// body before answering, so a refusal never cuts off a client mid-upload).
+    pub(crate) async fn from_headers(
+        headers: &axum::http::HeaderMap,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let header = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {

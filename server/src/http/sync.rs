@@ -4,12 +4,14 @@
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use gridsync_core::protocol::{CONTENT_ENCODING, CONTENT_TYPE, DecodeLimits, SyncRequest};
+use http_body_util::BodyExt;
 use tracing::Instrument;
 
 use super::ApiError;
@@ -23,18 +25,15 @@ pub(crate) fn router() -> Router<AppState> {
 
 async fn sync(
     State(state): State<AppState>,
-    AuthUser(caller): AuthUser,
+    headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     let limit = state.limits_http.sync_body_bytes;
-    let bytes = to_bytes(body, limit).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("sync bodies are limited to {limit} bytes"),
-        )
-    })?;
+    // The body is read before anything is refused: answering mid-upload makes phones see a
+    // reset connection instead of the error code.
+    let bytes = read_body(body, limit).await?;
+    let AuthUser(caller) = AuthUser::from_headers(&headers, &state).await?;
     let limits = DecodeLimits {
         max_body_bytes: limit,
         ..DecodeLimits::default()
@@ -80,4 +79,32 @@ async fn sync(
         body,
     )
         .into_response())
+}
+
+/// Reads up to `limit` bytes. A larger body is drained (up to 4 × the limit, then the
+/// connection is given up) and answered 413 `body_too_large`.
+async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let mut buf = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| {
+            ApiError::bad_request("body_incomplete", "the request body was cut off")
+        })?;
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total <= limit {
+                buf.extend_from_slice(&data);
+            } else if total > limit.saturating_mul(4) {
+                break;
+            }
+        }
+    }
+    if total > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("sync bodies are limited to {limit} bytes"),
+        ));
+    }
+    Ok(Bytes::from(buf))
 }
