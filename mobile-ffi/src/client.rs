@@ -1,7 +1,7 @@
 //! `FieldClient`: the one object apps hold.
 //!
-//! Every method blocks: call it from a background thread (Kotlin `Dispatchers.IO`, a Swift
-//! `Task` or `DispatchQueue`). Any thread will do and calls may overlap: the store sits
+//! Every method blocks: call it from a background thread (Kotlin `Dispatchers.IO`, a
+//! `DispatchQueue` in Swift). Any thread will do and calls may overlap: the store sits
 //! behind a `Mutex`, held only for the local work of a call, never while waiting on the
 //! network, so a slow sync on 2G does not freeze the case list. A second `Mutex` lets one
 //! exchange with the center run at a time: two overlapping refreshes would present the

@@ -1,6 +1,7 @@
 //! The `gridsync` command line: `serve`, `admin`, `field`.
 
 mod admin;
+mod field;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub(crate) enum Command {
     Serve(ServeArgs),
     /// Manage organisations, users and devices directly in the database.
     Admin(admin::AdminArgs),
+    /// A grid worker's phone on the command line (the apps' own client and store).
+    Field(field::FieldArgs),
 }
 
 #[derive(Debug, Args)]
@@ -54,6 +57,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Admin(args) => admin::run(args).await,
+        Command::Field(args) => tokio::task::spawn_blocking(move || field::run(args)).await?,
     }
 }
 

@@ -75,6 +75,18 @@ pub async fn sync(
     let mut response = SyncResponse::new(request.cursor);
 
     if request.cursor == 0 || !request.push.is_empty() {
+        // Read before the transaction: on PostgreSQL the writer is the shared pool, and a
+        // transaction waiting for a second connection could starve it.
+        let actors: HashSet<String> = if request.push.is_empty() {
+            HashSet::new()
+        } else {
+            state
+                .db
+                .device_actors(&caller.device_id)
+                .await?
+                .into_iter()
+                .collect()
+        };
         let mut tx = state.db.writer.begin().await?;
         if request.cursor == 0 {
             // A fresh store (new install, or data lost): everything comes whole again.
@@ -84,12 +96,6 @@ pub async fn sync(
                 .await?;
         }
         if !request.push.is_empty() {
-            let actors: HashSet<String> = state
-                .db
-                .device_actors(&caller.device_id)
-                .await?
-                .into_iter()
-                .collect();
             let mut pushes: Vec<&DocChanges> = request.push.iter().collect();
             // Lock order = id order: two syncs touching the same cases cannot deadlock.
             pushes.sort_by_key(|p| p.doc_id);
