@@ -1,6 +1,7 @@
 //! The HTTP surface: one router per resource, merged here.
 
 pub(crate) mod auth;
+pub(crate) mod cases;
 pub(crate) mod error;
 pub(crate) mod health;
 pub(crate) mod sync;
@@ -19,6 +20,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(auth::router())
+        .merge(cases::router())
         .merge(sync::router())
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-content-type-options"),

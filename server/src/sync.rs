@@ -233,10 +233,8 @@ fn merge(
     } else {
         HashMap::new()
     };
-    if existed {
-        if let Err(e) = doc.apply_changes(&push.changes) {
-            return Err((RejectCode::MalformedChange, e.to_string()));
-        }
+    if existed && let Err(e) = doc.apply_changes(&push.changes) {
+        return Err((RejectCode::MalformedChange, e.to_string()));
     }
     if doc.id() != id {
         return Err((

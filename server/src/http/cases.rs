@@ -1,0 +1,319 @@
+//! The center's case API (first cut): list and search cases in the caller's scope, read one
+//! case with its derived state and timeline, and take workflow steps on it
+//! (`POST /v1/cases/{id}/actions`). Every step is appended to the case document through
+//! `sync-core`, so it reaches the phones at their next sync.
+//!
+//! Personal data (ID numbers, phones, addresses) is masked in every answer here; unmasked
+//! reads with their audit trail belong to the workflow issue.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use gridsync_core::case::{CaseId, Timestamp};
+use gridsync_core::workflow::{Action, Author, EventKind, Role};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::ApiError;
+use super::auth::AuthUser;
+use crate::state::AppState;
+use crate::sync::Caller;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/cases", get(list))
+        .route("/v1/cases/{id}", get(detail))
+        .route("/v1/cases/{id}/actions", post(act))
+}
+
+/// Roles that work cases at the center.
+fn is_staff(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Dispatcher | Role::DepartmentHandler | Role::Supervisor | Role::VillageMediator
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+    category: Option<String>,
+    risk: Option<String>,
+    text: Option<String>,
+    /// Page size (default 50, at most 500).
+    limit: Option<i64>,
+    /// `updated_pos` of the last row of the previous page.
+    before: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CaseRow {
+    id: String,
+    case_no: Option<String>,
+    title: String,
+    status: String,
+    category: String,
+    risk_level: String,
+    high_risk: bool,
+    area_code: String,
+    tier: String,
+    handling_org: Option<String>,
+    assigned_orgs: Vec<String>,
+    supervision: String,
+    due_kind: Option<String>,
+    due_at: Option<i64>,
+    party_names: String,
+    updated_pos: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Page {
+    items: Vec<CaseRow>,
+    /// Pass as `before` for the next page; absent on the last page.
+    next: Option<i64>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page>, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let (area_lo, area_hi) = area_range(&caller);
+    let text = q
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("%{t}%"));
+    // Drafts are the recorder's own work: the center lists cases from submission on.
+    let rows = sqlx::query(
+        "SELECT * FROM cases k
+         WHERE ((k.area_code >= $1 AND k.area_code < $2) OR k.assigned_orgs LIKE $3 OR k.handling_org = $4)
+           AND k.status <> 'DRAFT'
+           AND ($5 = '' OR k.status = $5) AND ($6 = '' OR k.category = $6) AND ($7 = '' OR k.risk_level = $7)
+           AND ($8 = '' OR k.title LIKE $8 OR k.party_names LIKE $8 OR k.case_no LIKE $8)
+           AND k.updated_pos < $9
+         ORDER BY k.updated_pos DESC LIMIT $10",
+    )
+    .bind(area_lo)
+    .bind(area_hi)
+    .bind(format!("%,{},%", caller.org.id))
+    .bind(&caller.org.id)
+    .bind(q.status.unwrap_or_default())
+    .bind(q.category.unwrap_or_default())
+    .bind(q.risk.unwrap_or_default())
+    .bind(text.unwrap_or_default())
+    .bind(q.before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(&state.db.pool())
+    .await?;
+    let items: Vec<CaseRow> = rows.iter().map(row).collect::<Result<_, sqlx::Error>>()?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|r| r.updated_pos))
+        .flatten();
+    Ok(Json(Page { items, next }))
+}
+
+fn row(r: &sqlx::any::AnyRow) -> Result<CaseRow, sqlx::Error> {
+    let assigned: String = r.try_get("assigned_orgs")?;
+    Ok(CaseRow {
+        id: r.try_get("id")?,
+        case_no: r.try_get("case_no")?,
+        title: r.try_get("title")?,
+        status: r.try_get("status")?,
+        category: r.try_get("category")?,
+        risk_level: r.try_get("risk_level")?,
+        high_risk: r.try_get::<i64, _>("high_risk")? != 0,
+        area_code: r.try_get("area_code")?,
+        tier: r.try_get("tier")?,
+        handling_org: r.try_get("handling_org")?,
+        assigned_orgs: assigned
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        supervision: r.try_get("supervision")?,
+        due_kind: r.try_get("due_kind")?,
+        due_at: r.try_get("due_at")?,
+        party_names: r.try_get("party_names")?,
+        updated_pos: r.try_get("updated_pos")?,
+    })
+}
+
+/// `[lo, hi)` of the area codes under the caller's organisation (empty if it has none).
+fn area_range(caller: &Caller) -> (String, String) {
+    match &caller.org.scope_prefix {
+        // Area codes are digits: everything with the prefix sorts below prefix + ':'.
+        Some(p) => (p.clone(), format!("{p}:")),
+        None => ("-".into(), "-".into()),
+    }
+}
+
+/// A case as the center shows it: fields (personal data masked), derived state, timeline.
+#[derive(Debug, Serialize)]
+pub(crate) struct CaseDetail {
+    id: String,
+    case: gridsync_core::case::Case,
+    state: gridsync_core::workflow::WorkflowState,
+}
+
+async fn load_in_scope(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(CaseId, gridsync_core::case::CaseDoc), ApiError> {
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "case_not_found",
+            "no such case in your scope",
+        )
+    };
+    let id: CaseId = id.parse().map_err(|_| not_found())?;
+    let doc = crate::cases::load(state, id).await?.ok_or_else(not_found)?;
+    let wf = doc.state(&state.limits, state.clock.now());
+    let p = crate::db::cases::Projection::of(&doc.case(), &wf);
+    if !p.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
+        return Err(not_found());
+    }
+    Ok((id, doc))
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    let (id, doc) = load_in_scope(&state, &caller, &id).await?;
+    Ok(Json(view(&state, id, &doc)))
+}
+
+fn view(state: &AppState, id: CaseId, doc: &gridsync_core::case::CaseDoc) -> CaseDetail {
+    let mut case = doc.case();
+    case.parties = case
+        .parties
+        .iter()
+        .map(gridsync_core::case::Party::masked)
+        .collect();
+    case.address = gridsync_core::case::mask_address(&case.address);
+    case.location = None;
+    let state_now =
+        gridsync_core::workflow::fold(&doc.case(), &doc.events(), &state.limits, state.clock.now());
+    CaseDetail {
+        id: id.to_string(),
+        case,
+        state: state_now,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ActionBody {
+    kind: String,
+    #[serde(default)]
+    payload: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ActionDone {
+    event_id: String,
+    case: CaseDetail,
+}
+
+/// Takes a workflow step. `ACCEPT` may leave out `case_no`: the center assigns the next
+/// `{county6}-{yyyymmdd}-{seq}`.
+async fn act(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    Json(body): Json<ActionBody>,
+) -> Result<(StatusCode, Json<ActionDone>), ApiError> {
+    if !is_staff(caller.user.role) {
+        return Err(ApiError::forbidden(
+            "not_permitted",
+            "only center staff take workflow steps here",
+        ));
+    }
+    let (id, _) = load_in_scope(&state, &caller, &id).await?;
+    let Some(kind) = EventKind::from_code(&body.kind) else {
+        return Err(ApiError::bad_request(
+            "invalid_action",
+            format!("unknown action kind {:?}", body.kind),
+        ));
+    };
+    let author = Author {
+        user: caller.user.id.clone(),
+        role: caller.user.role,
+        org: caller.org.id.clone(),
+    };
+    let mut payload = if body.payload.is_null() {
+        serde_json::json!({})
+    } else {
+        body.payload
+    };
+    // Two accepts racing for one number: the unique index refuses one; it retries.
+    for attempt in 0..3 {
+        let needs_number = payload
+            .get("case_no")
+            .is_none_or(serde_json::Value::is_null);
+        if kind == EventKind::Accept && (needs_number || attempt > 0) {
+            payload["case_no"] =
+                serde_json::json!(next_case_no(&state, &caller, state.clock.now()).await?);
+            if payload.get("tier").is_none() {
+                payload["tier"] = serde_json::json!(caller.org.tier.as_code());
+            }
+        }
+        let action = Action::parse(kind.as_code(), &payload.to_string())
+            .map_err(|e| ApiError::bad_request("invalid_action", format!("{kind}: {e}")))?;
+        match crate::cases::act(&state, id, &action, &author).await {
+            Ok(event_id) => {
+                let doc = crate::cases::load(&state, id)
+                    .await?
+                    .ok_or(crate::Error::NotFound("case"))?;
+                tracing::info!(case = %id, kind = %kind, by = %caller.user.id, "workflow step");
+                return Ok((
+                    StatusCode::OK,
+                    Json(ActionDone {
+                        event_id,
+                        case: view(&state, id, &doc),
+                    }),
+                ));
+            }
+            Err(crate::Error::Database(sqlx::Error::Database(e)))
+                if e.is_unique_violation() && kind == EventKind::Accept =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        "could not assign a case number; try again",
+    ))
+}
+
+/// The next free case number of the caller's county for the day of `now` (China time).
+async fn next_case_no(
+    state: &AppState,
+    caller: &Caller,
+    now: Timestamp,
+) -> Result<String, ApiError> {
+    let county: String = caller.org.area_code.chars().take(6).collect();
+    let first = gridsync_core::case::format_case_no(&county, now, 1);
+    let prefix = &first[..first.len() - 6];
+    let last: Option<String> = sqlx::query("SELECT case_no FROM cases WHERE case_no >= $1 AND case_no < $2 ORDER BY case_no DESC LIMIT 1")
+        .bind(prefix)
+        .bind(format!("{prefix}:"))
+        .fetch_optional(&state.db.pool())
+        .await?
+        .map(|r| r.try_get("case_no"))
+        .transpose()?;
+    let seq = last
+        .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u32>().ok()))
+        .unwrap_or(0)
+        + 1;
+    Ok(gridsync_core::case::format_case_no(&county, now, seq))
+}

@@ -1,0 +1,134 @@
+//! The center's case API (first cut): list, detail with masked personal data, workflow
+//! steps with case numbers assigned by the center, refusals with stable codes.
+
+use gridsync_core::workflow::Status;
+use gridsync_tests::{Phone, TestServer};
+
+struct Staff {
+    token: String,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Staff {
+    fn login(server: &TestServer, username: &str) -> Staff {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let v: serde_json::Value = agent
+            .post(&server.url("/v1/auth/login"))
+            .send_json(serde_json::json!({ "username": username, "password": "gridsync-demo" }))
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        Staff {
+            token: v["access_token"].as_str().unwrap().to_owned(),
+            base: server.base_url(),
+            agent,
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let mut r = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or_default(),
+        )
+    }
+
+    fn act(&self, case: &str, kind: &str, payload: serde_json::Value) -> (u16, serde_json::Value) {
+        let mut r = self
+            .agent
+            .post(&format!("{}/v1/cases/{case}/actions", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .send_json(serde_json::json!({ "kind": kind, "payload": payload }))
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or_default(),
+        )
+    }
+}
+
+#[test]
+fn the_center_accepts_dispatches_and_the_phone_sees_it() {
+    let server = TestServer::start();
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "center-1");
+    let a = phone.record("欠薪 A");
+    let b = phone.record("欠薪 B");
+    let draft = phone.record("仍是草稿");
+    phone.store.submit(a).unwrap();
+    phone.store.submit(b).unwrap();
+    phone.sync().unwrap();
+
+    let chen = Staff::login(&server, "chen.dispatch");
+    let (status, page) = chen.get("/v1/cases");
+    assert_eq!(status, 200);
+    let ids: Vec<&str> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "drafts are not listed at the center");
+    assert!(!ids.contains(&draft.to_string().as_str()));
+    let (_, filtered) = chen.get("/v1/cases?text=%E6%AC%A0%E8%96%AA%20A");
+    assert_eq!(filtered["items"].as_array().unwrap().len(), 1);
+
+    // Detail masks personal data.
+    let (_, detail) = chen.get(&format!("/v1/cases/{a}"));
+    let party = &detail["case"]["parties"][0];
+    assert_eq!(party["id_number"], "330182********1234");
+    assert_eq!(party["phone"], "138****5678");
+
+    // Accept assigns the county's numbers in sequence.
+    let (s1, r1) = chen.act(&a.to_string(), "ACCEPT", serde_json::json!({}));
+    let (s2, r2) = chen.act(&b.to_string(), "ACCEPT", serde_json::json!({}));
+    assert_eq!((s1, s2), (200, 200), "{r1} {r2}");
+    let no_a = r1["case"]["state"]["case_no"].as_str().unwrap().to_owned();
+    let no_b = r2["case"]["state"]["case_no"].as_str().unwrap().to_owned();
+    assert!(
+        no_a.starts_with("330182-") && no_a.ends_with("-000001"),
+        "{no_a}"
+    );
+    assert!(no_b.ends_with("-000002"), "{no_b}");
+
+    let to = serde_json::json!({ "to": [{ "id": "330182-labour", "name": "劳动监察大队" }], "tier": "COUNTY" });
+    let (s, r) = chen.act(&a.to_string(), "DISPATCH", to.clone());
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["case"]["state"]["status"], "DISPATCHED");
+
+    // Refusals: a second dispatch (wrong state), a supervisor step from a grid worker's
+    // account, an unknown kind, a case outside the scope.
+    let (s, r) = chen.act(&a.to_string(), "DISPATCH", to);
+    assert_eq!(
+        (s, r["code"].as_str().unwrap()),
+        (409, "invalid_transition")
+    );
+    let (s, r) = chen.act(&a.to_string(), "MEDIATE", serde_json::json!({}));
+    assert_eq!((s, r["code"].as_str().unwrap()), (400, "invalid_action"));
+    let wang = Staff::login(&server, "wang.grid");
+    let (s, r) = wang.act(&b.to_string(), "ARCHIVE", serde_json::json!({}));
+    assert_eq!((s, r["code"].as_str().unwrap()), (403, "not_permitted"));
+    let town_b = Staff::login(&server, "liu.labour");
+    let (s, _) = town_b.get(&format!("/v1/cases/{b}"));
+    assert_eq!(s, 404, "a department sees only what is dispatched to it");
+    let (s, _) = town_b.get(&format!("/v1/cases/{a}"));
+    assert_eq!(s, 200);
+
+    // The department signs for it through the API; the phone's next sync brings it all.
+    let (s, r) = town_b.act(&a.to_string(), "SIGN_FOR", serde_json::json!({}));
+    assert_eq!(s, 200, "{r}");
+    phone.sync().unwrap();
+    let view = phone.store.case(a).unwrap();
+    assert_eq!(view.state.status, Status::Signed);
+    assert_eq!(view.state.case_no.as_deref(), Some(no_a.as_str()));
+    assert_eq!(view.state.handling_org.as_deref(), Some("330182-labour"));
+}
