@@ -85,6 +85,16 @@ fn link_or_copy(from: &Path, to: &Path) {
 }
 
 fn run_python(script: &str) {
+    // A machine with only the Rust toolchain has no Python: say so and pass. CI sets
+    // GRIDSYNC_REQUIRE_PYTHON=1, so there a missing interpreter fails instead.
+    if Command::new("python3").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("GRIDSYNC_REQUIRE_PYTHON").is_none(),
+            "python3 is required (GRIDSYNC_REQUIRE_PYTHON is set)"
+        );
+        eprintln!("skipped {script}: python3 not found");
+        return;
+    }
     let dir = bindings();
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/python")
