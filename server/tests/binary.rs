@@ -12,6 +12,7 @@ use gridsync_tests::Phone;
 struct ServerProcess {
     child: Child,
     base_url: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -29,11 +30,14 @@ impl ServerProcess {
         // The log line "gridsync listening addr=127.0.0.1:PORT" tells where it listens.
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("addr=").nth(1) {
                     let _ = tx.send(addr.split_whitespace().next().unwrap_or("").to_owned());
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let addr = rx
@@ -42,6 +46,7 @@ impl ServerProcess {
         ServerProcess {
             child,
             base_url: format!("http://{addr}"),
+            log,
         }
     }
 }
@@ -75,6 +80,36 @@ fn the_readme_command_serves_the_demo_county() {
     let id = phone.record("欠薪纠纷");
     phone.store.submit(id).unwrap();
     assert_eq!(phone.sync().unwrap().acked_changes, 2);
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(&["--demo"], dir.path());
+    let mut phone = Phone::login(&server.base_url, "wang.grid", "term-phone");
+    phone.record("欠薪");
+    phone.sync().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    std::thread::sleep(Duration::from_millis(100));
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(log.contains("shutting down"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
 }
 
 #[test]
