@@ -16,6 +16,7 @@ pub mod db;
 pub mod demo;
 mod error;
 pub mod http;
+pub mod ingest;
 pub mod state;
 pub mod sync;
 
@@ -82,7 +83,9 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
     } else {
         Bootstrap::Existing
     };
+    let (ingest, committer) = ingest::Ingest::new();
     let state = AppState {
+        ingest,
         db,
         keys: Arc::new(auth::Keys::new(secret.as_bytes())),
         clock,
@@ -91,6 +94,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         metrics: Some(metrics_handle()),
         limits_http: HttpLimits::default(),
     };
+    tokio::spawn(ingest::run(state.clone(), committer));
     Ok((state, bootstrap))
 }
 

@@ -14,6 +14,8 @@ use crate::db::Db;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Db,
+    /// Pushes go through the group-committing ingest task.
+    pub ingest: crate::ingest::Ingest,
     pub keys: Arc<Keys>,
     pub clock: Arc<dyn Clock>,
     pub limits: TimeLimits,

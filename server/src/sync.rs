@@ -71,11 +71,10 @@ pub async fn sync(
     request: &SyncRequest,
 ) -> Result<(SyncResponse, SyncStats)> {
     let now = state.clock.now().0;
-    let mut stats = SyncStats::default();
     let mut response = SyncResponse::new(request.cursor);
-
+    let mut stats = SyncStats::default();
     if request.cursor == 0 || !request.push.is_empty() {
-        // Read before the transaction: on PostgreSQL the writer is the shared pool, and a
+        // Read before queueing: on PostgreSQL the writer is the shared pool, and a
         // transaction waiting for a second connection could starve it.
         let actors: HashSet<String> = if request.push.is_empty() {
             HashSet::new()
@@ -87,59 +86,21 @@ pub async fn sync(
                 .into_iter()
                 .collect()
         };
-        let mut tx = state.db.writer.begin().await?;
-        if request.cursor == 0 {
-            // A fresh store (new install, or data lost): everything comes whole again.
-            sqlx::query("DELETE FROM device_cases WHERE device_id = $1")
-                .bind(&caller.device_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if !request.push.is_empty() {
-            let mut pushes: Vec<&DocChanges> = request.push.iter().collect();
-            // Lock order = id order: two syncs touching the same cases cannot deadlock.
-            pushes.sort_by_key(|p| p.doc_id);
-            pushes.dedup_by_key(|p| p.doc_id);
-            let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
-            if state.db.dialect == Dialect::Postgres {
-                cases::lock_many(&mut tx, &ids).await?;
-            }
-            let mut loaded = cases::load_many(&mut tx, &ids, &state.actor).await?;
-            let held = cases::held_many(&mut tx, &caller.device_id, &ids).await?;
-            let mut merges = Vec::new();
-            for push in pushes {
-                stats.pushed_cases += 1;
-                let prior = loaded.remove(&push.doc_id);
-                match merge(
-                    state,
-                    caller,
-                    &actors,
-                    push,
-                    prior,
-                    held.contains(&push.doc_id),
-                ) {
-                    Ok(m) => merges.push(m),
-                    Err((code, message)) => {
-                        stats.rejected += 1;
-                        response.rejected.push(Rejection {
-                            doc_id: push.doc_id,
-                            code,
-                            message,
-                        });
-                    }
-                }
-            }
-            stats.new_changes = write(&mut tx, state, caller, &mut merges, now).await?;
-            tx.commit().await?;
-            for m in &mut merges {
-                response.acks.push(Ack {
-                    doc_id: m.id,
-                    heads: m.doc.heads().iter().map(|h| h.0).collect(),
-                });
-            }
-        } else {
-            tx.commit().await?;
-        }
+        let pushed = state
+            .ingest
+            .push(
+                state,
+                crate::ingest::Job {
+                    caller: caller.clone(),
+                    actors,
+                    push: request.push.clone(),
+                    fresh: request.cursor == 0,
+                },
+            )
+            .await?;
+        response.acks = pushed.acks;
+        response.rejected = pushed.rejected;
+        stats = pushed.stats;
     }
 
     pull(state, caller, request, &mut response, now).await?;
@@ -161,6 +122,77 @@ pub(crate) async fn lock_case(conn: &mut AnyConnection, id: CaseId) -> Result<()
 }
 
 type Refusal = (RejectCode, String);
+
+/// What one device's push did, inside a (shared) transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Pushed {
+    pub(crate) acks: Vec<Ack>,
+    pub(crate) rejected: Vec<Rejection>,
+    pub(crate) stats: SyncStats,
+}
+
+/// Merges one device's push inside `tx` (which may carry other devices' pushes too: group
+/// commit). The case locks must already be held. Returns the acknowledgements to send once
+/// the transaction commits.
+pub(crate) async fn merge_push(
+    tx: &mut AnyConnection,
+    state: &AppState,
+    caller: &Caller,
+    actors: &HashSet<String>,
+    push: &[DocChanges],
+    fresh: bool,
+    now: i64,
+) -> Result<Pushed> {
+    let mut out = Pushed::default();
+    if fresh {
+        // A fresh store (new install, or data lost): everything comes whole again.
+        sqlx::query("DELETE FROM device_cases WHERE device_id = $1")
+            .bind(&caller.device_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if push.is_empty() {
+        return Ok(out);
+    }
+    let mut pushes: Vec<&DocChanges> = push.iter().collect();
+    pushes.sort_by_key(|p| p.doc_id);
+    pushes.dedup_by_key(|p| p.doc_id);
+    let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
+    let mut loaded = cases::load_many(tx, &ids, &state.actor).await?;
+    let held = cases::held_many(tx, &caller.device_id, &ids).await?;
+    let mut merges = Vec::new();
+    for push in pushes {
+        out.stats.pushed_cases += 1;
+        let prior = loaded.remove(&push.doc_id);
+        match merge(
+            state,
+            caller,
+            actors,
+            push,
+            prior,
+            held.contains(&push.doc_id),
+        ) {
+            Ok(m) => merges.push(m),
+            Err((code, message)) => {
+                out.stats.rejected += 1;
+                out.rejected.push(Rejection {
+                    doc_id: push.doc_id,
+                    code,
+                    message,
+                });
+            }
+        }
+    }
+    out.stats.new_changes = write(tx, state, caller, &mut merges, now).await?;
+    // Heads now; they are sent only after the commit.
+    for m in &mut merges {
+        out.acks.push(Ack {
+            doc_id: m.id,
+            heads: m.doc.heads().iter().map(|h| h.0).collect(),
+        });
+    }
+    Ok(out)
+}
 
 /// Merges one pushed case in memory and checks it. Nothing is written here.
 fn merge(
