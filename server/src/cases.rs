@@ -13,7 +13,32 @@ use crate::sync::FEED_LOCK;
 
 /// Takes a workflow step on a case as `by`; returns the event id.
 pub async fn act(state: &AppState, id: CaseId, action: &Action, by: &Author) -> Result<String> {
-    edit(state, id, |doc, now| Ok(doc.act(action, by, now)?)).await
+    use gridsync_core::workflow::EventKind;
+    // A step that changes the tier brings the time limits configured for the new tier.
+    let rules = match action.kind() {
+        EventKind::Accept | EventKind::Dispatch | EventKind::Escalate => {
+            Some(crate::warnings::limit_rules(&state.db).await?)
+        }
+        _ => None,
+    };
+    edit(state, id, |doc, now| {
+        let event = doc.act(action, by, now)?;
+        if let Some(rules) = &rules {
+            let case = doc.case();
+            let tier = doc.state(&state.limits, now).tier;
+            let limits = crate::warnings::limits_for(rules, tier, case.category.as_code());
+            if limits
+                != case
+                    .time_limits
+                    .clone()
+                    .unwrap_or_else(|| state.limits.clone())
+            {
+                doc.set_time_limits(&limits, now)?;
+            }
+        }
+        Ok(event)
+    })
+    .await
 }
 
 /// Loads a case under its lock, applies `op`, logs the new changes and refreshes the
@@ -89,4 +114,31 @@ pub async fn load(state: &AppState, id: CaseId) -> Result<Option<CaseDoc>> {
     Ok(cases::load(&mut conn, id, &state.actor)
         .await?
         .map(|l| l.doc))
+}
+
+/// The next free case number `{county6}-{yyyymmdd}-{seq}` of a county for the day of `now`
+/// (China time). A race between two accepts is settled by the unique index on `case_no`:
+/// the loser takes the next number.
+pub async fn next_case_no(
+    state: &AppState,
+    county6: &str,
+    now: gridsync_core::case::Timestamp,
+) -> Result<String> {
+    use sqlx::Row;
+    let first = gridsync_core::case::format_case_no(county6, now, 1);
+    let prefix = &first[..first.len() - 6];
+    let last: Option<String> = sqlx::query(
+        "SELECT case_no FROM cases WHERE case_no >= $1 AND case_no < $2 ORDER BY case_no DESC LIMIT 1",
+    )
+    .bind(prefix)
+    .bind(format!("{prefix}:"))
+    .fetch_optional(&state.db.pool())
+    .await?
+    .map(|r| r.try_get("case_no"))
+    .transpose()?;
+    let seq = last
+        .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u32>().ok()))
+        .unwrap_or(0)
+        + 1;
+    Ok(gridsync_core::case::format_case_no(county6, now, seq))
 }

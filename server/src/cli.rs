@@ -66,6 +66,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         jwt_secret: args.jwt_secret,
         demo: args.demo,
+        scan_every: Some(gridsync_server::warnings::SCAN_EVERY),
     };
     let (state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;
     match bootstrap {

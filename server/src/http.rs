@@ -1,10 +1,14 @@
 //! The HTTP surface: one router per resource, merged here.
 
+pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod cases;
 pub(crate) mod error;
 pub(crate) mod health;
+pub(crate) mod rules;
+pub(crate) mod stats;
 pub(crate) mod sync;
+pub(crate) mod warnings;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue};
@@ -21,7 +25,11 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(auth::router())
         .merge(cases::router())
+        .merge(audit::router())
         .merge(sync::router())
+        .merge(stats::router())
+        .merge(rules::router())
+        .merge(warnings::router())
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-content-type-options"),
             HeaderValue::from_static("nosniff"),

@@ -10,6 +10,7 @@
 //! the router, [`serve`] runs it until a shutdown signal, finishing in-flight requests.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod db;
@@ -17,8 +18,11 @@ pub mod demo;
 mod error;
 pub mod http;
 pub mod ingest;
+pub mod rules;
 pub mod state;
+pub mod stats;
 pub mod sync;
+pub mod warnings;
 
 use std::sync::{Arc, OnceLock};
 
@@ -38,6 +42,9 @@ pub struct Config {
     pub jwt_secret: Option<String>,
     /// Load the demo county into an empty database.
     pub demo: bool,
+    /// Run the warning scanner every this often (`None`: not at all; tests call
+    /// [`warnings::scan_once`] themselves).
+    pub scan_every: Option<std::time::Duration>,
 }
 
 /// What the first start did.
@@ -84,8 +91,10 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         Bootstrap::Existing
     };
     let (ingest, committer) = ingest::Ingest::new();
+    let (live, _) = tokio::sync::broadcast::channel(1024);
     let state = AppState {
         ingest,
+        live,
         db,
         keys: Arc::new(auth::Keys::new(secret.as_bytes())),
         clock,
@@ -95,6 +104,9 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         limits_http: HttpLimits::default(),
     };
     tokio::spawn(ingest::run(state.clone(), committer));
+    if let Some(every) = config.scan_every {
+        tokio::spawn(warnings::run(state.clone(), every));
+    }
     Ok((state, bootstrap))
 }
 

@@ -16,6 +16,8 @@ pub struct AppState {
     pub db: Db,
     /// Pushes go through the group-committing ingest task.
     pub ingest: crate::ingest::Ingest,
+    /// Warnings and alerts as they happen, for `GET /v1/events` subscribers.
+    pub live: tokio::sync::broadcast::Sender<crate::warnings::LiveEvent>,
     pub keys: Arc<Keys>,
     pub clock: Arc<dyn Clock>,
     pub limits: TimeLimits,

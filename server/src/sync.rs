@@ -101,6 +101,9 @@ pub async fn sync(
         response.acks = pushed.acks;
         response.rejected = pushed.rejected;
         stats = pushed.stats;
+        crate::warnings::alert_high_risk(state, &pushed.submitted).await?;
+        // Before the pull, so this very answer carries the accept and the dispatch.
+        crate::rules::auto_dispatch(state, &pushed.submitted).await?;
     }
 
     pull(state, caller, request, &mut response, now).await?;
@@ -127,6 +130,8 @@ type Refusal = (RejectCode, String);
 #[derive(Debug, Default)]
 pub(crate) struct Pushed {
     pub(crate) acks: Vec<Ack>,
+    /// Accepted cases that now stand SUBMITTED (candidates for auto-dispatch).
+    pub(crate) submitted: Vec<CaseId>,
     pub(crate) rejected: Vec<Rejection>,
     pub(crate) stats: SyncStats,
 }
@@ -190,6 +195,9 @@ pub(crate) async fn merge_push(
             doc_id: m.id,
             heads: m.doc.heads().iter().map(|h| h.0).collect(),
         });
+        if m.projection.status == gridsync_core::workflow::Status::Submitted {
+            out.submitted.push(m.id);
+        }
     }
     Ok(out)
 }
@@ -257,6 +265,11 @@ fn merge(
         new.push((hex::encode(hash.0), actor, bytes.clone()));
     }
 
+    let limits_before = if existed {
+        doc.case().time_limits
+    } else {
+        None
+    };
     let events_before: HashMap<String, Event> = if existed {
         doc.events()
             .into_iter()
@@ -295,6 +308,12 @@ fn merge(
     }
 
     let case = doc.case();
+    if case.time_limits != limits_before {
+        return Err((
+            RejectCode::EventNotPermitted,
+            "time limits are set by the center".into(),
+        ));
+    }
     let wf = fold(&case, &events_after, &state.limits, now);
     let projection = Projection::of(&case, &wf);
     if !existed && !projection.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {

@@ -264,6 +264,9 @@ pub struct Case {
     /// agreement itself lives in the resolve event that made it (see
     /// [`crate::workflow::WorkflowState::agreement`]), so a superseded resolve brings none.
     pub payments: std::collections::BTreeMap<String, Timestamp>,
+    /// The time limits the center set for this case (by tier and category); the fold uses
+    /// them instead of its defaults, so phone and center derive the same deadlines.
+    pub time_limits: Option<crate::workflow::TimeLimits>,
 }
 
 impl Case {

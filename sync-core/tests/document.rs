@@ -722,3 +722,54 @@ fn a_typical_case_saves_under_2_kb() {
     );
     assert!(size < 2048, "save() is {size} bytes");
 }
+
+#[test]
+fn time_limits_set_by_the_center_travel_in_the_document_and_drive_the_deadlines() {
+    use gridsync_core::workflow::{Action, Author, DeadlineKind, Role, TimeLimits};
+    let worker = Author::new("w", Role::GridWorker, "330182101201");
+    let new = gridsync_core::case::NewCase {
+        area_code: "330182101201".into(),
+        title: "欠薪".into(),
+        ..Default::default()
+    };
+    let t0 = gridsync_core::case::Timestamp(1_795_000_000_000);
+    let mut phone =
+        gridsync_core::case::CaseDoc::record(&new, &worker, "p", t0, automerge::ActorId::random())
+            .unwrap();
+    phone.act(&Action::Submit {}, &worker, t0).unwrap();
+    let mut center =
+        gridsync_core::case::CaseDoc::load(&phone.save(), automerge::ActorId::random()).unwrap();
+    // The county's rule: accept within 4 hours.
+    let limits = TimeLimits {
+        accept: 4 * 3_600_000,
+        ..TimeLimits::default()
+    };
+    center.set_time_limits(&limits, t0).unwrap();
+    let heads = center.heads();
+    center.set_time_limits(&limits, t0).unwrap();
+    assert_eq!(
+        center.heads(),
+        heads,
+        "setting the same limits again changes nothing"
+    );
+    let bad = TimeLimits {
+        sign: 0,
+        ..TimeLimits::default()
+    };
+    assert_eq!(
+        center.set_time_limits(&bad, t0).unwrap_err().code(),
+        "invalid_input"
+    );
+
+    phone.apply_changes(&center.changes_since(&[])).unwrap();
+    for doc in [&phone, &center] {
+        // The phone folds with its defaults (1 day), but the case's limits win: due in 4 h.
+        let state = doc.state(&TimeLimits::default(), t0);
+        let accept = state
+            .deadlines
+            .iter()
+            .find(|d| d.kind == DeadlineKind::Accept)
+            .unwrap();
+        assert_eq!(accept.due_at.0 - accept.started_at.0, 4 * 3_600_000);
+    }
+}

@@ -148,6 +148,7 @@ impl TestServer {
             database_url: db.url.clone(),
             jwt_secret: Some("test-secret-0123456789".into()),
             demo: true,
+            scan_every: None,
         };
         let (state, _) = rt
             .block_on(gridsync_server::open(&config, clock))

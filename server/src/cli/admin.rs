@@ -63,6 +63,36 @@ enum AdminCommand {
     Devices,
     /// List organisations.
     Orgs,
+    /// List the auto-dispatch rules, in the order they are tried.
+    Rules,
+    /// Add an auto-dispatch rule (智能导办): cases matching category / risk / area go to
+    /// `--target`; with `--automatic` the system accepts and dispatches them on arrival.
+    AddRule {
+        id: String,
+        /// Accepting center (its county code numbers the cases).
+        #[arg(long)]
+        center: String,
+        /// Organisation the cases go to.
+        #[arg(long)]
+        target: String,
+        /// Lower is tried first.
+        #[arg(long, default_value_t = 100)]
+        priority: i64,
+        /// Category code (e.g. TRAFFIC_ACCIDENT); any if omitted.
+        #[arg(long)]
+        category: Option<String>,
+        /// Risk level code (GREEN, YELLOW, ORANGE, RED); any if omitted.
+        #[arg(long)]
+        risk: Option<String>,
+        /// Area-code prefix; anywhere if omitted.
+        #[arg(long)]
+        area_prefix: Option<String>,
+        /// Accept and dispatch without a person (otherwise a suggestion).
+        #[arg(long)]
+        automatic: bool,
+    },
+    /// Remove an auto-dispatch rule.
+    RemoveRule { id: String },
 }
 
 pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
@@ -134,6 +164,53 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     seen.map(|s| s.to_string()).unwrap_or("-".into())
                 );
             }
+        }
+        AdminCommand::Rules => {
+            for r in gridsync_server::rules::list(&db).await? {
+                let any = |v: &Option<String>| v.clone().unwrap_or_else(|| "*".into());
+                println!(
+                    "{}\tpriority {}\t{} / {} / {}\t{} -> {}\t{}",
+                    r.id,
+                    r.priority,
+                    any(&r.category),
+                    any(&r.risk_level),
+                    any(&r.area_prefix),
+                    r.center_org,
+                    r.target_org,
+                    if r.automatic {
+                        "automatic"
+                    } else {
+                        "suggestion"
+                    }
+                );
+            }
+        }
+        AdminCommand::AddRule {
+            id,
+            center,
+            target,
+            priority,
+            category,
+            risk,
+            area_prefix,
+            automatic,
+        } => {
+            let rule = gridsync_server::rules::DispatchRule {
+                id,
+                priority,
+                category,
+                risk_level: risk,
+                area_prefix,
+                center_org: center,
+                target_org: target,
+                automatic,
+            };
+            gridsync_server::rules::add(&db, &rule, now).await?;
+            println!("added rule {}", rule.id);
+        }
+        AdminCommand::RemoveRule { id } => {
+            gridsync_server::rules::remove(&db, &id).await?;
+            println!("removed rule {id}");
         }
         AdminCommand::Orgs => {
             for o in db.orgs().await? {

@@ -30,6 +30,18 @@ pub(crate) struct Projection {
     pub(crate) accepted_at: Option<i64>,
     pub(crate) resolved_at: Option<i64>,
     pub(crate) archived_at: Option<i64>,
+    /// Statistics (migration 0002): the outcome that stands, its on-time flag and the tier
+    /// that resolved it (on-the-spot resolutions: VILLAGE).
+    pub(crate) resolved_success: Option<bool>,
+    pub(crate) resolved_on_time: Option<bool>,
+    pub(crate) resolved_tier: Option<String>,
+    pub(crate) dispatched_at: Option<i64>,
+    pub(crate) signed_at: Option<i64>,
+    /// The last dispatch was signed for within the case's sign limit (`None`: not signed).
+    pub(crate) signed_on_time: Option<bool>,
+    /// The latest follow-up visit's satisfaction (1..5) and time.
+    pub(crate) satisfaction: Option<i64>,
+    pub(crate) followed_up_at: Option<i64>,
 }
 
 impl Projection {
@@ -41,6 +53,32 @@ impl Projection {
             .find(|t| t.superseded.is_none() && t.kind == "ARCHIVE")
             .map(|t| t.at.0)
             .filter(|_| state.status == Status::Archived);
+        // The resolution that stands is the last applied resolve of either kind.
+        let on_the_spot = state
+            .timeline
+            .iter()
+            .rev()
+            .find(|t| {
+                t.superseded.is_none() && matches!(t.kind.as_str(), "RESOLVE" | "RESOLVE_ON_SITE")
+            })
+            .is_some_and(|t| t.kind == "RESOLVE_ON_SITE");
+        let resolved_tier = state.outcome.as_ref().map(|_| {
+            if on_the_spot {
+                gridsync_core::workflow::Tier::Village.as_code().to_owned()
+            } else {
+                state.tier.as_code().to_owned()
+            }
+        });
+        // The sign limit the fold used: the case's own (set by tier and category), else the
+        // default.
+        let sign_limit = case.time_limits.as_ref().map_or_else(
+            || gridsync_core::workflow::TimeLimits::default().sign,
+            |l| l.sign,
+        );
+        let signed_on_time = match (state.dispatched_at, state.signed_at) {
+            (Some(d), Some(s)) if s >= d => Some(s.0 - d.0 <= sign_limit),
+            _ => None,
+        };
         Projection {
             status: state.status,
             case_no: state.case_no.clone(),
@@ -73,6 +111,14 @@ impl Projection {
             accepted_at: state.accepted_at.map(|t| t.0),
             resolved_at: state.resolved_at.map(|t| t.0),
             archived_at,
+            resolved_success: state.outcome.as_ref().map(|o| o.success),
+            resolved_on_time: state.outcome.as_ref().map(|o| o.on_time),
+            resolved_tier,
+            dispatched_at: state.dispatched_at.map(|t| t.0),
+            signed_at: state.signed_at.map(|t| t.0),
+            signed_on_time,
+            satisfaction: state.follow_ups.last().map(|f| i64::from(f.satisfaction)),
+            followed_up_at: state.followed_up_at.map(|t| t.0),
         }
     }
 
@@ -150,7 +196,9 @@ pub(crate) async fn upsert(
                 assigned_orgs = $12, assignee = $13, supervision = $14, due_kind = $15,
                 due_start = $16, due_at = $17, party_names = $18, recorded_at = $19,
                 submitted_at = $20, accepted_at = $21, resolved_at = $22, archived_at = $23,
-                updated_pos = $24, updated_at = $25
+                updated_pos = $24, updated_at = $25, resolved_success = $26,
+                resolved_on_time = $27, resolved_tier = $28, dispatched_at = $29,
+                signed_at = $30, satisfaction = $31, followed_up_at = $32, signed_on_time = $33
              WHERE id = $1",
         )
         .bind(id.to_string())
@@ -178,6 +226,14 @@ pub(crate) async fn upsert(
         .bind(p.archived_at)
         .bind(updated_pos)
         .bind(now)
+        .bind(p.resolved_success.map(i64::from))
+        .bind(p.resolved_on_time.map(i64::from))
+        .bind(&p.resolved_tier)
+        .bind(p.dispatched_at)
+        .bind(p.signed_at)
+        .bind(p.satisfaction)
+        .bind(p.followed_up_at)
+        .bind(p.signed_on_time.map(i64::from))
         .execute(&mut *conn)
         .await?;
         return Ok(());
@@ -186,9 +242,12 @@ pub(crate) async fn upsert(
         "INSERT INTO cases (id, snapshot, snapshot_pos, status, case_no, title, area_code, category,
             risk_level, high_risk, source, tier, handling_org, assigned_orgs, assignee, supervision,
             due_kind, due_start, due_at, party_names, recorded_at, submitted_at, accepted_at,
-            resolved_at, archived_at, created_pos, updated_pos, updated_at)
+            resolved_at, archived_at, created_pos, updated_pos, updated_at, resolved_success,
+            resolved_on_time, resolved_tier, dispatched_at, signed_at, satisfaction, followed_up_at,
+            signed_on_time)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25, $26, $26, $27)
+            $19, $20, $21, $22, $23, $24, $25, $26, $26, $27, $28, $29, $30, $31, $32, $33, $34,
+            $35)
          ON CONFLICT (id) DO UPDATE SET
             snapshot = excluded.snapshot, snapshot_pos = excluded.snapshot_pos,
             status = excluded.status, case_no = excluded.case_no, title = excluded.title,
@@ -201,7 +260,12 @@ pub(crate) async fn upsert(
             party_names = excluded.party_names, recorded_at = excluded.recorded_at,
             submitted_at = excluded.submitted_at, accepted_at = excluded.accepted_at,
             resolved_at = excluded.resolved_at, archived_at = excluded.archived_at,
-            updated_pos = excluded.updated_pos, updated_at = excluded.updated_at",
+            updated_pos = excluded.updated_pos, updated_at = excluded.updated_at,
+            resolved_success = excluded.resolved_success,
+            resolved_on_time = excluded.resolved_on_time, resolved_tier = excluded.resolved_tier,
+            dispatched_at = excluded.dispatched_at, signed_at = excluded.signed_at,
+            satisfaction = excluded.satisfaction, followed_up_at = excluded.followed_up_at,
+            signed_on_time = excluded.signed_on_time",
     )
     .bind(id.to_string())
     .bind(snap)
@@ -230,6 +294,14 @@ pub(crate) async fn upsert(
     .bind(p.archived_at)
     .bind(updated_pos)
     .bind(now)
+    .bind(p.resolved_success.map(i64::from))
+    .bind(p.resolved_on_time.map(i64::from))
+    .bind(&p.resolved_tier)
+    .bind(p.dispatched_at)
+    .bind(p.signed_at)
+    .bind(p.satisfaction)
+    .bind(p.followed_up_at)
+    .bind(p.signed_on_time.map(i64::from))
     .execute(&mut *conn)
     .await?;
     Ok(())

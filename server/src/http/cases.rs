@@ -3,8 +3,9 @@
 //! (`POST /v1/cases/{id}/actions`). Every step is appended to the case document through
 //! `sync-core`, so it reaches the phones at their next sync.
 //!
-//! Personal data (ID numbers, phones, addresses) is masked in every answer here; unmasked
-//! reads with their audit trail belong to the workflow issue.
+//! Personal data (ID numbers, phones, addresses) is masked in every answer here, except
+//! `GET /v1/cases/{id}?unmasked=true` for the roles that need it, which is audited; so is
+//! every workflow step (`crate::audit`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -181,13 +182,63 @@ async fn load_in_scope(
     Ok((id, doc))
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct DetailQuery {
+    /// Show the parties' ID numbers, phones and addresses (and the case address) in full.
+    #[serde(default)]
+    unmasked: bool,
+}
+
 async fn detail(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     let (id, doc) = load_in_scope(&state, &caller, &id).await?;
-    Ok(Json(view(&state, id, &doc)))
+    let mut out = view(&state, id, &doc);
+    if q.unmasked {
+        if !may_see_personal_data(&caller, &out) {
+            return Err(ApiError::forbidden(
+                "personal_data_forbidden",
+                "your role does not need this case's personal data",
+            ));
+        }
+        let full = doc.case();
+        out.case.parties = full.parties;
+        out.case.address = full.address;
+        // Audited before it is shown: no entry, no data. Field names only.
+        crate::audit::append(
+            &state,
+            crate::audit::Entry::by(
+                &caller,
+                crate::audit::PERSONAL_DATA_READ,
+                Some(id.to_string()),
+                serde_json::json!({
+                    "fields": ["parties.id_number", "parties.phone", "parties.address", "address"],
+                    "parties": out.case.parties.len(),
+                }),
+            ),
+        )
+        .await?;
+    }
+    Ok(Json(out))
+}
+
+/// Who sees a case's personal data unmasked (the case is in the caller's scope already): a
+/// dispatcher, a department handler of an organisation handling or assigned the case, a
+/// village mediator of the case's village.
+fn may_see_personal_data(caller: &Caller, detail: &CaseDetail) -> bool {
+    let org = caller.org.id.as_str();
+    match caller.user.role {
+        Role::Dispatcher => true,
+        Role::DepartmentHandler => {
+            detail.state.handling_org.as_deref() == Some(org)
+                || detail.state.assigned_orgs.iter().any(|o| o.id == org)
+        }
+        Role::VillageMediator => detail.case.area_code == caller.org.area_code,
+        _ => false,
+    }
 }
 
 fn view(state: &AppState, id: CaseId, doc: &gridsync_core::case::CaseDoc) -> CaseDetail {
@@ -272,6 +323,16 @@ async fn act(
                     .await?
                     .ok_or(crate::Error::NotFound("case"))?;
                 tracing::info!(case = %id, kind = %kind, by = %caller.user.id, "workflow step");
+                crate::audit::append(
+                    &state,
+                    crate::audit::Entry::by(
+                        &caller,
+                        crate::audit::CASE_ACTION,
+                        Some(id.to_string()),
+                        serde_json::json!({ "kind": kind.as_code(), "event_id": event_id }),
+                    ),
+                )
+                .await?;
                 return Ok((
                     StatusCode::OK,
                     Json(ActionDone {

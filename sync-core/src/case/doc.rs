@@ -313,6 +313,26 @@ impl CaseDoc {
         Ok(id)
     }
 
+    /// Sets the time limits in force for this case (the center does, by tier and category).
+    /// A no-op when they are already in force.
+    pub fn set_time_limits(&mut self, limits: &TimeLimits, at: Timestamp) -> Result<()> {
+        if limits_invalid(limits) {
+            return Err(Error::invalid(
+                "time_limits",
+                "every limit must be positive, yellow 1..=100 %",
+            ));
+        }
+        if self.case().time_limits.as_ref() == Some(limits) {
+            return Ok(());
+        }
+        let obj = self.doc.put_object(ROOT, "time_limits", ObjType::Map)?;
+        for (key, value) in LIMIT_KEYS.iter().zip(limit_values(limits)) {
+            self.doc.put(&obj, *key, value)?;
+        }
+        self.commit("set_time_limits", at);
+        Ok(())
+    }
+
     // ---- reading ------------------------------------------------------------------------
 
     /// The case's fields. Lenient: missing keys read as defaults, unknown codes as defaults.
@@ -354,6 +374,7 @@ impl CaseDoc {
             notes: read_list(d, "notes", read_note),
             attachments: read_list(d, "attachments", read_attachment),
             payments: read_payments(d),
+            time_limits: read_time_limits(d),
         }
     }
 
@@ -510,6 +531,10 @@ fn read_id(doc: &AutoCommit) -> Result<CaseId> {
 
 fn new_item_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn limits_invalid(l: &TimeLimits) -> bool {
+    limit_values(l)[..7].iter().any(|x| *x <= 0) || !(1..=100).contains(&l.yellow_percent)
 }
 
 fn validate_new(new: &NewCase) -> Result<()> {
@@ -711,6 +736,55 @@ fn read_event(d: &AutoCommit, o: &ObjId) -> Event {
         at: Timestamp(get_i64_opt(d, o, "at").unwrap_or(0)),
         payload: get_str(d, o, "payload"),
     }
+}
+
+/// The keys of the `time_limits` map, in milliseconds (`yellow_percent` in percent).
+const LIMIT_KEYS: [&str; 8] = [
+    "accept",
+    "accept_high_risk",
+    "sign",
+    "handle_simple",
+    "handle_general",
+    "handle_complex",
+    "follow_up",
+    "yellow_percent",
+];
+
+fn limit_values(l: &TimeLimits) -> [i64; 8] {
+    [
+        l.accept,
+        l.accept_high_risk,
+        l.sign,
+        l.handle_simple,
+        l.handle_general,
+        l.handle_complex,
+        l.follow_up,
+        i64::from(l.yellow_percent),
+    ]
+}
+
+fn read_time_limits(d: &AutoCommit) -> Option<TimeLimits> {
+    let Ok(Some((Value::Object(ObjType::Map), o))) = d.get(ROOT, "time_limits") else {
+        return None;
+    };
+    let mut v = [0i64; 8];
+    for (slot, key) in v.iter_mut().zip(LIMIT_KEYS) {
+        *slot = get_i64_opt(d, &o, key)?;
+    }
+    // A limit that is not positive is not a limit: ignore the whole map.
+    if v[..7].iter().any(|x| *x <= 0) || !(1..=100).contains(&v[7]) {
+        return None;
+    }
+    Some(TimeLimits {
+        accept: v[0],
+        accept_high_risk: v[1],
+        sign: v[2],
+        handle_simple: v[3],
+        handle_general: v[4],
+        handle_complex: v[5],
+        follow_up: v[6],
+        yellow_percent: u8::try_from(v[7]).unwrap_or(70),
+    })
 }
 
 fn read_payments(d: &AutoCommit) -> std::collections::BTreeMap<String, Timestamp> {

@@ -540,6 +540,8 @@ fn describe(reason: &SupersedeReason) -> String {
 
 /// Replays `events` (document order) over `case` and derives the workflow state at `now`.
 pub fn fold(case: &Case, events: &[Event], limits: &TimeLimits, now: Timestamp) -> WorkflowState {
+    // The limits the center set for the case win over the caller's defaults.
+    let limits = case.time_limits.as_ref().unwrap_or(limits);
     let mut state = WorkflowState {
         high_risk: case.is_high_risk(),
         timeline: Vec::with_capacity(events.len()),

@@ -1,8 +1,15 @@
 //! End-to-end tests: the real server on loopback (SQLite, or PostgreSQL when
 //! `GRIDSYNC_TEST_POSTGRES_URL` is set), phones as real `FieldStore`s over HTTP.
 
+mod audit;
 mod bad_input;
 mod center;
+mod conflict;
+mod dispatch;
 mod health;
+mod matrix;
 mod scope;
+mod stats;
 mod sync;
+mod walk;
+mod warnings;

@@ -1,0 +1,88 @@
+//! `GET /v1/audit` (query the audit log, newest first) and `GET /v1/audit/verify` (walk the
+//! hash chain), for supervisors and administrators only.
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use gridsync_core::workflow::Role;
+use serde::{Deserialize, Serialize};
+
+use super::ApiError;
+use super::auth::AuthUser;
+use crate::audit::{self, Filter, Record, VerifyReport};
+use crate::state::AppState;
+use crate::sync::Caller;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/audit", get(list))
+        .route("/v1/audit/verify", get(verify))
+}
+
+fn may_read(caller: &Caller) -> Result<(), ApiError> {
+    if matches!(caller.user.role, Role::Supervisor | Role::Admin) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "not_permitted",
+            "only supervisors and administrators read the audit log",
+        ))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AuditQuery {
+    /// Case id.
+    case: Option<String>,
+    /// User id.
+    user: Option<String>,
+    /// Epoch milliseconds, inclusive.
+    from: Option<i64>,
+    /// Epoch milliseconds, exclusive.
+    to: Option<i64>,
+    /// Page size (default 100, at most 1000).
+    limit: Option<i64>,
+    /// `seq` of the last entry of the previous page.
+    before: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct AuditPage {
+    items: Vec<Record>,
+    /// Pass as `before` for the next page; absent on the last page.
+    next: Option<i64>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    may_read(&caller)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let filter = Filter {
+        case_id: q.case.filter(|s| !s.is_empty()),
+        user_id: q.user.filter(|s| !s.is_empty()),
+        from: q.from,
+        to: q.to,
+        before: q.before,
+        limit: Some(limit),
+    };
+    let items = audit::query(&state.db, &filter).await?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|r| r.seq))
+        .flatten();
+    Ok(Json(AuditPage { items, next }))
+}
+
+async fn verify(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Json<VerifyReport>, ApiError> {
+    may_read(&caller)?;
+    let report = audit::verify(&state.db).await?;
+    if !report.ok {
+        tracing::warn!(first_bad = ?report.first_bad, "audit chain does not verify");
+    }
+    Ok(Json(report))
+}

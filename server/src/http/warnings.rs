@@ -1,0 +1,152 @@
+//! `GET /v1/warnings` (open warnings in the caller's scope), `GET /v1/events` (the live feed
+//! as Server-Sent Events), `GET /v1/time-limits` and `PUT /v1/time-limits/{id}`.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use gridsync_core::workflow::Role;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+
+use super::ApiError;
+use super::auth::AuthUser;
+use crate::state::AppState;
+use crate::warnings::{self, TimeLimitRule};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/warnings", get(list))
+        .route("/v1/events", get(events))
+        .route("/v1/time-limits", get(limits))
+        .route("/v1/time-limits/{id}", put(put_limits))
+}
+
+fn is_staff(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Dispatcher | Role::DepartmentHandler | Role::Supervisor | Role::VillageMediator
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WarningQuery {
+    level: Option<String>,
+    kind: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct WarningRow {
+    case_id: String,
+    kind: String,
+    level: String,
+    area_code: String,
+    due_at: Option<i64>,
+    raised_at: i64,
+    updated_at: i64,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Query(q): Query<WarningQuery>,
+) -> Result<Json<Vec<WarningRow>>, ApiError> {
+    if !is_staff(caller.user.role) {
+        return Err(ApiError::forbidden(
+            "not_permitted",
+            "warnings are for center staff",
+        ));
+    }
+    let (lo, hi) = match &caller.org.scope_prefix {
+        Some(p) => (p.clone(), format!("{p}:")),
+        None => ("-".into(), "-".into()),
+    };
+    let rows = sqlx::query(
+        "SELECT * FROM warnings WHERE cleared_at IS NULL
+           AND ((area_code >= $1 AND area_code < $2) OR org_ids LIKE $3)
+           AND ($4 = '' OR level = $4) AND ($5 = '' OR kind = $5)
+         ORDER BY due_at IS NULL, due_at, raised_at LIMIT 1000",
+    )
+    .bind(lo)
+    .bind(hi)
+    .bind(format!("%,{},%", caller.org.id))
+    .bind(q.level.unwrap_or_default())
+    .bind(q.kind.unwrap_or_default())
+    .fetch_all(&state.db.pool())
+    .await?;
+    let items = rows
+        .iter()
+        .map(|r| {
+            Ok(WarningRow {
+                case_id: r.try_get("case_id")?,
+                kind: r.try_get("kind")?,
+                level: r.try_get("level")?,
+                area_code: r.try_get("area_code")?,
+                due_at: r.try_get("due_at")?,
+                raised_at: r.try_get("raised_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    Ok(Json(items))
+}
+
+/// The live feed: warnings raised, escalated and cleared, high-risk cases, automatic
+/// supervision, for the cases in the subscriber's scope.
+async fn events(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    if !is_staff(caller.user.role) {
+        return Err(ApiError::forbidden(
+            "not_permitted",
+            "the live feed is for center staff",
+        ));
+    }
+    let scope = caller.org.scope_prefix.clone();
+    let org = caller.org.id.clone();
+    let stream = BroadcastStream::new(state.live.subscribe()).filter_map(move |item| {
+        let e = item.ok()?;
+        if !e.visible_to(scope.as_deref(), &org) {
+            return None;
+        }
+        let data = serde_json::to_string(&e).ok()?;
+        Some(Ok(Event::default().event(e.event.clone()).data(data)))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+async fn limits(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Json<Vec<TimeLimitRule>>, ApiError> {
+    if !is_staff(caller.user.role) && caller.user.role != Role::Admin {
+        return Err(ApiError::forbidden(
+            "not_permitted",
+            "time limits are for center staff",
+        ));
+    }
+    Ok(Json(warnings::limit_rules(&state.db).await?))
+}
+
+async fn put_limits(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    Json(mut rule): Json<TimeLimitRule>,
+) -> Result<Json<TimeLimitRule>, ApiError> {
+    if !matches!(caller.user.role, Role::Admin | Role::Supervisor) {
+        return Err(ApiError::forbidden(
+            "not_permitted",
+            "only administrators and supervisors set time limits",
+        ));
+    }
+    rule.id = id;
+    warnings::put_limit_rule(&state.db, &rule, state.clock.now().0).await?;
+    tracing::info!(rule = %rule.id, by = %caller.user.id, "time-limit rule set");
+    Ok(Json(rule))
+}

@@ -1,0 +1,260 @@
+//! Auto-dispatch (智能导办 / 分类转办): rules map a submitted case's category, risk and area
+//! to the responsible organisation. An automatic rule has the server's `system` actor accept
+//! the case (numbering it) and dispatch it within the sync that brought it, so the phone's
+//! answer already carries the dispatch and the department's phones see the case at once.
+//!
+//! Rules are tried in `priority` order (then id); the first that matches wins. A rule that
+//! is not automatic is a suggestion shown to dispatchers.
+
+use gridsync_core::case::CaseId;
+use gridsync_core::workflow::{Action, Author, OrgRef, Role, Status};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// One rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchRule {
+    pub id: String,
+    pub priority: i64,
+    /// A category code; `None`: any.
+    pub category: Option<String>,
+    /// A risk level code; `None`: any.
+    pub risk_level: Option<String>,
+    /// An area-code prefix; `None`: anywhere.
+    pub area_prefix: Option<String>,
+    /// The center that accepts.
+    pub center_org: String,
+    /// Where the case goes.
+    pub target_org: String,
+    /// Accept and dispatch without a person.
+    pub automatic: bool,
+}
+
+impl DispatchRule {
+    pub fn matches(&self, category: &str, risk_level: &str, area_code: &str) -> bool {
+        self.category.as_deref().is_none_or(|c| c == category)
+            && self.risk_level.as_deref().is_none_or(|r| r == risk_level)
+            && self
+                .area_prefix
+                .as_deref()
+                .is_none_or(|p| area_code.starts_with(p))
+    }
+}
+
+fn rule_from_row(r: &sqlx::any::AnyRow) -> Result<DispatchRule> {
+    Ok(DispatchRule {
+        id: r.try_get("id")?,
+        priority: r.try_get("priority")?,
+        category: r.try_get("category")?,
+        risk_level: r.try_get("risk_level")?,
+        area_prefix: r.try_get("area_prefix")?,
+        center_org: r.try_get("center_org")?,
+        target_org: r.try_get("target_org")?,
+        automatic: r.try_get::<i64, _>("automatic")? != 0,
+    })
+}
+
+/// Every rule, in the order they are tried.
+pub async fn list(db: &Db) -> Result<Vec<DispatchRule>> {
+    let rows = sqlx::query("SELECT * FROM dispatch_rules ORDER BY priority, id")
+        .fetch_all(&db.pool())
+        .await?;
+    rows.iter().map(rule_from_row).collect()
+}
+
+/// Adds a rule after checking its codes and organisations.
+pub async fn add(db: &Db, rule: &DispatchRule, now: i64) -> Result<()> {
+    if let Some(c) = &rule.category {
+        c.parse::<gridsync_core::case::Category>()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    if let Some(r) = &rule.risk_level {
+        r.parse::<gridsync_core::case::RiskLevel>()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    if rule
+        .area_prefix
+        .as_deref()
+        .is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(Error::Invalid("area_prefix must be digits".into()));
+    }
+    for org in [&rule.center_org, &rule.target_org] {
+        if db.org(org).await?.is_none() {
+            return Err(Error::Invalid(format!("no organisation {org:?}")));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO dispatch_rules (id, priority, category, risk_level, area_prefix, center_org,
+            target_org, automatic, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&rule.id)
+    .bind(rule.priority)
+    .bind(&rule.category)
+    .bind(&rule.risk_level)
+    .bind(&rule.area_prefix)
+    .bind(&rule.center_org)
+    .bind(&rule.target_org)
+    .bind(i64::from(rule.automatic))
+    .bind(now)
+    .execute(&db.writer)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            Error::Conflict(format!("rule {} exists", rule.id))
+        }
+        _ => Error::Database(e),
+    })?;
+    Ok(())
+}
+
+pub async fn remove(db: &Db, id: &str) -> Result<()> {
+    let done = sqlx::query("DELETE FROM dispatch_rules WHERE id = $1")
+        .bind(id)
+        .execute(&db.writer)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("dispatch rule"));
+    }
+    Ok(())
+}
+
+/// The first rule matching a case, if any.
+pub fn first_match<'a>(
+    rules: &'a [DispatchRule],
+    category: &str,
+    risk: &str,
+    area: &str,
+) -> Option<&'a DispatchRule> {
+    rules.iter().find(|r| r.matches(category, risk, area))
+}
+
+/// Applies the automatic rules to cases that a sync just brought in SUBMITTED. Returns the
+/// cases dispatched. A failure on one case is logged and leaves it for a dispatcher.
+pub async fn auto_dispatch(state: &AppState, ids: &[CaseId]) -> Result<Vec<CaseId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rules: Vec<DispatchRule> = list(&state.db)
+        .await?
+        .into_iter()
+        .filter(|r| r.automatic)
+        .collect();
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut done = Vec::new();
+    for id in ids {
+        let Some(doc) = crate::cases::load(state, *id).await? else {
+            continue;
+        };
+        let case = doc.case();
+        let wf = doc.state(&state.limits, state.clock.now());
+        if wf.status != Status::Submitted {
+            continue;
+        }
+        let Some(rule) = first_match(
+            &rules,
+            case.category.as_code(),
+            case.risk_level.as_code(),
+            &case.area_code,
+        ) else {
+            continue;
+        };
+        match apply(state, *id, rule).await {
+            Ok(()) => done.push(*id),
+            Err(e) => {
+                tracing::warn!(case = %id, rule = %rule.id, error = %e, "auto-dispatch failed; left for a dispatcher")
+            }
+        }
+    }
+    Ok(done)
+}
+
+async fn apply(state: &AppState, id: CaseId, rule: &DispatchRule) -> Result<()> {
+    let center = state
+        .db
+        .org(&rule.center_org)
+        .await?
+        .ok_or(Error::NotFound("organisation"))?;
+    let target = state
+        .db
+        .org(&rule.target_org)
+        .await?
+        .ok_or(Error::NotFound("organisation"))?;
+    let system = Author::new("system", Role::System, center.id.clone());
+    let county: String = center.area_code.chars().take(6).collect();
+    // Two accepts racing for one number: the unique index refuses one; take the next.
+    let mut accepted = false;
+    for _ in 0..3 {
+        let case_no = crate::cases::next_case_no(state, &county, state.clock.now()).await?;
+        match crate::cases::act(
+            state,
+            id,
+            &Action::Accept {
+                case_no,
+                tier: center.tier,
+            },
+            &system,
+        )
+        .await
+        {
+            Ok(_) => {
+                accepted = true;
+                break;
+            }
+            Err(Error::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if !accepted {
+        return Err(Error::Conflict("could not assign a case number".into()));
+    }
+    let dispatch = Action::Dispatch {
+        to: vec![OrgRef::new(target.id.clone(), target.name.clone())],
+        assignee: None,
+        tier: target.tier,
+        note: format!("自动分派 (rule {})", rule.id),
+        auto: true,
+    };
+    crate::cases::act(state, id, &dispatch, &system).await?;
+    tracing::info!(case = %id, rule = %rule.id, to = %target.id, "auto-dispatched");
+    Ok(())
+}
+
+/// The default rules of the demo county: traffic accidents and marriage/family disputes go
+/// straight to their specialised mediation rooms; wage arrears are suggested to labour
+/// inspection (a dispatcher confirms).
+pub fn demo_rules() -> Vec<DispatchRule> {
+    let rule = |id: &str, priority, category: &str, target: &str, automatic| DispatchRule {
+        id: id.into(),
+        priority,
+        category: Some(category.into()),
+        risk_level: None,
+        area_prefix: Some("330182".into()),
+        center_org: "330182-center".into(),
+        target_org: target.into(),
+        automatic,
+    };
+    vec![
+        rule(
+            "traffic-room",
+            10,
+            "TRAFFIC_ACCIDENT",
+            "330182-room-traffic",
+            true,
+        ),
+        rule(
+            "family-room",
+            20,
+            "MARRIAGE_FAMILY",
+            "330182-room-family",
+            true,
+        ),
+        rule("wages-labour", 30, "LABOUR_WAGES", "330182-labour", false),
+    ]
+}

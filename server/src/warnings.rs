@@ -1,0 +1,473 @@
+//! Time limits and warnings (DESIGN §4): the limits configured per tier and category, the
+//! scanner that raises and clears warnings from the case projection, automatic supervision
+//! of a dispatch nobody signed for (未签收预警 → 督办), high-risk alerts the moment a case
+//! syncs, and the live feed of all of it for subscribed staff (`GET /v1/events`).
+//!
+//! One scanner runs per deployment: on PostgreSQL the process holding a session advisory
+//! lock scans and the others wait their turn; on SQLite (one process) it simply runs.
+//! [`scan_once`] is the whole scan, callable from tests with an injected clock.
+
+use gridsync_core::case::{CaseId, Timestamp};
+use gridsync_core::workflow::{
+    Action, Author, Role, Status, SupervisionLevel, Tier, TimeLimits, warning_level,
+};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::db::{Db, Dialect};
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// How often the scanner runs by default.
+pub const SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// PostgreSQL advisory lock key of the scanner's leader.
+const SCANNER_LOCK: i64 = 0x6772_6964_7363_616e; // "gridscan"
+
+/// A time-limit rule: limits for a tier and/or category (`None`: any).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeLimitRule {
+    pub id: String,
+    pub tier: Option<String>,
+    pub category: Option<String>,
+    pub limits: TimeLimits,
+}
+
+impl TimeLimitRule {
+    /// How specific the rule is: tier and category 3, tier 2, category 1, neither 0.
+    fn specificity(&self) -> u8 {
+        u8::from(self.tier.is_some()) * 2 + u8::from(self.category.is_some())
+    }
+
+    fn matches(&self, tier: Tier, category: &str) -> bool {
+        self.tier.as_deref().is_none_or(|t| t == tier.as_code())
+            && self.category.as_deref().is_none_or(|c| c == category)
+    }
+}
+
+/// The limits for a case at `tier` in `category`: the most specific matching rule, or the
+/// defaults.
+pub fn limits_for(rules: &[TimeLimitRule], tier: Tier, category: &str) -> TimeLimits {
+    rules
+        .iter()
+        .filter(|r| r.matches(tier, category))
+        .max_by_key(|r| (r.specificity(), std::cmp::Reverse(r.id.clone())))
+        .map(|r| r.limits.clone())
+        .unwrap_or_default()
+}
+
+pub async fn limit_rules(db: &Db) -> Result<Vec<TimeLimitRule>> {
+    let rows = sqlx::query("SELECT * FROM time_limit_rules ORDER BY id")
+        .fetch_all(&db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let ms = |k: &str| r.try_get::<i64, _>(k);
+            Ok(TimeLimitRule {
+                id: r.try_get("id")?,
+                tier: r.try_get("tier")?,
+                category: r.try_get("category")?,
+                limits: TimeLimits {
+                    accept: ms("accept")?,
+                    accept_high_risk: ms("accept_high_risk")?,
+                    sign: ms("sign")?,
+                    handle_simple: ms("handle_simple")?,
+                    handle_general: ms("handle_general")?,
+                    handle_complex: ms("handle_complex")?,
+                    follow_up: ms("follow_up")?,
+                    yellow_percent: u8::try_from(ms("yellow_percent")?).unwrap_or(70),
+                },
+            })
+        })
+        .collect()
+}
+
+/// Adds or replaces a time-limit rule.
+pub async fn put_limit_rule(db: &Db, rule: &TimeLimitRule, now: i64) -> Result<()> {
+    if let Some(t) = &rule.tier {
+        t.parse::<Tier>()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    if let Some(c) = &rule.category {
+        c.parse::<gridsync_core::case::Category>()
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    let l = &rule.limits;
+    let values = [
+        l.accept,
+        l.accept_high_risk,
+        l.sign,
+        l.handle_simple,
+        l.handle_general,
+        l.handle_complex,
+        l.follow_up,
+    ];
+    if values.iter().any(|v| *v <= 0) || !(1..=100).contains(&l.yellow_percent) {
+        return Err(Error::Invalid(
+            "every limit must be positive, yellow_percent 1..=100".into(),
+        ));
+    }
+    sqlx::query(
+        "INSERT INTO time_limit_rules (id, tier, category, accept, accept_high_risk, sign,
+            handle_simple, handle_general, handle_complex, follow_up, yellow_percent, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (id) DO UPDATE SET tier = excluded.tier, category = excluded.category,
+            accept = excluded.accept, accept_high_risk = excluded.accept_high_risk,
+            sign = excluded.sign, handle_simple = excluded.handle_simple,
+            handle_general = excluded.handle_general, handle_complex = excluded.handle_complex,
+            follow_up = excluded.follow_up, yellow_percent = excluded.yellow_percent",
+    )
+    .bind(&rule.id)
+    .bind(&rule.tier)
+    .bind(&rule.category)
+    .bind(l.accept)
+    .bind(l.accept_high_risk)
+    .bind(l.sign)
+    .bind(l.handle_simple)
+    .bind(l.handle_general)
+    .bind(l.handle_complex)
+    .bind(l.follow_up)
+    .bind(i64::from(l.yellow_percent))
+    .bind(now)
+    .execute(&db.writer)
+    .await?;
+    Ok(())
+}
+
+/// Something staff see live: a warning raised, escalated or cleared, a high-risk case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveEvent {
+    /// `warning`, `cleared`, `high_risk`, `supervised`.
+    pub event: String,
+    pub case_id: String,
+    pub kind: String,
+    pub level: String,
+    pub area_code: String,
+    /// Organisations the case is assigned to or handled by.
+    pub org_ids: Vec<String>,
+    pub due_at: Option<i64>,
+}
+
+impl LiveEvent {
+    /// Whether staff of an organisation with this scope should see it.
+    pub fn visible_to(&self, scope_prefix: Option<&str>, org_id: &str) -> bool {
+        scope_prefix.is_some_and(|p| self.area_code.starts_with(p))
+            || self.org_ids.iter().any(|o| o == org_id)
+    }
+}
+
+/// What one scan did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    pub raised: usize,
+    pub escalated: usize,
+    pub cleared: usize,
+    pub supervised: Vec<CaseId>,
+}
+
+struct Due {
+    case_id: String,
+    kind: String,
+    start: i64,
+    due: i64,
+    area: String,
+    orgs: Vec<String>,
+    status: String,
+    supervision: String,
+    high_risk: bool,
+}
+
+/// One pass: every running deadline's level at `now` is written to `warnings` (raised,
+/// escalated, or cleared when the cause went away), and a dispatch unsigned at 100 % of its
+/// limit gets automatic supervision.
+pub async fn scan_once(state: &AppState) -> Result<ScanReport> {
+    let now = state.clock.now();
+    let rows = sqlx::query(
+        "SELECT id, due_kind, due_start, due_at, area_code, assigned_orgs, handling_org, status,
+                supervision, high_risk
+         FROM cases WHERE due_at IS NOT NULL OR high_risk <> 0",
+    )
+    .fetch_all(&state.db.pool())
+    .await?;
+    let mut current: Vec<(String, String, String, Due)> = Vec::new(); // (warning id, kind, level, due)
+    for r in &rows {
+        let assigned: String = r.try_get("assigned_orgs")?;
+        let mut orgs: Vec<String> = assigned
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(h) = r.try_get::<Option<String>, _>("handling_org")? {
+            orgs.push(h);
+        }
+        let d = Due {
+            case_id: r.try_get("id")?,
+            kind: r
+                .try_get::<Option<String>, _>("due_kind")?
+                .unwrap_or_default(),
+            start: r.try_get::<Option<i64>, _>("due_start")?.unwrap_or(0),
+            due: r.try_get::<Option<i64>, _>("due_at")?.unwrap_or(0),
+            area: r.try_get("area_code")?,
+            orgs,
+            status: r.try_get("status")?,
+            supervision: r.try_get("supervision")?,
+            high_risk: r.try_get::<i64, _>("high_risk")? != 0,
+        };
+        if d.high_risk && d.status == Status::Submitted.as_code() {
+            let id = format!("{}:HIGH_RISK", d.case_id);
+            current.push((id, "HIGH_RISK".into(), "RED".into(), clone_due(&d)));
+        }
+        if d.kind.is_empty() {
+            continue;
+        }
+        let level = warning_level(
+            Timestamp(d.start),
+            Timestamp(d.due),
+            state.limits.yellow_percent,
+            now,
+        );
+        let level = serde_json::to_value(level)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        if level != "NONE" {
+            current.push((
+                format!("{}:{}", d.case_id, d.kind),
+                d.kind.clone(),
+                level,
+                d,
+            ));
+        }
+    }
+
+    let open: Vec<(String, String)> =
+        sqlx::query("SELECT id, level FROM warnings WHERE cleared_at IS NULL")
+            .fetch_all(&state.db.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("level")?)))
+            .collect::<Result<_>>()?;
+    let open: std::collections::HashMap<String, String> = open.into_iter().collect();
+    let mut report = ScanReport::default();
+    let mut events = Vec::new();
+    let mut tx = state.db.writer.begin().await?;
+    for (id, kind, level, d) in &current {
+        let org_ids = format!(",{},", d.orgs.join(","));
+        match open.get(id) {
+            Some(old) if old == level => continue,
+            Some(_) => {
+                report.escalated += 1;
+                sqlx::query(
+                    "UPDATE warnings SET level = $2, updated_at = $3, due_at = $4 WHERE id = $1",
+                )
+                .bind(id)
+                .bind(level)
+                .bind(now.0)
+                .bind(d.due)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                report.raised += 1;
+                sqlx::query(
+                    "INSERT INTO warnings (id, case_id, kind, level, area_code, org_ids, due_at, raised_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                     ON CONFLICT (id) DO UPDATE SET level = excluded.level, due_at = excluded.due_at,
+                        updated_at = excluded.updated_at, cleared_at = NULL, org_ids = excluded.org_ids",
+                )
+                .bind(id)
+                .bind(&d.case_id)
+                .bind(kind)
+                .bind(level)
+                .bind(&d.area)
+                .bind(&org_ids)
+                .bind(d.due)
+                .bind(now.0)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        events.push(live("warning", d, kind, level));
+    }
+    let still: std::collections::HashSet<&String> = current.iter().map(|(id, ..)| id).collect();
+    for id in open.keys().filter(|id| !still.contains(id)) {
+        report.cleared += 1;
+        sqlx::query("UPDATE warnings SET cleared_at = $2, updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now.0)
+            .execute(&mut *tx)
+            .await?;
+        let (case_id, kind) = id.split_once(':').unwrap_or((id.as_str(), ""));
+        events.push(LiveEvent {
+            event: "cleared".into(),
+            case_id: case_id.into(),
+            kind: kind.into(),
+            level: "NONE".into(),
+            area_code: rows_area(&rows, case_id),
+            org_ids: Vec::new(),
+            due_at: None,
+        });
+    }
+    tx.commit().await?;
+
+    // Unsigned at 100 %: automatic supervision, once.
+    for (_, kind, level, d) in &current {
+        if kind == "SIGN" && level == "RED" && d.supervision == SupervisionLevel::None.as_code() {
+            let Ok(id) = d.case_id.parse::<CaseId>() else {
+                continue;
+            };
+            let author = system_author(state, &d.area).await?;
+            let action = Action::Supervise {
+                level: SupervisionLevel::Normal,
+                note: "签收超时，自动督办 / unsigned past its limit".into(),
+                auto: true,
+            };
+            match crate::cases::act(state, id, &action, &author).await {
+                Ok(_) => {
+                    report.supervised.push(id);
+                    events.push(live("supervised", d, "SIGN", "RED"));
+                }
+                Err(e) => tracing::warn!(case = %id, error = %e, "automatic supervision failed"),
+            }
+        }
+    }
+    for e in events {
+        let _ = state.live.send(e);
+    }
+    Ok(report)
+}
+
+fn clone_due(d: &Due) -> Due {
+    Due {
+        case_id: d.case_id.clone(),
+        kind: d.kind.clone(),
+        start: d.start,
+        due: d.due,
+        area: d.area.clone(),
+        orgs: d.orgs.clone(),
+        status: d.status.clone(),
+        supervision: d.supervision.clone(),
+        high_risk: d.high_risk,
+    }
+}
+
+fn rows_area(rows: &[sqlx::any::AnyRow], case_id: &str) -> String {
+    rows.iter()
+        .find(|r| r.try_get::<String, _>("id").is_ok_and(|id| id == case_id))
+        .and_then(|r| r.try_get("area_code").ok())
+        .unwrap_or_default()
+}
+
+fn live(event: &str, d: &Due, kind: &str, level: &str) -> LiveEvent {
+    LiveEvent {
+        event: event.into(),
+        case_id: d.case_id.clone(),
+        kind: kind.into(),
+        level: level.into(),
+        area_code: d.area.clone(),
+        org_ids: d.orgs.clone(),
+        due_at: (d.due > 0).then_some(d.due),
+    }
+}
+
+/// The server's own actor, on behalf of the county center over the case's area.
+async fn system_author(state: &AppState, area: &str) -> Result<Author> {
+    let centers: Vec<(String, Option<String>)> =
+        sqlx::query("SELECT id, scope_prefix FROM orgs WHERE kind = 'CENTER'")
+            .fetch_all(&state.db.pool())
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("scope_prefix")?)))
+            .collect::<Result<_>>()?;
+    let org = centers
+        .into_iter()
+        .filter(|(_, p)| p.as_deref().is_some_and(|p| area.starts_with(p)))
+        .min_by_key(|(_, p)| p.as_ref().map(String::len).unwrap_or(usize::MAX))
+        .map(|(id, _)| id)
+        .unwrap_or_else(|| "system".into());
+    Ok(Author::new("system", Role::System, org))
+}
+
+/// High-risk cases (red, or any danger flag) that a sync just brought in: alert the
+/// township and county centers at once, without waiting for the scanner.
+pub async fn alert_high_risk(state: &AppState, ids: &[CaseId]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let now = state.clock.now().0;
+    for id in ids {
+        let row = sqlx::query("SELECT area_code, high_risk, status FROM cases WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&state.db.pool())
+            .await?;
+        let Some(row) = row else { continue };
+        let high: i64 = row.try_get("high_risk")?;
+        let status: String = row.try_get("status")?;
+        if high == 0 || status != Status::Submitted.as_code() {
+            continue;
+        }
+        let area: String = row.try_get("area_code")?;
+        let wid = format!("{id}:HIGH_RISK");
+        let inserted = sqlx::query(
+            "INSERT INTO warnings (id, case_id, kind, level, area_code, org_ids, raised_at, updated_at)
+             VALUES ($1, $2, 'HIGH_RISK', 'RED', $3, ',', $4, $4) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&wid)
+        .bind(id.to_string())
+        .bind(&area)
+        .bind(now)
+        .execute(&state.db.writer)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            tracing::warn!(case = %id, "high-risk case submitted: township and county centers alerted");
+            let _ = state.live.send(LiveEvent {
+                event: "high_risk".into(),
+                case_id: id.to_string(),
+                kind: "HIGH_RISK".into(),
+                level: "RED".into(),
+                area_code: area,
+                org_ids: Vec::new(),
+                due_at: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The scanner loop: one leader per deployment (see the module docs).
+pub async fn run(state: AppState, every: std::time::Duration) {
+    loop {
+        let leader = match state.db.dialect() {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => match try_lead(&state).await {
+                Ok(Some(conn)) => Some(conn),
+                Ok(None) => {
+                    tokio::time::sleep(every).await;
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "scanner: cannot reach the database");
+                    tokio::time::sleep(every).await;
+                    continue;
+                }
+            },
+        };
+        // Lead until an error: the lock lives as long as `leader`'s connection.
+        loop {
+            if let Err(e) = scan_once(&state).await {
+                tracing::warn!(error = %e, "scan failed");
+                break;
+            }
+            tokio::time::sleep(every).await;
+        }
+        drop(leader);
+    }
+}
+
+async fn try_lead(state: &AppState) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Any>>> {
+    let mut conn = state.db.pool().acquire().await?;
+    let got: bool = sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
+        .bind(SCANNER_LOCK)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(got.then_some(conn))
+}

@@ -1,0 +1,343 @@
+//! The audit log: workflow steps and unmasked personal-data reads are recorded, hash-chained;
+//! a row edited in the database breaks the chain at that row; only supervisors and
+//! administrators read the log; only the roles that need it see personal data unmasked.
+
+use gridsync_tests::{Phone, TestServer};
+
+struct Staff {
+    token: String,
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Staff {
+    fn login(server: &TestServer, username: &str) -> Staff {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let v: serde_json::Value = agent
+            .post(&server.url("/v1/auth/login"))
+            .send_json(serde_json::json!({ "username": username, "password": "gridsync-demo" }))
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        Staff {
+            token: v["access_token"].as_str().unwrap().to_owned(),
+            base: server.base_url(),
+            agent,
+        }
+    }
+
+    fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let mut r = self
+            .agent
+            .get(&format!("{}{path}", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .call()
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or_default(),
+        )
+    }
+
+    fn act(&self, case: &str, kind: &str, payload: serde_json::Value) -> (u16, serde_json::Value) {
+        let mut r = self
+            .agent
+            .post(&format!("{}/v1/cases/{case}/actions", self.base))
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .send_json(serde_json::json!({ "kind": kind, "payload": payload }))
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or_default(),
+        )
+    }
+}
+
+const ID_NUMBER: &str = "330182198805061234";
+const PHONE: &str = "13812345678";
+
+fn items(page: &serde_json::Value) -> &Vec<serde_json::Value> {
+    page["items"].as_array().expect("items")
+}
+
+#[test]
+fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
+    let server = TestServer::start();
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "audit-1");
+    let a = phone.record("欠薪 审计");
+    phone.store.submit(a).unwrap();
+    phone.sync().unwrap();
+    let case = a.to_string();
+
+    let chen = Staff::login(&server, "chen.dispatch");
+    let wu = Staff::login(&server, "wu.super");
+    let wang = Staff::login(&server, "wang.grid");
+    let liu = Staff::login(&server, "liu.labour");
+
+    // Masked by default, and no entry for it.
+    let (s, masked) = chen.get(&format!("/v1/cases/{case}"));
+    assert_eq!(s, 200);
+    assert_eq!(
+        masked["case"]["parties"][0]["id_number"],
+        "330182********1234"
+    );
+    let (_, log) = wu.get("/v1/audit");
+    assert!(items(&log).is_empty(), "{log}");
+
+    // Workflow steps through the API are audited.
+    let (s, accepted) = chen.act(&case, "ACCEPT", serde_json::json!({}));
+    assert_eq!(s, 200, "{accepted}");
+    let to = serde_json::json!({ "to": [{ "id": "330182-labour", "name": "劳动监察大队" }], "tier": "COUNTY" });
+    let (s, dispatched) = chen.act(&case, "DISPATCH", to);
+    assert_eq!(s, 200, "{dispatched}");
+    // A refused step is not.
+    let (s, _) = chen.act(&case, "ACCEPT", serde_json::json!({}));
+    assert_eq!(s, 409);
+
+    // Unmasked: the dispatcher, and the department the case is dispatched to.
+    let (s, full) = chen.get(&format!("/v1/cases/{case}?unmasked=true"));
+    assert_eq!(s, 200, "{full}");
+    assert_eq!(full["case"]["parties"][0]["id_number"], ID_NUMBER);
+    assert_eq!(full["case"]["parties"][0]["phone"], PHONE);
+    let (s, full) = liu.get(&format!("/v1/cases/{case}?unmasked=true"));
+    assert_eq!(s, 200, "{full}");
+    assert_eq!(full["case"]["parties"][0]["phone"], PHONE);
+
+    // Refused: a supervisor, a grid worker (no entry, no data).
+    for who in [&wu, &wang] {
+        let (s, r) = who.get(&format!("/v1/cases/{case}?unmasked=true"));
+        assert_eq!(
+            (s, r["code"].as_str().unwrap_or_default()),
+            (403, "personal_data_forbidden"),
+            "{r}"
+        );
+        assert!(!r.to_string().contains(ID_NUMBER));
+    }
+
+    // The log, newest first.
+    let (s, log) = wu.get(&format!("/v1/audit?case={case}"));
+    assert_eq!(s, 200, "{log}");
+    let entries = items(&log);
+    assert_eq!(entries.len(), 4, "{log}");
+    let oldest_first: Vec<&serde_json::Value> = entries.iter().rev().collect();
+    let accept = oldest_first[0];
+    assert_eq!(accept["seq"], 1);
+    assert_eq!(accept["action"], "CASE_ACTION");
+    assert_eq!(accept["user_id"], "u-chen.dispatch");
+    assert_eq!(accept["role"], "DISPATCHER");
+    assert_eq!(accept["org_id"], "330182-center");
+    assert_eq!(accept["case_id"], case.as_str());
+    assert_eq!(accept["detail"]["kind"], "ACCEPT");
+    assert_eq!(
+        accept["detail"]["event_id"], accepted["event_id"],
+        "{accept}"
+    );
+    assert_eq!(
+        accept["prev_hash"],
+        "0000000000000000000000000000000000000000000000000000000000000000"
+    );
+    assert_eq!(oldest_first[1]["detail"]["kind"], "DISPATCH");
+    assert_eq!(
+        oldest_first[1]["detail"]["event_id"],
+        dispatched["event_id"]
+    );
+    assert_eq!(oldest_first[1]["prev_hash"], accept["hash"]);
+    let read = oldest_first[2];
+    assert_eq!(read["action"], "PERSONAL_DATA_READ");
+    assert_eq!(read["user_id"], "u-chen.dispatch");
+    assert_eq!(read["case_id"], case.as_str());
+    let fields: Vec<&str> = read["detail"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert!(fields.contains(&"parties.id_number") && fields.contains(&"parties.phone"));
+    assert_eq!(oldest_first[3]["user_id"], "u-liu.labour");
+    assert_eq!(oldest_first[3]["role"], "DEPARTMENT_HANDLER");
+
+    // No personal data anywhere in the log.
+    let (_, everything) = wu.get("/v1/audit?limit=1000");
+    let text = everything.to_string();
+    for secret in [ID_NUMBER, PHONE, "张建国"] {
+        assert!(!text.contains(secret), "{secret} in the audit log");
+    }
+
+    // Filters: by user, by time, paging.
+    let (_, by_liu) = wu.get("/v1/audit?user=u-liu.labour");
+    assert_eq!(items(&by_liu).len(), 1);
+    let at = read["at"].as_i64().unwrap();
+    let (_, later) = wu.get(&format!("/v1/audit?from={}", at + 3_600_000));
+    assert!(items(&later).is_empty());
+    let (_, page) = wu.get("/v1/audit?limit=3");
+    assert_eq!(items(&page).len(), 3);
+    let next = page["next"].as_i64().unwrap();
+    let (_, rest) = wu.get(&format!("/v1/audit?limit=3&before={next}"));
+    assert_eq!(items(&rest).len(), 1);
+    assert_eq!(items(&rest)[0]["seq"], 1);
+
+    // The chain verifies, for an administrator too.
+    let (s, report) = wu.get("/v1/audit/verify");
+    assert_eq!(s, 200);
+    assert_eq!(
+        report,
+        serde_json::json!({ "entries": 4, "ok": true, "first_bad": null })
+    );
+    let admin = Staff::login(&server, "admin");
+    let (s, _) = admin.get("/v1/audit/verify");
+    assert_eq!(s, 200);
+
+    // Edit the second entry behind the server's back: the chain breaks there.
+    server.block_on(async {
+        sqlx::query("UPDATE audit_log SET detail = $1 WHERE seq = 2")
+            .bind(r#"{"event_id":"forged","kind":"DISPATCH"}"#)
+            .execute(&server.state.db.pool())
+            .await
+            .unwrap();
+    });
+    let (_, report) = wu.get("/v1/audit/verify");
+    assert_eq!(
+        report,
+        serde_json::json!({ "entries": 4, "ok": false, "first_bad": 2 })
+    );
+    let direct = server
+        .block_on(gridsync_server::audit::verify(&server.state.db))
+        .unwrap();
+    assert_eq!(direct.first_bad, Some(2));
+
+    // Re-hashing the forged row does not help: its successor's link breaks.
+    server.block_on(async {
+        let pool = server.state.db.pool();
+        let row: (String, i64, String) =
+            sqlx::query_as("SELECT prev_hash, at, detail FROM audit_log WHERE seq = 2")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        let forged = gridsync_server::audit::entry_hash(
+            &row.0,
+            2,
+            row.1,
+            "u-chen.dispatch",
+            "DISPATCHER",
+            "330182-center",
+            "CASE_ACTION",
+            Some(&case),
+            &row.2,
+        );
+        sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = 2")
+            .bind(forged)
+            .execute(&pool)
+            .await
+            .unwrap();
+    });
+    let (_, report) = wu.get("/v1/audit/verify");
+    assert_eq!(report["first_bad"], 3, "{report}");
+}
+
+#[test]
+fn only_supervisors_and_admins_read_the_log_and_only_the_right_roles_unmask() {
+    let server = TestServer::start();
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "audit-2");
+    let a = phone.record("邻里 审计");
+    phone.store.submit(a).unwrap();
+    phone.sync().unwrap();
+    let case = a.to_string();
+
+    for who in ["wang.grid", "chen.dispatch", "liu.labour", "li.mediator"] {
+        let staff = Staff::login(&server, who);
+        for path in ["/v1/audit", "/v1/audit/verify"] {
+            let (s, r) = staff.get(path);
+            assert_eq!(
+                (s, r["code"].as_str().unwrap_or_default()),
+                (403, "not_permitted"),
+                "{who} {path}"
+            );
+        }
+    }
+
+    // The village mediator of the case's village sees it; a department the case was never
+    // dispatched to does not even find it; the grid worker who recorded it is refused.
+    let li = Staff::login(&server, "li.mediator");
+    let (s, full) = li.get(&format!("/v1/cases/{case}?unmasked=true"));
+    assert_eq!(s, 200, "{full}");
+    assert_eq!(full["case"]["parties"][0]["id_number"], ID_NUMBER);
+    let (s, _) =
+        Staff::login(&server, "liu.labour").get(&format!("/v1/cases/{case}?unmasked=true"));
+    assert_eq!(s, 404);
+    let (s, r) = Staff::login(&server, "wang.grid").get(&format!("/v1/cases/{case}?unmasked=true"));
+    assert_eq!(
+        (s, r["code"].as_str().unwrap()),
+        (403, "personal_data_forbidden")
+    );
+    // `unmasked=false` is the masked view.
+    let (s, masked) = li.get(&format!("/v1/cases/{case}?unmasked=false"));
+    assert_eq!(s, 200);
+    assert_eq!(
+        masked["case"]["parties"][0]["id_number"],
+        "330182********1234"
+    );
+
+    let (_, log) = Staff::login(&server, "wu.super").get("/v1/audit");
+    let entries = items(&log);
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["action"], "PERSONAL_DATA_READ");
+    assert_eq!(entries[0]["role"], "VILLAGE_MEDIATOR");
+    assert_eq!(entries[0]["org_id"], "330182101201");
+}
+
+#[test]
+fn concurrent_appends_keep_one_chain() {
+    let server = TestServer::start();
+    // On PostgreSQL, a second server process on the same database appends at the same time.
+    let second = server.db.is_postgres().then(|| {
+        TestServer::start_on(
+            gridsync_tests::runtime(),
+            gridsync_tests::TestDb::shared(&server.db.url),
+            std::sync::Arc::new(gridsync_core::clock::SystemClock),
+        )
+    });
+    let appends = |s: &TestServer, who: &'static str| {
+        s.block_on(async {
+            let tasks: Vec<_> = (0..25)
+                .map(|i| {
+                    let state = s.state.clone();
+                    tokio::spawn(async move {
+                        gridsync_server::audit::append(
+                            &state,
+                            gridsync_server::audit::Entry {
+                                user_id: format!("u-{who}"),
+                                role: "DISPATCHER".into(),
+                                org_id: "330182-center".into(),
+                                action: "CASE_ACTION".into(),
+                                case_id: None,
+                                detail: serde_json::json!({ "n": i }),
+                            },
+                        )
+                        .await
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+        });
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| appends(&server, "one"));
+        if let Some(second) = &second {
+            scope.spawn(|| appends(second, "two"));
+        }
+    });
+    let expected = if second.is_some() { 50 } else { 25 };
+    let report = server
+        .block_on(gridsync_server::audit::verify(&server.state.db))
+        .unwrap();
+    assert_eq!(
+        (report.entries, report.ok, report.first_bad),
+        (expected, true, None)
+    );
+}

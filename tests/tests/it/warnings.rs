@@ -1,0 +1,380 @@
+//! Time limits and warnings with an injected clock (no sleeping): the sign-for ladder with
+//! automatic supervision, the 3/7/15-day handling limits, limits configured per tier and
+//! category, high-risk alerts the moment a case syncs, and the live feed.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridsync_core::case::{CaseEdit, CaseId, Difficulty, RiskLevel, Timestamp};
+use gridsync_core::clock::ManualClock;
+use gridsync_core::workflow::{Action, Author, OrgRef, Role, Status, SupervisionLevel, Tier};
+use gridsync_tests::{Phone, TestServer};
+
+const H: i64 = 3_600_000;
+const T0: Timestamp = Timestamp(1_795_000_000_000);
+
+fn center() -> Author {
+    Author::new("u-chen.dispatch", Role::Dispatcher, "330182-center")
+}
+
+fn labour() -> Author {
+    Author::new("u-liu.labour", Role::DepartmentHandler, "330182-labour")
+}
+
+/// A submitted case of `wang.grid`, accepted and dispatched to labour inspection at T0.
+fn dispatched_case(server: &TestServer, clock: &ManualClock, difficulty: Difficulty) -> CaseId {
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", &format!("w-{}", uuid()));
+    let id = phone.record("欠薪");
+    phone
+        .store
+        .edit(
+            id,
+            &CaseEdit {
+                difficulty: Some(difficulty),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    phone.store.submit(id).unwrap();
+    phone.sync().unwrap();
+    clock.set(T0);
+    let st = &server.state;
+    let no = server
+        .block_on(gridsync_server::cases::next_case_no(st, "330182", T0))
+        .unwrap();
+    server
+        .block_on(gridsync_server::cases::act(
+            st,
+            id,
+            &Action::accept(no),
+            &center(),
+        ))
+        .unwrap();
+    let to = OrgRef::new("330182-labour", "劳动监察大队");
+    server
+        .block_on(gridsync_server::cases::act(
+            st,
+            id,
+            &Action::dispatch_to(to, Tier::County),
+            &center(),
+        ))
+        .unwrap();
+    id
+}
+
+fn uuid() -> String {
+    CaseId::new_random().to_string()[..8].to_owned()
+}
+
+/// The open warning of a kind on a case, as the warnings table holds it after a scan.
+fn scan_level(
+    server: &TestServer,
+    clock: &ManualClock,
+    at: Timestamp,
+    id: CaseId,
+    kind: &str,
+) -> Option<String> {
+    clock.set(at);
+    server
+        .block_on(gridsync_server::warnings::scan_once(&server.state))
+        .unwrap();
+    server.block_on(async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT level FROM warnings WHERE case_id = $1 AND kind = $2 AND cleared_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(kind)
+        .fetch_optional(&server.state.db.pool())
+        .await
+        .unwrap()
+    })
+}
+
+#[test]
+fn an_unsigned_dispatch_warns_at_70_percent_and_is_supervised_at_100() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = TestServer::start_with_clock(clock.clone());
+    let id = dispatched_case(&server, &clock, Difficulty::General);
+    let sign = |h_tenths: i64| {
+        scan_level(
+            &server,
+            &clock,
+            T0.plus_millis(h_tenths * H / 10),
+            id,
+            "SIGN",
+        )
+    };
+    // Sign-for limit 24 h: 70 % is 16.8 h.
+    assert_eq!(sign(167), None, "16.7 h: below 70 %");
+    assert_eq!(sign(168).as_deref(), Some("YELLOW"), "16.8 h = 70 %");
+    assert_eq!(
+        sign(230).as_deref(),
+        Some("YELLOW"),
+        "23 h: still yellow, not yet red"
+    );
+    let center_doc = |server: &TestServer| {
+        server
+            .block_on(gridsync_server::cases::load(&server.state, id))
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(
+        center_doc(&server)
+            .state(&server.state.limits, clock_now(&clock))
+            .supervision,
+        SupervisionLevel::None
+    );
+    assert_eq!(sign(240).as_deref(), Some("RED"), "24 h = 100 %");
+    let state = center_doc(&server).state(&server.state.limits, clock_now(&clock));
+    assert_eq!(
+        state.supervision,
+        SupervisionLevel::Normal,
+        "automatic supervision at 100 %"
+    );
+    let last = state.timeline.last().unwrap();
+    assert_eq!(
+        (last.kind.as_str(), last.by_role.as_str()),
+        ("SUPERVISE", "SYSTEM")
+    );
+    // Scanning again supervises once only.
+    assert_eq!(sign(250).as_deref(), Some("RED"));
+    assert_eq!(
+        center_doc(&server)
+            .events()
+            .iter()
+            .filter(|e| e.kind == "SUPERVISE")
+            .count(),
+        1
+    );
+
+    // Signed for: the sign warning clears, the handling clock (7 days, general) runs.
+    server
+        .block_on(gridsync_server::cases::act(
+            &server.state,
+            id,
+            &Action::SignFor {},
+            &labour(),
+        ))
+        .unwrap();
+    assert_eq!(sign(260), None, "cleared once signed");
+}
+
+fn clock_now(clock: &ManualClock) -> Timestamp {
+    gridsync_core::clock::Clock::now(clock)
+}
+
+#[test]
+fn handling_limits_follow_the_difficulty_3_7_15_days() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = TestServer::start_with_clock(clock.clone());
+    for (difficulty, days) in [
+        (Difficulty::Simple, 3),
+        (Difficulty::General, 7),
+        (Difficulty::Complex, 15),
+    ] {
+        let id = dispatched_case(&server, &clock, difficulty);
+        let signed = T0.plus_millis(H);
+        clock.set(signed);
+        server
+            .block_on(gridsync_server::cases::act(
+                &server.state,
+                id,
+                &Action::SignFor {},
+                &labour(),
+            ))
+            .unwrap();
+        let limit = days * 24 * H;
+        let at = |percent: i64| signed.plus_millis(limit * percent / 100);
+        assert_eq!(
+            scan_level(&server, &clock, at(69), id, "HANDLE"),
+            None,
+            "{days} d at 69 %"
+        );
+        assert_eq!(
+            scan_level(&server, &clock, at(70), id, "HANDLE").as_deref(),
+            Some("YELLOW"),
+            "{days} d at 70 %"
+        );
+        assert_eq!(
+            scan_level(&server, &clock, at(100), id, "HANDLE").as_deref(),
+            Some("RED"),
+            "{days} d at 100 %"
+        );
+    }
+}
+
+#[test]
+fn limits_configured_per_tier_and_category_travel_to_the_phone() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = TestServer::start_with_clock(clock.clone());
+    // The county's rule for wage arrears handled at county level: sign within 12 hours.
+    let rule = gridsync_server::warnings::TimeLimitRule {
+        id: "county-wages".into(),
+        tier: Some("COUNTY".into()),
+        category: Some("LABOUR_WAGES".into()),
+        limits: gridsync_core::workflow::TimeLimits {
+            sign: 12 * H,
+            ..Default::default()
+        },
+    };
+    server
+        .block_on(gridsync_server::warnings::put_limit_rule(
+            &server.state.db,
+            &rule,
+            T0.0,
+        ))
+        .unwrap();
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "limits-phone");
+    let id = phone.record("欠薪");
+    phone.store.submit(id).unwrap();
+    phone.sync().unwrap();
+    clock.set(T0);
+    let st = &server.state;
+    server
+        .block_on(gridsync_server::cases::act(
+            st,
+            id,
+            &Action::accept("330182-20261118-000001"),
+            &center(),
+        ))
+        .unwrap();
+    let to = OrgRef::new("330182-labour", "劳动监察大队");
+    server
+        .block_on(gridsync_server::cases::act(
+            st,
+            id,
+            &Action::dispatch_to(to, Tier::County),
+            &center(),
+        ))
+        .unwrap();
+    phone.sync().unwrap();
+    let view = phone.store.case(id).unwrap();
+    assert_eq!(view.state.status, Status::Dispatched);
+    let sign = view
+        .state
+        .deadlines
+        .iter()
+        .find(|d| d.kind == gridsync_core::workflow::DeadlineKind::Sign)
+        .unwrap();
+    assert_eq!(
+        sign.due_at.0 - sign.started_at.0,
+        12 * H,
+        "the phone derives the county's 12-hour limit"
+    );
+    // At 12 h the center's scan is red too: one source of truth.
+    assert_eq!(
+        scan_level(&server, &clock, T0.plus_millis(12 * H), id, "SIGN").as_deref(),
+        Some("RED")
+    );
+}
+
+#[test]
+fn a_high_risk_case_alerts_the_centers_the_moment_it_syncs() {
+    let server = TestServer::start();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let token = |user: &str| -> String {
+        let v: serde_json::Value = agent
+            .post(&server.url("/v1/auth/login"))
+            .send_json(serde_json::json!({ "username": user, "password": "gridsync-demo" }))
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        v["access_token"].as_str().unwrap().to_owned()
+    };
+    // The county dispatcher subscribes to the live feed.
+    let chen = token("chen.dispatch");
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let url = server.url("/v1/events");
+    let sub_token = chen.clone();
+    std::thread::spawn(move || {
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        let Ok(mut resp) = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {sub_token}"))
+            .call()
+        else {
+            return;
+        };
+        use std::io::BufRead;
+        let reader = std::io::BufReader::new(resp.body_mut().as_reader());
+        for line in reader.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "red-phone");
+    let id = phone.record("扬言报复的邻里纠纷");
+    phone
+        .store
+        .edit(
+            id,
+            &CaseEdit {
+                risk_level: Some(RiskLevel::Red),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    phone.store.submit(id).unwrap();
+    phone.sync().unwrap();
+
+    // Listed at once (no scan has run) for the county and for the township center.
+    for user in ["chen.dispatch", "sun.town"] {
+        let t = token(user);
+        let mut r = agent
+            .get(&server.url("/v1/warnings?kind=HIGH_RISK"))
+            .header("Authorization", &format!("Bearer {t}"))
+            .call()
+            .unwrap();
+        let v: serde_json::Value = r.body_mut().read_json().unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 1, "{user}: {v}");
+        assert_eq!(v[0]["case_id"], id.to_string());
+    }
+    // A department that has nothing to do with it does not see it; a grid worker may not look.
+    let t = token("liu.labour");
+    let mut r = agent
+        .get(&server.url("/v1/warnings"))
+        .header("Authorization", &format!("Bearer {t}"))
+        .call()
+        .unwrap();
+    assert_eq!(
+        r.body_mut()
+            .read_json::<serde_json::Value>()
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let t = token("wang.grid");
+    assert_eq!(
+        agent
+            .get(&server.url("/v1/warnings"))
+            .header("Authorization", &format!("Bearer {t}"))
+            .call()
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+
+    // And it arrived on the live feed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen.push(line.clone());
+            if line.starts_with("data:") && line.contains(&id.to_string()) {
+                assert!(seen.iter().any(|l| l == "event: high_risk"), "{seen:?}");
+                return;
+            }
+        }
+    }
+    panic!("no high_risk event on the live feed: {seen:?}");
+}
