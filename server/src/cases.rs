@@ -67,29 +67,7 @@ pub async fn edit<T>(
                 .execute(&mut *tx)
                 .await?;
         }
-        let parsed: Vec<(String, String)> = changes
-            .iter()
-            .map(|bytes| {
-                let change = automerge::Change::from_bytes(bytes.clone())
-                    .map_err(|e| Error::Invalid(format!("change: {e}")))?;
-                Ok((
-                    hex::encode(change.hash().0),
-                    change.actor_id().to_hex_string(),
-                ))
-            })
-            .collect::<Result<_>>()?;
-        let rows: Vec<cases::NewChange<'_>> = parsed
-            .iter()
-            .zip(&changes)
-            .map(|((hash, actor), bytes)| cases::NewChange {
-                case: id,
-                hash,
-                actor,
-                bytes,
-            })
-            .collect();
-        let inserted = cases::insert_changes(&mut tx, &rows, None, now.0).await?;
-        let last = inserted.iter().map(|(_, pos)| *pos).max().unwrap_or(0);
+        let last = log_changes(&mut tx, id, &changes, now.0).await?;
         let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
         let snapshot = (loaded.replayed + changes.len() >= crate::sync::SNAPSHOT_EVERY
             && doc.missing_deps().is_empty())
@@ -141,4 +119,77 @@ pub async fn next_case_no(
         .unwrap_or(0)
         + 1;
     Ok(gridsync_core::case::format_case_no(county6, now, seq))
+}
+
+/// Records a case at the center (walk-in, hotline, ...) and submits it, in one transaction.
+pub async fn intake(
+    state: &AppState,
+    new: &gridsync_core::case::NewCase,
+    by: &Author,
+) -> Result<CaseId> {
+    let now = state.clock.now();
+    let mut doc = CaseDoc::record(new, by, "center", now, state.actor.clone())?;
+    doc.act(&Action::Submit {}, by, now)?;
+    let id = doc.id();
+    let changes = doc.changes_since(&[]);
+    let mut tx = state.db.writer.begin().await?;
+    if state.db.dialect == Dialect::Postgres {
+        crate::sync::lock_case(&mut tx, id).await?;
+    }
+    if cases::load(&mut tx, id, &state.actor).await?.is_some() {
+        return Err(Error::Conflict(format!("case {id} exists")));
+    }
+    if state.db.dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FEED_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let last = log_changes(&mut tx, id, &changes, now.0).await?;
+    let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
+    let snapshot = doc.save();
+    cases::upsert(
+        &mut tx,
+        id,
+        &projection,
+        Some((&snapshot, last)),
+        last,
+        now.0,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Appends changes made at the center (no device) to the log; returns the last feed
+/// position given. The caller holds the feed lock on PostgreSQL.
+async fn log_changes(
+    tx: &mut sqlx::AnyConnection,
+    id: CaseId,
+    changes: &[Vec<u8>],
+    now: i64,
+) -> Result<i64> {
+    let parsed: Vec<(String, String)> = changes
+        .iter()
+        .map(|bytes| {
+            let change = automerge::Change::from_bytes(bytes.clone())
+                .map_err(|e| Error::Invalid(format!("change: {e}")))?;
+            Ok((
+                hex::encode(change.hash().0),
+                change.actor_id().to_hex_string(),
+            ))
+        })
+        .collect::<Result<_>>()?;
+    let rows: Vec<cases::NewChange<'_>> = parsed
+        .iter()
+        .zip(changes)
+        .map(|((hash, actor), bytes)| cases::NewChange {
+            case: id,
+            hash,
+            actor,
+            bytes,
+        })
+        .collect();
+    let inserted = cases::insert_changes(tx, &rows, None, now).await?;
+    Ok(inserted.iter().map(|(_, pos)| *pos).max().unwrap_or(0))
 }

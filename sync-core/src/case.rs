@@ -189,6 +189,7 @@ pub struct AttachmentRef {
 
 /// One payment of an agreement performed in installments (分期履行).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Installment {
     pub id: String,
     pub due_at: Timestamp,
@@ -198,6 +199,7 @@ pub struct Installment {
 
 /// A mediation agreement (人民调解法 Art 28: written or oral).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Agreement {
     pub form: AgreementForm,
     pub terms: String,
@@ -207,6 +209,7 @@ pub struct Agreement {
 
 /// A follow-up visit (回访), derived from the follow-up events of the workflow log.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FollowUp {
     pub method: FollowUpMethod,
     /// 1 (very unsatisfied) .. 5 (very satisfied); 4 and 5 count as satisfied.
@@ -279,6 +282,7 @@ impl Case {
 
 /// What a grid worker (or the center's intake desk) enters to record a new case.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct NewCase {
     /// Normally `None`: a fresh id is made. Given only when importing.
     pub id: Option<CaseId>,
@@ -301,6 +305,7 @@ pub struct NewCase {
 
 /// A party as entered; the id is assigned by [`CaseDoc::add_party`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PartyInput {
     pub role: PartyRole,
     pub name: String,

@@ -9,6 +9,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
+use super::error::ApiJson;
 use crate::auth::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, TokenError};
 use crate::db::accounts::{DeviceState, Org, User};
 use crate::error::Error;
@@ -71,7 +72,7 @@ pub(crate) struct TokenResponse {
 
 async fn login(
     State(state): State<AppState>,
-    Json(req): Json<LoginRequest>,
+    ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let invalid = || ApiError::unauthorized("invalid_credentials", "wrong username or password");
     let found = state.db.user_by_username(req.username.trim()).await?;
@@ -131,7 +132,7 @@ async fn login(
 
 async fn refresh(
     State(state): State<AppState>,
-    Json(req): Json<RefreshRequest>,
+    ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let now = state.clock.now().0;
     let hash = auth::token_hash(&req.refresh_token);
@@ -186,7 +187,7 @@ async fn refresh(
 
 async fn logout(
     State(state): State<AppState>,
-    Json(req): Json<LogoutRequest>,
+    ApiJson(req): ApiJson<LogoutRequest>,
 ) -> Result<StatusCode, ApiError> {
     if let Some(row) = state
         .db

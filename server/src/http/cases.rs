@@ -18,12 +18,13 @@ use sqlx::Row;
 
 use super::ApiError;
 use super::auth::AuthUser;
+use super::error::ApiJson;
 use crate::state::AppState;
 use crate::sync::Caller;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/cases", get(list))
+        .route("/v1/cases", get(list).post(intake))
         .route("/v1/cases/{id}", get(detail))
         .route("/v1/cases/{id}/actions", post(act))
 }
@@ -46,6 +47,12 @@ pub(crate) struct ListQuery {
     limit: Option<i64>,
     /// `updated_pos` of the last row of the previous page.
     before: Option<i64>,
+    /// Area-code prefix (within the caller's scope).
+    area: Option<String>,
+    /// Organisation the case is dispatched to or handled by.
+    org: Option<String>,
+    /// Only cases past a running deadline.
+    overdue: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -82,6 +89,14 @@ async fn list(
 ) -> Result<Json<Page>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let (area_lo, area_hi) = area_range(&caller);
+    let area = q.area.clone().unwrap_or_default();
+    if !area.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::bad_request(
+            "invalid_area",
+            "area is an area-code prefix (digits)",
+        ));
+    }
+    let org = q.org.clone().unwrap_or_default();
     let text = q
         .text
         .as_deref()
@@ -96,6 +111,9 @@ async fn list(
            AND ($5 = '' OR k.status = $5) AND ($6 = '' OR k.category = $6) AND ($7 = '' OR k.risk_level = $7)
            AND ($8 = '' OR k.title LIKE $8 OR k.party_names LIKE $8 OR k.case_no LIKE $8)
            AND k.updated_pos < $9
+           AND ($11 = '' OR (k.area_code >= $11 AND k.area_code < $12))
+           AND ($13 = '' OR k.assigned_orgs LIKE $14 OR k.handling_org = $13)
+           AND ($15 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $16))
          ORDER BY k.updated_pos DESC LIMIT $10",
     )
     .bind(area_lo)
@@ -108,6 +126,12 @@ async fn list(
     .bind(text.unwrap_or_default())
     .bind(q.before.unwrap_or(i64::MAX))
     .bind(limit)
+    .bind(area.clone())
+    .bind(format!("{area}:"))
+    .bind(org.clone())
+    .bind(format!("%,{org},%"))
+    .bind(i64::from(q.overdue.unwrap_or(false)))
+    .bind(state.clock.now().0)
     .fetch_all(&state.db.pool())
     .await?;
     let items: Vec<CaseRow> = rows.iter().map(row).collect::<Result<_, sqlx::Error>>()?;
@@ -278,7 +302,7 @@ async fn act(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
-    Json(body): Json<ActionBody>,
+    ApiJson(body): ApiJson<ActionBody>,
 ) -> Result<(StatusCode, Json<ActionDone>), ApiError> {
     if !is_staff(caller.user.role) {
         return Err(ApiError::forbidden(
@@ -377,4 +401,44 @@ async fn next_case_no(
         .unwrap_or(0)
         + 1;
     Ok(gridsync_core::case::format_case_no(&county, now, seq))
+}
+
+/// One-stop intake at the center (一站式受理): a walk-in or hotline case recorded by staff
+/// becomes the same kind of case document as one from a phone, submitted at once, and goes
+/// through the same auto-dispatch and high-risk alerts.
+async fn intake(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiJson(new): ApiJson<gridsync_core::case::NewCase>,
+) -> Result<(StatusCode, Json<CaseDetail>), ApiError> {
+    if caller.user.role != Role::Dispatcher {
+        return Err(ApiError::forbidden(
+            "not_permitted",
+            "cases are recorded at the center by dispatchers",
+        ));
+    }
+    if !caller
+        .org
+        .scope_prefix
+        .as_deref()
+        .is_some_and(|p| new.area_code.starts_with(p))
+    {
+        return Err(ApiError::forbidden(
+            "out_of_scope",
+            "the area is outside your organisation's scope",
+        ));
+    }
+    let author = Author {
+        user: caller.user.id.clone(),
+        role: caller.user.role,
+        org: caller.org.id.clone(),
+    };
+    let id = crate::cases::intake(&state, &new, &author).await?;
+    crate::warnings::alert_high_risk(&state, &[id]).await?;
+    crate::rules::auto_dispatch(&state, &[id]).await?;
+    let doc = crate::cases::load(&state, id)
+        .await?
+        .ok_or(crate::Error::NotFound("case"))?;
+    tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
+    Ok((StatusCode::CREATED, Json(view(&state, id, &doc))))
 }

@@ -109,3 +109,24 @@ impl From<DecodeError> for ApiError {
         }
     }
 }
+
+/// `Json<T>` whose rejections (malformed JSON, missing fields, wrong types) answer in the
+/// API's own shape: 400 `invalid_json` with serde's explanation.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>:
+        axum::extract::FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(ApiError::bad_request("invalid_json", rejection.body_text())),
+        }
+    }
+}

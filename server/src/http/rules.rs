@@ -10,6 +10,7 @@ use gridsync_core::workflow::Role;
 
 use super::ApiError;
 use super::auth::AuthUser;
+use super::error::ApiJson;
 use crate::rules::{self, DispatchRule};
 use crate::state::AppState;
 
@@ -43,7 +44,7 @@ async fn list(
 async fn add(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    Json(rule): Json<DispatchRule>,
+    ApiJson(rule): ApiJson<DispatchRule>,
 ) -> Result<(StatusCode, Json<DispatchRule>), ApiError> {
     if !may_change(caller.user.role) {
         return Err(ApiError::forbidden(

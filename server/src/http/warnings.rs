@@ -15,6 +15,7 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::ApiError;
 use super::auth::AuthUser;
+use super::error::ApiJson;
 use crate::state::AppState;
 use crate::warnings::{self, TimeLimitRule};
 
@@ -137,7 +138,7 @@ async fn put_limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
-    Json(mut rule): Json<TimeLimitRule>,
+    ApiJson(mut rule): ApiJson<TimeLimitRule>,
 ) -> Result<Json<TimeLimitRule>, ApiError> {
     if !matches!(caller.user.role, Role::Admin | Role::Supervisor) {
         return Err(ApiError::forbidden(

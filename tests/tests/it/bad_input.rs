@@ -161,3 +161,23 @@ fn refresh_tokens_rotate_and_a_reused_one_ends_the_family() {
         (403, "device_mismatch".into())
     );
 }
+
+#[test]
+fn malformed_json_gets_a_json_error_with_a_stable_code() {
+    let server = TestServer::start();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    for body in ["{not json", r#"{"username": 5}"#, r#"{"password": "x"}"#] {
+        let mut r = agent
+            .post(&server.url("/v1/auth/login"))
+            .header("Content-Type", "application/json")
+            .send(body.as_bytes())
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{body}");
+        let v: serde_json::Value = r.body_mut().read_json().unwrap();
+        assert_eq!(v["code"], "invalid_json", "{body}: {v}");
+        assert!(!v["message"].as_str().unwrap().is_empty());
+    }
+}

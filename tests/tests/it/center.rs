@@ -132,3 +132,71 @@ fn the_center_accepts_dispatches_and_the_phone_sees_it() {
     assert_eq!(view.state.case_no.as_deref(), Some(no_a.as_str()));
     assert_eq!(view.state.handling_org.as_deref(), Some("330182-labour"));
 }
+
+#[test]
+fn one_stop_intake_and_list_filters() {
+    let server = TestServer::start();
+    let chen = Staff::login(&server, "chen.dispatch");
+    let post = |staff: &Staff, body: serde_json::Value| -> (u16, serde_json::Value) {
+        let mut r = staff
+            .agent
+            .post(&format!("{}/v1/cases", staff.base))
+            .header("Authorization", &format!("Bearer {}", staff.token))
+            .send_json(body)
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or_default(),
+        )
+    };
+    let walk_in = serde_json::json!({
+        "area_code": "330182102203", "source": "WALK_IN", "title": "来访：工程款纠纷",
+        "category": "CONTRACT_DEBT", "risk_level": "YELLOW",
+        "parties": [{ "role": "APPLICANT", "name": "赵大山", "id_number": "330182197001011234", "phone": "13900001111" }]
+    });
+    let (status, body) = post(&chen, walk_in.clone());
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["state"]["status"], "SUBMITTED");
+    assert_eq!(body["case"]["source"], "WALK_IN");
+    assert_eq!(body["case"]["parties"][0]["phone"], "139****1111");
+    let id = body["id"].as_str().unwrap().to_owned();
+
+    // A traffic accident taken on the hotline goes through the auto-dispatch rule at once.
+    let mut hotline = walk_in.clone();
+    hotline["source"] = "HOTLINE".into();
+    hotline["category"] = "TRAFFIC_ACCIDENT".into();
+    let (_, body) = post(&chen, hotline);
+    assert_eq!(body["state"]["status"], "DISPATCHED");
+
+    // Only dispatchers record cases here, and only in their area.
+    let liu = Staff::login(&server, "liu.labour");
+    assert_eq!(post(&liu, walk_in.clone()).0, 403);
+    let sun = Staff::login(&server, "sun.town");
+    assert_eq!(post(&sun, walk_in).0, 403, "河口村 is outside 青溪镇");
+
+    // The phone of that village receives the walk-in case.
+    let mut zhao = Phone::login(&server.base_url(), "zhao.grid", "intake-phone");
+    zhao.sync().unwrap();
+    assert!(zhao.store.has_case(id.parse().unwrap()).unwrap());
+
+    // Filters: area, organisation, overdue.
+    let ids = |q: &str| -> Vec<String> {
+        let (_, page) = chen.get(&format!("/v1/cases{q}"));
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids("").len(), 2);
+    assert_eq!(ids("?area=330182102").len(), 2);
+    assert!(ids("?area=330182101").is_empty());
+    assert_eq!(ids("?org=330182-room-traffic").len(), 1);
+    assert!(
+        ids("?overdue=true").is_empty(),
+        "nothing is past its limit yet"
+    );
+    let (status, _) = chen.get("/v1/cases?area=33x");
+    assert_eq!(status, 400);
+}
