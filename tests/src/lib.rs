@@ -7,6 +7,7 @@
 //! `FieldStore` in a temporary directory that logs in and syncs over HTTP.
 
 mod phone;
+mod staff;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use gridsync_core::clock::{Clock, SystemClock};
 use gridsync_server::{AppState, Config};
 
 pub use phone::{HttpError, Phone};
+pub use staff::Staff;
 
 /// The environment variable that switches the suite to PostgreSQL.
 pub const POSTGRES_ENV: &str = "GRIDSYNC_TEST_POSTGRES_URL";

@@ -168,15 +168,15 @@ pub(crate) async fn load(
     }))
 }
 
-/// Writes the projection (and, when given, a new snapshot) of a case.
-pub(crate) async fn upsert(
-    conn: &mut AnyConnection,
-    id: CaseId,
-    p: &Projection,
-    snapshot: Option<(&[u8], i64)>,
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the projection's columns in the order both `upsert` statements list them.
+fn bind_projection<'q>(
+    q: AnyQuery<'q>,
+    p: &'q Projection,
     updated_pos: i64,
     now: i64,
-) -> Result<()> {
+) -> AnyQuery<'q> {
     let assigned = if p.assigned_orgs.is_empty() {
         String::new()
     } else {
@@ -186,23 +186,7 @@ pub(crate) async fn upsert(
         Some((k, s, d)) => (Some(k.clone()), Some(*s), Some(*d)),
         None => (None, None, None),
     };
-    // New rows always come with a snapshot (`sync` and `cases` guarantee it); updates
-    // without one keep the stored snapshot. Two statements, because SQLite checks NOT NULL
-    // on the inserted row before resolving the conflict.
-    let Some((snap, snap_pos)) = snapshot else {
-        sqlx::query(
-            "UPDATE cases SET status = $2, case_no = $3, title = $4, area_code = $5, category = $6,
-                risk_level = $7, high_risk = $8, source = $9, tier = $10, handling_org = $11,
-                assigned_orgs = $12, assignee = $13, supervision = $14, due_kind = $15,
-                due_start = $16, due_at = $17, party_names = $18, recorded_at = $19,
-                submitted_at = $20, accepted_at = $21, resolved_at = $22, archived_at = $23,
-                updated_pos = $24, updated_at = $25, resolved_success = $26,
-                resolved_on_time = $27, resolved_tier = $28, dispatched_at = $29,
-                signed_at = $30, satisfaction = $31, followed_up_at = $32, signed_on_time = $33
-             WHERE id = $1",
-        )
-        .bind(id.to_string())
-        .bind(p.status.as_code())
+    q.bind(p.status.as_code())
         .bind(&p.case_no)
         .bind(&p.title)
         .bind(&p.area_code)
@@ -212,10 +196,10 @@ pub(crate) async fn upsert(
         .bind(&p.source)
         .bind(&p.tier)
         .bind(&p.handling_org)
-        .bind(&assigned)
+        .bind(assigned)
         .bind(&p.assignee)
         .bind(&p.supervision)
-        .bind(&due_kind)
+        .bind(due_kind)
         .bind(due_start)
         .bind(due_at)
         .bind(&p.party_names)
@@ -234,11 +218,38 @@ pub(crate) async fn upsert(
         .bind(p.satisfaction)
         .bind(p.followed_up_at)
         .bind(p.signed_on_time.map(i64::from))
-        .execute(&mut *conn)
-        .await?;
+}
+
+/// Writes the projection (and, when given, a new snapshot) of a case.
+pub(crate) async fn upsert(
+    conn: &mut AnyConnection,
+    id: CaseId,
+    p: &Projection,
+    snapshot: Option<(&[u8], i64)>,
+    updated_pos: i64,
+    now: i64,
+) -> Result<()> {
+    // New rows always come with a snapshot (`sync` and `cases` guarantee it); updates
+    // without one keep the stored snapshot. Two statements, because SQLite checks NOT NULL
+    // on the inserted row before resolving the conflict.
+    let Some((snap, snap_pos)) = snapshot else {
+        let update = sqlx::query(
+            "UPDATE cases SET status = $2, case_no = $3, title = $4, area_code = $5, category = $6,
+                risk_level = $7, high_risk = $8, source = $9, tier = $10, handling_org = $11,
+                assigned_orgs = $12, assignee = $13, supervision = $14, due_kind = $15,
+                due_start = $16, due_at = $17, party_names = $18, recorded_at = $19,
+                submitted_at = $20, accepted_at = $21, resolved_at = $22, archived_at = $23,
+                updated_pos = $24, updated_at = $25, resolved_success = $26,
+                resolved_on_time = $27, resolved_tier = $28, dispatched_at = $29,
+                signed_at = $30, satisfaction = $31, followed_up_at = $32, signed_on_time = $33
+             WHERE id = $1",
+        );
+        bind_projection(update.bind(id.to_string()), p, updated_pos, now)
+            .execute(&mut *conn)
+            .await?;
         return Ok(());
     };
-    sqlx::query(
+    let insert = sqlx::query(
         "INSERT INTO cases (id, snapshot, snapshot_pos, status, case_no, title, area_code, category,
             risk_level, high_risk, source, tier, handling_org, assigned_orgs, assignee, supervision,
             due_kind, due_start, due_at, party_names, recorded_at, submitted_at, accepted_at,
@@ -266,42 +277,13 @@ pub(crate) async fn upsert(
             dispatched_at = excluded.dispatched_at, signed_at = excluded.signed_at,
             satisfaction = excluded.satisfaction, followed_up_at = excluded.followed_up_at,
             signed_on_time = excluded.signed_on_time",
+    );
+    bind_projection(
+        insert.bind(id.to_string()).bind(snap).bind(snap_pos),
+        p,
+        updated_pos,
+        now,
     )
-    .bind(id.to_string())
-    .bind(snap)
-    .bind(snap_pos)
-    .bind(p.status.as_code())
-    .bind(&p.case_no)
-    .bind(&p.title)
-    .bind(&p.area_code)
-    .bind(&p.category)
-    .bind(&p.risk_level)
-    .bind(i64::from(p.high_risk))
-    .bind(&p.source)
-    .bind(&p.tier)
-    .bind(&p.handling_org)
-    .bind(&assigned)
-    .bind(&p.assignee)
-    .bind(&p.supervision)
-    .bind(&due_kind)
-    .bind(due_start)
-    .bind(due_at)
-    .bind(&p.party_names)
-    .bind(p.recorded_at)
-    .bind(p.submitted_at)
-    .bind(p.accepted_at)
-    .bind(p.resolved_at)
-    .bind(p.archived_at)
-    .bind(updated_pos)
-    .bind(now)
-    .bind(p.resolved_success.map(i64::from))
-    .bind(p.resolved_on_time.map(i64::from))
-    .bind(&p.resolved_tier)
-    .bind(p.dispatched_at)
-    .bind(p.signed_at)
-    .bind(p.satisfaction)
-    .bind(p.followed_up_at)
-    .bind(p.signed_on_time.map(i64::from))
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -2,60 +2,7 @@
 //! a row edited in the database breaks the chain at that row; only supervisors and
 //! administrators read the log; only the roles that need it see personal data unmasked.
 
-use gridsync_tests::{Phone, TestServer};
-
-struct Staff {
-    token: String,
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Staff {
-    fn login(server: &TestServer, username: &str) -> Staff {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let v: serde_json::Value = agent
-            .post(&server.url("/v1/auth/login"))
-            .send_json(serde_json::json!({ "username": username, "password": "gridsync-demo" }))
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
-        Staff {
-            token: v["access_token"].as_str().unwrap().to_owned(),
-            base: server.base_url(),
-            agent,
-        }
-    }
-
-    fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let mut r = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .call()
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json().unwrap_or_default(),
-        )
-    }
-
-    fn act(&self, case: &str, kind: &str, payload: serde_json::Value) -> (u16, serde_json::Value) {
-        let mut r = self
-            .agent
-            .post(&format!("{}/v1/cases/{case}/actions", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .send_json(serde_json::json!({ "kind": kind, "payload": payload }))
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json().unwrap_or_default(),
-        )
-    }
-}
+use gridsync_tests::{Phone, Staff, TestServer};
 
 const ID_NUMBER: &str = "330182198805061234";
 const PHONE: &str = "13812345678";

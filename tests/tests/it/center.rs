@@ -2,60 +2,7 @@
 //! steps with case numbers assigned by the center, refusals with stable codes.
 
 use gridsync_core::workflow::Status;
-use gridsync_tests::{Phone, TestServer};
-
-struct Staff {
-    token: String,
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Staff {
-    fn login(server: &TestServer, username: &str) -> Staff {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let v: serde_json::Value = agent
-            .post(&server.url("/v1/auth/login"))
-            .send_json(serde_json::json!({ "username": username, "password": "gridsync-demo" }))
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
-        Staff {
-            token: v["access_token"].as_str().unwrap().to_owned(),
-            base: server.base_url(),
-            agent,
-        }
-    }
-
-    fn get(&self, path: &str) -> (u16, serde_json::Value) {
-        let mut r = self
-            .agent
-            .get(&format!("{}{path}", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .call()
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json().unwrap_or_default(),
-        )
-    }
-
-    fn act(&self, case: &str, kind: &str, payload: serde_json::Value) -> (u16, serde_json::Value) {
-        let mut r = self
-            .agent
-            .post(&format!("{}/v1/cases/{case}/actions", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .send_json(serde_json::json!({ "kind": kind, "payload": payload }))
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json().unwrap_or_default(),
-        )
-    }
-}
+use gridsync_tests::{Phone, Staff, TestServer};
 
 #[test]
 fn the_center_accepts_dispatches_and_the_phone_sees_it() {

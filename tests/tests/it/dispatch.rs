@@ -4,7 +4,7 @@
 use gridsync_core::case::{Category, NewCase};
 use gridsync_core::workflow::{Role, Status};
 use gridsync_server::db::accounts::User;
-use gridsync_tests::{Phone, TestServer};
+use gridsync_tests::{Phone, Staff, TestServer};
 
 fn traffic_case(p: &Phone) -> NewCase {
     NewCase {
@@ -81,32 +81,8 @@ fn an_automatic_rule_accepts_and_dispatches_within_the_same_sync() {
 #[test]
 fn rules_are_managed_by_dispatchers_and_tried_in_priority_order() {
     let server = TestServer::start();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let token = |user: &str| -> String {
-        let v: serde_json::Value = agent
-            .post(&server.url("/v1/auth/login"))
-            .send_json(serde_json::json!({ "username": user, "password": "gridsync-demo" }))
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
-        v["access_token"].as_str().unwrap().to_owned()
-    };
-    let chen = token("chen.dispatch");
-    let list = |t: &str| -> (u16, serde_json::Value) {
-        let mut r = agent
-            .get(&server.url("/v1/dispatch-rules"))
-            .header("Authorization", &format!("Bearer {t}"))
-            .call()
-            .unwrap();
-        (
-            r.status().as_u16(),
-            r.body_mut().read_json().unwrap_or_default(),
-        )
-    };
+    let chen = Staff::login(&server, "chen.dispatch");
+    let list = |staff: &Staff| staff.get("/v1/dispatch-rules");
     let (status, rules) = list(&chen);
     assert_eq!(status, 200);
     let ids: Vec<&str> = rules
@@ -116,7 +92,7 @@ fn rules_are_managed_by_dispatchers_and_tried_in_priority_order() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["traffic-room", "family-room", "wages-labour"]);
-    assert_eq!(list(&token("wang.grid")).0, 403);
+    assert_eq!(list(&Staff::login(&server, "wang.grid")).0, 403);
 
     // A more specific rule first: traffic accidents in 东岭村 go to the township judicial office.
     let rule = serde_json::json!({
@@ -124,15 +100,7 @@ fn rules_are_managed_by_dispatchers_and_tried_in_priority_order() {
         "area_prefix": "330182101201", "center_org": "330182101-center",
         "target_org": "330182101-judicial", "automatic": true
     });
-    let post = |body: &serde_json::Value| {
-        agent
-            .post(&server.url("/v1/dispatch-rules"))
-            .header("Authorization", &format!("Bearer {chen}"))
-            .send_json(body)
-            .unwrap()
-            .status()
-            .as_u16()
-    };
+    let post = |body: &serde_json::Value| chen.post("/v1/dispatch-rules", body).0;
     assert_eq!(post(&rule), 201);
     assert_eq!(post(&rule), 409, "ids are unique");
     let mut bad = rule.clone();
@@ -154,11 +122,6 @@ fn rules_are_managed_by_dispatchers_and_tried_in_priority_order() {
             .is_some_and(|n| n.starts_with("330182-"))
     );
 
-    let del = agent
-        .delete(&server.url("/v1/dispatch-rules/dongling-traffic"))
-        .header("Authorization", &format!("Bearer {chen}"))
-        .call()
-        .unwrap();
-    assert_eq!(del.status().as_u16(), 204);
+    assert_eq!(chen.delete("/v1/dispatch-rules/dongling-traffic"), 204);
     assert_eq!(list(&chen).1.as_array().unwrap().len(), 3);
 }

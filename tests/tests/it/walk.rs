@@ -5,47 +5,13 @@
 
 use gridsync_core::case::{Category, FollowUp, NewCase};
 use gridsync_core::workflow::{Action, Status, Tier};
-use gridsync_tests::{Phone, TestServer};
+use gridsync_tests::{Phone, Staff, TestServer};
 use serde_json::json;
 
-struct Staff {
-    token: String,
-    base: String,
-    agent: ureq::Agent,
-}
-
-impl Staff {
-    fn login(server: &TestServer, username: &str) -> Staff {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let v: serde_json::Value = agent
-            .post(&server.url("/v1/auth/login"))
-            .send_json(json!({ "username": username, "password": "gridsync-demo" }))
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
-        Staff {
-            token: v["access_token"].as_str().unwrap().to_owned(),
-            base: server.base_url(),
-            agent,
-        }
-    }
-
-    fn act(&self, case: &str, kind: &str, payload: serde_json::Value) -> serde_json::Value {
-        let mut r = self
-            .agent
-            .post(&format!("{}/v1/cases/{case}/actions", self.base))
-            .header("Authorization", &format!("Bearer {}", self.token))
-            .send_json(json!({ "kind": kind, "payload": payload }))
-            .unwrap();
-        let status = r.status().as_u16();
-        let body: serde_json::Value = r.body_mut().read_json().unwrap_or_default();
-        assert_eq!(status, 200, "{kind}: {body}");
-        body
-    }
+/// A step that must be taken (200).
+fn step(staff: &Staff, case: &str, kind: &str, payload: serde_json::Value) {
+    let (status, body) = staff.act(case, kind, payload);
+    assert_eq!(status, 200, "{kind}: {body}");
 }
 
 #[test]
@@ -94,14 +60,14 @@ fn one_case_walks_every_step_and_the_phone_follows() {
 
     // 2. Signed for and handled by the judicial office.
     let zhou = Staff::login(&server, "zhou.judicial");
-    zhou.act(&case, "SIGN_FOR", json!({}));
+    step(&zhou, &case, "SIGN_FOR", json!({}));
     phone.sync().unwrap();
     let v = phone.store.case(id).unwrap().state;
     assert_eq!(
         (v.status, v.handling_org.as_deref()),
         (Status::Signed, Some("330182101-judicial"))
     );
-    zhou.act(&case, "START_HANDLING", json!({}));
+    step(&zhou, &case, "START_HANDLING", json!({}));
     phone.sync().unwrap();
     assert_eq!(
         phone.store.case(id).unwrap().state.status,
@@ -109,7 +75,8 @@ fn one_case_walks_every_step_and_the_phone_follows() {
     );
 
     // 3. Escalated to the county, which dispatches it to labour inspection.
-    zhou.act(
+    step(
+        &zhou,
         &case,
         "ESCALATE",
         json!({ "to_tier": "COUNTY", "reason": "涉及拖欠工程款，需县级部门" }),
@@ -118,14 +85,15 @@ fn one_case_walks_every_step_and_the_phone_follows() {
     let v = phone.store.case(id).unwrap().state;
     assert_eq!((v.status, v.tier), (Status::Escalated, Tier::County));
     let chen = Staff::login(&server, "chen.dispatch");
-    chen.act(
+    step(
+        &chen,
         &case,
         "DISPATCH",
         json!({ "to": [{ "id": "330182-labour", "name": "劳动监察大队" }], "tier": "COUNTY" }),
     );
     let liu = Staff::login(&server, "liu.labour");
-    liu.act(&case, "SIGN_FOR", json!({}));
-    liu.act(&case, "START_HANDLING", json!({}));
+    step(&liu, &case, "SIGN_FOR", json!({}));
+    step(&liu, &case, "START_HANDLING", json!({}));
     phone.sync().unwrap();
     let v = phone.store.case(id).unwrap().state;
     assert_eq!(
@@ -136,7 +104,8 @@ fn one_case_walks_every_step_and_the_phone_follows() {
     // 4. Resolved with a written agreement paid in two installments.
     let due1 = server.state.clock.now().0 + 30 * 86_400_000;
     let due2 = due1 + 30 * 86_400_000;
-    liu.act(
+    step(
+        &liu,
         &case,
         "RESOLVE",
         json!({ "success": true, "outcome": "双方达成调解协议",
@@ -186,7 +155,7 @@ fn one_case_walks_every_step_and_the_phone_follows() {
     );
 
     // 6. Archived at the center; the phone sees it.
-    chen.act(&case, "ARCHIVE", json!({}));
+    step(&chen, &case, "ARCHIVE", json!({}));
     phone.sync().unwrap();
     let v = phone.store.case(id).unwrap().state;
     assert_eq!(v.status, Status::Archived);
