@@ -62,7 +62,7 @@ impl Entry {
 }
 
 /// A stored entry.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Record {
     pub seq: i64,
     /// Epoch milliseconds.
@@ -72,13 +72,14 @@ pub struct Record {
     pub org_id: String,
     pub action: String,
     pub case_id: Option<String>,
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
     pub prev_hash: String,
     pub hash: String,
 }
 
 /// What [`verify`] found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VerifyReport {
     /// Entries in the log.
     pub entries: i64,

@@ -5,6 +5,7 @@ pub(crate) mod auth;
 pub(crate) mod cases;
 pub(crate) mod error;
 pub(crate) mod health;
+pub(crate) mod openapi;
 pub(crate) mod rules;
 pub(crate) mod stats;
 pub(crate) mod sync;
@@ -23,6 +24,7 @@ pub use error::ApiError;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
+        .merge(openapi::router())
         .merge(auth::router())
         .merge(cases::router())
         .merge(audit::router())

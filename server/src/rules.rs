@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 
 /// One rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DispatchRule {
     pub id: String,
     pub priority: i64,

@@ -91,7 +91,7 @@ impl Period {
 }
 
 /// How to group the figures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     Category,
@@ -154,7 +154,7 @@ fn rate(a: u64, b: u64) -> Option<f64> {
 }
 
 /// The figures of a set of cases.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Figures {
     /// 受理数 (received / screened).
     pub received: u64,
@@ -250,7 +250,7 @@ impl Figures {
 }
 
 /// 同比: relative changes against the same period one year earlier.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct YearOnYear {
     /// (received − received last year) / received last year.
     pub received_change: Option<f64>,
@@ -278,7 +278,7 @@ impl YearOnYear {
 }
 
 /// One group's (or the total's) figures with last year's.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct GroupStats {
     pub key: String,
     pub label: String,
@@ -288,7 +288,7 @@ pub struct GroupStats {
 }
 
 /// The answer of `GET /v1/stats`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub from: String,
     pub to: String,

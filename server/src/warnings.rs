@@ -24,11 +24,14 @@ pub const SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 const SCANNER_LOCK: i64 = 0x6772_6964_7363_616e; // "gridscan"
 
 /// A time-limit rule: limits for a tier and/or category (`None`: any).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimeLimitRule {
     pub id: String,
     pub tier: Option<String>,
     pub category: Option<String>,
+    /// Milliseconds per limit (`accept`, `accept_high_risk`, `sign`, `handle_simple`,
+    /// `handle_general`, `handle_complex`, `follow_up`) and `yellow_percent`.
+    #[schema(value_type = Object)]
     pub limits: TimeLimits,
 }
 
@@ -134,7 +137,7 @@ pub async fn put_limit_rule(db: &Db, rule: &TimeLimitRule, now: i64) -> Result<(
 }
 
 /// Something staff see live: a warning raised, escalated or cleared, a high-risk case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LiveEvent {
     /// `warning`, `cleared`, `high_risk`, `supervised`.
     pub event: String,

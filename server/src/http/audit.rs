@@ -30,7 +30,8 @@ fn may_read(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct AuditQuery {
     /// Case id.
     case: Option<String>,
@@ -46,14 +47,15 @@ pub(crate) struct AuditQuery {
     before: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AuditPage {
     items: Vec<Record>,
     /// Pass as `before` for the next page; absent on the last page.
     next: Option<i64>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", summary = "Audit log entries, newest first", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = AuditPage), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(q): Query<AuditQuery>,
@@ -75,7 +77,8 @@ async fn list(
     Ok(Json(AuditPage { items, next }))
 }
 
-async fn verify(
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", summary = "Verify the audit log's hash chain", security(("bearer" = [])), responses((status = 200, body = crate::audit::VerifyReport), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn verify(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<VerifyReport>, ApiError> {

@@ -23,7 +23,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/auth/logout", post(logout))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct LoginRequest {
     username: String,
     password: String,
@@ -35,20 +35,20 @@ pub(crate) struct LoginRequest {
     actor_ids: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct RefreshRequest {
     refresh_token: String,
     #[serde(default)]
     device_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct LogoutRequest {
     refresh_token: String,
 }
 
 /// Who signed in, as the phone needs it (its identity for authoring events).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct UserInfo {
     id: String,
     username: String,
@@ -59,7 +59,7 @@ pub(crate) struct UserInfo {
     area_code: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -70,7 +70,8 @@ pub(crate) struct TokenResponse {
     user: UserInfo,
 }
 
-async fn login(
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", summary = "Sign in (a phone registers its device and Automerge actors)", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn login(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
@@ -130,7 +131,8 @@ async fn login(
     Ok(Json(issue(&state, user, device_id, &family).await?))
 }
 
-async fn refresh(
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
@@ -185,7 +187,8 @@ async fn refresh(
     ))
 }
 
-async fn logout(
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", summary = "End the session family of a refresh token", request_body = LogoutRequest, responses((status = 204, description = "Signed out"), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn logout(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LogoutRequest>,
 ) -> Result<StatusCode, ApiError> {

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use gridsync_core::case::{CaseId, Timestamp};
+use gridsync_core::case::CaseId;
 use gridsync_core::workflow::{Action, Author, EventKind, Role};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -37,7 +37,8 @@ fn is_staff(role: Role) -> bool {
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ListQuery {
     status: Option<String>,
     category: Option<String>,
@@ -55,7 +56,7 @@ pub(crate) struct ListQuery {
     overdue: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CaseRow {
     id: String,
     case_no: Option<String>,
@@ -75,14 +76,15 @@ pub(crate) struct CaseRow {
     updated_pos: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Page {
     items: Vec<CaseRow>,
     /// Pass as `before` for the next page; absent on the last page.
     next: Option<i64>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", summary = "Cases in the caller's scope, newest change first", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(q): Query<ListQuery>,
@@ -177,10 +179,14 @@ fn area_range(caller: &Caller) -> (String, String) {
 }
 
 /// A case as the center shows it: fields (personal data masked), derived state, timeline.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CaseDetail {
     id: String,
+    /// The case's fields (gridsync-core `Case`).
+    #[schema(value_type = Object)]
     case: gridsync_core::case::Case,
+    /// The derived workflow state (gridsync-core `WorkflowState`).
+    #[schema(value_type = Object)]
     state: gridsync_core::workflow::WorkflowState,
 }
 
@@ -213,7 +219,8 @@ pub(crate) struct DetailQuery {
     unmasked: bool,
 }
 
-async fn detail(
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases", summary = "One case: fields (masked unless `unmasked=true` for roles that need it, audited), derived state", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID)"), ("unmasked" = Option<bool>, Query, description = "Full personal data (audited)")), responses((status = 200, body = CaseDetail), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn detail(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
@@ -283,14 +290,15 @@ fn view(state: &AppState, id: CaseId, doc: &gridsync_core::case::CaseDoc) -> Cas
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ActionBody {
     kind: String,
     #[serde(default)]
+    #[schema(value_type = Object)]
     payload: serde_json::Value,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ActionDone {
     event_id: String,
     case: CaseDetail,
@@ -298,7 +306,8 @@ pub(crate) struct ActionDone {
 
 /// Takes a workflow step. `ACCEPT` may leave out `case_no`: the center assigns the next
 /// `{county6}-{yyyymmdd}-{seq}`.
-async fn act(
+#[utoipa::path(post, path = "/v1/cases/{id}/actions", tag = "cases", summary = "Take a workflow step (ACCEPT numbers the case)", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID)")), request_body = ActionBody, responses((status = 200, body = ActionDone), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 409, description = "Not valid in the case's state", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn act(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
@@ -327,14 +336,16 @@ async fn act(
     } else {
         body.payload
     };
+    let county: String = caller.org.area_code.chars().take(6).collect();
     // Two accepts racing for one number: the unique index refuses one; it retries.
     for attempt in 0..3 {
         let needs_number = payload
             .get("case_no")
             .is_none_or(serde_json::Value::is_null);
         if kind == EventKind::Accept && (needs_number || attempt > 0) {
-            payload["case_no"] =
-                serde_json::json!(next_case_no(&state, &caller, state.clock.now()).await?);
+            payload["case_no"] = serde_json::json!(
+                crate::cases::next_case_no(&state, &county, state.clock.now()).await?
+            );
             if payload.get("tier").is_none() {
                 payload["tier"] = serde_json::json!(caller.org.tier.as_code());
             }
@@ -380,33 +391,11 @@ async fn act(
     ))
 }
 
-/// The next free case number of the caller's county for the day of `now` (China time).
-async fn next_case_no(
-    state: &AppState,
-    caller: &Caller,
-    now: Timestamp,
-) -> Result<String, ApiError> {
-    let county: String = caller.org.area_code.chars().take(6).collect();
-    let first = gridsync_core::case::format_case_no(&county, now, 1);
-    let prefix = &first[..first.len() - 6];
-    let last: Option<String> = sqlx::query("SELECT case_no FROM cases WHERE case_no >= $1 AND case_no < $2 ORDER BY case_no DESC LIMIT 1")
-        .bind(prefix)
-        .bind(format!("{prefix}:"))
-        .fetch_optional(&state.db.pool())
-        .await?
-        .map(|r| r.try_get("case_no"))
-        .transpose()?;
-    let seq = last
-        .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u32>().ok()))
-        .unwrap_or(0)
-        + 1;
-    Ok(gridsync_core::case::format_case_no(&county, now, seq))
-}
-
 /// One-stop intake at the center (一站式受理): a walk-in or hotline case recorded by staff
 /// becomes the same kind of case document as one from a phone, submitted at once, and goes
 /// through the same auto-dispatch and high-risk alerts.
-async fn intake(
+#[utoipa::path(post, path = "/v1/cases", tag = "cases", summary = "One-stop intake: record a walk-in or hotline case at the center", security(("bearer" = [])), request_body(content = Object, description = "gridsync-core NewCase"), responses((status = 201, body = CaseDetail), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn intake(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiJson(new): ApiJson<gridsync_core::case::NewCase>,

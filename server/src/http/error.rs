@@ -10,6 +10,15 @@ use gridsync_core::protocol::DecodeError;
 
 use crate::error::Error;
 
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    /// Stable, snake_case: programs match on it.
+    pub(crate) code: String,
+    /// For people.
+    pub(crate) message: String,
+}
+
 /// An error answered as `{"code": "...", "message": "..."}`.
 #[derive(Debug)]
 pub struct ApiError {
@@ -49,7 +58,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         metrics::counter!("gridsync_http_errors_total", "code" => self.code.to_string())
             .increment(1);
-        let body = serde_json::json!({ "code": self.code, "message": self.message });
+        let body = ErrorBody {
+            code: self.code.into_owned(),
+            message: self.message,
+        };
         (self.status, Json(body)).into_response()
     }
 }

@@ -16,7 +16,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/metrics", get(metrics))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
+#[utoipa::path(get, path = "/healthz", tag = "operations", summary = "The process answers", responses((status = 200, description = "Version and protocols", body = Object)))]
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
@@ -24,7 +25,8 @@ async fn healthz() -> Json<serde_json::Value> {
     }))
 }
 
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/readyz", tag = "operations", summary = "The database answers", responses((status = 200, description = "Ready", body = Object), (status = 503, description = "Database unreachable", body = Object)))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     if state.db.ping().await {
         (
             StatusCode::OK,
@@ -38,7 +40,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+#[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = state
         .metrics
         .as_ref()

@@ -28,7 +28,8 @@ fn may_change(role: Role) -> bool {
     matches!(role, Role::Dispatcher | Role::Admin)
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/dispatch-rules", tag = "workflow", summary = "Auto-dispatch rules, in the order they are tried", security(("bearer" = [])), responses((status = 200, body = Vec<crate::rules::DispatchRule>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Vec<DispatchRule>>, ApiError> {
@@ -41,7 +42,8 @@ async fn list(
     Ok(Json(rules::list(&state.db).await?))
 }
 
-async fn add(
+#[utoipa::path(post, path = "/v1/dispatch-rules", tag = "workflow", summary = "Add an auto-dispatch rule", security(("bearer" = [])), request_body = crate::rules::DispatchRule, responses((status = 201, body = crate::rules::DispatchRule), (status = 409, description = "The id exists", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn add(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiJson(rule): ApiJson<DispatchRule>,
@@ -57,7 +59,8 @@ async fn add(
     Ok((StatusCode::CREATED, Json(rule)))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/v1/dispatch-rules/{id}", tag = "workflow", summary = "Remove an auto-dispatch rule", security(("bearer" = [])), params(("id" = String, Path, description = "Rule id")), responses((status = 204, description = "Removed"), (status = 404, description = "No such rule", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn remove(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,

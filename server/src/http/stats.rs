@@ -31,7 +31,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/export/gbt31000.csv", get(gbt31000_csv))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct StatsQuery {
     from: Option<String>,
     to: Option<String>,
@@ -108,7 +109,8 @@ fn parse(
     Ok((period, scope, group_by))
 }
 
-async fn stats_json(
+#[utoipa::path(get, path = "/v1/stats", tag = "statistics", summary = "Statistics with year-on-year", security(("bearer" = [])), params(StatsQuery), responses((status = 200, body = crate::stats::Report), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn stats_json(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(q): Query<StatsQuery>,
@@ -134,7 +136,8 @@ fn csv_response(name: &str, body: String) -> Response {
         .into_response()
 }
 
-async fn stats_csv(
+#[utoipa::path(get, path = "/v1/stats.csv", tag = "statistics", summary = "Statistics as CSV", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn stats_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(q): Query<StatsQuery>,
@@ -144,7 +147,8 @@ async fn stats_csv(
     Ok(csv_response("stats.csv", stats::stats_csv(&report)))
 }
 
-async fn cases_csv(
+#[utoipa::path(get, path = "/v1/cases.csv", tag = "statistics", summary = "The case list as CSV (masked)", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn cases_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(q): Query<StatsQuery>,
@@ -155,7 +159,8 @@ async fn cases_csv(
     Ok(csv_response("cases.csv", stats::cases_csv(&cases)))
 }
 
-async fn gbt31000_csv(
+#[utoipa::path(get, path = "/v1/export/gbt31000.csv", tag = "statistics", summary = "GB/T 31000-2015-shaped dispute export (masked)", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn gbt31000_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(q): Query<StatsQuery>,

@@ -34,13 +34,14 @@ fn is_staff(role: Role) -> bool {
     )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct WarningQuery {
     level: Option<String>,
     kind: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct WarningRow {
     case_id: String,
     kind: String,
@@ -51,7 +52,8 @@ pub(crate) struct WarningRow {
     updated_at: i64,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/warnings", tag = "workflow", summary = "Open warnings in the caller's scope", security(("bearer" = [])), params(WarningQuery), responses((status = 200, body = Vec<WarningRow>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(q): Query<WarningQuery>,
@@ -98,7 +100,8 @@ async fn list(
 
 /// The live feed: warnings raised, escalated and cleared, high-risk cases, automatic
 /// supervision, for the cases in the subscriber's scope.
-async fn events(
+#[utoipa::path(get, path = "/v1/events", tag = "workflow", summary = "Live feed (Server-Sent Events) of warnings, high-risk alerts and supervision", security(("bearer" = [])), responses((status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = crate::warnings::LiveEvent), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn events(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -121,7 +124,8 @@ async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-async fn limits(
+#[utoipa::path(get, path = "/v1/time-limits", tag = "workflow", summary = "Time-limit rules per tier and category", security(("bearer" = [])), responses((status = 200, body = Vec<crate::warnings::TimeLimitRule>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Vec<TimeLimitRule>>, ApiError> {
@@ -134,7 +138,8 @@ async fn limits(
     Ok(Json(warnings::limit_rules(&state.db).await?))
 }
 
-async fn put_limits(
+#[utoipa::path(put, path = "/v1/time-limits/{id}", tag = "workflow", summary = "Set a time-limit rule", security(("bearer" = [])), params(("id" = String, Path, description = "Rule id")), request_body = crate::warnings::TimeLimitRule, responses((status = 200, body = crate::warnings::TimeLimitRule), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn put_limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,

@@ -8,6 +8,7 @@ mod conflict;
 mod dispatch;
 mod health;
 mod matrix;
+mod openapi;
 mod scope;
 mod stats;
 mod sync;

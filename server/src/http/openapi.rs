@@ -1,0 +1,65 @@
+//! `GET /v1/openapi.json`: the whole HTTP API, described with utoipa from the handlers'
+//! own annotations, so the description cannot drift from the routes.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use super::{audit, auth, cases, health, rules, stats, sync, warnings};
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "gridsync center API",
+        description = "The county center server: accounts, phone sync (CBOR), the case workflow, \
+                       warnings, statistics and audit. Errors are always {\"code\", \"message\"}."
+    ),
+    paths(
+        auth::login, auth::refresh, auth::logout,
+        sync::sync,
+        cases::list, cases::intake, cases::detail, cases::act,
+        rules::list, rules::add, rules::remove,
+        warnings::list, warnings::events, warnings::limits, warnings::put_limits,
+        stats::stats_json, stats::stats_csv, stats::cases_csv, stats::gbt31000_csv,
+        audit::list, audit::verify,
+        health::healthz, health::readyz, health::metrics,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign in, token rotation"),
+        (name = "sync", description = "The phone ↔ center exchange (DESIGN §5)"),
+        (name = "cases", description = "Cases and their workflow steps"),
+        (name = "workflow", description = "Dispatch rules, time limits, warnings, live events"),
+        (name = "statistics", description = "Figures and exports"),
+        (name = "audit", description = "The hash-chained audit log"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+pub(crate) struct ApiDoc;
+
+/// The `bearer` security scheme the protected operations name.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route(
+        "/v1/openapi.json",
+        get(|| async { Json(ApiDoc::openapi()) }),
+    )
+}
