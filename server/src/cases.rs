@@ -11,7 +11,9 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::sync::FEED_LOCK;
 
-/// Takes a workflow step on a case as `by`; returns the event id.
+/// Takes a workflow step on a case as `by` (staff through the API, or the server's
+/// `system` actor: auto-dispatch, automatic supervision) and records it in the audit log;
+/// returns the event id.
 pub async fn act(state: &AppState, id: CaseId, action: &Action, by: &Author) -> Result<String> {
     use gridsync_core::workflow::EventKind;
     // A step that changes the tier brings the time limits configured for the new tier.
@@ -21,7 +23,7 @@ pub async fn act(state: &AppState, id: CaseId, action: &Action, by: &Author) -> 
         }
         _ => None,
     };
-    edit(state, id, |doc, now| {
+    let event = edit(state, id, |doc, now| {
         let event = doc.act(action, by, now)?;
         if let Some(rules) = &rules {
             let case = doc.case();
@@ -38,7 +40,17 @@ pub async fn act(state: &AppState, id: CaseId, action: &Action, by: &Author) -> 
         }
         Ok(event)
     })
-    .await
+    .await?;
+    let entry = crate::audit::Entry {
+        user_id: by.user.clone(),
+        role: by.role.as_code().to_owned(),
+        org_id: by.org.clone(),
+        action: crate::audit::CASE_ACTION.to_owned(),
+        case_id: Some(id.to_string()),
+        detail: serde_json::json!({ "kind": action.kind().as_code(), "event_id": event }),
+    };
+    crate::audit::append(state, entry).await?;
+    Ok(event)
 }
 
 /// Loads a case under its lock, applies `op`, logs the new changes and refreshes the

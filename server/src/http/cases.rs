@@ -358,16 +358,6 @@ pub(crate) async fn act(
                     .await?
                     .ok_or(crate::Error::NotFound("case"))?;
                 tracing::info!(case = %id, kind = %kind, by = %caller.user.id, "workflow step");
-                crate::audit::append(
-                    &state,
-                    crate::audit::Entry::by(
-                        &caller,
-                        crate::audit::CASE_ACTION,
-                        Some(id.to_string()),
-                        serde_json::json!({ "kind": kind.as_code(), "event_id": event_id }),
-                    ),
-                )
-                .await?;
                 return Ok((
                     StatusCode::OK,
                     Json(ActionDone {

@@ -62,6 +62,15 @@ fn an_automatic_rule_accepts_and_dispatches_within_the_same_sync() {
         (accept.kind.as_str(), accept.by_role.as_str()),
         ("ACCEPT", "SYSTEM")
     );
+    // The system's steps are in the audit log like anyone's.
+    let audited: Vec<String> = server.block_on(async {
+        sqlx::query_scalar("SELECT role FROM audit_log WHERE case_id = $1 ORDER BY seq")
+            .bind(traffic.to_string())
+            .fetch_all(&server.state.db.pool())
+            .await
+            .unwrap()
+    });
+    assert_eq!(audited, ["SYSTEM", "SYSTEM"]);
     // Wage arrears have a suggestion rule only: a dispatcher decides.
     assert_eq!(
         wang.store.case(wages).unwrap().state.status,
