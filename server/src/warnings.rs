@@ -185,8 +185,8 @@ struct Due {
 pub async fn scan_once(state: &AppState) -> Result<ScanReport> {
     let now = state.clock.now();
     let rows = sqlx::query(
-        "SELECT id, due_kind, due_start, due_at, area_code, assigned_orgs, handling_org, status,
-                supervision, high_risk
+        "SELECT id, due_kind, due_start, due_at, deadlines, area_code, assigned_orgs,
+                handling_org, status, supervision, high_risk
          FROM cases WHERE due_at IS NOT NULL OR high_risk <> 0",
     )
     .fetch_all(&state.db.pool())
@@ -219,26 +219,48 @@ pub async fn scan_once(state: &AppState) -> Result<ScanReport> {
             let id = format!("{}:HIGH_RISK", d.case_id);
             current.push((id, "HIGH_RISK".into(), "RED".into(), clone_due(&d)));
         }
-        if d.kind.is_empty() {
-            continue;
-        }
-        let level = warning_level(
-            Timestamp(d.start),
-            Timestamp(d.due),
-            state.limits.yellow_percent,
-            now,
-        );
-        let level = serde_json::to_value(level)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        if level != "NONE" {
-            current.push((
-                format!("{}:{}", d.case_id, d.kind),
-                d.kind.clone(),
-                level,
-                d,
-            ));
+        // Every running deadline (installments beside the nearest one); rows written before
+        // the `deadlines` column existed fall back to the nearest deadline.
+        let all: Vec<(String, Option<String>, i64, i64)> =
+            match r.try_get::<Option<String>, _>("deadlines")? {
+                Some(json) => serde_json::from_str::<Vec<serde_json::Value>>(&json)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|v| {
+                        (
+                            v["kind"].as_str().unwrap_or_default().to_owned(),
+                            v["item"].as_str().map(str::to_owned),
+                            v["start"].as_i64().unwrap_or(0),
+                            v["due"].as_i64().unwrap_or(0),
+                        )
+                    })
+                    .collect(),
+                None if !d.kind.is_empty() => vec![(d.kind.clone(), None, d.start, d.due)],
+                None => Vec::new(),
+            };
+        for (kind, item, start, due) in all {
+            let level = warning_level(
+                Timestamp(start),
+                Timestamp(due),
+                state.limits.yellow_percent,
+                now,
+            );
+            let level = serde_json::to_value(level)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            if level == "NONE" || kind.is_empty() {
+                continue;
+            }
+            let id = match &item {
+                Some(item) => format!("{}:{kind}:{item}", d.case_id),
+                None => format!("{}:{kind}", d.case_id),
+            };
+            let mut this = clone_due(&d);
+            this.kind = kind.clone();
+            this.start = start;
+            this.due = due;
+            current.push((id, kind, level, this));
         }
     }
 
@@ -299,7 +321,8 @@ pub async fn scan_once(state: &AppState) -> Result<ScanReport> {
             .bind(now.0)
             .execute(&mut *tx)
             .await?;
-        let (case_id, kind) = id.split_once(':').unwrap_or((id.as_str(), ""));
+        let (case_id, rest) = id.split_once(':').unwrap_or((id.as_str(), ""));
+        let kind = rest.split(':').next().unwrap_or_default();
         events.push(LiveEvent {
             event: "cleared".into(),
             case_id: case_id.into(),

@@ -39,6 +39,8 @@ pub(crate) struct Projection {
     pub(crate) signed_at: Option<i64>,
     /// The last dispatch was signed for within the case's sign limit (`None`: not signed).
     pub(crate) signed_on_time: Option<bool>,
+    /// Every running deadline, JSON `[{"kind", "item", "start", "due"}]`.
+    pub(crate) deadlines: String,
     /// The latest follow-up visit's satisfaction (1..5) and time.
     pub(crate) satisfaction: Option<i64>,
     pub(crate) followed_up_at: Option<i64>,
@@ -117,6 +119,16 @@ impl Projection {
             dispatched_at: state.dispatched_at.map(|t| t.0),
             signed_at: state.signed_at.map(|t| t.0),
             signed_on_time,
+            deadlines: serde_json::Value::Array(
+                state
+                    .deadlines
+                    .iter()
+                    .map(|d| {
+                        serde_json::json!({ "kind": d.kind, "item": d.item, "start": d.started_at.0, "due": d.due_at.0 })
+                    })
+                    .collect(),
+            )
+            .to_string(),
             satisfaction: state.follow_ups.last().map(|f| i64::from(f.satisfaction)),
             followed_up_at: state.followed_up_at.map(|t| t.0),
         }
@@ -218,6 +230,7 @@ fn bind_projection<'q>(
         .bind(p.satisfaction)
         .bind(p.followed_up_at)
         .bind(p.signed_on_time.map(i64::from))
+        .bind(&p.deadlines)
 }
 
 /// Writes the projection (and, when given, a new snapshot) of a case.
@@ -241,7 +254,8 @@ pub(crate) async fn upsert(
                 submitted_at = $20, accepted_at = $21, resolved_at = $22, archived_at = $23,
                 updated_pos = $24, updated_at = $25, resolved_success = $26,
                 resolved_on_time = $27, resolved_tier = $28, dispatched_at = $29,
-                signed_at = $30, satisfaction = $31, followed_up_at = $32, signed_on_time = $33
+                signed_at = $30, satisfaction = $31, followed_up_at = $32, signed_on_time = $33,
+                deadlines = $34
              WHERE id = $1",
         );
         bind_projection(update.bind(id.to_string()), p, updated_pos, now)
@@ -255,10 +269,10 @@ pub(crate) async fn upsert(
             due_kind, due_start, due_at, party_names, recorded_at, submitted_at, accepted_at,
             resolved_at, archived_at, created_pos, updated_pos, updated_at, resolved_success,
             resolved_on_time, resolved_tier, dispatched_at, signed_at, satisfaction, followed_up_at,
-            signed_on_time)
+            signed_on_time, deadlines)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
             $19, $20, $21, $22, $23, $24, $25, $26, $26, $27, $28, $29, $30, $31, $32, $33, $34,
-            $35)
+            $35, $36)
          ON CONFLICT (id) DO UPDATE SET
             snapshot = excluded.snapshot, snapshot_pos = excluded.snapshot_pos,
             status = excluded.status, case_no = excluded.case_no, title = excluded.title,
@@ -276,7 +290,7 @@ pub(crate) async fn upsert(
             resolved_on_time = excluded.resolved_on_time, resolved_tier = excluded.resolved_tier,
             dispatched_at = excluded.dispatched_at, signed_at = excluded.signed_at,
             satisfaction = excluded.satisfaction, followed_up_at = excluded.followed_up_at,
-            signed_on_time = excluded.signed_on_time",
+            signed_on_time = excluded.signed_on_time, deadlines = excluded.deadlines",
     );
     bind_projection(
         insert.bind(id.to_string()).bind(snap).bind(snap_pos),

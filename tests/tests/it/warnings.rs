@@ -378,3 +378,61 @@ fn a_high_risk_case_alerts_the_centers_the_moment_it_syncs() {
     }
     panic!("no high_risk event on the live feed: {seen:?}");
 }
+
+#[test]
+fn an_installment_falling_due_warns_beside_the_follow_up() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = TestServer::start_with_clock(clock.clone());
+    let id = dispatched_case(&server, &clock, Difficulty::General);
+    let st = &server.state;
+    server
+        .block_on(gridsync_server::cases::act(
+            st,
+            id,
+            &Action::SignFor {},
+            &labour(),
+        ))
+        .unwrap();
+    server
+        .block_on(gridsync_server::cases::act(
+            st,
+            id,
+            &Action::StartHandling {},
+            &labour(),
+        ))
+        .unwrap();
+    let resolved = T0.plus_millis(2 * H);
+    clock.set(resolved);
+    let day = 24 * H;
+    let agreement = gridsync_core::case::Agreement {
+        terms: "分期付款".into(),
+        installments: vec![gridsync_core::case::Installment {
+            id: "first".into(),
+            due_at: resolved.plus_millis(3 * day),
+            amount: 100_000,
+            paid_at: None,
+        }],
+        ..Default::default()
+    };
+    let resolve = Action::Resolve {
+        success: true,
+        outcome: "达成协议".into(),
+        agreement: Some(agreement),
+    };
+    server
+        .block_on(gridsync_server::cases::act(st, id, &resolve, &labour()))
+        .unwrap();
+
+    // The follow-up limit runs 7 days from resolution; the installment's reminder window is
+    // the 7 days before its due date (resolution + 3 days).
+    let at = resolved.plus_millis(5 * day);
+    // Follow-up: 5 of 7 days = 71 % → yellow. Installment: 2 days past due → red.
+    assert_eq!(
+        scan_level(&server, &clock, at, id, "FOLLOW_UP").as_deref(),
+        Some("YELLOW")
+    );
+    assert_eq!(
+        scan_level(&server, &clock, at, id, "INSTALLMENT").as_deref(),
+        Some("RED")
+    );
+}
