@@ -43,3 +43,12 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
+
+/// Roles that work cases at the center (the case, warning and live-feed endpoints).
+pub(crate) fn is_staff(role: gridsync_core::workflow::Role) -> bool {
+    use gridsync_core::workflow::Role;
+    matches!(
+        role,
+        Role::Dispatcher | Role::DepartmentHandler | Role::Supervisor | Role::VillageMediator
+    )
+}

@@ -16,9 +16,9 @@ use gridsync_core::workflow::{Action, Author, EventKind, Role};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiJson;
+use super::{ApiError, is_staff};
 use crate::state::AppState;
 use crate::sync::Caller;
 
@@ -27,14 +27,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/cases", get(list).post(intake))
         .route("/v1/cases/{id}", get(detail))
         .route("/v1/cases/{id}/actions", post(act))
-}
-
-/// Roles that work cases at the center.
-fn is_staff(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Dispatcher | Role::DepartmentHandler | Role::Supervisor | Role::VillageMediator
-    )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

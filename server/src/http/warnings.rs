@@ -13,9 +13,9 @@ use sqlx::Row;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiJson;
+use super::{ApiError, is_staff};
 use crate::state::AppState;
 use crate::warnings::{self, TimeLimitRule};
 
@@ -25,13 +25,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/events", get(events))
         .route("/v1/time-limits", get(limits))
         .route("/v1/time-limits/{id}", put(put_limits))
-}
-
-fn is_staff(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Dispatcher | Role::DepartmentHandler | Role::Supervisor | Role::VillageMediator
-    )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
