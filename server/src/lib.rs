@@ -92,9 +92,11 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
     };
     let (ingest, committer) = ingest::Ingest::new();
     let (live, _) = tokio::sync::broadcast::channel(1024);
+    let (closing, _) = tokio::sync::watch::channel(false);
     let state = AppState {
         ingest,
         live,
+        closing,
         db,
         keys: Arc::new(auth::Keys::new(secret.as_bytes())),
         clock,
@@ -172,7 +174,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let closing = state.closing.clone();
     axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // Endless responses (the live feed) end now; syncs in flight finish.
+            let _ = closing.send(true);
+        })
         .await
 }

@@ -18,6 +18,9 @@ pub struct AppState {
     pub ingest: crate::ingest::Ingest,
     /// Warnings and alerts as they happen, for `GET /v1/events` subscribers.
     pub live: tokio::sync::broadcast::Sender<crate::warnings::LiveEvent>,
+    /// Turns `true` when shutdown begins: endless responses (the live feed) end, so the
+    /// graceful shutdown only waits for real work such as syncs.
+    pub closing: tokio::sync::watch::Sender<bool>,
     pub keys: Arc<Keys>,
     pub clock: Arc<dyn Clock>,
     pub limits: TimeLimits,

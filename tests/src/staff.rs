@@ -13,9 +13,14 @@ pub struct Staff {
 impl Staff {
     /// Signs in as a demo user.
     pub fn login(server: &TestServer, username: &str) -> Staff {
+        Self::login_at(&server.base_url(), username)
+    }
+
+    /// Signs in as a demo user at a server given by its base URL.
+    pub fn login_at(base: &str, username: &str) -> Staff {
         let agent = crate::phone::agent();
         let v: serde_json::Value = agent
-            .post(&server.url("/v1/auth/login"))
+            .post(&format!("{base}/v1/auth/login"))
             .send_json(serde_json::json!({ "username": username, "password": gridsync_server::demo::DEMO_PASSWORD }))
             .expect("login request")
             .body_mut()
@@ -23,7 +28,7 @@ impl Staff {
             .expect("login answer");
         Staff {
             token: v["access_token"].as_str().unwrap_or_default().to_owned(),
-            base: server.base_url(),
+            base: base.to_owned(),
             agent,
         }
     }

@@ -114,6 +114,13 @@ pub(crate) async fn events(
         let data = serde_json::to_string(&e).ok()?;
         Some(Ok(Event::default().event(e.event.clone()).data(data)))
     });
+    // A first comment at once: it flushes the headers, so a subscriber knows the feed is live.
+    let hello = tokio_stream::once(Ok(Event::default().comment("subscribed")));
+    let mut closing = state.closing.subscribe();
+    let end = async move {
+        let _ = closing.wait_for(|c| *c).await;
+    };
+    let stream = futures_util::StreamExt::take_until(hello.chain(stream), end);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 

@@ -299,6 +299,11 @@ fn a_high_risk_case_alerts_the_centers_the_moment_it_syncs() {
         else {
             return;
         };
+        // The handler subscribes before it answers: with the headers here, nothing sent
+        // from now on can be missed.
+        if tx.send("subscribed".into()).is_err() {
+            return;
+        }
         use std::io::BufRead;
         let reader = std::io::BufReader::new(resp.body_mut().as_reader());
         for line in reader.lines().map_while(Result::ok) {
@@ -307,7 +312,10 @@ fn a_high_risk_case_alerts_the_centers_the_moment_it_syncs() {
             }
         }
     });
-    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(30)).as_deref(),
+        Ok("subscribed")
+    );
 
     let mut phone = Phone::login(&server.base_url(), "wang.grid", "red-phone");
     let id = phone.record("扬言报复的邻里纠纷");
