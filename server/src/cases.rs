@@ -63,7 +63,7 @@ pub async fn edit<T>(
     let now = state.clock.now();
     let mut tx = state.db.writer.begin().await?;
     if state.db.dialect == Dialect::Postgres {
-        crate::sync::lock_case(&mut tx, id).await?;
+        cases::lock_many(&mut tx, &[id]).await?;
     }
     let loaded = cases::load(&mut tx, id, &state.actor)
         .await?
@@ -146,7 +146,7 @@ pub async fn intake(
     let changes = doc.changes_since(&[]);
     let mut tx = state.db.writer.begin().await?;
     if state.db.dialect == Dialect::Postgres {
-        crate::sync::lock_case(&mut tx, id).await?;
+        cases::lock_many(&mut tx, &[id]).await?;
     }
     if cases::load(&mut tx, id, &state.actor).await?.is_some() {
         return Err(Error::Conflict(format!("case {id} exists")));

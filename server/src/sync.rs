@@ -112,18 +112,6 @@ pub async fn sync(
     Ok((response, stats))
 }
 
-pub(crate) async fn lock_case(conn: &mut AnyConnection, id: CaseId) -> Result<()> {
-    sqlx::query("INSERT INTO case_locks (id) VALUES ($1) ON CONFLICT (id) DO NOTHING")
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("SELECT id FROM case_locks WHERE id = $1 FOR UPDATE")
-        .bind(id.to_string())
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 type Refusal = (RejectCode, String);
 
 /// What one device's push did, inside a (shared) transaction.

@@ -167,6 +167,7 @@ pub struct ScanReport {
     pub supervised: Vec<CaseId>,
 }
 
+#[derive(Clone)]
 struct Due {
     case_id: String,
     kind: String,
@@ -217,7 +218,7 @@ pub async fn scan_once(state: &AppState) -> Result<ScanReport> {
         };
         if d.high_risk && d.status == Status::Submitted.as_code() {
             let id = format!("{}:HIGH_RISK", d.case_id);
-            current.push((id, "HIGH_RISK".into(), "RED".into(), clone_due(&d)));
+            current.push((id, "HIGH_RISK".into(), "RED".into(), d.clone()));
         }
         // Every running deadline (installments beside the nearest one); rows written before
         // the `deadlines` column existed fall back to the nearest deadline.
@@ -256,7 +257,7 @@ pub async fn scan_once(state: &AppState) -> Result<ScanReport> {
                 Some(item) => format!("{}:{kind}:{item}", d.case_id),
                 None => format!("{}:{kind}", d.case_id),
             };
-            let mut this = clone_due(&d);
+            let mut this = d.clone();
             this.kind = kind.clone();
             this.start = start;
             this.due = due;
@@ -360,20 +361,6 @@ pub async fn scan_once(state: &AppState) -> Result<ScanReport> {
         let _ = state.live.send(e);
     }
     Ok(report)
-}
-
-fn clone_due(d: &Due) -> Due {
-    Due {
-        case_id: d.case_id.clone(),
-        kind: d.kind.clone(),
-        start: d.start,
-        due: d.due,
-        area: d.area.clone(),
-        orgs: d.orgs.clone(),
-        status: d.status.clone(),
-        supervision: d.supervision.clone(),
-        high_risk: d.high_risk,
-    }
 }
 
 fn rows_area(rows: &[sqlx::any::AnyRow], case_id: &str) -> String {
