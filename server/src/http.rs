@@ -9,9 +9,11 @@ pub(crate) mod openapi;
 pub(crate) mod rules;
 pub(crate) mod stats;
 pub(crate) mod sync;
+pub mod throttle;
 pub(crate) mod warnings;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -20,9 +22,23 @@ use crate::state::AppState;
 
 pub use error::ApiError;
 
+/// Headers on every answer. An API, not a site: nothing may be framed, sniffed, embedded,
+/// cached or referred. HSTS is the TLS terminator's to send (this server speaks plain HTTP
+/// behind it).
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    (
+        "content-security-policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    ("referrer-policy", "no-referrer"),
+    ("cache-control", "no-store"),
+];
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let mut router = Router::new()
         .merge(health::router())
         .merge(openapi::router())
         .merge(auth::router())
@@ -32,16 +48,15 @@ pub fn router(state: AppState) -> Router {
         .merge(stats::router())
         .merge(rules::router())
         .merge(warnings::router())
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-content-type-options"),
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("cache-control"),
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        // Every body extractor (JSON) on every route; `/v1/sync` reads its own, larger one.
+        .layer(DefaultBodyLimit::max(state.limits_http.json_body_bytes));
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
+    router.layer(TraceLayer::new_for_http()).with_state(state)
 }
 
 /// Roles that work cases at the center (the case, warning and live-feed endpoints).

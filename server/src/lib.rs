@@ -31,7 +31,7 @@ use gridsync_core::workflow::{Role, TimeLimits};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub use error::{Error, Result};
-pub use state::{AppState, HttpLimits};
+pub use state::{AppState, HttpLimits, LoginLimits};
 
 /// How to start.
 #[derive(Clone, Debug)]
@@ -104,6 +104,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         actor: automerge::ActorId::random(),
         metrics: Some(metrics_handle()),
         limits_http: HttpLimits::default(),
+        throttle: Arc::default(),
     };
     tokio::spawn(ingest::run(state.clone(), committer));
     if let Some(every) = config.scan_every {
@@ -175,7 +176,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
-    axum::serve(listener, app(state))
+    // Connection info gives the client address sign-in throttling counts by.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             shutdown.await;
             // Endless responses (the live feed) end now; syncs in flight finish.

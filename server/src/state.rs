@@ -29,15 +29,21 @@ pub struct AppState {
     pub actor: ActorId,
     pub metrics: Option<PrometheusHandle>,
     pub limits_http: HttpLimits,
+    /// Failed sign-ins per account and per address (see [`crate::http::throttle`]).
+    pub throttle: Arc<crate::http::throttle::LoginThrottle>,
 }
 
-/// Request size limits.
+pub use crate::http::throttle::LoginLimits;
+
+/// Request limits: body sizes (413 `body_too_large` past them) and sign-in throttling.
 #[derive(Clone, Copy, Debug)]
 pub struct HttpLimits {
-    /// `/v1/sync` bodies (compressed).
+    /// `/v1/sync` bodies (compressed). The decoded CBOR is bounded by `DecodeLimits`.
     pub sync_body_bytes: usize,
-    /// JSON bodies.
+    /// Every other body (JSON), on every route.
     pub json_body_bytes: usize,
+    /// Failed sign-ins per account and per client address.
+    pub login: LoginLimits,
 }
 
 impl Default for HttpLimits {
@@ -45,6 +51,7 @@ impl Default for HttpLimits {
         HttpLimits {
             sync_body_bytes: 16 << 20,
             json_body_bytes: 256 << 10,
+            login: LoginLimits::default(),
         }
     }
 }

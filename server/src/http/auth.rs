@@ -4,12 +4,14 @@
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::error::ApiJson;
+use super::throttle::ClientAddr;
 use crate::auth::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, TokenError};
 use crate::db::accounts::{DeviceState, Org, User};
 use crate::error::Error;
@@ -23,7 +25,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/auth/logout", post(logout))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
     username: String,
     password: String,
@@ -36,6 +39,7 @@ pub(crate) struct LoginRequest {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
     refresh_token: String,
     #[serde(default)]
@@ -43,6 +47,7 @@ pub(crate) struct RefreshRequest {
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct LogoutRequest {
     refresh_token: String,
 }
@@ -70,11 +75,35 @@ pub(crate) struct TokenResponse {
     user: UserInfo,
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", summary = "Sign in (a phone registers its device and Automerge actors)", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", summary = "Sign in (a phone registers its device and Automerge actors)", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody), (status = 429, description = "Too many failed sign-ins (`rate_limited`, with Retry-After)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
-) -> Result<Json<TokenResponse>, ApiError> {
+) -> Result<Json<TokenResponse>, Response> {
+    let limits = state.limits_http.login;
+    // Before the password is looked at: a locked account costs no argon2, and the answer
+    // is the same whether or not the account exists.
+    state
+        .throttle
+        .check(&limits, &req.username, addr, state.clock.now().0)
+        .map_err(IntoResponse::into_response)?;
+    match sign_in(&state, req.clone()).await {
+        Err(e) if e.code == "invalid_credentials" => {
+            state
+                .throttle
+                .failed(&limits, &req.username, addr, state.clock.now().0);
+            Err(e.into_response())
+        }
+        Err(e) => Err(e.into_response()),
+        Ok(answer) => {
+            state.throttle.succeeded(&req.username);
+            Ok(answer)
+        }
+    }
+}
+
+async fn sign_in(state: &AppState, req: LoginRequest) -> Result<Json<TokenResponse>, ApiError> {
     let invalid = || ApiError::unauthorized("invalid_credentials", "wrong username or password");
     let found = state.db.user_by_username(req.username.trim()).await?;
     // Verify even for unknown users, so timing does not tell which usernames exist.
@@ -128,7 +157,7 @@ pub(crate) async fn login(
         })?;
     tracing::info!(user = %user.id, device = %device_id, "login");
     let family = uuid::Uuid::new_v4().simple().to_string();
-    Ok(Json(issue(&state, user, device_id, &family).await?))
+    Ok(Json(issue(state, user, device_id, &family).await?))
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]

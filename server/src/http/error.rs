@@ -89,7 +89,9 @@ impl From<gridsync_core::Error> for ApiError {
             C::CaseNotFound(_) | C::ItemNotFound { .. } => StatusCode::NOT_FOUND,
             C::NotPermitted { .. } => StatusCode::FORBIDDEN,
             C::InvalidTransition { .. } => StatusCode::CONFLICT,
-            C::Storage(_) | C::StoreTooNew { .. } => return Self::internal(&e),
+            C::DiskFull(_) | C::ReadOnly(_) | C::Storage(_) | C::StoreTooNew { .. } => {
+                return Self::internal(&e);
+            }
             _ => StatusCode::BAD_REQUEST,
         };
         ApiError {
@@ -122,8 +124,9 @@ impl From<DecodeError> for ApiError {
     }
 }
 
-/// `Json<T>` whose rejections (malformed JSON, missing fields, wrong types) answer in the
-/// API's own shape: 400 `invalid_json` with serde's explanation.
+/// `Json<T>` whose rejections (malformed JSON, missing fields, wrong types, nesting deeper
+/// than serde_json's 128 levels) answer in the API's own shape: 400 `invalid_json` with
+/// serde's explanation, or 413 `body_too_large` past `HttpLimits::json_body_bytes`.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ApiJson<T>(pub(crate) T);
 
@@ -138,6 +141,13 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is over the size limit",
+                ))
+            }
             Err(rejection) => Err(ApiError::bad_request("invalid_json", rejection.body_text())),
         }
     }
