@@ -55,8 +55,10 @@ pub enum FieldError {
     #[error("{code}: {detail}")]
     Malformed { code: String, detail: String },
 
-    /// The device's SQLite file failed: `storage_full`, `storage_read_only`, `storage`,
-    /// `store_too_new` (written by a newer app).
+    /// The device's SQLite file failed: `disk_full` (no room: ask the user to free space;
+    /// nothing already saved is lost), `read_only` (the file or its storage is read-only:
+    /// reading still works), `storage` (I/O error, corrupt file), `store_too_new` (written
+    /// by a newer app). The failed operation changed nothing.
     #[error("{code}: {detail}")]
     Storage { code: String, detail: String },
 
@@ -174,7 +176,9 @@ impl From<gridsync_core::Error> for FieldError {
             }
             E::NoIdentity => FieldError::Auth { code, detail },
             E::Document(_) | E::Decode(_) => FieldError::Malformed { code, detail },
-            E::Storage(_) | E::StoreTooNew { .. } => FieldError::Storage { code, detail },
+            E::DiskFull(_) | E::ReadOnly(_) | E::Storage(_) | E::StoreTooNew { .. } => {
+                FieldError::Storage { code, detail }
+            }
             _ => FieldError::Internal { code, detail },
         }
     }

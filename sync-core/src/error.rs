@@ -47,9 +47,20 @@ pub enum Error {
     #[error("malformed sync message: {0}")]
     Decode(#[from] DecodeError),
 
-    /// The device store's SQLite file failed: disk full, read-only, corrupt.
+    /// The device has no room left for the store (SQLite `SQLITE_FULL`: the disk, or the
+    /// store's size cap). The operation was not applied; everything before it is intact and
+    /// readable, and writing works again once there is room.
+    #[error("device store is full: {0}")]
+    DiskFull(#[source] rusqlite::Error),
+
+    /// The store's file is read-only (a read-only mount or file, SQLite `SQLITE_READONLY`).
+    /// The operation was not applied; reading works.
+    #[error("device store is read-only: {0}")]
+    ReadOnly(#[source] rusqlite::Error),
+
+    /// The device store's SQLite file failed otherwise (I/O error, corrupt file).
     #[error("device store: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(#[source] rusqlite::Error),
 
     #[error("device store schema version {found} is newer than this app supports ({supported})")]
     StoreTooNew { found: i64, supported: i64 },
@@ -68,8 +79,8 @@ impl Error {
             Error::NoIdentity => "no_identity",
             Error::Document(_) => "malformed_document",
             Error::Decode(e) => e.code(),
-            Error::Storage(e) if is_disk_full(e) => "storage_full",
-            Error::Storage(e) if is_read_only(e) => "storage_read_only",
+            Error::DiskFull(_) => "disk_full",
+            Error::ReadOnly(_) => "read_only",
             Error::Storage(_) => "storage",
             Error::StoreTooNew { .. } => "store_too_new",
         }
@@ -89,12 +100,16 @@ impl From<automerge::AutomergeError> for Error {
     }
 }
 
-fn is_disk_full(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
-}
-
-fn is_read_only(e: &rusqlite::Error) -> bool {
-    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly)
+/// Sorts SQLite's failures into what the app must tell apart: no room, a read-only file,
+/// anything else.
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DiskFull) => Error::DiskFull(e),
+            Some(rusqlite::ErrorCode::ReadOnly) => Error::ReadOnly(e),
+            _ => Error::Storage(e),
+        }
+    }
 }
 
 /// `Result` with [`Error`] as the default error.

@@ -327,6 +327,22 @@ impl FieldStore {
         Ok(())
     }
 
+    /// Caps the store's file at about `max_bytes` (SQLite `max_page_count`; never below its
+    /// current size), or lifts the cap with `None`. A write that needs more room fails with
+    /// [`Error::DiskFull`] and changes nothing, exactly as on a full disk: an app can keep
+    /// headroom for the rest of the phone, and tests make a full disk with it. The cap lasts
+    /// until the store is closed. Returns the cap in force, in bytes.
+    pub fn set_max_size(&self, max_bytes: Option<u64>) -> Result<u64> {
+        let page: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let page = u64::try_from(page).unwrap_or(4096).max(1);
+        // SQLite's own ceiling when uncapped.
+        let pages = max_bytes.map_or(u64::from(u32::MAX - 1), |b| (b / page).max(1));
+        let set: i64 = self
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
+        Ok(u64::try_from(set).unwrap_or(0) * page)
+    }
+
     /// `PRAGMA integrity_check`: `true` when the file is sound.
     pub fn integrity_check(&self) -> Result<bool> {
         let r: String = self
