@@ -337,9 +337,11 @@ impl FieldStore {
         let page = u64::try_from(page).unwrap_or(4096).max(1);
         // SQLite's own ceiling when uncapped.
         let pages = max_bytes.map_or(u64::from(u32::MAX - 1), |b| (b / page).max(1));
-        let set: i64 = self
-            .conn
-            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| r.get(0))?;
+        let set: i64 =
+            self.conn
+                .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                    r.get(0)
+                })?;
         Ok(u64::try_from(set).unwrap_or(0) * page)
     }
 
