@@ -2,6 +2,7 @@
 //! `GRIDSYNC_TEST_POSTGRES_URL` is set), phones as real `FieldStore`s over HTTP.
 
 mod audit;
+mod authz_sync;
 mod bad_input;
 mod center;
 mod conflict;
