@@ -42,6 +42,21 @@ pub struct Caller {
     pub user: User,
     pub org: Org,
     pub device_id: String,
+    /// The organisation this device last synced under, when the user has since been moved:
+    /// work recorded there before the move (in its scope, authored in its name) is still
+    /// taken on the sync that carries the move, then its cases are revoked from the phone.
+    pub former_org: Option<Org>,
+}
+
+impl Caller {
+    /// Whether a case projected as `p` is in the caller's scope (or the former one's).
+    fn reaches(&self, p: &Projection) -> bool {
+        p.in_scope_of(self.org.scope_prefix.as_deref(), &self.org.id)
+            || self
+                .former_org
+                .as_ref()
+                .is_some_and(|o| p.in_scope_of(o.scope_prefix.as_deref(), &o.id))
+    }
 }
 
 /// What one sync did, for logs and metrics (no personal data).
@@ -73,6 +88,17 @@ pub async fn sync(
     let now = state.clock.now().0;
     let mut response = SyncResponse::new(request.cursor);
     let mut stats = SyncStats::default();
+    let moved;
+    let caller = match former_org(state, caller, request).await? {
+        Some(org) => {
+            moved = Caller {
+                former_org: Some(org),
+                ..caller.clone()
+            };
+            &moved
+        }
+        None => caller,
+    };
     if request.cursor == 0 || !request.push.is_empty() {
         // Read before queueing: on PostgreSQL the writer is the shared pool, and a
         // transaction waiting for a second connection could starve it.
@@ -110,6 +136,28 @@ pub async fn sync(
     stats.pulled_changes = response.pull.iter().map(|d| d.changes.len()).sum();
     state.db.touch_device(&caller.device_id, now).await?;
     Ok((response, stats))
+}
+
+/// The organisation the device last synced under, if the user has moved since and the
+/// request pushes work (see [`Caller::former_org`]).
+async fn former_org(
+    state: &AppState,
+    caller: &Caller,
+    request: &SyncRequest,
+) -> Result<Option<Org>> {
+    if request.push.is_empty() || request.cursor == 0 {
+        return Ok(None);
+    }
+    let scope_org: Option<String> =
+        sqlx::query_scalar("SELECT scope_org FROM devices WHERE id = $1")
+            .bind(&caller.device_id)
+            .fetch_optional(&state.db.pool)
+            .await?
+            .flatten();
+    match scope_org {
+        Some(id) if id != caller.org.id => state.db.org(&id).await,
+        _ => Ok(None),
+    }
 }
 
 type Refusal = (RejectCode, String);
@@ -218,7 +266,7 @@ fn merge(
         Some(l) => {
             let before = Projection::of(&l.doc.case(), &l.doc.state(&state.limits, now));
             // Held before (even if since revoked: its unsent work is still welcome) or in scope.
-            if !held && !before.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
+            if !held && !caller.reaches(&before) {
                 return Err((
                     RejectCode::OutOfScope,
                     "the case is outside your organisation's scope".into(),
@@ -304,7 +352,7 @@ fn merge(
     }
     let wf = fold(&case, &events_after, &state.limits, now);
     let projection = Projection::of(&case, &wf);
-    if !existed && !projection.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
+    if !existed && !caller.reaches(&projection) {
         return Err((
             RejectCode::OutOfScope,
             format!(
@@ -331,10 +379,9 @@ fn check_event(caller: &Caller, e: &Event) -> std::result::Result<(), String> {
     let Some(kind) = EventKind::from_code(&e.kind) else {
         return Err(format!("unknown event kind {:?}", e.kind));
     };
-    if e.by_user != caller.user.id
-        || e.by_role != caller.user.role.as_code()
-        || e.org != caller.org.id
-    {
+    let org_ok =
+        e.org == caller.org.id || caller.former_org.as_ref().is_some_and(|o| e.org == o.id);
+    if e.by_user != caller.user.id || e.by_role != caller.user.role.as_code() || !org_ok {
         return Err(format!(
             "event {} is not authored as the signed-in user",
             e.id
@@ -587,9 +634,11 @@ async fn pull(
     response.cursor = cursor;
 
     // 3. Cases that left the scope (repeated for a while, in case a response was lost).
+    // COALESCE: a NULL handling_org makes IN_SCOPE NULL rather than false, and NOT NULL
+    // would keep every case nobody handles yet on the phone.
     let leaving: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT d.case_id FROM device_cases d JOIN cases k ON k.id = d.case_id
-         WHERE d.device_id = $5 AND d.revoked_at IS NULL AND NOT ({IN_SCOPE})"
+         WHERE d.device_id = $5 AND d.revoked_at IS NULL AND NOT COALESCE(({IN_SCOPE}), FALSE)"
     )))
     .bind(&area)
     .bind(&assigned)

@@ -352,6 +352,7 @@ impl AuthUser {
             user,
             org,
             device_id: claims.dev,
+            former_org: None,
         }))
     }
 }

@@ -13,5 +13,6 @@ mod openapi;
 mod scope;
 mod stats;
 mod sync;
+mod tokens;
 mod walk;
 mod warnings;
