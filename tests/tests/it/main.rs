@@ -7,6 +7,7 @@ mod bad_input;
 mod center;
 mod conflict;
 mod dispatch;
+mod hardening;
 mod health;
 mod matrix;
 mod openapi;
