@@ -5,6 +5,7 @@ mod audit;
 mod authz_sync;
 mod bad_input;
 mod center;
+mod chaos;
 mod conflict;
 mod dispatch;
 mod hardening;

@@ -1,0 +1,141 @@
+//! Phones syncing through a network that drops, truncates, delays and resets requests and
+//! responses, also after the server committed ([`gridsync_tests::chaos::ChaosProxy`]). They
+//! retry until each sync goes through; after a clean final sync every change any phone made
+//! is in the server's log exactly once, no case is doubled, and every phone derives the same
+//! case and state as the server.
+//!
+//! Long version: `GRIDSYNC_CHAOS_SHARE=0.5 GRIDSYNC_CHAOS_ROUNDS=60 GRIDSYNC_CHAOS_SEED=7
+//! cargo test -p gridsync-tests --test it chaos -- --nocapture` (share of faulty exchanges,
+//! default 0.4; rounds of work per phone, default 8; seed, default random and printed).
+
+use gridsync_core::case::{CaseEdit, NoteKind};
+use gridsync_tests::chaos::{ChaosProxy, Faults, Ledger, check_converged, sync_until_done};
+use gridsync_tests::{Phone, TestServer};
+use rand::{Rng, SeedableRng};
+
+fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One phone's work: record (grid workers), edit, note, submit, sync through the proxy.
+fn work(phone: &mut Phone, rounds: usize, seed: u64) -> Ledger {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut ledger = Ledger::default();
+    let records = phone
+        .store
+        .identity()
+        .unwrap()
+        .is_some_and(|a| a.role == gridsync_core::workflow::Role::GridWorker);
+    for round in 0..rounds {
+        if records {
+            let id = phone.record(&format!("{} 第{round}件", phone.device_id));
+            ledger.cases.insert(id);
+            if rng.random_bool(0.5) {
+                phone.store.submit(id).unwrap();
+            }
+        }
+        let held: Vec<_> = phone
+            .store
+            .cases(&Default::default())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        for _ in 0..2 {
+            if held.is_empty() {
+                break;
+            }
+            let id = held[rng.random_range(0..held.len())];
+            phone
+                .store
+                .add_note(
+                    id,
+                    NoteKind::HomeVisit,
+                    &format!("{} 走访 {round}", phone.device_id),
+                )
+                .unwrap();
+        }
+        if let Some(id) = held.first().filter(|_| records) {
+            let edit = CaseEdit {
+                people_involved: Some(rng.random_range(1..40)),
+                ..CaseEdit::default()
+            };
+            phone.store.edit(*id, &edit).unwrap();
+        }
+        sync_until_done(phone, &mut ledger);
+    }
+    ledger
+}
+
+#[test]
+fn phones_behind_a_bad_network_converge_and_lose_nothing() {
+    let server = TestServer::start();
+    let share: f64 = env("GRIDSYNC_CHAOS_SHARE", 0.4);
+    let rounds: usize = env("GRIDSYNC_CHAOS_ROUNDS", 8);
+    let seed: u64 = env("GRIDSYNC_CHAOS_SEED", rand::rng().random());
+    println!("chaos: share {share}, {rounds} rounds, seed {seed}");
+    let proxy = ChaosProxy::start(server.addr, Faults::uniform(share), seed);
+
+    // Two of wang's phones and the village mediator share a village; zhao's is another.
+    let users = [
+        ("wang.grid", "chaos-wang-1"),
+        ("wang.grid", "chaos-wang-2"),
+        ("li.mediator", "chaos-li"),
+        ("zhao.grid", "chaos-zhao"),
+    ];
+    let handles: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(n, (user, device))| {
+            // Sign-in goes straight to the server; every sync goes through the proxy.
+            let mut phone = Phone::login(&server.base_url(), user, device);
+            phone.base_url = proxy.base_url();
+            std::thread::spawn(move || {
+                let ledger = work(&mut phone, rounds, seed.wrapping_add(n as u64));
+                (phone, ledger)
+            })
+        })
+        .collect();
+    let mut phones = Vec::new();
+    let mut ledger = Ledger::default();
+    for h in handles {
+        let (phone, l) = h.join().unwrap();
+        ledger.absorb(l);
+        phones.push(phone);
+    }
+    let counts = proxy.counts();
+    drop(proxy);
+
+    // A clean final sync, twice round so everyone has everyone's last changes.
+    for _ in 0..2 {
+        for phone in phones.iter_mut() {
+            phone.base_url = server.base_url();
+            sync_until_done(phone, &mut ledger);
+        }
+    }
+    let refs: Vec<&Phone> = phones.iter().collect();
+    let converged = check_converged(&server, &refs, &ledger);
+    println!(
+        "chaos: {} sync attempts ({} failed); proxy: {counts}",
+        ledger.attempts, ledger.failures
+    );
+    println!(
+        "chaos: {} changes, {} cases, {} (phone, case) pairs identical to the server; \
+         nothing lost, nothing doubled",
+        converged.changes, converged.cases, converged.comparisons
+    );
+    assert_eq!(
+        ledger.acked, ledger.made,
+        "every change was acknowledged in the end"
+    );
+    if share > 0.0 {
+        assert!(
+            counts.faults() > 0 && counts.lost_after_commit() > 0,
+            "{counts}"
+        );
+    }
+    assert_eq!(converged.cases, (3 * rounds) as u64);
+}
