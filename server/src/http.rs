@@ -56,7 +56,12 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static(value),
         ));
     }
-    router.layer(TraceLayer::new_for_http()).with_state(state)
+    // The request span names the method and the path only: query strings carry searches
+    // (a party's name, phone or ID number) and must not reach the logs.
+    let trace = TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
+        tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
+    });
+    router.layer(trace).with_state(state)
 }
 
 /// Roles that work cases at the center (the case, warning and live-feed endpoints).
