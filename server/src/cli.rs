@@ -51,6 +51,20 @@ pub(crate) struct ServeArgs {
     /// `gridsync-demo`) into an empty database. Never on a real installation.
     #[arg(long, env = "GRIDSYNC_DEMO")]
     demo: bool,
+    /// Failed sign-ins per account (username as typed) in 15 minutes before 429.
+    #[arg(long, env = "GRIDSYNC_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    login_failures_per_account: u32,
+    /// Failed sign-ins per client address in 15 minutes before 429.
+    #[arg(
+        long,
+        env = "GRIDSYNC_LOGIN_FAILURES_PER_ADDRESS",
+        default_value_t = 50
+    )]
+    login_failures_per_address: u32,
+    /// Take the client address from the last X-Forwarded-For hop. Only behind a reverse
+    /// proxy (the TLS terminator) that sets it: otherwise clients could pick their address.
+    #[arg(long, env = "GRIDSYNC_TRUST_FORWARDED_FOR")]
+    trust_forwarded_for: bool,
 }
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -68,7 +82,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo: args.demo,
         scan_every: Some(gridsync_server::warnings::SCAN_EVERY),
     };
-    let (state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;
+    let (mut state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;
+    let login = &mut state.limits_http.login;
+    login.per_account = args.login_failures_per_account;
+    login.per_address = args.login_failures_per_address;
+    login.trust_forwarded_for = args.trust_forwarded_for;
     match bootstrap {
         Bootstrap::Demo => tracing::info!(
             users = ?gridsync_server::demo::USERS.iter().map(|u| u.0).collect::<Vec<_>>(),
