@@ -47,6 +47,8 @@ use stats::Recorder;
 
 /// Fleets larger than this keep phone stores closed between uses (three file handles each).
 const KEEP_OPEN_MAX: usize = 2_000;
+/// Center staff working at once in `fanout` (a county center has a handful of dispatchers).
+const CENTER_SESSIONS: usize = 4;
 /// Minted access tokens are re-signed after this (they live 15 minutes).
 const MINT_REFRESH: Duration = Duration::from_secs(600);
 
@@ -455,7 +457,7 @@ impl Fleet {
                 &done,
                 s,
             );
-            let workers: Vec<_> = (0..concurrency.min(picked.len()).max(1))
+            let workers: Vec<_> = (0..CENTER_SESSIONS.min(picked.len()).max(1))
                 .map(|_| {
                     s.spawn(|| {
                         loop {
@@ -469,7 +471,7 @@ impl Fleet {
                                     "tier": "COUNTY" } }),
                             ];
                             for step in steps {
-                                match crate::phone::post_json(&self.agent, &url, &step, Some(&token)) {
+                                match post_retrying(&self.agent, &url, &step, &token) {
                                     Ok(_) => actions.fetch_add(1, Ordering::Relaxed),
                                     Err(e) => {
                                         first_error.lock().expect("first error").get_or_insert(e);
@@ -772,6 +774,26 @@ impl Fleet {
                 }
             }
         }))
+    }
+}
+
+/// A center step; a 409 `conflict` (two accepts raced for one case number) is retried
+/// as the web client would.
+fn post_retrying(
+    agent: &ureq::Agent,
+    url: &str,
+    body: &serde_json::Value,
+    token: &str,
+) -> Result<serde_json::Value, crate::HttpError> {
+    let mut attempt = 0;
+    loop {
+        match crate::phone::post_json(agent, url, body, Some(token)) {
+            Err(e) if e.status == 409 && e.code == "conflict" && attempt < 20 => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(5 * attempt));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod conflict;
 mod dispatch;
 mod hardening;
 mod health;
+mod loadgen;
 mod matrix;
 mod openapi;
 mod scope;
