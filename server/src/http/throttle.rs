@@ -218,15 +218,16 @@ impl FromRequestParts<AppState> for ClientAddr {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ci| ci.0.ip());
         if state.limits_http.login.trust_forwarded_for {
-            // The proxy appends the address it saw: the last hop is the one it vouches for.
+            // The proxy appends the address it saw: only the last hop is vouched for (an
+            // unreadable one falls back to the peer, never to a hop the client wrote).
             let forwarded = parts
                 .headers
                 .get_all("x-forwarded-for")
                 .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|s| s.trim().parse::<IpAddr>().ok())
-                .last();
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .and_then(|s| s.trim().parse::<IpAddr>().ok());
             if forwarded.is_some() {
                 return Ok(ClientAddr(forwarded));
             }
