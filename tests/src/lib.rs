@@ -7,6 +7,7 @@
 //! `FieldStore` in a temporary directory that logs in and syncs over HTTP.
 
 pub mod chaos;
+pub mod day;
 pub mod loadgen;
 mod phone;
 mod staff;

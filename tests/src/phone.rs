@@ -136,7 +136,7 @@ impl Phone {
     }
 }
 
-fn post_sync(
+pub(crate) fn post_sync(
     agent: &ureq::Agent,
     base_url: &str,
     token: &str,

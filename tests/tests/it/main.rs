@@ -4,6 +4,7 @@
 mod audit;
 mod authz_sync;
 mod bad_input;
+mod bandwidth;
 mod center;
 mod chaos;
 mod conflict;

@@ -1,0 +1,62 @@
+//! The day behind `cargo bench -p gridsync-tests --bench bandwidth`: it syncs in one round
+//! trip, the meter records exactly the bodies that crossed (the request the phone built,
+//! the answer it applied), and the upload stays within 1.15 × the zstd of its raw changes.
+
+use gridsync_core::protocol::{DecodeLimits, SyncRequest, SyncResponse};
+use gridsync_core::workflow::Status;
+use gridsync_tests::TestServer;
+use gridsync_tests::day::{Day, EARLIER_CASES, EDITS, NEW_CASES};
+
+#[test]
+fn a_days_sync_is_one_round_trip_and_the_meter_counts_its_bodies() {
+    let server = TestServer::start();
+    let mut day = Day::prepare(&server, "meter-phone");
+    let limits = DecodeLimits::default();
+    let (outbox, _) = day.phone.store.build_request().unwrap();
+    let metered = day.sync().unwrap();
+
+    assert_eq!(metered.round_trips(), 1, "one exchange for the whole day");
+    let exchange = &metered.exchanges[0];
+    assert_eq!(metered.up_bytes(), exchange.request.len());
+    assert_eq!(metered.down_bytes(), exchange.response.len());
+    // What the meter saw is the phone's outbox, byte for byte as the store encodes it.
+    assert_eq!(exchange.request, outbox.to_body());
+    let request = SyncRequest::from_body(&exchange.request, &limits).unwrap();
+    let changes: usize = request.push.iter().map(|d| d.changes.len()).sum();
+    assert_eq!(changes, NEW_CASES + EDITS);
+    assert_eq!(request.push.len(), NEW_CASES + EARLIER_CASES);
+
+    // And the answer is the one the phone applied: every case acknowledged, the office's
+    // sign-for and the auto-dispatch of today's submissions pulled.
+    let response = SyncResponse::from_body(&exchange.response, &limits).unwrap();
+    assert_eq!(response.acks.len(), NEW_CASES + EARLIER_CASES);
+    let pulled: usize = response.pull.iter().map(|d| d.changes.len()).sum();
+    assert_eq!(metered.report.pulled_changes as usize, pulled);
+    assert_eq!(metered.report.acked_changes as usize, NEW_CASES + EDITS);
+    assert_eq!(metered.report.unsent_changes, 0);
+    for id in &day.new[..10] {
+        let status = day.phone.store.case(*id).unwrap().state.status;
+        assert_eq!(
+            status,
+            Status::Dispatched,
+            "submitted today, dispatched in the answer"
+        );
+    }
+    for id in &day.earlier[..EARLIER_CASES / 2] {
+        let status = day.phone.store.case(*id).unwrap().state.status;
+        assert_eq!(status, Status::InProgress, "the office's work came down");
+    }
+
+    // The protocol's own overhead on the upload stays small next to the changes it carries.
+    let raw: Vec<u8> = request
+        .push
+        .iter()
+        .flat_map(|d| d.changes.concat())
+        .collect();
+    let floor = zstd::bulk::compress(&raw, 3).unwrap().len();
+    assert!(
+        exchange.request.len() as f64 <= 1.15 * floor as f64,
+        "request {} B against a floor of {floor} B",
+        exchange.request.len()
+    );
+}
