@@ -48,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .merge(stats::router())
         .merge(rules::router())
         .merge(warnings::router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
         // Every body extractor (JSON) on every route; `/v1/sync` reads its own, larger one.
         .layer(DefaultBodyLimit::max(state.limits_http.json_body_bytes));
     for (name, value) in SECURITY_HEADERS {
@@ -62,6 +64,23 @@ pub fn router(state: AppState) -> Router {
         tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
     });
     router.layer(trace).with_state(state)
+}
+
+/// An unknown path answers like every other error, `{"code", "message"}`, not an empty 404.
+async fn no_route() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "the route does not take this method",
+    )
 }
 
 /// Roles that work cases at the center (the case, warning and live-feed endpoints).

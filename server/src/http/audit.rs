@@ -1,7 +1,7 @@
 //! `GET /v1/audit` (query the audit log, newest first) and `GET /v1/audit/verify` (walk the
 //! hash chain), for supervisors and administrators only.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use gridsync_core::workflow::Role;
@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::auth::AuthUser;
+use super::error::ApiQuery;
 use crate::audit::{self, Filter, Record, VerifyReport};
 use crate::state::AppState;
 use crate::sync::Caller;
@@ -58,7 +59,7 @@ pub(crate) struct AuditPage {
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     may_read(&caller)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);

@@ -7,7 +7,7 @@
 //! `GET /v1/cases/{id}?unmasked=true` for the roles that need it, which is audited; so is
 //! every workflow step (`crate::audit`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use super::auth::AuthUser;
-use super::error::ApiJson;
+use super::error::{ApiJson, ApiQuery};
 use super::{ApiError, is_staff};
 use crate::state::AppState;
 use crate::sync::Caller;
@@ -79,7 +79,7 @@ pub(crate) struct Page {
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let (area_lo, area_hi) = area_range(&caller);
@@ -216,7 +216,7 @@ pub(crate) async fn detail(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
-    Query(q): Query<DetailQuery>,
+    ApiQuery(q): ApiQuery<DetailQuery>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     let (id, doc) = load_in_scope(&state, &caller, &id).await?;
     let mut out = view(&state, id, &doc);

@@ -152,3 +152,29 @@ where
         }
     }
 }
+
+/// `Query<T>` whose rejections (a number out of range, `overdue=maybe`) answer 400
+/// `invalid_query` in the API's own shape instead of axum's plain text.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(rejection) => Err(ApiError::bad_request(
+                "invalid_query",
+                rejection.body_text(),
+            )),
+        }
+    }
+}

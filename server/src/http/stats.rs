@@ -9,7 +9,7 @@
 //! dispatched to it. Exports carry masked personal data only, so they are not audited as
 //! unmasked reads.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 use super::ApiError;
 use super::auth::AuthUser;
+use super::error::ApiQuery;
 use crate::state::AppState;
 use crate::stats::{self, GroupBy, Period, Report, Scope};
 use crate::sync::Caller;
@@ -113,7 +114,7 @@ fn parse(
 pub(crate) async fn stats_json(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    Query(q): Query<StatsQuery>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Json<Report>, ApiError> {
     let (period, scope, group_by) = parse(&state, &caller, &q)?;
     Ok(Json(
@@ -140,7 +141,7 @@ fn csv_response(name: &str, body: String) -> Response {
 pub(crate) async fn stats_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    Query(q): Query<StatsQuery>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Response, ApiError> {
     let (period, scope, group_by) = parse(&state, &caller, &q)?;
     let report = stats::compute(&state, &scope, period, group_by).await?;
@@ -151,7 +152,7 @@ pub(crate) async fn stats_csv(
 pub(crate) async fn cases_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    Query(q): Query<StatsQuery>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Response, ApiError> {
     let (period, scope, _) = parse(&state, &caller, &q)?;
     let cases = stats::cohort(&state, &scope, period).await?;
@@ -163,7 +164,7 @@ pub(crate) async fn cases_csv(
 pub(crate) async fn gbt31000_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    Query(q): Query<StatsQuery>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Response, ApiError> {
     let (period, scope, _) = parse(&state, &caller, &q)?;
     let cases = stats::cohort(&state, &scope, period).await?;

@@ -23,7 +23,13 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/sync", post(sync).layer(DefaultBodyLimit::disable()))
 }
 
-#[utoipa::path(post, path = "/v1/sync", tag = "sync", summary = "One sync exchange (CBOR, zstd content-encoding)", security(("bearer" = [])), request_body(content = Vec<u8>, content_type = "application/cbor", description = "SyncRequest, CBOR, optionally zstd-compressed"), responses((status = 200, description = "SyncResponse, CBOR, zstd", content_type = "application/cbor", body = Vec<u8>), (status = 413, description = "Body too large", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+/// A CBOR body in the OpenAPI document: bytes (a `Vec<u8>` would read as an array of
+/// integers there).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct CborBody(#[allow(dead_code)] Vec<u8>);
+
+#[utoipa::path(post, path = "/v1/sync", tag = "sync", summary = "One sync exchange (CBOR, zstd content-encoding)", security(("bearer" = [])), request_body(content = CborBody, content_type = "application/cbor", description = "SyncRequest, CBOR, optionally zstd-compressed"), responses((status = 200, description = "SyncResponse, CBOR, zstd", content_type = "application/cbor", body = CborBody), (status = 413, description = "Body too large", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn sync(
     State(state): State<AppState>,
     headers: HeaderMap,

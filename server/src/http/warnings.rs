@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -14,7 +14,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
 use super::auth::AuthUser;
-use super::error::ApiJson;
+use super::error::{ApiJson, ApiQuery};
 use super::{ApiError, is_staff};
 use crate::state::AppState;
 use crate::warnings::{self, TimeLimitRule};
@@ -49,7 +49,7 @@ pub(crate) struct WarningRow {
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    Query(q): Query<WarningQuery>,
+    ApiQuery(q): ApiQuery<WarningQuery>,
 ) -> Result<Json<Vec<WarningRow>>, ApiError> {
     if !is_staff(caller.user.role) {
         return Err(ApiError::forbidden(

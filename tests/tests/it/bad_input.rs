@@ -181,3 +181,35 @@ fn malformed_json_gets_a_json_error_with_a_stable_code() {
         assert!(!v["message"].as_str().unwrap().is_empty());
     }
 }
+
+/// Found by Schemathesis: query strings axum could not parse and unknown routes answered in
+/// plain text or with an empty body; every error is `{"code", "message"}`.
+#[test]
+fn bad_queries_and_unknown_routes_get_json_errors() {
+    let server = TestServer::start();
+    let chen = gridsync_tests::Staff::login(&server, "chen.dispatch");
+    for (path, status, code) in [
+        ("/v1/audit?to=9223372036854775808", 400, "invalid_query"),
+        ("/v1/cases?overdue=null", 400, "invalid_query"),
+        ("/v1/cases/x?unmasked=maybe", 400, "invalid_query"),
+        ("/v1/no-such-route", 404, "not_found"),
+    ] {
+        let (got, body) = chen.get(path);
+        assert_eq!(
+            (got, body["code"].as_str()),
+            (status, Some(code)),
+            "{path}: {body}"
+        );
+    }
+    // `DELETE /v1/dispatch-rules/` (an empty id) reaches no route; `PATCH /v1/cases` no method.
+    assert_eq!(chen.delete("/v1/dispatch-rules/"), 404);
+    let mut r = chen
+        .agent
+        .patch(&server.url("/v1/cases"))
+        .header("Authorization", &format!("Bearer {}", chen.token))
+        .send_empty()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let v: serde_json::Value = r.body_mut().read_json().unwrap();
+    assert_eq!(v["code"], "method_not_allowed");
+}
