@@ -82,7 +82,7 @@ fn phone_loop(mut phone: Phone, records: bool, stop: Arc<AtomicBool>) -> (Phone,
     let mut rng = rand::rng();
     let mut i = 0u32;
     while !stop.load(Ordering::Relaxed) {
-        if records && i % 4 == 0 {
+        if records && i.is_multiple_of(4) {
             let id = phone.record(&format!("{} 第{i}件", phone.device_id));
             ledger.cases.insert(id);
             if rng.random_bool(0.5) {

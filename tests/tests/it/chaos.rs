@@ -139,3 +139,48 @@ fn phones_behind_a_bad_network_converge_and_lose_nothing() {
     }
     assert_eq!(converged.cases, (3 * rounds) as u64);
 }
+
+/// The answer that brought a case newly in scope is lost after the server noted the phone
+/// as holding it: the phone then gets only the case's later changes, which it cannot open.
+/// It asks for everything again instead of failing every sync from then on.
+#[test]
+fn a_lost_answer_with_a_whole_case_is_recovered() {
+    let server = TestServer::start();
+    let mut author = Phone::login(&server.base_url(), "wang.grid", "lost-whole-author");
+    let first = author.record("欠薪纠纷");
+    author.store.submit(first).unwrap();
+    author.sync().unwrap();
+    // The other phone has synced before (its cursor is past 0: no full resync by itself).
+    let mut other = Phone::login(&server.base_url(), "li.mediator", "lost-whole-other");
+    other.sync().unwrap();
+    assert!(other.store.has_case(first).unwrap() && other.store.cursor().unwrap() > 0);
+    let id = author.record("邻里纠纷");
+    author.store.submit(id).unwrap();
+    author.sync().unwrap();
+
+    let proxy = ChaosProxy::start(
+        server.addr,
+        Faults {
+            drop_response: 1.0,
+            ..Faults::none()
+        },
+        1,
+    );
+    other.base_url = proxy.base_url();
+    let e = other.sync().unwrap_err();
+    assert_eq!(e.code, "network");
+    assert_eq!(proxy.counts().dropped_responses, 1);
+    assert!(!other.store.has_case(id).unwrap());
+
+    author
+        .store
+        .add_note(id, NoteKind::HomeVisit, "第二次走访")
+        .unwrap();
+    author.sync().unwrap();
+    other.base_url = server.base_url();
+    let report = other.sync().unwrap();
+    assert!(report.new_cases.contains(&id), "{report:?}");
+    let view = other.store.case(id).unwrap();
+    assert_eq!(view.case, author.store.case(id).unwrap().case);
+    assert_eq!(view.case.notes.len(), 1);
+}
