@@ -75,7 +75,7 @@ fn party(seed: u64, role: PartyRole) -> PartyInput {
         role,
         name: format!("{}{}", pick(&SURNAMES, seed), pick(&GIVEN, seed / 8)),
         id_number: id_number(seed),
-        sex: if seed % 2 == 0 {
+        sex: if seed.is_multiple_of(2) {
             Sex::Male
         } else {
             Sex::Female
@@ -108,7 +108,7 @@ pub(crate) fn new_case(area_code: &str, seed: u64) -> NewCase {
         }),
         people_involved: 2 + (seed % 5) as u32,
         amount_involved: ((seed % 200) as i64 + 1) * 10_000,
-        risk_level: if seed % 10 == 0 {
+        risk_level: if seed.is_multiple_of(10) {
             RiskLevel::Yellow
         } else {
             RiskLevel::Green
