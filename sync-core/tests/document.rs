@@ -773,3 +773,35 @@ fn time_limits_set_by_the_center_travel_in_the_document_and_drive_the_deadlines(
         assert_eq!(accept.due_at.0 - accept.started_at.0, 4 * 3_600_000);
     }
 }
+
+/// Found by `fuzz/sync_ingest`: Automerge 0.12 panicked (`lookup_actor(..).unwrap()` in
+/// `import_ops`) on a change whose actor it had never registered: here an actor's first
+/// change claims sequence number 2. Such a change is refused as a malformed document and
+/// the receiver keeps working.
+#[test]
+fn a_change_automerge_would_panic_on_is_refused() {
+    let (_, saved) = recorded();
+    let mut phone = AutoCommit::load(&saved)
+        .unwrap()
+        .with_actor(ActorId::random());
+    phone.put(ROOT, "title", "改过的标题").unwrap();
+    phone.commit();
+    let mut forged = phone.get_last_local_change().unwrap().decode();
+    forged.seq = 2;
+    forged.hash = None;
+    let forged = automerge::Change::from(forged).raw_bytes().to_vec();
+
+    let mut center = CaseDoc::load(&saved, ActorId::random()).unwrap();
+    let err = center.apply_changes(&[forged]).unwrap_err();
+    assert_eq!(err.code(), "malformed_document", "{err}");
+    // The refused change left nothing behind that breaks the next honest one.
+    let mut honest = AutoCommit::load(&saved)
+        .unwrap()
+        .with_actor(ActorId::random());
+    honest.put(ROOT, "summary", "双方达成初步意向").unwrap();
+    honest.commit();
+    let change = honest.get_last_local_change().unwrap().raw_bytes().to_vec();
+    let mut center = CaseDoc::load(&saved, ActorId::random()).unwrap();
+    center.apply_changes(&[change]).unwrap();
+    assert_eq!(center.case().summary, "双方达成初步意向");
+}

@@ -523,7 +523,14 @@ fn apply_raw(doc: &mut AutoCommit, changes: &[Vec<u8>]) -> Result<()> {
             Error::Document(Box::new(automerge::AutomergeError::LoadChangeError(e)))
         })?);
     }
-    doc.apply_changes(parsed)?;
+    // Automerge 0.12 panics on some change sets a broken or hostile peer can send (an op
+    // naming an actor the document never registered; found by `fuzz/sync_ingest`). Such
+    // input is refused as malformed instead of unwinding into the caller: on the server that
+    // would end the ingest task. The document may be half-applied then; callers drop it.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| doc.apply_changes(parsed))) {
+        Ok(applied) => applied?,
+        Err(_) => return Err(automerge::AutomergeError::Fail.into()),
+    }
     Ok(())
 }
 
