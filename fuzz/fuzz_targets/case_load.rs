@@ -12,6 +12,7 @@ use gridsync_fuzz::{NOW_MS, actor, case_id, record, run};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    gridsync_fuzz::report_panics_without_aborting();
     let Some((&mode, rest)) = data.split_first() else {
         return;
     };
@@ -23,8 +24,12 @@ fuzz_target!(|data: &[u8]| {
         // A document built by a script, saved and opened again.
         _ => {
             let mut u = Unstructured::new(rest);
-            let Ok(id) = u.int_in_range(0..=3u8) else { return };
-            let Ok(mut built) = record(&mut u, case_id(id), actor(1)) else { return };
+            let Ok(id) = u.int_in_range(0..=3u8) else {
+                return;
+            };
+            let Ok(mut built) = record(&mut u, case_id(id), actor(1)) else {
+                return;
+            };
             let _ = run(&mut u, &mut built, 64);
             CaseDoc::load(&built.save(), actor(0))
         }

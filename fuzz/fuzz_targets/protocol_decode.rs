@@ -13,13 +13,18 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(request) = SyncRequest::from_body(data, &limits) {
         let again = SyncRequest::decode(&request.encode(), &limits).expect("re-encoded request");
         assert_eq!(again, request);
-        assert_eq!(SyncRequest::from_body(&request.to_body(), &limits), Ok(request));
+        assert_eq!(
+            SyncRequest::from_body(&request.to_body(), &limits),
+            Ok(request)
+        );
     }
     if let Ok(response) = SyncResponse::from_body(data, &limits) {
-        let again =
-            SyncResponse::decode(&response.encode(), &limits).expect("re-encoded response");
+        let again = SyncResponse::decode(&response.encode(), &limits).expect("re-encoded response");
         assert_eq!(again, response);
-        assert_eq!(SyncResponse::from_body(&response.to_body(), &limits), Ok(response));
+        assert_eq!(
+            SyncResponse::from_body(&response.to_body(), &limits),
+            Ok(response)
+        );
     }
 
     // A zstd body never yields more than the decoded limit.

@@ -42,6 +42,7 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
+        gridsync_fuzz::report_panics_without_aborting();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -60,7 +61,12 @@ fn fixture() -> &'static Fixture {
             let db = &state.db;
             let user = db.user(USER).await.expect("user").expect("demo user");
             let org = db.org(ORG).await.expect("org").expect("demo org");
-            let caller = Caller { user, org, device_id: DEVICE.into() };
+            let caller = Caller {
+                user,
+                org,
+                device_id: DEVICE.into(),
+                former_org: None,
+            };
 
             let template = dir.join("template.db");
             let mut conn = db.pool().acquire().await.expect("connection").detach();
@@ -87,14 +93,24 @@ fn fixture() -> &'static Fixture {
             script.push_str("COMMIT;");
             (state, caller, conn, script)
         });
-        Fixture { rt, state, caller, reset: Mutex::new((conn, script)) }
+        Fixture {
+            rt,
+            state,
+            caller,
+            reset: Mutex::new((conn, script)),
+        }
     })
 }
 
 /// A directory of this process for the database; those of dead fuzzing processes go.
 fn work_dir() -> PathBuf {
     let shm = PathBuf::from("/dev/shm");
-    let base = if shm.is_dir() { shm } else { std::env::temp_dir() }.join("gridsync-fuzz");
+    let base = if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    }
+    .join("gridsync-fuzz");
     if let Ok(entries) = std::fs::read_dir(&base) {
         for e in entries.flatten() {
             let name = e.file_name();
@@ -112,7 +128,9 @@ fn work_dir() -> PathBuf {
 /// Signs the grid worker in on the fuzzing phone through the real login route, which
 /// registers the device and binds its Automerge actors.
 async fn login(state: &AppState) {
-    let actors: Vec<String> = (0..BOUND_ACTORS).map(|n| actor(n).to_hex_string()).collect();
+    let actors: Vec<String> = (0..BOUND_ACTORS)
+        .map(|n| actor(n).to_hex_string())
+        .collect();
     let body = serde_json::json!({
         "username": "wang.grid", "password": gridsync_server::demo::DEMO_PASSWORD,
         "device_id": DEVICE, "actor_ids": actors,
@@ -122,9 +140,18 @@ async fn login(state: &AppState) {
         .body(Body::from(body.to_string()))
         .expect("request");
     let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().expect("addr");
-    request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-    let response = gridsync_server::app(state.clone()).oneshot(request).await.expect("login");
-    assert!(response.status().is_success(), "login: {}", response.status());
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let response = gridsync_server::app(state.clone())
+        .oneshot(request)
+        .await
+        .expect("login");
+    assert!(
+        response.status().is_success(),
+        "login: {}",
+        response.status()
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -138,7 +165,9 @@ fuzz_target!(|data: &[u8]| {
                 .await
                 .expect("reset");
         }
-        let Some((&mode, rest)) = data.split_first() else { return };
+        let Some((&mode, rest)) = data.split_first() else {
+            return;
+        };
         if mode % 4 == 0 {
             // Raw: what the handler decodes from a body, sent from our device.
             let limits = DecodeLimits::default();
@@ -166,10 +195,14 @@ async fn rounds(f: &Fixture, u: &mut Unstructured<'_>) {
             request.max_bytes = u.arbitrary().unwrap_or(0);
         }
         for _ in 0..u.int_in_range(0..=2u8).unwrap_or(0) {
-            let Ok(n) = u.int_in_range(0..=3u8) else { break };
+            let Ok(n) = u.int_in_range(0..=3u8) else {
+                break;
+            };
             let who = actor(u.int_in_range(0..=7).unwrap_or(0));
             if !docs.contains_key(&n) {
-                let Ok(doc) = record(u, case_id(n), who.clone()) else { break };
+                let Ok(doc) = record(u, case_id(n), who.clone()) else {
+                    break;
+                };
                 docs.insert(n, doc);
             }
             let doc = docs.get_mut(&n).expect("just inserted");
@@ -183,11 +216,17 @@ async fn rounds(f: &Fixture, u: &mut Unstructured<'_>) {
             } else {
                 sent.get(&n).cloned().unwrap_or_default()
             };
-            let mut changes: Vec<Vec<u8>> =
-                doc.get_changes(&since).into_iter().map(|mut c| c.bytes().into_owned()).collect();
+            let mut changes: Vec<Vec<u8>> = doc
+                .get_changes(&since)
+                .into_iter()
+                .map(|mut c| c.bytes().into_owned())
+                .collect();
             sent.insert(n, doc.get_heads());
             mangle(u, &mut changes);
-            request.push.push(DocChanges { doc_id: case_id(n), changes });
+            request.push.push(DocChanges {
+                doc_id: case_id(n),
+                changes,
+            });
         }
         // Over the wire and back, as the handler receives it.
         let body = request.to_body();
@@ -224,6 +263,15 @@ fn mangle(u: &mut Unstructured<'_>, changes: &mut Vec<Vec<u8>>) {
 }
 
 async fn exchange(f: &Fixture, request: &SyncRequest) -> SyncResponse {
+    // To turn a finding into a regression test: the requests as bodies, numbered.
+    if let Some(dir) = std::env::var_os("GRIDSYNC_FUZZ_DUMP") {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = std::fs::write(
+            PathBuf::from(dir).join(format!("request-{n}.cbor")),
+            request.encode(),
+        );
+    }
     let (response, _stats) = match gridsync_server::sync::sync(&f.state, &f.caller, request).await {
         Ok(done) => done,
         Err(e) => panic!("sync failed instead of refusing case by case: {e:?}"),
@@ -244,7 +292,10 @@ async fn exchange(f: &Fixture, request: &SyncRequest) -> SyncResponse {
         );
         answered.insert(r.doc_id);
     }
-    assert_eq!(answered, pushed, "every pushed case is acknowledged or refused");
+    assert_eq!(
+        answered, pushed,
+        "every pushed case is acknowledged or refused"
+    );
     let limits = DecodeLimits::default();
     let decoded = SyncResponse::from_body(&response.to_body(), &limits).expect("response decodes");
     assert_eq!(decoded, response);

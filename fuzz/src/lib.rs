@@ -8,8 +8,8 @@ use arbitrary::{Arbitrary, Result, Unstructured};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{ActorId, AutoCommit, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
 use gridsync_core::case::{
-    AgreementForm, CaseDoc, CaseId, Category, Difficulty, IdDocType, NewCase, NoteKind,
-    PartyInput, PartyRole, RiskFlag, RiskLevel, Sex, Source, Timestamp,
+    AgreementForm, CaseDoc, CaseId, Category, Difficulty, IdDocType, NewCase, NoteKind, PartyInput,
+    PartyRole, RiskFlag, RiskLevel, Sex, Source, Timestamp,
 };
 use gridsync_core::workflow::{Author, EventKind, Role, SupervisionLevel, Tier};
 
@@ -31,7 +31,24 @@ pub const BOUND_ACTORS: u8 = 6;
 
 /// Case ids the scripts write: few, so pushes meet earlier pushes of the same case.
 pub fn case_id(n: u8) -> CaseId {
-    CaseId::from_bytes([0x5e, 0xed, 0, 0, 0, 0, 0x40, 0, 0x80, 0, 0, 0, 0, 0, 0, n % 4])
+    CaseId::from_bytes([
+        0x5e,
+        0xed,
+        0,
+        0,
+        0,
+        0,
+        0x40,
+        0,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        n % 4,
+    ])
 }
 
 const ROOT_KEYS: &[&str] = &[
@@ -108,7 +125,13 @@ const USERS: &[&str] = &[
     "system",
     "",
 ];
-const ORGS: &[&str] = &[ORG, "330182-center", "330182101-center", "330182-labour", ""];
+const ORGS: &[&str] = &[
+    ORG,
+    "330182-center",
+    "330182101-center",
+    "330182-labour",
+    "",
+];
 const AREAS: &[&str] = &[
     AREA,
     "330182101202",
@@ -270,7 +293,11 @@ pub fn record(u: &mut Unstructured<'_>, id: CaseId, actor: ActorId) -> Result<Au
     }
     let new = NewCase {
         id: Some(id),
-        area_code: if u.ratio(7, 8)? { AREA.into() } else { pick(u, AREAS)?.into() },
+        area_code: if u.ratio(7, 8)? {
+            AREA.into()
+        } else {
+            pick(u, AREAS)?.into()
+        },
         grid_code: String::new(),
         source: *u.choose(Source::ALL)?,
         title: "邻里纠纷".into(),
@@ -282,9 +309,16 @@ pub fn record(u: &mut Unstructured<'_>, id: CaseId, actor: ActorId) -> Result<Au
         people_involved: u.int_in_range(0..=5)?,
         amount_involved: u.int_in_range(0..=1_000_000)?,
         risk_level: *u.choose(RiskLevel::ALL)?,
-        risk_flags: if u.ratio(1, 4)? { vec![*u.choose(RiskFlag::ALL)?] } else { Vec::new() },
+        risk_flags: if u.ratio(1, 4)? {
+            vec![*u.choose(RiskFlag::ALL)?]
+        } else {
+            Vec::new()
+        },
         difficulty: *u.choose(Difficulty::ALL)?,
-        parties: vec![PartyInput { name: "张三".into(), ..Default::default() }],
+        parties: vec![PartyInput {
+            name: "张三".into(),
+            ..Default::default()
+        }],
     };
     let by = Author::new(USER, Role::GridWorker, ORG);
     let Ok(mut case) = CaseDoc::record(&new, &by, "fuzz-phone", Timestamp(NOW_MS), actor.clone())
@@ -348,11 +382,19 @@ fn step(u: &mut Unstructured<'_>, doc: &mut AutoCommit) -> Result<()> {
             };
             let id = format!("e{}", u.int_in_range(0..=15u8)?);
             let (user, role, org) = if honest {
-                (USER.to_owned(), Role::GridWorker.as_code().to_owned(), ORG.to_owned())
+                (
+                    USER.to_owned(),
+                    Role::GridWorker.as_code().to_owned(),
+                    ORG.to_owned(),
+                )
             } else {
                 (text(u)?, text(u)?, text(u)?)
             };
-            let at = if u.ratio(3, 4)? { NOW_MS + int(u)?.rem_euclid(1 << 32) } else { int(u)? };
+            let at = if u.ratio(3, 4)? {
+                NOW_MS + int(u)?.rem_euclid(1 << 32)
+            } else {
+                int(u)?
+            };
             let _ = doc.put(&obj, "id", id);
             let _ = doc.put(&obj, "kind", kind);
             let _ = doc.put(&obj, "by_user", user);
@@ -364,7 +406,11 @@ fn step(u: &mut Unstructured<'_>, doc: &mut AutoCommit) -> Result<()> {
         // Any scalar at a known key of any object.
         4..=5 => {
             let obj = target(u, doc)?;
-            let key = if bool::arbitrary(u)? { pick(u, ROOT_KEYS)? } else { pick(u, ITEM_KEYS)? };
+            let key = if bool::arbitrary(u)? {
+                pick(u, ROOT_KEYS)?
+            } else {
+                pick(u, ITEM_KEYS)?
+            };
             let value = scalar(u)?;
             let _ = match doc.object_type(&obj) {
                 Ok(ObjType::List) => doc.insert(&obj, 0, value),
@@ -411,4 +457,15 @@ pub fn run(u: &mut Unstructured<'_>, doc: &mut AutoCommit, max_steps: u8) -> Res
     }
     commit(doc, NOW_MS / 1000);
     Ok(())
+}
+
+/// libFuzzer's panic hook aborts at once, even for a panic the code under test catches
+/// (sync-core catches Automerge's panics on hostile changes and refuses the input). This
+/// hook only reports; a panic nobody catches still reaches libfuzzer-sys's `catch_unwind`
+/// around the target, which aborts and records the input.
+pub fn report_panics_without_aborting() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::panic::set_hook(Box::new(|info| eprintln!("panic: {info}")));
+    });
 }
