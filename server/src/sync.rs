@@ -200,7 +200,10 @@ pub(crate) async fn merge_push(
     pushes.dedup_by_key(|p| p.doc_id);
     let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
     let mut loaded = cases::load_many(tx, &ids, &state.actor).await?;
-    let held = cases::held_many(tx, &caller.device_id, &ids).await?;
+    // After the window in which the phone is told of a revocation, it has purged the case
+    // and has no unsent work for it: an edit then comes from a copy it should not have.
+    let revoked_after = state.clock.now().0 - REVOKED_REPEAT_MS;
+    let held = cases::held_many(tx, &caller.device_id, &ids, revoked_after).await?;
     let mut merges = Vec::new();
     for push in pushes {
         out.stats.pushed_cases += 1;

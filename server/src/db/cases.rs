@@ -419,19 +419,23 @@ pub(crate) async fn load_many(
     Ok(out)
 }
 
-/// Which of `ids` the device holds (or held before a revocation).
+/// Which of `ids` the device holds, or held until a revocation later than `revoked_after`
+/// (epoch ms): a revoked case still takes the phone's unsent work for a while, not forever.
 pub(crate) async fn held_many(
     conn: &mut AnyConnection,
     device: &str,
     ids: &[CaseId],
+    revoked_after: i64,
 ) -> Result<std::collections::HashSet<CaseId>> {
     let mut out = std::collections::HashSet::new();
     for chunk in ids.chunks(CHUNK) {
         let mut q = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(format!(
-            "SELECT case_id FROM device_cases WHERE device_id = $1 AND case_id IN ({})",
-            placeholders(2, chunk.len())
+            "SELECT case_id FROM device_cases WHERE device_id = $1
+               AND (revoked_at IS NULL OR revoked_at > $2) AND case_id IN ({})",
+            placeholders(3, chunk.len())
         )))
-        .bind(device);
+        .bind(device)
+        .bind(revoked_after);
         for id in chunk {
             q = q.bind(id.to_string());
         }

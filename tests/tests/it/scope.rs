@@ -9,7 +9,7 @@ use gridsync_tests::{Phone, TestServer};
 
 /// A change to `case` made by `actor` on top of the center's copy, with raw automerge (what
 /// a tampered client could send).
-fn raw_change(
+pub(crate) fn raw_change(
     server: &TestServer,
     case: CaseId,
     actor: ActorId,
@@ -28,7 +28,7 @@ fn raw_change(
     changes[0].bytes().into_owned()
 }
 
-fn push(phone: &Phone, push: Vec<DocChanges>) -> SyncResponse {
+pub(crate) fn push(phone: &Phone, push: Vec<DocChanges>) -> SyncResponse {
     let mut request = SyncRequest::new(
         phone.device_id.clone(),
         phone.store.cursor().unwrap(),

@@ -425,3 +425,57 @@ fn a_moved_users_phone_pushes_its_unsent_work_then_purges_the_old_villages_cases
     let (status, _) = li.get(&format!("/v1/cases/{recorded}"));
     assert_eq!(status, 200);
 }
+
+#[test]
+fn a_purged_case_takes_late_work_only_while_the_revocation_is_repeated() {
+    const DAY: i64 = 24 * 3_600_000;
+    let clock = Arc::new(ManualClock::new(Timestamp(T0)));
+    let server = TestServer::start_with_clock(clock.clone());
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "late-1");
+    let held = phone.record("东岭村: 欠薪纠纷");
+    phone.store.submit(held).unwrap();
+    phone.sync().unwrap();
+    server
+        .block_on(server.state.db.move_user("u-wang.grid", "330182102203"))
+        .unwrap();
+    assert_eq!(phone.sync().unwrap().purged, vec![held]);
+    let mut refresh_token = phone.refresh_token.clone();
+
+    // A client that kept its copy anyway (a backup restored, or a tampered app) edits the
+    // case, each time with a fresh access token.
+    let mut late_edit = |title: &str| {
+        let v = refresh(&server, &refresh_token, "late-1").unwrap();
+        refresh_token = next(&v);
+        phone.access_token = v["access_token"].as_str().unwrap().to_owned();
+        let change = crate::scope::raw_change(&server, held, phone.store.actor_id().clone(), |d| {
+            automerge::transaction::Transactable::put(d, automerge::ROOT, "title", title).unwrap();
+        });
+        crate::scope::push(
+            &phone,
+            vec![gridsync_core::protocol::DocChanges {
+                doc_id: held,
+                changes: vec![change],
+            }],
+        )
+    };
+    let title = |server: &TestServer| {
+        server
+            .block_on(gridsync_server::cases::load(&server.state, held))
+            .unwrap()
+            .unwrap()
+            .case()
+            .title
+    };
+
+    // While the phone is still told of the revocation, its late work is taken in.
+    clock.advance(29 * DAY);
+    let r = late_edit("东岭村: 欠薪纠纷 (补记)");
+    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+    assert_eq!(title(&server), "东岭村: 欠薪纠纷 (补记)");
+    // After that window the case is out of reach like any other case outside the scope.
+    clock.advance(2 * DAY);
+    let r = late_edit("改掉的标题");
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(r.rejected[0].code.as_str(), "out_of_scope");
+    assert_eq!(title(&server), "东岭村: 欠薪纠纷 (补记)");
+}
