@@ -196,12 +196,13 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
     let converged = check_converged(&server, &refs, &ledger);
     println!(
         "kill ({backend}): {kills} kills survived in {:.0?}; {} acknowledged changes all in \
-         the log; {} sync attempts ({} failed); {} changes, {} cases, {} (phone, case) pairs \
+         the log; {} sync attempts ({} failed: {:?}); {} changes, {} cases, {} (phone, case) pairs \
          identical to the server after the final sync",
         began.elapsed(),
         ledger.acked.len(),
         ledger.attempts,
         ledger.failures,
+        ledger.errors,
         converged.changes,
         converged.cases,
         converged.comparisons

@@ -9,7 +9,7 @@
 //! clients do not pool the connection), picks one fault for the exchange, and counts what it
 //! did ([`ChaosCounts`]).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -412,6 +412,8 @@ pub struct Ledger {
     /// Sync attempts, and those that failed on the way.
     pub attempts: u64,
     pub failures: u64,
+    /// Failures by HTTP status and code (`0 network`, `503 ...`).
+    pub errors: BTreeMap<String, u64>,
 }
 
 impl Ledger {
@@ -421,6 +423,9 @@ impl Ledger {
         self.cases.extend(other.cases);
         self.attempts += other.attempts;
         self.failures += other.failures;
+        for (k, n) in other.errors {
+            *self.errors.entry(k).or_default() += n;
+        }
     }
 }
 
@@ -461,6 +466,10 @@ pub fn sync_once(phone: &mut Phone, ledger: &mut Ledger) -> bool {
                 "a bad network gives network errors only: {e}"
             );
             ledger.failures += 1;
+            *ledger
+                .errors
+                .entry(format!("{} {}", e.status, e.code))
+                .or_default() += 1;
             false
         }
     }

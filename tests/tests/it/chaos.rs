@@ -119,8 +119,8 @@ fn phones_behind_a_bad_network_converge_and_lose_nothing() {
     let refs: Vec<&Phone> = phones.iter().collect();
     let converged = check_converged(&server, &refs, &ledger);
     println!(
-        "chaos: {} sync attempts ({} failed); proxy: {counts}",
-        ledger.attempts, ledger.failures
+        "chaos: {} sync attempts ({} failed: {:?}); proxy: {counts}",
+        ledger.attempts, ledger.failures, ledger.errors
     );
     println!(
         "chaos: {} changes, {} cases, {} (phone, case) pairs identical to the server; \
