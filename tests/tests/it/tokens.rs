@@ -182,7 +182,6 @@ fn every_bad_access_token_is_refused_on_every_protected_route() {
         ("PUT", "/v1/time-limits/x".into()),
     ]
     .into_iter()
-    .map(|(m, p)| (m, p))
     .collect();
     let mut failures = Vec::new();
     let mut cells = 0;
