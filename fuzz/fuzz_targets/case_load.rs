@@ -70,9 +70,13 @@ fn read(doc: &mut CaseDoc) {
     let _ = doc.conflicts();
     let _ = doc.missing_deps();
     let _ = doc.changes_since(&[]);
-    // What a store does with it: save, and open the saved bytes again, to the same case.
-    let saved = doc.save();
-    let again = CaseDoc::load(&saved, actor(2)).expect("a saved document opens again");
+    // What a store does with it: save, checked to open again (Automerge 0.12 accepts some
+    // change sets whose save does not reopen; stores refuse to keep those, see
+    // `save_checked`), and the reopened document is the same case.
+    let Ok(saved) = doc.save_checked() else {
+        return;
+    };
+    let again = CaseDoc::load(&saved, actor(2)).expect("a checked save opens again");
     assert_eq!(again.id(), doc.id());
     // Debug, not `==`: a fuzzed location may be NaN.
     assert_eq!(format!("{:?}", again.case()), format!("{case:?}"));

@@ -83,7 +83,8 @@ pub async fn edit<T>(
         let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
         let snapshot = (loaded.replayed + changes.len() >= crate::sync::SNAPSHOT_EVERY
             && doc.missing_deps().is_empty())
-        .then(|| doc.save());
+        .then(|| doc.save_checked().ok())
+        .flatten();
         cases::upsert(
             &mut tx,
             id,
@@ -159,7 +160,7 @@ pub async fn intake(
     }
     let last = log_changes(&mut tx, id, &changes, now.0).await?;
     let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
-    let snapshot = doc.save();
+    let snapshot = doc.save_checked()?;
     cases::upsert(
         &mut tx,
         id,

@@ -74,7 +74,8 @@ struct Merge {
     doc: CaseDoc,
     new: Vec<(String, String, Vec<u8>)>, // hash hex, actor hex, bytes
     projection: Projection,
-    snapshot_due: bool,
+    /// The new snapshot, when one is due and reopens (checked in `merge`).
+    snapshot: Option<Vec<u8>>,
     existed: bool,
     held: bool,
 }
@@ -365,12 +366,28 @@ fn merge(
         ));
     }
     let snapshot_due = !existed || replayed + new.len() >= SNAPSHOT_EVERY;
+    let snapshot = match snapshot_due.then(|| doc.save_checked()) {
+        None => None,
+        Some(Ok(bytes)) => Some(bytes),
+        // A new case must start with a snapshot that opens: nothing of it lands.
+        Some(Err(_)) if !existed => {
+            return Err((
+                RejectCode::MalformedChange,
+                "the changes make a document that does not open again once saved".into(),
+            ));
+        }
+        // An existing case keeps its last good snapshot and replays its log from there.
+        Some(Err(e)) => {
+            tracing::warn!(case = %id, error = %e, "snapshot does not reopen; the previous one is kept");
+            None
+        }
+    };
     Ok(Merge {
         id,
         doc,
         new,
         projection,
-        snapshot_due,
+        snapshot,
         existed,
         held,
     })
@@ -445,13 +462,13 @@ async fn write(
         };
         // A document waiting for missing dependencies keeps snapshot position 0, so the
         // queued changes are replayed from the log until their dependencies arrive.
-        let snapshot = m.snapshot_due.then(|| {
+        let snapshot = m.snapshot.take().map(|bytes| {
             let pos = if m.doc.missing_deps().is_empty() {
                 updated_pos
             } else {
                 0
             };
-            (m.doc.save(), pos)
+            (bytes, pos)
         });
         cases::upsert(
             conn,

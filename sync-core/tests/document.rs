@@ -805,3 +805,34 @@ fn a_change_automerge_would_panic_on_is_refused() {
     center.apply_changes(&[change]).unwrap();
     assert_eq!(center.case().summary, "双方达成初步意向");
 }
+
+/// Found by `fuzz/case_load`: Automerge 0.12 applies these changes (two actors, five
+/// changes) but the document's save fails its own checksum on load. A store must find that
+/// out before it keeps such a save as its snapshot.
+#[test]
+fn changes_whose_save_does_not_reopen_are_caught_before_a_snapshot_is_kept() {
+    let data = include_bytes!("fixtures/regressions/changes-whose-save-does-not-reopen.bin");
+    // The fuzz input: a mode byte, then changes each prefixed by a u16 LE length.
+    let mut rest = &data[1..];
+    let mut changes = Vec::new();
+    while let [a, b, tail @ ..] = rest {
+        let n = usize::from(u16::from_le_bytes([*a, *b])).min(tail.len());
+        changes.push(tail[..n].to_vec());
+        rest = &tail[n..];
+    }
+    assert_eq!(changes.len(), 5);
+    let mut doc = CaseDoc::from_changes(&changes, ActorId::random()).expect("applies");
+    assert!(
+        AutoCommit::load(&doc.save()).is_err(),
+        "Automerge fixed this: drop the check"
+    );
+    let err = doc.save_checked().expect_err("the save does not reopen");
+    assert_eq!(err.code(), "malformed_document");
+    // The first four changes make a document that saves and opens normally.
+    let mut good = CaseDoc::from_changes(&changes[..4], ActorId::random()).unwrap();
+    let saved = good.save_checked().unwrap();
+    assert_eq!(
+        CaseDoc::load(&saved, ActorId::random()).unwrap().id(),
+        good.id()
+    );
+}
