@@ -534,13 +534,33 @@ async fn pull(
     // 1. Cases newly in scope (drafts stay with their author), whole. Only cases changed
     // since the cursor can have entered the scope, unless the scope itself changed (the
     // user moved) or the store is fresh.
-    let scope_org: Option<String> =
-        sqlx::query_scalar("SELECT scope_org FROM devices WHERE id = $1")
+    let (scope_org, issued): (Option<String>, i64) =
+        sqlx::query_as("SELECT scope_org, whole_no FROM devices WHERE id = $1")
             .bind(device)
             .fetch_optional(&mut *conn)
             .await?
-            .flatten();
-    let rescan = request.cursor == 0 || scope_org.as_deref() != Some(caller.org.id.as_str());
+            .unwrap_or((None, 0));
+    // Cases sent whole in a response the device never applied (the answer was lost on the
+    // way) are not held after all: they go out whole again, from a full scan because their
+    // last change may lie before the cursor.
+    let applied = i64::try_from(request.applied_whole).unwrap_or(i64::MAX);
+    let mut lost = false;
+    if issued > applied {
+        let mut tx = state.db.writer.begin().await?;
+        lost = sqlx::query(
+            "DELETE FROM device_cases
+             WHERE device_id = $1 AND whole_no > $2 AND revoked_at IS NULL",
+        )
+        .bind(device)
+        .bind(applied)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        tx.commit().await?;
+    }
+    let rescan =
+        lost || request.cursor == 0 || scope_org.as_deref() != Some(caller.org.id.as_str());
     let since: i64 = if rescan {
         -1
     } else {
@@ -598,10 +618,17 @@ async fn pull(
     drop(conn);
     if !sent_whole.is_empty() {
         let mut tx = state.db.writer.begin().await?;
+        let no: i64 = sqlx::query_scalar(
+            "UPDATE devices SET whole_no = whole_no + 1 WHERE id = $1 RETURNING whole_no",
+        )
+        .bind(device)
+        .fetch_one(&mut *tx)
+        .await?;
         for (case_id, max_pos) in &sent_whole {
-            cases::hold(&mut tx, device, case_id, *max_pos, true).await?;
+            cases::hold(&mut tx, device, case_id, *max_pos, no).await?;
         }
         tx.commit().await?;
+        response.whole_no = u64::try_from(no).unwrap_or(0);
     }
 
     // 2. New changes of held cases after the cursor, in feed order, minus the device's own.

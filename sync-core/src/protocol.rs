@@ -102,6 +102,10 @@ pub struct SyncRequest {
     pub push: Vec<DocChanges>,
     /// Key 4: how many change bytes the device wants pulled at most in the response.
     pub max_bytes: u64,
+    /// Key 5 (absent when 0): the [`SyncResponse::whole_no`] of the last response carrying
+    /// whole cases that the device applied. A case sent whole in a later-numbered response
+    /// never arrived (the answer was lost), so the center sends it whole again.
+    pub applied_whole: u64,
 }
 
 impl SyncRequest {
@@ -113,6 +117,7 @@ impl SyncRequest {
             cursor,
             push: Vec::new(),
             max_bytes,
+            applied_whole: 0,
         }
     }
 
@@ -159,6 +164,10 @@ pub struct SyncResponse {
     pub more: bool,
     /// Key 6: cases that left the device's scope: push anything unsent, then purge them.
     pub revoked: Vec<CaseId>,
+    /// Key 7 (absent when 0): numbers a response that carries cases whole, per device and
+    /// increasing; the device echoes the last one it applied as
+    /// [`SyncRequest::applied_whole`].
+    pub whole_no: u64,
 }
 
 impl SyncResponse {
@@ -172,6 +181,7 @@ impl SyncResponse {
             cursor,
             more: false,
             revoked: Vec::new(),
+            whole_no: 0,
         }
     }
 

@@ -317,7 +317,7 @@ impl FieldStore {
         let tx = self.conn.transaction()?;
         tx.execute_batch(
             "DELETE FROM outbox; DELETE FROM cases;
-             DELETE FROM meta WHERE key IN ('cursor', 'identity') OR key LIKE 'app.%';",
+             DELETE FROM meta WHERE key IN ('cursor', 'applied_whole', 'identity') OR key LIKE 'app.%';",
         )?;
         // Fresh actor after a wipe: the old one's sequence numbers are lost with the data.
         let actor = ActorId::random();

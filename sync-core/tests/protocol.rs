@@ -40,6 +40,8 @@ fn example_request() -> SyncRequest {
             },
         ],
         max_bytes: 262_144,
+        // Optional keys left out: the frozen bytes predate them.
+        applied_whole: 0,
     }
 }
 
@@ -70,6 +72,7 @@ fn example_response() -> SyncResponse {
         cursor: 57,
         more: true,
         revoked: vec![id("99999999-8888-4777-8666-555555555555")],
+        whole_no: 0,
     }
 }
 
@@ -109,6 +112,25 @@ fn golden_response_v1() {
     let golden = check_golden("sync_response_v1.cbor", &example_response().encode());
     let decoded = SyncResponse::decode(&golden, &DecodeLimits::default()).unwrap();
     assert_eq!(decoded, example_response());
+}
+
+/// The whole-send numbers are optional keys (5 in a request, 7 in a response): written only
+/// when set, so a message without them keeps the frozen v1 bytes, and one with them decodes.
+#[test]
+fn whole_send_numbers_are_optional_keys() {
+    let limits = DecodeLimits::default();
+    let mut request = example_request();
+    request.applied_whole = 3;
+    let bytes = request.encode();
+    assert_eq!(bytes[0], 0xa6, "a map of six keys");
+    assert_eq!(SyncRequest::decode(&bytes, &limits).unwrap(), request);
+    let mut response = example_response();
+    response.whole_no = 4;
+    let bytes = response.encode();
+    assert_eq!(bytes[0], 0xa8, "a map of eight keys");
+    assert_eq!(SyncResponse::decode(&bytes, &limits).unwrap(), response);
+    assert_eq!(example_request().encode()[0], 0xa5);
+    assert_eq!(example_response().encode()[0], 0xa7);
 }
 
 #[test]
@@ -238,14 +260,16 @@ fn request() -> impl Strategy<Value = SyncRequest> {
         any::<u64>(),
         prop::collection::vec(doc_changes(), 0..4),
         any::<u64>(),
+        prop_oneof![Just(0u64), any::<u64>()],
     )
         .prop_map(
-            |(protocol, device_id, cursor, push, max_bytes)| SyncRequest {
+            |(protocol, device_id, cursor, push, max_bytes, applied_whole)| SyncRequest {
                 protocol,
                 device_id,
                 cursor,
                 push,
                 max_bytes,
+                applied_whole,
             },
         )
 }
@@ -266,9 +290,10 @@ fn response() -> impl Strategy<Value = SyncResponse> {
         any::<u64>(),
         any::<bool>(),
         prop::collection::vec(case_id(), 0..4),
+        prop_oneof![Just(0u64), any::<u64>()],
     )
         .prop_map(
-            |(acks, rejected, pull, cursor, more, revoked)| SyncResponse {
+            |(acks, rejected, pull, cursor, more, revoked, whole_no)| SyncResponse {
                 protocol: PROTOCOL_VERSION,
                 acks,
                 rejected,
@@ -276,6 +301,7 @@ fn response() -> impl Strategy<Value = SyncResponse> {
                 cursor,
                 more,
                 revoked,
+                whole_no,
             },
         )
 }

@@ -303,27 +303,26 @@ pub(crate) async fn upsert(
     Ok(())
 }
 
-/// Records that `device` holds the case whole up to `since_pos`.
+/// Records that `device` was sent the case whole up to `since_pos`, in the response numbered
+/// `whole_no` (held for good once the device says it applied that response).
 pub(crate) async fn hold(
     conn: &mut AnyConnection,
     device: &str,
     case: &str,
     since_pos: i64,
-    reinstate: bool,
+    whole_no: i64,
 ) -> Result<()> {
-    let sql = if reinstate {
-        "INSERT INTO device_cases (device_id, case_id, since_pos) VALUES ($1, $2, $3)
-         ON CONFLICT (device_id, case_id) DO UPDATE SET since_pos = excluded.since_pos, revoked_at = NULL"
-    } else {
-        "INSERT INTO device_cases (device_id, case_id, since_pos) VALUES ($1, $2, $3)
-         ON CONFLICT (device_id, case_id) DO NOTHING"
-    };
-    sqlx::query(sql)
-        .bind(device)
-        .bind(case)
-        .bind(since_pos)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO device_cases (device_id, case_id, since_pos, whole_no) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (device_id, case_id) DO UPDATE
+           SET since_pos = excluded.since_pos, revoked_at = NULL, whole_no = excluded.whole_no",
+    )
+    .bind(device)
+    .bind(case)
+    .bind(since_pos)
+    .bind(whole_no)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -55,6 +55,9 @@ struct WireRequest<'a> {
     push: Vec<WireDoc<'a>>,
     #[n(4)]
     max_bytes: u64,
+    // Optional keys are left out when absent, so older messages keep their bytes.
+    #[n(5)]
+    applied_whole: Option<u64>,
 }
 
 #[derive(Encode, Decode)]
@@ -83,6 +86,8 @@ struct WireResponse<'a> {
     more: bool,
     #[cbor(n(6), decode_with = "decode_ids")]
     revoked: Vec<ByteArray<16>>,
+    #[n(7)]
+    whole_no: Option<u64>,
 }
 
 #[derive(Encode, Decode)]
@@ -228,6 +233,7 @@ pub(super) fn encode_request(request: &SyncRequest) -> Vec<u8> {
         cursor: request.cursor,
         push: request.push.iter().map(WireDoc::from_doc).collect(),
         max_bytes: request.max_bytes,
+        applied_whole: (request.applied_whole != 0).then_some(request.applied_whole),
     })
 }
 
@@ -255,6 +261,7 @@ pub(super) fn encode_response(response: &SyncResponse) -> Vec<u8> {
         cursor: response.cursor,
         more: response.more,
         revoked: response.revoked.iter().map(id).collect(),
+        whole_no: (response.whole_no != 0).then_some(response.whole_no),
     })
 }
 
@@ -270,6 +277,7 @@ pub(super) fn decode_request(
         cursor: wire.cursor,
         push: wire.push.into_iter().map(WireDoc::into_owned).collect(),
         max_bytes: wire.max_bytes,
+        applied_whole: wire.applied_whole.unwrap_or(0),
     })
 }
 
@@ -306,6 +314,7 @@ pub(super) fn decode_response(
             .into_iter()
             .map(|i| CaseId::from_bytes(i.into()))
             .collect(),
+        whole_no: wire.whole_no.unwrap_or(0),
     })
 }
 

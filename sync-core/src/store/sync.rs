@@ -98,6 +98,9 @@ impl FieldStore {
     /// The request itself, and whether part of the outbox was left for the next round.
     pub fn build_request(&self) -> Result<(SyncRequest, bool)> {
         let mut request = SyncRequest::new(self.device_id.clone(), self.cursor()?, MAX_PULL_BYTES);
+        request.applied_whole = schema::get_meta(&self.conn, "applied_whole")?
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let mut stmt = self
             .conn
             .prepare_cached("SELECT case_id, change FROM outbox ORDER BY seq")?;
@@ -267,6 +270,10 @@ impl FieldStore {
         let cursor = if resync { 0 } else { response.cursor };
         report.more |= resync;
         schema::set_meta(&tx, "cursor", &cursor.to_string())?;
+        // In the same transaction as the cases it carried: the center learns they arrived.
+        if response.whole_no != 0 {
+            schema::set_meta(&tx, "applied_whole", &response.whole_no.to_string())?;
+        }
         let unsent: i64 = tx.query_row("SELECT COUNT(*) FROM outbox", [], |r| r.get(0))?;
         tx.commit()?;
         report.unsent_changes = u32::try_from(unsent).unwrap_or(u32::MAX);

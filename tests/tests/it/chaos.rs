@@ -184,3 +184,41 @@ fn a_lost_answer_with_a_whole_case_is_recovered() {
     assert_eq!(view.case, author.store.case(id).unwrap().case);
     assert_eq!(view.case.notes.len(), 1);
 }
+
+/// The same loss, but the case never changes again: nothing new would ever mention it, so
+/// the center itself must notice that the answer carrying it was not applied.
+#[test]
+fn a_lost_answer_with_a_whole_case_is_resent_even_if_the_case_never_changes() {
+    let server = TestServer::start();
+    let mut author = Phone::login(&server.base_url(), "wang.grid", "quiet-author");
+    let mut other = Phone::login(&server.base_url(), "li.mediator", "quiet-other");
+    other.sync().unwrap();
+    let id = author.record("邻里纠纷");
+    author.store.submit(id).unwrap();
+    author.sync().unwrap();
+
+    let proxy = ChaosProxy::start(
+        server.addr,
+        Faults {
+            drop_response: 1.0,
+            ..Faults::none()
+        },
+        1,
+    );
+    other.base_url = proxy.base_url();
+    assert_eq!(other.sync().unwrap_err().code, "network");
+    assert_eq!(proxy.counts().dropped_responses, 1);
+    assert!(!other.store.has_case(id).unwrap());
+
+    other.base_url = server.base_url();
+    let report = other.sync().unwrap();
+    assert!(report.new_cases.contains(&id), "{report:?}");
+    assert_eq!(
+        other.store.case(id).unwrap().case,
+        author.store.case(id).unwrap().case
+    );
+    // Applied now: the next sync does not send it again.
+    let again = other.sync().unwrap();
+    assert!(again.new_cases.is_empty(), "{again:?}");
+    assert_eq!(again.pulled_changes, 0, "{again:?}");
+}
