@@ -107,30 +107,27 @@ pub async fn load(state: &AppState, id: CaseId) -> Result<Option<CaseDoc>> {
         .map(|l| l.doc))
 }
 
-/// The next free case number `{county6}-{yyyymmdd}-{seq}` of a county for the day of `now`
-/// (China time). A race between two accepts is settled by the unique index on `case_no`:
-/// the loser takes the next number.
+/// The next case number `{county6}-{yyyymmdd}-{seq}` of a county for the day of `now`
+/// (China time), taken from the `case_numbers` counter in one atomic statement. A number
+/// whose accept then fails is not reused (a gap, as with paper registers); the unique index
+/// on `case_no` remains the last guard, and callers retry on a clash.
 pub async fn next_case_no(
     state: &AppState,
     county6: &str,
     now: gridsync_core::case::Timestamp,
 ) -> Result<String> {
-    use sqlx::Row;
     let first = gridsync_core::case::format_case_no(county6, now, 1);
     let prefix = &first[..first.len() - 6];
-    let last: Option<String> = sqlx::query(
-        "SELECT case_no FROM cases WHERE case_no >= $1 AND case_no < $2 ORDER BY case_no DESC LIMIT 1",
+    let mut conn = state.db.writer.acquire().await?;
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO case_numbers (prefix, last_seq) VALUES ($1, 1)
+         ON CONFLICT (prefix) DO UPDATE SET last_seq = case_numbers.last_seq + 1
+         RETURNING last_seq",
     )
     .bind(prefix)
-    .bind(format!("{prefix}:"))
-    .fetch_optional(&state.db.pool())
-    .await?
-    .map(|r| r.try_get("case_no"))
-    .transpose()?;
-    let seq = last
-        .and_then(|n| n.rsplit('-').next().and_then(|s| s.parse::<u32>().ok()))
-        .unwrap_or(0)
-        + 1;
+    .fetch_one(&mut *conn)
+    .await?;
+    let seq = u32::try_from(seq).map_err(|_| Error::Conflict("case numbers exhausted".into()))?;
     Ok(gridsync_core::case::format_case_no(county6, now, seq))
 }
 

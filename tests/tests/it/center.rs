@@ -147,3 +147,44 @@ fn one_stop_intake_and_list_filters() {
     let (status, _) = chen.get("/v1/cases?area=33x");
     assert_eq!(status, 400);
 }
+
+/// Many dispatchers accepting at the same moment each get a number, all different and
+/// without holes: the counter is taken atomically, not read and retried.
+#[test]
+fn concurrent_accepts_all_get_distinct_consecutive_numbers() {
+    const N: usize = 24;
+    let server = TestServer::start();
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "numbers-1");
+    let ids: Vec<_> = (0..N)
+        .map(|i| {
+            let id = phone.record(&format!("欠薪 {i}"));
+            phone.store.submit(id).unwrap();
+            id
+        })
+        .collect();
+    phone.sync().unwrap();
+    let sessions: Vec<Staff> = (0..6)
+        .map(|_| Staff::login(&server, "chen.dispatch"))
+        .collect();
+    let numbers: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let staff = &sessions[i % sessions.len()];
+                s.spawn(move || {
+                    let (status, r) = staff.act(&id.to_string(), "ACCEPT", serde_json::json!({}));
+                    assert_eq!(status, 200, "{r}");
+                    r["case"]["state"]["case_no"].as_str().unwrap().to_owned()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut seqs: Vec<u32> = numbers
+        .iter()
+        .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (1..=N as u32).collect::<Vec<_>>(), "{numbers:?}");
+}
