@@ -11,10 +11,12 @@
 use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
 use gridsync_core::case::CaseId;
-use gridsync_core::protocol::{DecodeLimits, DocChanges, SyncRequest, SyncResponse};
+use gridsync_core::protocol::DocChanges;
 use gridsync_core::workflow::{Action, Author, EventKind, OrgRef, Role, Tier, may_author};
 use gridsync_server::db::accounts::User;
 use gridsync_tests::{Phone, TestServer};
+
+use crate::scope::push;
 use serde_json::json;
 
 /// A payload that parses for each kind (the fold, not the ingest, judges the state).
@@ -355,15 +357,4 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
         failures.len(),
         failures.join("\n")
     );
-}
-
-fn push(phone: &Phone, push: Vec<DocChanges>) -> SyncResponse {
-    let mut request = SyncRequest::new(
-        phone.device_id.clone(),
-        phone.store.cursor().unwrap(),
-        1 << 20,
-    );
-    request.push = push;
-    let body = phone.post_sync(request.to_body()).unwrap();
-    SyncResponse::from_body(&body, &DecodeLimits::default()).unwrap()
 }

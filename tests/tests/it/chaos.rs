@@ -143,6 +143,23 @@ fn phones_behind_a_bad_network_converge_and_lose_nothing() {
 /// The answer that brought a case newly in scope is lost after the server noted the phone
 /// as holding it: the phone then gets only the case's later changes, which it cannot open.
 /// It asks for everything again instead of failing every sync from then on.
+/// One sync of `phone` whose answer is dropped after the server committed; the phone then
+/// talks to the server directly again.
+fn lose_one_answer(server: &TestServer, phone: &mut Phone) {
+    let proxy = ChaosProxy::start(
+        server.addr,
+        Faults {
+            drop_response: 1.0,
+            ..Faults::none()
+        },
+        1,
+    );
+    phone.base_url = proxy.base_url();
+    assert_eq!(phone.sync().unwrap_err().code, "network");
+    assert_eq!(proxy.counts().dropped_responses, 1);
+    phone.base_url = server.base_url();
+}
+
 #[test]
 fn a_lost_answer_with_a_whole_case_is_recovered() {
     let server = TestServer::start();
@@ -158,18 +175,7 @@ fn a_lost_answer_with_a_whole_case_is_recovered() {
     author.store.submit(id).unwrap();
     author.sync().unwrap();
 
-    let proxy = ChaosProxy::start(
-        server.addr,
-        Faults {
-            drop_response: 1.0,
-            ..Faults::none()
-        },
-        1,
-    );
-    other.base_url = proxy.base_url();
-    let e = other.sync().unwrap_err();
-    assert_eq!(e.code, "network");
-    assert_eq!(proxy.counts().dropped_responses, 1);
+    lose_one_answer(&server, &mut other);
     assert!(!other.store.has_case(id).unwrap());
 
     author
@@ -177,7 +183,6 @@ fn a_lost_answer_with_a_whole_case_is_recovered() {
         .add_note(id, NoteKind::HomeVisit, "第二次走访")
         .unwrap();
     author.sync().unwrap();
-    other.base_url = server.base_url();
     let report = other.sync().unwrap();
     assert!(report.new_cases.contains(&id), "{report:?}");
     let view = other.store.case(id).unwrap();
@@ -197,20 +202,9 @@ fn a_lost_answer_with_a_whole_case_is_resent_even_if_the_case_never_changes() {
     author.store.submit(id).unwrap();
     author.sync().unwrap();
 
-    let proxy = ChaosProxy::start(
-        server.addr,
-        Faults {
-            drop_response: 1.0,
-            ..Faults::none()
-        },
-        1,
-    );
-    other.base_url = proxy.base_url();
-    assert_eq!(other.sync().unwrap_err().code, "network");
-    assert_eq!(proxy.counts().dropped_responses, 1);
+    lose_one_answer(&server, &mut other);
     assert!(!other.store.has_case(id).unwrap());
 
-    other.base_url = server.base_url();
     let report = other.sync().unwrap();
     assert!(report.new_cases.contains(&id), "{report:?}");
     assert_eq!(
