@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use gridsync_core::case::NoteKind;
 use gridsync_core::clock::SystemClock;
-use gridsync_tests::chaos::{Ledger, check_converged, sync_once, sync_until_done};
+use gridsync_tests::chaos::{Ledger, settle, sync_once};
 use gridsync_tests::{Phone, TestDb, TestServer};
 use rand::Rng;
 
@@ -186,14 +186,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
         ledger.acked.len()
     );
 
-    for _ in 0..2 {
-        for phone in phones.iter_mut() {
-            phone.base_url = server.base_url();
-            sync_until_done(phone, &mut ledger);
-        }
-    }
-    let refs: Vec<&Phone> = phones.iter().collect();
-    let converged = check_converged(&server, &refs, &ledger);
+    let converged = settle(&server, &mut phones, &mut ledger);
     println!(
         "kill ({backend}): {kills} kills survived in {:.0?}; {} acknowledged changes all in \
          the log; {} sync attempts ({} failed: {:?}); {} changes, {} cases, {} (phone, case) pairs \

@@ -486,6 +486,19 @@ pub fn sync_until_done(phone: &mut Phone, ledger: &mut Ledger) {
     panic!("{}: never got through", phone.device_id);
 }
 
+/// The clean final sync, twice round so every phone has everyone's last changes, then
+/// [`check_converged`].
+pub fn settle(server: &TestServer, phones: &mut [Phone], ledger: &mut Ledger) -> Converged {
+    for _ in 0..2 {
+        for phone in phones.iter_mut() {
+            phone.base_url = server.base_url();
+            sync_until_done(phone, ledger);
+        }
+    }
+    let refs: Vec<&Phone> = phones.iter().collect();
+    check_converged(server, &refs, ledger)
+}
+
 /// What [`check_converged`] counted.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Converged {

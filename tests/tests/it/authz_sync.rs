@@ -12,7 +12,7 @@ use automerge::transaction::Transactable;
 use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
 use gridsync_core::case::CaseId;
 use gridsync_core::protocol::DocChanges;
-use gridsync_core::workflow::{Action, Author, EventKind, OrgRef, Role, Tier, may_author};
+use gridsync_core::workflow::{Author, EventKind, Role, may_author};
 use gridsync_server::db::accounts::User;
 use gridsync_tests::{Phone, TestServer};
 
@@ -124,28 +124,8 @@ fn seed(server: &TestServer, phone: &mut Phone, n: usize, to: &str) -> Vec<CaseI
         phone.store.submit(*id).unwrap();
     }
     phone.sync().unwrap();
-    let center = Author::new("u-chen.dispatch", Role::Dispatcher, "330182-center");
-    let st = &server.state;
     for id in &ids {
-        let no = server
-            .block_on(gridsync_server::cases::next_case_no(
-                st,
-                "330182",
-                st.clock.now(),
-            ))
-            .unwrap();
-        server
-            .block_on(gridsync_server::cases::act(
-                st,
-                *id,
-                &Action::accept(no),
-                &center,
-            ))
-            .unwrap();
-        let dispatch = Action::dispatch_to(OrgRef::new(to, to), Tier::County);
-        server
-            .block_on(gridsync_server::cases::act(st, *id, &dispatch, &center))
-            .unwrap();
+        crate::matrix::accept_and_dispatch(server, *id, to);
     }
     ids
 }

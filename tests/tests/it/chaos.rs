@@ -9,7 +9,7 @@
 //! default 0.4; rounds of work per phone, default 8; seed, default random and printed).
 
 use gridsync_core::case::{CaseEdit, NoteKind};
-use gridsync_tests::chaos::{ChaosProxy, Faults, Ledger, check_converged, sync_until_done};
+use gridsync_tests::chaos::{ChaosProxy, Faults, Ledger, settle, sync_until_done};
 use gridsync_tests::{Phone, TestServer};
 use rand::{Rng, SeedableRng};
 
@@ -109,15 +109,7 @@ fn phones_behind_a_bad_network_converge_and_lose_nothing() {
     let counts = proxy.counts();
     drop(proxy);
 
-    // A clean final sync, twice round so everyone has everyone's last changes.
-    for _ in 0..2 {
-        for phone in phones.iter_mut() {
-            phone.base_url = server.base_url();
-            sync_until_done(phone, &mut ledger);
-        }
-    }
-    let refs: Vec<&Phone> = phones.iter().collect();
-    let converged = check_converged(&server, &refs, &ledger);
+    let converged = settle(&server, &mut phones, &mut ledger);
     println!(
         "chaos: {} sync attempts ({} failed: {:?}); proxy: {counts}",
         ledger.attempts, ledger.failures, ledger.errors

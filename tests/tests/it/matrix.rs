@@ -37,6 +37,12 @@ fn case(server: &TestServer, phone: &mut Phone, to: &str) -> CaseId {
     let id = phone.record("矩阵测试");
     phone.store.submit(id).unwrap();
     phone.sync().unwrap();
+    accept_and_dispatch(server, id, to);
+    id
+}
+
+/// The county center accepts `id` and dispatches it to the organisation `to`.
+pub(crate) fn accept_and_dispatch(server: &TestServer, id: CaseId, to: &str) {
     let center = Author::new("u-chen.dispatch", Role::Dispatcher, "330182-center");
     let st = &server.state;
     let no = server
@@ -58,7 +64,6 @@ fn case(server: &TestServer, phone: &mut Phone, to: &str) -> CaseId {
     server
         .block_on(gridsync_server::cases::act(st, id, &dispatch, &center))
         .unwrap();
-    id
 }
 
 #[test]
