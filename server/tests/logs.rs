@@ -117,13 +117,6 @@ fn party(name: &str, role: PartyRole, id: &str, phone: &str, address: &str) -> P
     }
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 #[test]
 fn a_full_scenario_at_debug_level_logs_no_personal_data() {
     let dir = tempfile::tempdir().unwrap();
@@ -212,12 +205,12 @@ fn a_full_scenario_at_debug_level_logs_no_personal_data() {
     // username, wrong passwords until the throttle answers, a bad token, hostile bodies.
     for username in [PHONES[3], ID_NUMBERS[3]] {
         for _ in 0..6 {
-            let _ = agent()
+            let _ = gridsync_tests::agent()
                 .post(&format!("{base}/v1/auth/login"))
                 .send_json(json!({ "username": username, "password": PHONES[2] }));
         }
     }
-    let _ = agent()
+    let _ = gridsync_tests::agent()
         .post(&format!("{base}/v1/auth/login"))
         .header("Content-Type", "application/json")
         .send(
@@ -228,7 +221,7 @@ fn a_full_scenario_at_debug_level_logs_no_personal_data() {
             )
             .as_bytes(),
         );
-    let _ = agent()
+    let _ = gridsync_tests::agent()
         .get(&format!("{base}/v1/cases?text={}", ADDRESSES[1]))
         .header("Authorization", "Bearer not-a-token")
         .call();

@@ -83,14 +83,7 @@ pub fn metered_sync(phone: &mut Phone) -> Result<Metered, HttpError> {
             });
             Ok::<_, HttpError>(response)
         })
-        .map_err(|e| match e {
-            gridsync_core::store::SyncError::Transport(h) => h,
-            gridsync_core::store::SyncError::Store(e) => HttpError {
-                status: 0,
-                code: e.code().into(),
-                message: e.to_string(),
-            },
-        })?;
+        .map_err(HttpError::from)?;
     Ok(Metered { report, exchanges })
 }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use gridsync_core::clock::{Clock, SystemClock};
 use gridsync_server::{AppState, Config};
 
-pub use phone::{HttpError, Phone};
+pub use phone::{HttpError, Phone, agent};
 pub use staff::Staff;
 
 /// The environment variable that switches the suite to PostgreSQL.

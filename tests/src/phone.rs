@@ -21,6 +21,20 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// A failed sync: the transport's answer as it came, a store error under status 0.
+impl From<gridsync_core::store::SyncError<HttpError>> for HttpError {
+    fn from(e: gridsync_core::store::SyncError<HttpError>) -> HttpError {
+        match e {
+            gridsync_core::store::SyncError::Transport(h) => h,
+            gridsync_core::store::SyncError::Store(e) => HttpError {
+                status: 0,
+                code: e.code().into(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
 /// A grid worker's phone.
 #[derive(Debug)]
 pub struct Phone {
@@ -35,7 +49,8 @@ pub struct Phone {
     _dir: tempfile::TempDir,
 }
 
-pub(crate) fn agent() -> ureq::Agent {
+/// An HTTP client that hands back every status: error answers are data in these tests.
+pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -125,14 +140,7 @@ impl Phone {
         let (agent, base, token) = (&self.agent, &self.base_url, &self.access_token);
         self.store
             .sync_via(50, |body| post_sync(agent, base, token, body))
-            .map_err(|e| match e {
-                gridsync_core::store::SyncError::Transport(h) => h,
-                gridsync_core::store::SyncError::Store(e) => HttpError {
-                    status: 0,
-                    code: e.code().into(),
-                    message: e.to_string(),
-                },
-            })
+            .map_err(HttpError::from)
     }
 }
 

@@ -12,13 +12,6 @@ use serde_json::json;
 
 const T0: i64 = 1_795_000_000_000;
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 /// An answer: status, the headers we look at, the JSON body (or null).
 #[derive(Debug)]
 struct Answer {
@@ -59,7 +52,7 @@ fn answer(mut r: ureq::http::Response<ureq::Body>) -> Answer {
 }
 
 fn post(base: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer {
-    let mut r = agent().post(&format!("{base}{path}"));
+    let mut r = gridsync_tests::agent().post(&format!("{base}{path}"));
     if !headers
         .iter()
         .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
@@ -73,7 +66,7 @@ fn post(base: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Answer
 }
 
 fn get(base: &str, path: &str, bearer: Option<&str>) -> Answer {
-    let mut r = agent().get(&format!("{base}{path}"));
+    let mut r = gridsync_tests::agent().get(&format!("{base}{path}"));
     if let Some(t) = bearer {
         r = r.header("Authorization", &format!("Bearer {t}"));
     }
@@ -348,7 +341,7 @@ fn every_answer_carries_the_security_headers() {
     let sync_ok = {
         let body = SyncRequest::new(phone.device_id.clone(), 0, 1 << 20).to_body();
         answer(
-            agent()
+            gridsync_tests::agent()
                 .post(&format!("{base}/v1/sync"))
                 .header("Authorization", &format!("Bearer {}", phone.access_token))
                 .header("Content-Type", "application/cbor")

@@ -20,13 +20,6 @@ fn at(date: &str, hour: i64) -> Timestamp {
     Timestamp(Period { from: d, to: d }.bounds().0 + hour * H)
 }
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 /// Signs in (again) at the server's current time; binds `actor` to `device` when given.
 fn login(server: &TestServer, username: &str, device: Option<(&str, String)>) -> String {
     let mut body = serde_json::json!({ "username": username, "password": "gridsync-demo" });
@@ -34,7 +27,7 @@ fn login(server: &TestServer, username: &str, device: Option<(&str, String)>) ->
         body["device_id"] = device.into();
         body["actor_ids"] = serde_json::json!([actor]);
     }
-    let v: Value = agent()
+    let v: Value = gridsync_tests::agent()
         .post(&server.url("/v1/auth/login"))
         .send_json(body)
         .unwrap()
@@ -45,7 +38,7 @@ fn login(server: &TestServer, username: &str, device: Option<(&str, String)>) ->
 }
 
 fn get(server: &TestServer, token: &str, path: &str) -> (u16, String) {
-    let mut r = agent()
+    let mut r = gridsync_tests::agent()
         .get(&server.url(path))
         .header("Authorization", &format!("Bearer {token}"))
         .call()

@@ -15,13 +15,6 @@ use serde_json::json;
 const TEST_SECRET: &[u8] = b"test-secret-0123456789";
 const T0: i64 = 1_795_000_000_000;
 
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into()
-}
-
 /// `(method, path, body)` → (status, JSON body or null).
 fn call(
     server: &TestServer,
@@ -31,7 +24,7 @@ fn call(
     body: Option<Vec<u8>>,
 ) -> (u16, serde_json::Value) {
     let url = server.url(path);
-    let agent = agent();
+    let agent = gridsync_tests::agent();
     let mut response = match (method, body) {
         ("GET", _) => {
             let mut r = agent.get(&url);
