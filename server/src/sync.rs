@@ -89,8 +89,9 @@ pub async fn sync(
     let now = state.clock.now().0;
     let mut response = SyncResponse::new(request.cursor);
     let mut stats = SyncStats::default();
+    let device = DeviceRow::read(state, &caller.device_id).await?;
     let moved;
-    let caller = match former_org(state, caller, request).await? {
+    let caller = match former_org(state, caller, request, &device).await? {
         Some(org) => {
             moved = Caller {
                 former_org: Some(org),
@@ -133,10 +134,33 @@ pub async fn sync(
         crate::rules::auto_dispatch(state, &pushed.submitted).await?;
     }
 
-    pull(state, caller, request, &mut response, now).await?;
+    pull(state, caller, &device, request, &mut response, now).await?;
     stats.pulled_changes = response.pull.iter().map(|d| d.changes.len()).sum();
     state.db.touch_device(&caller.device_id, now).await?;
     Ok((response, stats))
+}
+
+/// What a sync reads of the device's own row, once.
+struct DeviceRow {
+    /// The organisation whose scope the device last completed a pull under.
+    scope_org: Option<String>,
+    /// The last number given to a response carrying whole cases.
+    whole_no: i64,
+}
+
+impl DeviceRow {
+    async fn read(state: &AppState, device: &str) -> Result<DeviceRow> {
+        let (scope_org, whole_no) =
+            sqlx::query_as("SELECT scope_org, whole_no FROM devices WHERE id = $1")
+                .bind(device)
+                .fetch_optional(&state.db.pool)
+                .await?
+                .unwrap_or((None, 0));
+        Ok(DeviceRow {
+            scope_org,
+            whole_no,
+        })
+    }
 }
 
 /// The organisation the device last synced under, if the user has moved since and the
@@ -145,18 +169,13 @@ async fn former_org(
     state: &AppState,
     caller: &Caller,
     request: &SyncRequest,
+    device: &DeviceRow,
 ) -> Result<Option<Org>> {
     if request.push.is_empty() || request.cursor == 0 {
         return Ok(None);
     }
-    let scope_org: Option<String> =
-        sqlx::query_scalar("SELECT scope_org FROM devices WHERE id = $1")
-            .bind(&caller.device_id)
-            .fetch_optional(&state.db.pool)
-            .await?
-            .flatten();
-    match scope_org {
-        Some(id) if id != caller.org.id => state.db.org(&id).await,
+    match &device.scope_org {
+        Some(id) if *id != caller.org.id => state.db.org(id).await,
         _ => Ok(None),
     }
 }
@@ -521,6 +540,7 @@ fn scope_params(org: &Org, now: i64) -> (String, String, String, i64) {
 async fn pull(
     state: &AppState,
     caller: &Caller,
+    device_row: &DeviceRow,
     request: &SyncRequest,
     response: &mut SyncResponse,
     now: i64,
@@ -534,12 +554,7 @@ async fn pull(
     // 1. Cases newly in scope (drafts stay with their author), whole. Only cases changed
     // since the cursor can have entered the scope, unless the scope itself changed (the
     // user moved) or the store is fresh.
-    let (scope_org, issued): (Option<String>, i64) =
-        sqlx::query_as("SELECT scope_org, whole_no FROM devices WHERE id = $1")
-            .bind(device)
-            .fetch_optional(&mut *conn)
-            .await?
-            .unwrap_or((None, 0));
+    let (scope_org, issued) = (&device_row.scope_org, device_row.whole_no);
     // Cases sent whole in a response the device never applied (the answer was lost on the
     // way) are not held after all: they go out whole again, from a full scan because their
     // last change may lie before the cursor.
