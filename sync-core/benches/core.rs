@@ -312,9 +312,41 @@ fn bench_fold(c: &mut Criterion) {
     });
 }
 
+/// Reading a case out of its document: what the center does for every pushed case (before
+/// and after the merge) and the phone for every case it opens.
+fn bench_read(c: &mut Criterion) {
+    let mut doc = CaseDoc::record(
+        &typical_case(1),
+        &worker(),
+        "bench",
+        Timestamp(1_795_000_000_000),
+        automerge::ActorId::random(),
+    )
+    .unwrap();
+    for n in 0..5 {
+        doc.add_note(
+            NoteKind::MediationFaceToFace,
+            &format!("第{n}次调解：双方同意由村委会重新测量边界，李家暂停施工。"),
+            &worker(),
+            Timestamp(1_795_000_000_000 + n * 3_600_000),
+        )
+        .unwrap();
+    }
+    doc.act(&Action::Submit {}, &worker(), Timestamp(1_795_100_000_000))
+        .unwrap();
+    let case = doc.case();
+    assert_eq!(case.parties.len(), 2);
+    assert_eq!(case.notes.len(), 5);
+    assert_eq!(doc.events().len(), 1);
+    c.bench_function("case/read_typical", |b| {
+        b.iter(|| black_box((doc.case(), doc.events())))
+    });
+}
+
 criterion_group!(
     benches,
     bench_doc_size,
+    bench_read,
     bench_fold,
     bench_record,
     bench_open_and_list

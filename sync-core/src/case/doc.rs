@@ -10,6 +10,7 @@
 //! does not know is left untouched, so a document written by a newer schema still opens and
 //! keeps what it does not understand. Writes touch only the keys an operation names.
 
+use automerge::op_set2::{ScalarValue as ScalarRef, ValueRef};
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{
     ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
@@ -338,8 +339,9 @@ impl CaseDoc {
     /// The case's fields. Lenient: missing keys read as defaults, unknown codes as defaults.
     pub fn case(&self) -> Case {
         let d = &self.doc;
-        let risk_flags = match d.get(ROOT, "risk_flags") {
-            Ok(Some((Value::Object(ObjType::Map), obj))) => {
+        let root = Fields::of(d, &ROOT);
+        let risk_flags = match root.map("risk_flags") {
+            Some(obj) => {
                 let mut flags: Vec<RiskFlag> = d
                     .keys(&obj)
                     .filter_map(|k| RiskFlag::from_code(&k))
@@ -347,40 +349,42 @@ impl CaseDoc {
                 flags.sort();
                 flags
             }
-            _ => Vec::new(),
+            None => Vec::new(),
         };
         Case {
-            schema: get_u64(d, &ROOT, "schema"),
+            schema: root.u64("schema"),
             id: Some(self.id),
-            area_code: get_str(d, &ROOT, "area_code"),
-            grid_code: get_str(d, &ROOT, "grid_code"),
-            source: get_code(d, &ROOT, "source"),
-            title: get_str(d, &ROOT, "title"),
-            summary: get_str(d, &ROOT, "summary"),
-            category: get_code(d, &ROOT, "category"),
-            occurred_at: get_i64_opt(d, &ROOT, "occurred_at").map(Timestamp),
-            address: get_str(d, &ROOT, "address"),
-            location: read_location(d),
-            people_involved: u32::try_from(get_u64(d, &ROOT, "people_involved"))
-                .unwrap_or(u32::MAX),
-            amount_involved: get_i64_opt(d, &ROOT, "amount_involved").unwrap_or(0),
-            risk_level: get_code(d, &ROOT, "risk_level"),
+            area_code: root.str("area_code"),
+            grid_code: root.str("grid_code"),
+            source: root.code("source"),
+            title: root.str("title"),
+            summary: root.str("summary"),
+            category: root.code("category"),
+            occurred_at: root.i64_opt("occurred_at").map(Timestamp),
+            address: root.str("address"),
+            location: root.map("location").and_then(|o| read_location(d, &o)),
+            people_involved: u32::try_from(root.u64("people_involved")).unwrap_or(u32::MAX),
+            amount_involved: root.i64_opt("amount_involved").unwrap_or(0),
+            risk_level: root.code("risk_level"),
             risk_flags,
-            difficulty: get_code(d, &ROOT, "difficulty"),
-            recorded_at: Timestamp(get_i64_opt(d, &ROOT, "recorded_at").unwrap_or(0)),
-            recorded_by: get_str(d, &ROOT, "recorded_by"),
-            recorded_on: get_str(d, &ROOT, "recorded_on"),
-            parties: read_list(d, "parties", read_party),
-            notes: read_list(d, "notes", read_note),
-            attachments: read_list(d, "attachments", read_attachment),
-            payments: read_payments(d),
-            time_limits: read_time_limits(d),
+            difficulty: root.code("difficulty"),
+            recorded_at: Timestamp(root.i64_opt("recorded_at").unwrap_or(0)),
+            recorded_by: root.str("recorded_by"),
+            recorded_on: root.str("recorded_on"),
+            parties: read_list(d, root.list("parties"), read_party),
+            notes: read_list(d, root.list("notes"), read_note),
+            attachments: read_list(d, root.list("attachments"), read_attachment),
+            payments: root
+                .map("payments")
+                .map(|o| read_payments(d, &o))
+                .unwrap_or_default(),
+            time_limits: root.map("time_limits").and_then(|o| read_time_limits(d, &o)),
         }
     }
 
     /// The workflow log in document order.
     pub fn events(&self) -> Vec<Event> {
-        read_list(&self.doc, "events", read_event)
+        read_list(&self.doc, list_obj(&self.doc, "events").ok(), read_event)
     }
 
     /// The derived workflow state at `now`.
@@ -698,63 +702,137 @@ fn find_in_list(d: &AutoCommit, list: &ObjId, id: &str) -> Option<ObjId> {
     })
 }
 
-fn read_list<T>(d: &AutoCommit, key: &str, read: fn(&AutoCommit, &ObjId) -> T) -> Vec<T> {
-    let Ok(list) = list_obj(d, key) else {
+fn read_list<T>(d: &AutoCommit, list: Option<ObjId>, read: fn(&Fields<'_>) -> T) -> Vec<T> {
+    let Some(list) = list else {
         return Vec::new();
     };
-    (0..d.length(&list))
-        .filter_map(|i| match d.get(&list, i) {
-            Ok(Some((Value::Object(ObjType::Map), obj))) => Some(read(d, &obj)),
-            _ => None,
-        })
+    d.list_range(&list, ..)
+        .filter(|item| matches!(item.value, ValueRef::Object(ObjType::Map)))
+        .map(|item| read(&Fields::of(d, &item.id())))
         .collect()
 }
 
-fn read_party(d: &AutoCommit, o: &ObjId) -> Party {
+fn read_party(f: &Fields<'_>) -> Party {
     Party {
-        id: get_str(d, o, "id"),
-        role: get_code(d, o, "role"),
-        name: get_str(d, o, "name"),
-        id_type: get_code(d, o, "id_type"),
-        id_number: get_str(d, o, "id_number"),
-        sex: get_code(d, o, "sex"),
-        ethnicity: get_str(d, o, "ethnicity"),
-        phone: get_str(d, o, "phone"),
-        address: get_str(d, o, "address"),
-        minor: matches!(scalar(d, o, "minor"), Some(ScalarValue::Boolean(true))),
+        id: f.str("id"),
+        role: f.code("role"),
+        name: f.str("name"),
+        id_type: f.code("id_type"),
+        id_number: f.str("id_number"),
+        sex: f.code("sex"),
+        ethnicity: f.str("ethnicity"),
+        phone: f.str("phone"),
+        address: f.str("address"),
+        minor: matches!(f.scalar("minor"), Some(ScalarRef::Boolean(true))),
     }
 }
 
-fn read_note(d: &AutoCommit, o: &ObjId) -> Note {
+fn read_note(f: &Fields<'_>) -> Note {
     Note {
-        id: get_str(d, o, "id"),
-        kind: get_code(d, o, "kind"),
-        author: get_str(d, o, "author"),
-        at: Timestamp(get_i64_opt(d, o, "at").unwrap_or(0)),
-        text: get_str(d, o, "text"),
+        id: f.str("id"),
+        kind: f.code("kind"),
+        author: f.str("author"),
+        at: Timestamp(f.i64_opt("at").unwrap_or(0)),
+        text: f.str("text"),
     }
 }
 
-fn read_attachment(d: &AutoCommit, o: &ObjId) -> AttachmentRef {
+fn read_attachment(f: &Fields<'_>) -> AttachmentRef {
     AttachmentRef {
-        id: get_str(d, o, "id"),
-        sha256: get_str(d, o, "sha256"),
-        kind: get_code(d, o, "kind"),
-        size: get_u64(d, o, "size"),
-        mime: get_str(d, o, "mime"),
-        caption: get_str(d, o, "caption"),
+        id: f.str("id"),
+        sha256: f.str("sha256"),
+        kind: f.code("kind"),
+        size: f.u64("size"),
+        mime: f.str("mime"),
+        caption: f.str("caption"),
     }
 }
 
-fn read_event(d: &AutoCommit, o: &ObjId) -> Event {
+fn read_event(f: &Fields<'_>) -> Event {
     Event {
-        id: get_str(d, o, "id"),
-        kind: get_str(d, o, "kind"),
-        by_user: get_str(d, o, "by_user"),
-        by_role: get_str(d, o, "by_role"),
-        org: get_str(d, o, "org"),
-        at: Timestamp(get_i64_opt(d, o, "at").unwrap_or(0)),
-        payload: get_str(d, o, "payload"),
+        id: f.str("id"),
+        kind: f.str("kind"),
+        by_user: f.str("by_user"),
+        by_role: f.str("by_role"),
+        org: f.str("org"),
+        at: Timestamp(f.i64_opt("at").unwrap_or(0)),
+        payload: f.str("payload"),
+    }
+}
+
+/// One map's current values, read in a single pass. A `get` walks the object's operations
+/// again for every key, and reading a case key by key was a third of the center's CPU in a
+/// sync (BENCHMARKS, issue 6); one `map_range` visits each operation once.
+struct Fields<'a> {
+    /// By key, as Automerge orders a map.
+    items: Vec<automerge::iter::MapRangeItem<'a>>,
+}
+
+impl<'a> Fields<'a> {
+    fn of(d: &'a AutoCommit, obj: &ObjId) -> Fields<'a> {
+        let mut items: Vec<_> = d.map_range(obj, ..).collect();
+        // Already in key order; sorting again is cheap and keeps the lookup sound if not.
+        items.sort_by(|a, b| a.key.cmp(&b.key));
+        Fields { items }
+    }
+
+    fn value(&self, key: &str) -> Option<&automerge::iter::MapRangeItem<'a>> {
+        self.items
+            .binary_search_by(|i| i.key.as_ref().cmp(key))
+            .ok()
+            .map(|k| &self.items[k])
+    }
+
+    fn scalar(&self, key: &str) -> Option<&ScalarRef<'a>> {
+        match &self.value(key)?.value {
+            ValueRef::Scalar(s) => Some(s),
+            ValueRef::Object(_) => None,
+        }
+    }
+
+    fn object(&self, key: &str, kind: ObjType) -> Option<ObjId> {
+        self.value(key)
+            .filter(|i| i.value == ValueRef::Object(kind))
+            .map(|i| i.id())
+    }
+
+    fn map(&self, key: &str) -> Option<ObjId> {
+        self.object(key, ObjType::Map)
+    }
+
+    fn list(&self, key: &str) -> Option<ObjId> {
+        self.object(key, ObjType::List)
+    }
+
+    fn str(&self, key: &str) -> String {
+        match self.scalar(key) {
+            Some(ScalarRef::Str(s)) => s.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    fn i64_opt(&self, key: &str) -> Option<i64> {
+        match self.scalar(key)? {
+            ScalarRef::Int(v) | ScalarRef::Timestamp(v) => Some(*v),
+            ScalarRef::Uint(v) => i64::try_from(*v).ok(),
+            _ => None,
+        }
+    }
+
+    fn u64(&self, key: &str) -> u64 {
+        match self.scalar(key) {
+            Some(ScalarRef::Uint(v)) => *v,
+            Some(ScalarRef::Int(v)) => u64::try_from(*v).unwrap_or(0),
+            _ => 0,
+        }
+    }
+
+    /// A coded field; an unknown or missing code reads as the default value.
+    fn code<T: std::str::FromStr + Default>(&self, key: &str) -> T {
+        match self.scalar(key) {
+            Some(ScalarRef::Str(s)) => s.parse().unwrap_or_default(),
+            _ => T::default(),
+        }
     }
 }
 
@@ -783,13 +861,11 @@ fn limit_values(l: &TimeLimits) -> [i64; 8] {
     ]
 }
 
-fn read_time_limits(d: &AutoCommit) -> Option<TimeLimits> {
-    let Ok(Some((Value::Object(ObjType::Map), o))) = d.get(ROOT, "time_limits") else {
-        return None;
-    };
+fn read_time_limits(d: &AutoCommit, o: &ObjId) -> Option<TimeLimits> {
+    let f = Fields::of(d, o);
     let mut v = [0i64; 8];
     for (slot, key) in v.iter_mut().zip(LIMIT_KEYS) {
-        *slot = get_i64_opt(d, &o, key)?;
+        *slot = f.i64_opt(key)?;
     }
     // A limit that is not positive is not a limit: ignore the whole map.
     if v[..7].iter().any(|x| *x <= 0) || !(1..=100).contains(&v[7]) {
@@ -807,27 +883,24 @@ fn read_time_limits(d: &AutoCommit) -> Option<TimeLimits> {
     })
 }
 
-fn read_payments(d: &AutoCommit) -> std::collections::BTreeMap<String, Timestamp> {
-    let Ok(Some((Value::Object(ObjType::Map), o))) = d.get(ROOT, "payments") else {
-        return Default::default();
-    };
-    d.keys(&o)
-        .filter_map(|k| get_i64_opt(d, &o, &k).map(|t| (k, Timestamp(t))))
+fn read_payments(d: &AutoCommit, o: &ObjId) -> std::collections::BTreeMap<String, Timestamp> {
+    let f = Fields::of(d, o);
+    f.items
+        .iter()
+        .filter_map(|i| Some((i.key.to_string(), Timestamp(f.i64_opt(&i.key)?))))
         .collect()
 }
 
-fn read_location(d: &AutoCommit) -> Option<Location> {
-    let Ok(Some((Value::Object(ObjType::Map), o))) = d.get(ROOT, "location") else {
-        return None;
-    };
-    let f = |k| match scalar(d, &o, k) {
-        Some(ScalarValue::F64(v)) => Some(v),
-        Some(ScalarValue::Int(v)) => Some(v as f64),
+fn read_location(d: &AutoCommit, o: &ObjId) -> Option<Location> {
+    let f = Fields::of(d, o);
+    let coord = |k| match f.scalar(k) {
+        Some(ScalarRef::F64(v)) => Some(*v),
+        Some(ScalarRef::Int(v)) => Some(*v as f64),
         _ => None,
     };
     Some(Location {
-        lat: f("lat")?,
-        lon: f("lon")?,
+        lat: coord("lat")?,
+        lon: coord("lon")?,
     })
 }
 
@@ -843,27 +916,6 @@ fn get_str(d: &AutoCommit, obj: &ObjId, key: &str) -> String {
         Some(ScalarValue::Str(s)) => s.to_string(),
         _ => String::new(),
     }
-}
-
-fn get_i64_opt(d: &AutoCommit, obj: &ObjId, key: &str) -> Option<i64> {
-    match scalar(d, obj, key)? {
-        ScalarValue::Int(v) | ScalarValue::Timestamp(v) => Some(v),
-        ScalarValue::Uint(v) => i64::try_from(v).ok(),
-        _ => None,
-    }
-}
-
-fn get_u64(d: &AutoCommit, obj: &ObjId, key: &str) -> u64 {
-    match scalar(d, obj, key) {
-        Some(ScalarValue::Uint(v)) => v,
-        Some(ScalarValue::Int(v)) => u64::try_from(v).unwrap_or(0),
-        _ => 0,
-    }
-}
-
-/// A coded field; an unknown or missing code reads as the default value.
-fn get_code<T: std::str::FromStr + Default>(d: &AutoCommit, obj: &ObjId, key: &str) -> T {
-    get_str(d, obj, key).parse().unwrap_or_default()
 }
 
 fn display_value(v: &Value<'_>) -> String {
