@@ -285,16 +285,26 @@ fn merge(
     }
     let existed = prior.is_some();
     let now = state.clock.now();
+    // What the case was before this push, read once: the scope check, the time limits and
+    // the events the push may not alter all come from it.
+    let mut limits_before = None;
+    let mut events_before: HashMap<String, Event> = HashMap::new();
     let (mut doc, replayed) = match prior {
         Some(l) => {
-            let before = Projection::of(&l.doc.case(), &l.doc.state(&state.limits, now));
+            let case = l.doc.case();
+            let events = l.doc.events();
             // Held before (even if since revoked: its unsent work is still welcome) or in scope.
-            if !held && !caller.reaches(&before) {
-                return Err((
-                    RejectCode::OutOfScope,
-                    "the case is outside your organisation's scope".into(),
-                ));
+            if !held {
+                let wf = fold(&case, &events, &state.limits, now);
+                if !caller.reaches(&Projection::of(&case, &wf)) {
+                    return Err((
+                        RejectCode::OutOfScope,
+                        "the case is outside your organisation's scope".into(),
+                    ));
+                }
             }
+            limits_before = case.time_limits;
+            events_before = events.into_iter().map(|e| (e.id.clone(), e)).collect();
             (l.doc, l.replayed)
         }
         None => match CaseDoc::from_changes(&push.changes, state.actor.clone()) {
@@ -324,19 +334,6 @@ fn merge(
         new.push((hex::encode(hash.0), actor, bytes.clone()));
     }
 
-    let limits_before = if existed {
-        doc.case().time_limits
-    } else {
-        None
-    };
-    let events_before: HashMap<String, Event> = if existed {
-        doc.events()
-            .into_iter()
-            .map(|e| (e.id.clone(), e))
-            .collect()
-    } else {
-        HashMap::new()
-    };
     if existed && let Err(e) = doc.apply_changes(&push.changes) {
         return Err((RejectCode::MalformedChange, e.to_string()));
     }
