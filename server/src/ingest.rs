@@ -30,6 +30,8 @@ pub(crate) struct Job {
     pub(crate) caller: Caller,
     pub(crate) actors: HashSet<String>,
     pub(crate) push: Vec<DocChanges>,
+    /// The push merged ahead of the committer, against the cases as they stood then.
+    pub(crate) premerged: Option<crate::sync::Premerged>,
     /// The device's store is fresh (cursor 0): forget what it held.
     pub(crate) fresh: bool,
 }
@@ -51,7 +53,7 @@ impl Ingest {
 
     pub(crate) async fn push(&self, state: &AppState, job: Job) -> Result<Pushed> {
         if state.db.dialect == Dialect::Postgres {
-            let mut done = commit(state, std::slice::from_ref(&job)).await?;
+            let mut done = commit(state, vec![job]).await?;
             return Ok(done.pop().unwrap_or_default());
         }
         let (reply, answer) = oneshot::channel();
@@ -83,14 +85,15 @@ pub async fn run(state: AppState, mut committer: Committer) {
             }
         }
         let (jobs, replies): (Vec<Job>, Vec<Reply>) = batch.into_iter().unzip();
-        match commit(&state, &jobs).await {
+        let count = jobs.len();
+        match commit(&state, jobs).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, jobs = jobs.len(), "ingest batch failed");
+                tracing::error!(error = %e, jobs = count, "ingest batch failed");
                 for reply in replies {
                     let _ = reply.send(Err(e.to_string()));
                 }
@@ -99,7 +102,7 @@ pub async fn run(state: AppState, mut committer: Committer) {
     }
 }
 
-async fn commit(state: &AppState, jobs: &[Job]) -> Result<Vec<Pushed>> {
+async fn commit(state: &AppState, jobs: Vec<Job>) -> Result<Vec<Pushed>> {
     let now = state.clock.now().0;
     let mut tx = state.db.writer.begin().await?;
     if state.db.dialect == Dialect::Postgres {
@@ -120,6 +123,7 @@ async fn commit(state: &AppState, jobs: &[Job]) -> Result<Vec<Pushed>> {
                 &job.caller,
                 &job.actors,
                 &job.push,
+                job.premerged,
                 job.fresh,
                 now,
             )
@@ -127,6 +131,6 @@ async fn commit(state: &AppState, jobs: &[Job]) -> Result<Vec<Pushed>> {
         );
     }
     tx.commit().await?;
-    metrics::histogram!("gridsync_ingest_batch_size").record(jobs.len() as f64);
+    metrics::histogram!("gridsync_ingest_batch_size").record(outcomes.len() as f64);
     Ok(outcomes)
 }

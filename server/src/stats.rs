@@ -397,15 +397,9 @@ pub fn report(
 /// The cohort of `period` in `scope`, from the projection.
 pub async fn cohort(state: &AppState, scope: &Scope, period: Period) -> Result<Vec<CaseFacts>> {
     let (start, end) = period.bounds();
-    // Area codes are digits: everything with a prefix sorts below prefix + ':'.
-    let (scope_lo, scope_hi) = match &scope.scope_prefix {
-        Some(p) => (p.clone(), format!("{p}:")),
-        None => ("-".to_owned(), "-".to_owned()),
-    };
-    let (area_lo, area_hi) = match &scope.area {
-        Some(a) => (a.clone(), format!("{a}:")),
-        None => (String::new(), ":".to_owned()),
-    };
+    let (scope_lo, scope_hi) = crate::db::cases::area_range(scope.scope_prefix.as_deref());
+    // No area asked for: every code (the empty prefix).
+    let (area_lo, area_hi) = crate::db::cases::area_range(Some(scope.area.as_deref().unwrap_or("")));
     let rows = sqlx::query(
         "SELECT id, case_no, title, status, category, risk_level, area_code, source, party_names,
                 COALESCE(submitted_at, resolved_at) AS received_at, submitted_at, accepted_at,

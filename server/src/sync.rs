@@ -114,6 +114,11 @@ pub async fn sync(
                 .into_iter()
                 .collect()
         };
+        let premerged = if request.push.is_empty() {
+            None
+        } else {
+            Some(premerge(state, caller, &actors, &request.push).await?)
+        };
         let pushed = state
             .ingest
             .push(
@@ -122,6 +127,7 @@ pub async fn sync(
                     caller: caller.clone(),
                     actors,
                     push: request.push.clone(),
+                    premerged,
                     fresh: request.cursor == 0,
                 },
             )
@@ -192,15 +198,94 @@ pub(crate) struct Pushed {
     pub(crate) stats: SyncStats,
 }
 
+/// A push merged ahead of the committer (see [`premerge`]), case by case.
+pub(crate) struct Premerged {
+    cases: HashMap<CaseId, Prepared>,
+}
+
+struct Prepared {
+    /// The case's version (`updated_pos`) merged against; `None`: it did not exist.
+    version: Option<i64>,
+    /// Whether the device held the case then.
+    held: bool,
+    outcome: std::result::Result<Merge, Refusal>,
+}
+
+impl std::fmt::Debug for Premerged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Premerged")
+            .field("cases", &self.cases.len())
+            .finish()
+    }
+}
+
+/// Merges a push against the cases as they stand now, outside any write transaction: the
+/// reads on a pooled connection, the merging (parse, apply, fold, snapshot) on the blocking
+/// pool. Pushes thus merge in parallel, and the committer (one task on SQLite) mostly only
+/// writes: it re-reads each case's version inside its transaction and merges again there
+/// only the cases that moved in between (another phone's push, a center action).
+pub(crate) async fn premerge(
+    state: &AppState,
+    caller: &Caller,
+    actors: &HashSet<String>,
+    push: &[DocChanges],
+) -> Result<Premerged> {
+    let pushes: Vec<DocChanges> = distinct(push).into_iter().cloned().collect();
+    let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
+    let mut conn = state.db.pool.acquire().await?;
+    let mut stored = cases::fetch_many(&mut conn, &ids).await?;
+    let held = cases::held_many(&mut conn, &caller.device_id, &ids, revoked_after(state)).await?;
+    drop(conn);
+    let (state, caller, actors) = (state.clone(), caller.clone(), actors.clone());
+    tokio::task::spawn_blocking(move || {
+        let mut cases = HashMap::with_capacity(pushes.len());
+        for push in &pushes {
+            let prior = stored.remove(&push.doc_id);
+            let version = prior.as_ref().map(|s| s.version);
+            let held = held.contains(&push.doc_id);
+            let prior = prior.map(|s| s.open(&state.actor)).transpose()?;
+            let outcome = merge(&state, &caller, &actors, push, prior, held);
+            cases.insert(
+                push.doc_id,
+                Prepared {
+                    version,
+                    held,
+                    outcome,
+                },
+            );
+        }
+        Ok(Premerged { cases })
+    })
+    .await
+    .map_err(|e| crate::error::Error::Config(format!("the merge task failed: {e}")))?
+}
+
+/// The pushed cases, one entry per case, in id order (the order locks are taken in).
+fn distinct(push: &[DocChanges]) -> Vec<&DocChanges> {
+    let mut pushes: Vec<&DocChanges> = push.iter().collect();
+    pushes.sort_by_key(|p| p.doc_id);
+    pushes.dedup_by_key(|p| p.doc_id);
+    pushes
+}
+
+/// After the window in which the phone is told of a revocation, it has purged the case and
+/// has no unsent work for it: an edit then comes from a copy it should not have.
+fn revoked_after(state: &AppState) -> i64 {
+    state.clock.now().0 - REVOKED_REPEAT_MS
+}
+
 /// Merges one device's push inside `tx` (which may carry other devices' pushes too: group
-/// commit). The case locks must already be held. Returns the acknowledgements to send once
-/// the transaction commits.
+/// commit). The case locks must already be held. `premerged` merges still valid are taken
+/// as they are; the others are merged here. Returns the acknowledgements to send once the
+/// transaction commits.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn merge_push(
     tx: &mut AnyConnection,
     state: &AppState,
     caller: &Caller,
     actors: &HashSet<String>,
     push: &[DocChanges],
+    premerged: Option<Premerged>,
     fresh: bool,
     now: i64,
 ) -> Result<Pushed> {
@@ -215,27 +300,48 @@ pub(crate) async fn merge_push(
     if push.is_empty() {
         return Ok(out);
     }
-    let mut pushes: Vec<&DocChanges> = push.iter().collect();
-    pushes.sort_by_key(|p| p.doc_id);
-    pushes.dedup_by_key(|p| p.doc_id);
+    let pushes = distinct(push);
     let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
-    let mut loaded = cases::load_many(tx, &ids, &state.actor).await?;
-    // After the window in which the phone is told of a revocation, it has purged the case
-    // and has no unsent work for it: an edit then comes from a copy it should not have.
-    let revoked_after = state.clock.now().0 - REVOKED_REPEAT_MS;
-    let held = cases::held_many(tx, &caller.device_id, &ids, revoked_after).await?;
+    let held = cases::held_many(tx, &caller.device_id, &ids, revoked_after(state)).await?;
+    let mut prepared = premerged.map(|p| p.cases).unwrap_or_default();
+    let versions = if prepared.is_empty() {
+        HashMap::new()
+    } else {
+        cases::versions(tx, &ids).await?
+    };
+    let mut ready = HashMap::new();
+    let mut again = Vec::new();
+    for id in &ids {
+        match prepared.remove(id) {
+            Some(p) if p.version == versions.get(id).copied() && p.held == held.contains(id) => {
+                ready.insert(*id, p.outcome);
+            }
+            _ => again.push(*id),
+        }
+    }
+    if !ready.is_empty() && !again.is_empty() {
+        metrics::counter!("gridsync_ingest_remerged_cases").increment(again.len() as u64);
+    }
+    let mut loaded = if again.is_empty() {
+        HashMap::new()
+    } else {
+        cases::load_many(tx, &again, &state.actor).await?
+    };
     let mut merges = Vec::new();
     for push in pushes {
         out.stats.pushed_cases += 1;
-        let prior = loaded.remove(&push.doc_id);
-        match merge(
-            state,
-            caller,
-            actors,
-            push,
-            prior,
-            held.contains(&push.doc_id),
-        ) {
+        let outcome = match ready.remove(&push.doc_id) {
+            Some(outcome) => outcome,
+            None => merge(
+                state,
+                caller,
+                actors,
+                push,
+                loaded.remove(&push.doc_id),
+                held.contains(&push.doc_id),
+            ),
+        };
+        match outcome {
             Ok(m) => merges.push(m),
             Err((code, message)) => {
                 out.stats.rejected += 1;
@@ -514,24 +620,24 @@ fn short(hash: &ChangeHash) -> String {
     hex::encode(&hash.0[..6])
 }
 
-/// The scope condition on `cases k` with parameters ($1 area pattern, $2 assigned pattern,
-/// $3 org id, $4 archive cutoff).
-const IN_SCOPE: &str = "(k.area_code LIKE $1 OR k.assigned_orgs LIKE $2 OR k.handling_org = $3)
-     AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)";
-
-fn scope_params(org: &Org, now: i64) -> (String, String, String, i64) {
-    // No area scope: a pattern no 12-digit area code matches.
-    let area = org
-        .scope_prefix
-        .as_ref()
-        .map(|p| format!("{p}%"))
-        .unwrap_or_else(|| "-".into());
-    (
-        area,
-        format!("%,{},%", org.id),
-        org.id.clone(),
-        now - PHONE_RETENTION_MS,
-    )
+/// The scope condition on `cases k`, [`Projection::in_scope_of`] in SQL, with parameters
+/// ($1, $2) the area range, $3 the organisation's id and $4 the archive cutoff. Both halves
+/// use an index (`cases_by_area`, `case_orgs`), so a fresh phone's first pull does not scan
+/// every case in the county. PostgreSQL compares area codes byte by byte whatever the
+/// database's collation, as `starts_with` does (index `cases_by_area_bytes`).
+fn in_scope(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "((k.area_code >= $1 AND k.area_code < $2)
+              OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3))
+             AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
+        }
+        Dialect::Postgres => {
+            "((k.area_code COLLATE \"C\" >= $1 AND k.area_code COLLATE \"C\" < $2)
+              OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3))
+             AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
+        }
+    }
 }
 
 async fn pull(
@@ -544,7 +650,9 @@ async fn pull(
 ) -> Result<()> {
     let budget = request.max_bytes.clamp(1, MAX_PULL_BYTES);
     let mut bytes = 0u64;
-    let (area, assigned, org, cutoff) = scope_params(&caller.org, now);
+    let (area_from, area_to) = cases::area_range(caller.org.scope_prefix.as_deref());
+    let (org, cutoff) = (&caller.org.id, now - PHONE_RETENTION_MS);
+    let in_scope = in_scope(state.db.dialect);
     let mut conn = state.db.pool.acquire().await?;
     let device = caller.device_id.as_str();
 
@@ -578,16 +686,16 @@ async fn pull(
     } else {
         i64::try_from(request.cursor).unwrap_or(i64::MAX)
     };
-    // Audited: IN_SCOPE is a constant; values are bound.
+    // Audited: the scope condition is a constant; values are bound.
     let newly: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT k.id FROM cases k WHERE k.updated_pos > $6 AND {IN_SCOPE} AND k.status <> 'DRAFT'
+        "SELECT k.id FROM cases k WHERE k.updated_pos > $6 AND {in_scope} AND k.status <> 'DRAFT'
            AND NOT EXISTS (SELECT 1 FROM device_cases d
                            WHERE d.device_id = $5 AND d.case_id = k.id AND d.revoked_at IS NULL)
          ORDER BY k.updated_pos LIMIT 1000"
     )))
-    .bind(&area)
-    .bind(&assigned)
-    .bind(&org)
+    .bind(&area_from)
+    .bind(&area_to)
+    .bind(org)
     .bind(cutoff)
     .bind(device)
     .bind(since)
@@ -693,15 +801,15 @@ async fn pull(
     response.cursor = cursor;
 
     // 3. Cases that left the scope (repeated for a while, in case a response was lost).
-    // COALESCE: a NULL handling_org makes IN_SCOPE NULL rather than false, and NOT NULL
-    // would keep every case nobody handles yet on the phone.
+    // COALESCE: should any term be NULL, NOT NULL would keep the case on the phone (a NULL
+    // handling_org once did exactly that).
     let leaving: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT d.case_id FROM device_cases d JOIN cases k ON k.id = d.case_id
-         WHERE d.device_id = $5 AND d.revoked_at IS NULL AND NOT COALESCE(({IN_SCOPE}), FALSE)"
+         WHERE d.device_id = $5 AND d.revoked_at IS NULL AND NOT COALESCE(({in_scope}), FALSE)"
     )))
-    .bind(&area)
-    .bind(&assigned)
-    .bind(&org)
+    .bind(&area_from)
+    .bind(&area_to)
+    .bind(org)
     .bind(cutoff)
     .bind(device)
     .fetch_all(&mut *conn)

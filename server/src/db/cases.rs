@@ -142,6 +142,25 @@ impl Projection {
     }
 }
 
+/// `[lo, hi)` of the area codes under a scope prefix, for range queries an index serves:
+/// codes starting with `prefix` are exactly those from `prefix` up to (not including)
+/// `prefix` with its last character raised by one, in byte order. No prefix: an empty range.
+pub(crate) fn area_range(prefix: Option<&str>) -> (String, String) {
+    let Some(prefix) = prefix else {
+        return (String::new(), String::new());
+    };
+    let mut chars: Vec<char> = prefix.chars().collect();
+    match chars.pop() {
+        // The empty prefix: every code.
+        None => (String::new(), char::MAX.to_string()),
+        Some(last) => {
+            let raised = char::from_u32(u32::from(last) + 1).unwrap_or(char::MAX);
+            chars.push(raised);
+            (prefix.to_owned(), chars.into_iter().collect())
+        }
+    }
+}
+
 /// A loaded case: the document and where its snapshot stands.
 #[derive(Debug)]
 pub(crate) struct Loaded {
@@ -233,6 +252,39 @@ fn bind_projection<'q>(
         .bind(&p.deadlines)
 }
 
+/// Replaces the case's rows in `case_orgs` (migration 0009): the organisations it is assigned
+/// to and the one handling it, which a phone's scope takes in besides its area.
+async fn set_orgs(conn: &mut AnyConnection, id: CaseId, p: &Projection) -> Result<()> {
+    let id = id.to_string();
+    sqlx::query("DELETE FROM case_orgs WHERE case_id = $1")
+        .bind(&id)
+        .execute(&mut *conn)
+        .await?;
+    let orgs: std::collections::BTreeSet<&str> = p
+        .assigned_orgs
+        .iter()
+        .map(String::as_str)
+        .chain(p.handling_org.as_deref())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if orgs.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<String> = (0..orgs.len())
+        .map(|k| format!("(${}, $1)", k + 2))
+        .collect();
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO case_orgs (org_id, case_id) VALUES {}",
+        rows.join(", ")
+    )))
+    .bind(&id);
+    for org in orgs {
+        q = q.bind(org);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Writes the projection (and, when given, a new snapshot) of a case.
 pub(crate) async fn upsert(
     conn: &mut AnyConnection,
@@ -261,7 +313,7 @@ pub(crate) async fn upsert(
         bind_projection(update.bind(id.to_string()), p, updated_pos, now)
             .execute(&mut *conn)
             .await?;
-        return Ok(());
+        return set_orgs(conn, id, p).await;
     };
     let insert = sqlx::query(
         "INSERT INTO cases (id, snapshot, snapshot_pos, status, case_no, title, area_code, category,
@@ -300,7 +352,7 @@ pub(crate) async fn upsert(
     )
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    set_orgs(conn, id, p).await
 }
 
 /// Records that `device` was sent the case whole up to `since_pos`, in the response numbered
@@ -363,35 +415,71 @@ pub(crate) async fn lock_many(conn: &mut AnyConnection, ids: &[CaseId]) -> Resul
     Ok(())
 }
 
-/// Loads many cases at once (snapshots plus later changes); unknown ids are absent.
+/// A stored case as read, before its document is rebuilt (CPU work callers may move off the
+/// async threads): the snapshot, the changes logged after it, and the version read.
+pub(crate) struct Stored {
+    snapshot: Vec<u8>,
+    later: Vec<Vec<u8>>,
+    /// `updated_pos`: it moves whenever the case's log grows.
+    pub(crate) version: i64,
+}
+
+impl Stored {
+    /// Rebuilds the document.
+    pub(crate) fn open(self, actor: &ActorId) -> Result<Loaded> {
+        let mut doc = CaseDoc::load(&self.snapshot, actor.clone())?;
+        if !self.later.is_empty() {
+            doc.apply_changes(&self.later)?;
+        }
+        Ok(Loaded {
+            doc,
+            replayed: self.later.len(),
+        })
+    }
+}
+
+/// Loads many cases at once (absent ones are left out).
 pub(crate) async fn load_many(
     conn: &mut AnyConnection,
     ids: &[CaseId],
     actor: &ActorId,
 ) -> Result<std::collections::HashMap<CaseId, Loaded>> {
+    fetch_many(conn, ids)
+        .await?
+        .into_iter()
+        .map(|(id, s)| Ok((id, s.open(actor)?)))
+        .collect()
+}
+
+/// Reads many stored cases in two statements per chunk (absent ones are left out).
+pub(crate) async fn fetch_many(
+    conn: &mut AnyConnection,
+    ids: &[CaseId],
+) -> Result<std::collections::HashMap<CaseId, Stored>> {
     let mut out = std::collections::HashMap::new();
     for chunk in ids.chunks(CHUNK) {
         let marks = placeholders(1, chunk.len());
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, snapshot FROM cases WHERE id IN ({marks})"
+            "SELECT id, snapshot, updated_pos FROM cases WHERE id IN ({marks})"
         )));
         for id in chunk {
             q = q.bind(id.to_string());
         }
+        let before = out.len();
         for row in q.fetch_all(&mut *conn).await? {
             let id: String = row.try_get("id")?;
-            let snapshot: Vec<u8> = row.try_get("snapshot")?;
             if let Ok(id) = id.parse::<CaseId>() {
                 out.insert(
                     id,
-                    Loaded {
-                        doc: CaseDoc::load(&snapshot, actor.clone())?,
-                        replayed: 0,
+                    Stored {
+                        snapshot: row.try_get("snapshot")?,
+                        later: Vec::new(),
+                        version: row.try_get("updated_pos")?,
                     },
                 );
             }
         }
-        if out.is_empty() {
+        if out.len() == before {
             continue;
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -401,17 +489,35 @@ pub(crate) async fn load_many(
         for id in chunk {
             q = q.bind(id.to_string());
         }
-        let mut later: std::collections::HashMap<CaseId, Vec<Vec<u8>>> = Default::default();
         for row in q.fetch_all(&mut *conn).await? {
             let id: String = row.try_get("case_id")?;
-            if let Ok(id) = id.parse::<CaseId>() {
-                later.entry(id).or_default().push(row.try_get("bytes")?);
+            if let Ok(id) = id.parse::<CaseId>()
+                && let Some(s) = out.get_mut(&id)
+            {
+                s.later.push(row.try_get("bytes")?);
             }
         }
-        for (id, changes) in later {
-            if let Some(l) = out.get_mut(&id) {
-                l.doc.apply_changes(&changes)?;
-                l.replayed = changes.len();
+    }
+    Ok(out)
+}
+
+/// The versions (`updated_pos`) of those of `ids` that exist.
+pub(crate) async fn versions(
+    conn: &mut AnyConnection,
+    ids: &[CaseId],
+) -> Result<std::collections::HashMap<CaseId, i64>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(format!(
+            "SELECT id, updated_pos FROM cases WHERE id IN ({})",
+            placeholders(1, chunk.len())
+        )));
+        for id in chunk {
+            q = q.bind(id.to_string());
+        }
+        for (id, v) in q.fetch_all(&mut *conn).await? {
+            if let Ok(id) = id.parse::<CaseId>() {
+                out.insert(id, v);
             }
         }
     }

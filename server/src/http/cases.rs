@@ -82,7 +82,7 @@ pub(crate) async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let (area_lo, area_hi) = area_range(&caller);
+    let (area_lo, area_hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
     let area = q.area.clone().unwrap_or_default();
     if !area.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::bad_request(
@@ -159,15 +159,6 @@ fn row(r: &sqlx::any::AnyRow) -> Result<CaseRow, sqlx::Error> {
         party_names: r.try_get("party_names")?,
         updated_pos: r.try_get("updated_pos")?,
     })
-}
-
-/// `[lo, hi)` of the area codes under the caller's organisation (empty if it has none).
-fn area_range(caller: &Caller) -> (String, String) {
-    match &caller.org.scope_prefix {
-        // Area codes are digits: everything with the prefix sorts below prefix + ':'.
-        Some(p) => (p.clone(), format!("{p}:")),
-        None => ("-".into(), "-".into()),
-    }
 }
 
 /// A case as the center shows it: fields (personal data masked), derived state, timeline.

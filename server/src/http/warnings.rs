@@ -57,10 +57,7 @@ pub(crate) async fn list(
             "warnings are for center staff",
         ));
     }
-    let (lo, hi) = match &caller.org.scope_prefix {
-        Some(p) => (p.clone(), format!("{p}:")),
-        None => ("-".into(), "-".into()),
-    };
+    let (lo, hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
     let rows = sqlx::query(
         "SELECT * FROM warnings WHERE cleared_at IS NULL
            AND ((area_code >= $1 AND area_code < $2) OR org_ids LIKE $3)
