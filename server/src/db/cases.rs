@@ -626,3 +626,24 @@ pub(crate) async fn hold_many(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::area_range;
+
+    #[test]
+    fn area_range_holds_exactly_the_codes_with_the_prefix() {
+        let codes = [
+            "", "3", "33", "330182", "330182101201", "3301829", "330183", "33018", "3301819",
+            "330182:", "330182x", "33018Z", "4", "区330182",
+        ];
+        for prefix in [Some("330182"), Some("3301829"), Some("33018"), Some(""), None] {
+            let (lo, hi) = area_range(prefix);
+            for code in codes {
+                let in_range = lo.as_str() <= code && code < hi.as_str();
+                let starts = prefix.is_some_and(|p| code.starts_with(p));
+                assert_eq!(in_range, starts, "{prefix:?} {code:?}");
+            }
+        }
+    }
+}

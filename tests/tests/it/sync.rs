@@ -191,3 +191,64 @@ fn a_response_lost_after_commit_is_harmless() {
         "no duplicate change, no duplicate case"
     );
 }
+
+/// Eight devices of one grid worker add a note each to the same case while offline and sync
+/// at the same moment, three times over. The center merges pushes ahead of its committer; a
+/// merge made against a case another push has since moved must be made again, or the
+/// snapshot written would drop the other device's note. Every note must reach the center's
+/// document and every phone.
+#[test]
+fn one_case_pushed_from_many_devices_at_once_loses_no_note() {
+    const DEVICES: usize = 8;
+    const ROUNDS: usize = 3;
+    let server = TestServer::start();
+    let base = server.base_url();
+    let mut first = Phone::login(&base, "wang.grid", "same-case-0");
+    let id = first.record("同一案件多台设备同时补充");
+    first.store.submit(id).unwrap();
+    first.sync().unwrap();
+    let before = first.store.case(id).unwrap().case.notes.len();
+    let mut phones = vec![first];
+    for k in 1..DEVICES {
+        let mut p = Phone::login(&base, "wang.grid", &format!("same-case-{k}"));
+        p.sync().unwrap();
+        assert!(all_cases(&p).contains(&id), "device {k} got the case");
+        phones.push(p);
+    }
+    for round in 0..ROUNDS {
+        for (k, p) in phones.iter_mut().enumerate() {
+            p.store
+                .add_note(id, NoteKind::HomeVisit, &format!("第{round}轮 设备{k} 走访记录"))
+                .unwrap();
+        }
+        let barrier = std::sync::Barrier::new(DEVICES);
+        std::thread::scope(|s| {
+            for p in phones.iter_mut() {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    let r = p.sync().unwrap();
+                    assert!(r.rejected.is_empty(), "{:?}", r.rejected);
+                });
+            }
+        });
+    }
+    let center = server
+        .block_on(gridsync_server::cases::load(&server.state, id))
+        .unwrap()
+        .unwrap()
+        .case();
+    let texts: BTreeSet<&str> = center.notes.iter().map(|n| n.text.as_str()).collect();
+    for round in 0..ROUNDS {
+        for k in 0..DEVICES {
+            let text = format!("第{round}轮 设备{k} 走访记录");
+            assert!(texts.contains(text.as_str()), "the center lost {text:?}");
+        }
+    }
+    assert_eq!(center.notes.len(), before + DEVICES * ROUNDS, "no note twice");
+    for p in phones.iter_mut() {
+        p.sync().unwrap();
+        let mine = p.store.case(id).unwrap().case;
+        assert_eq!(mine.notes.len(), center.notes.len(), "{}", p.device_id);
+    }
+}
