@@ -419,11 +419,16 @@ impl CaseDoc {
         self.doc.save()
     }
 
-    /// [`save`](Self::save), checked to open again. Automerge 0.12 accepts some change sets
-    /// whose save then fails its own checksum on load (found by `fuzz/case_load`); a store
-    /// that keeps snapshots must not keep one it cannot read. Costs one load.
+    /// The whole document as the center keeps it: uncompressed, and checked to open again.
+    ///
+    /// Uncompressed because Automerge deflates each column with a fresh zlib state, and
+    /// setting those up was an eighth of the center's CPU in a sync (BENCHMARKS, issue 6); the
+    /// center's disk is not the phone's, and loading skips the inflating too. Checked because
+    /// Automerge 0.12 accepts some change sets whose save then fails its own checksum on load
+    /// (found by `fuzz/case_load`): a store that keeps snapshots must not keep one it cannot
+    /// read. Costs one load.
     pub fn save_checked(&mut self) -> Result<Vec<u8>> {
-        let bytes = self.doc.save();
+        let bytes = self.doc.save_nocompress();
         AutoCommit::load(&bytes)?;
         Ok(bytes)
     }
