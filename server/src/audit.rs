@@ -127,10 +127,21 @@ pub fn entry_hash(
 
 /// Appends one entry at the state's clock time, chained to the last one.
 pub async fn append(state: &AppState, entry: Entry) -> Result<()> {
+    let mut tx = state.db.writer.begin().await?;
+    append_in(&mut tx, state, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`append`] inside the caller's write transaction: the entry lands with what it records.
+pub(crate) async fn append_in(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    entry: Entry,
+) -> Result<()> {
     let at = state.clock.now().0;
     let detail = serde_json::to_string(&entry.detail)
         .map_err(|e| Error::Invalid(format!("audit detail: {e}")))?;
-    let mut tx = state.db.writer.begin().await?;
     if state.db.dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(AUDIT_LOCK)
@@ -174,7 +185,6 @@ pub async fn append(state: &AppState, entry: Entry) -> Result<()> {
     .bind(&hash)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

@@ -15,42 +15,80 @@ use crate::sync::FEED_LOCK;
 /// `system` actor: auto-dispatch, automatic supervision) and records it in the audit log;
 /// returns the event id.
 pub async fn act(state: &AppState, id: CaseId, action: &Action, by: &Author) -> Result<String> {
+    let mut events = act_all(state, id, std::slice::from_ref(action), None, by).await?;
+    Ok(events.pop().unwrap_or_default())
+}
+
+/// Takes several workflow steps on a case as `by`, in order, in one transaction with their
+/// audit entries: one commit for all (auto-dispatch's accept and dispatch, which ride on a
+/// phone's sync). With `number_in` (a county's six digits) an `Accept` among the steps takes
+/// that county's next case number inside the same transaction. Returns the event ids.
+pub async fn act_all(
+    state: &AppState,
+    id: CaseId,
+    steps: &[Action],
+    number_in: Option<&str>,
+    by: &Author,
+) -> Result<Vec<String>> {
     use gridsync_core::workflow::EventKind;
     // A step that changes the tier brings the time limits configured for the new tier.
-    let rules = match action.kind() {
-        EventKind::Accept | EventKind::Dispatch | EventKind::Escalate => {
-            Some(crate::warnings::limit_rules(&state.db).await?)
-        }
-        _ => None,
+    let rules = if steps.iter().any(|a| {
+        matches!(
+            a.kind(),
+            EventKind::Accept | EventKind::Dispatch | EventKind::Escalate
+        )
+    }) {
+        Some(crate::warnings::limit_rules(&state.db).await?)
+    } else {
+        None
     };
-    let event = edit(state, id, |doc, now| {
-        let event = doc.act(action, by, now)?;
-        if let Some(rules) = &rules {
-            let case = doc.case();
-            let tier = doc.state(&state.limits, now).tier;
-            let limits = crate::warnings::limits_for(rules, tier, case.category.as_code());
-            if limits
-                != case
-                    .time_limits
-                    .clone()
-                    .unwrap_or_else(|| state.limits.clone())
-            {
-                doc.set_time_limits(&limits, now)?;
+    let mut tx = state.db.writer.begin().await?;
+    if state.db.dialect == Dialect::Postgres {
+        cases::lock_many(&mut tx, &[id]).await?;
+    }
+    let mut steps = steps.to_vec();
+    if let Some(county6) = number_in {
+        let no = next_case_no_in(&mut tx, county6, state.clock.now()).await?;
+        for step in &mut steps {
+            if let Action::Accept { case_no, .. } = step {
+                case_no.clone_from(&no);
             }
         }
-        Ok(event)
+    }
+    let events = edit_in(&mut tx, state, id, |doc, now| {
+        let mut events = Vec::with_capacity(steps.len());
+        for action in &steps {
+            events.push(doc.act(action, by, now)?);
+            if let Some(rules) = &rules {
+                let case = doc.case();
+                let tier = doc.state(&state.limits, now).tier;
+                let limits = crate::warnings::limits_for(rules, tier, case.category.as_code());
+                if limits
+                    != case
+                        .time_limits
+                        .clone()
+                        .unwrap_or_else(|| state.limits.clone())
+                {
+                    doc.set_time_limits(&limits, now)?;
+                }
+            }
+        }
+        Ok(events)
     })
     .await?;
-    let entry = crate::audit::Entry {
-        user_id: by.user.clone(),
-        role: by.role.as_code().to_owned(),
-        org_id: by.org.clone(),
-        action: crate::audit::CASE_ACTION.to_owned(),
-        case_id: Some(id.to_string()),
-        detail: serde_json::json!({ "kind": action.kind().as_code(), "event_id": event }),
-    };
-    crate::audit::append(state, entry).await?;
-    Ok(event)
+    for (action, event) in steps.iter().zip(&events) {
+        let entry = crate::audit::Entry {
+            user_id: by.user.clone(),
+            role: by.role.as_code().to_owned(),
+            org_id: by.org.clone(),
+            action: crate::audit::CASE_ACTION.to_owned(),
+            case_id: Some(id.to_string()),
+            detail: serde_json::json!({ "kind": action.kind().as_code(), "event_id": event }),
+        };
+        crate::audit::append_in(&mut tx, state, entry).await?;
+    }
+    tx.commit().await?;
+    Ok(events)
 }
 
 /// Loads a case under its lock, applies `op`, logs the new changes and refreshes the
@@ -60,12 +98,24 @@ pub async fn edit<T>(
     id: CaseId,
     op: impl FnOnce(&mut CaseDoc, gridsync_core::case::Timestamp) -> Result<T>,
 ) -> Result<T> {
-    let now = state.clock.now();
     let mut tx = state.db.writer.begin().await?;
     if state.db.dialect == Dialect::Postgres {
         cases::lock_many(&mut tx, &[id]).await?;
     }
-    let loaded = cases::load(&mut tx, id, &state.actor)
+    let out = edit_in(&mut tx, state, id, op).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// [`edit`] inside the caller's transaction, which holds the case's lock.
+async fn edit_in<T>(
+    tx: &mut sqlx::AnyConnection,
+    state: &AppState,
+    id: CaseId,
+    op: impl FnOnce(&mut CaseDoc, gridsync_core::case::Timestamp) -> Result<T>,
+) -> Result<T> {
+    let now = state.clock.now();
+    let loaded = cases::load(&mut *tx, id, &state.actor)
         .await?
         .ok_or(Error::NotFound("case"))?;
     let mut doc = loaded.doc;
@@ -79,14 +129,14 @@ pub async fn edit<T>(
                 .execute(&mut *tx)
                 .await?;
         }
-        let last = log_changes(&mut tx, id, &changes, now.0).await?;
+        let last = log_changes(&mut *tx, id, &changes, now.0).await?;
         let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
         let snapshot = (loaded.replayed + changes.len() >= crate::sync::SNAPSHOT_EVERY
             && doc.missing_deps().is_empty())
         .then(|| doc.save_checked().ok())
         .flatten();
         cases::upsert(
-            &mut tx,
+            &mut *tx,
             id,
             &projection,
             snapshot.as_deref().map(|b| (b, last)),
@@ -95,7 +145,6 @@ pub async fn edit<T>(
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(out)
 }
 
@@ -116,9 +165,18 @@ pub async fn next_case_no(
     county6: &str,
     now: gridsync_core::case::Timestamp,
 ) -> Result<String> {
+    let mut conn = state.db.writer.acquire().await?;
+    next_case_no_in(&mut conn, county6, now).await
+}
+
+/// [`next_case_no`] on the caller's connection (inside its transaction, if any).
+async fn next_case_no_in(
+    conn: &mut sqlx::AnyConnection,
+    county6: &str,
+    now: gridsync_core::case::Timestamp,
+) -> Result<String> {
     let first = gridsync_core::case::format_case_no(county6, now, 1);
     let prefix = &first[..first.len() - 6];
-    let mut conn = state.db.writer.acquire().await?;
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO case_numbers (prefix, last_seq) VALUES ($1, 1)
          ON CONFLICT (prefix) DO UPDATE SET last_seq = case_numbers.last_seq + 1

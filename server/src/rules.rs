@@ -188,32 +188,10 @@ async fn apply(state: &AppState, id: CaseId, rule: &DispatchRule) -> Result<()> 
         .ok_or(Error::NotFound("organisation"))?;
     let system = Author::new("system", Role::System, center.id.clone());
     let county: String = center.area_code.chars().take(6).collect();
-    // Two accepts racing for one number: the unique index refuses one; take the next.
-    let mut accepted = false;
-    for _ in 0..3 {
-        let case_no = crate::cases::next_case_no(state, &county, state.clock.now()).await?;
-        match crate::cases::act(
-            state,
-            id,
-            &Action::Accept {
-                case_no,
-                tier: center.tier,
-            },
-            &system,
-        )
-        .await
-        {
-            Ok(_) => {
-                accepted = true;
-                break;
-            }
-            Err(Error::Database(sqlx::Error::Database(e))) if e.is_unique_violation() => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    if !accepted {
-        return Err(Error::Conflict("could not assign a case number".into()));
-    }
+    let accept = Action::Accept {
+        case_no: String::new(), // the county's next number, taken in the same transaction
+        tier: center.tier,
+    };
     let dispatch = Action::Dispatch {
         to: vec![OrgRef::new(target.id.clone(), target.name.clone())],
         assignee: None,
@@ -221,7 +199,8 @@ async fn apply(state: &AppState, id: CaseId, rule: &DispatchRule) -> Result<()> 
         note: format!("自动分派 (rule {})", rule.id),
         auto: true,
     };
-    crate::cases::act(state, id, &dispatch, &system).await?;
+    // One transaction, one commit: this runs inside a phone's sync.
+    crate::cases::act_all(state, id, &[accept, dispatch], Some(&county), &system).await?;
     tracing::info!(case = %id, rule = %rule.id, to = %target.id, "auto-dispatched");
     Ok(())
 }
