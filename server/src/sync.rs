@@ -487,18 +487,14 @@ fn merge(
             ),
         ));
     }
-    let snapshot_due = !existed || replayed + new.len() >= SNAPSHOT_EVERY;
+    // A new case starts without a snapshot (its first changes are replayed from the log, as
+    // cheap as loading one): saving and checking one for every new case was a fifth of the
+    // center's CPU in a sync (BENCHMARKS, issue 6).
+    let snapshot_due = replayed + new.len() >= SNAPSHOT_EVERY;
     let snapshot = match snapshot_due.then(|| doc.save_checked()) {
         None => None,
         Some(Ok(bytes)) => Some(bytes),
-        // A new case must start with a snapshot that opens: nothing of it lands.
-        Some(Err(_)) if !existed => {
-            return Err((
-                RejectCode::MalformedChange,
-                "the changes make a document that does not open again once saved".into(),
-            ));
-        }
-        // An existing case keeps its last good snapshot and replays its log from there.
+        // The case keeps its last good snapshot (or none) and replays its log from there.
         Some(Err(e)) => {
             tracing::warn!(case = %id, error = %e, "snapshot does not reopen; the previous one is kept");
             None
@@ -583,15 +579,14 @@ async fn write(
             },
         };
         // A document waiting for missing dependencies keeps snapshot position 0, so the
-        // queued changes are replayed from the log until their dependencies arrive.
-        let snapshot = m.snapshot.take().map(|bytes| {
-            let pos = if m.doc.missing_deps().is_empty() {
-                updated_pos
-            } else {
-                0
-            };
-            (bytes, pos)
-        });
+        // queued changes are replayed from the log until their dependencies arrive. A new
+        // case without a snapshot gets the empty one: everything replays from the log.
+        let snapshot = match m.snapshot.take() {
+            Some(bytes) if m.doc.missing_deps().is_empty() => Some((bytes, updated_pos)),
+            Some(bytes) => Some((bytes, 0)),
+            None if !m.existed => Some((Vec::new(), 0)),
+            None => None,
+        };
         cases::upsert(
             conn,
             m.id,

@@ -176,7 +176,7 @@ pub(crate) async fn load(
     actor: &ActorId,
 ) -> Result<Option<Loaded>> {
     let row = sqlx::query(
-        "SELECT snapshot, snapshot_pos, area_code, assigned_orgs, handling_org, status FROM cases WHERE id = $1",
+        "SELECT snapshot, snapshot_pos, updated_pos FROM cases WHERE id = $1",
     )
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
@@ -184,7 +184,6 @@ pub(crate) async fn load(
     let Some(row) = row else { return Ok(None) };
     let snapshot: Vec<u8> = row.try_get("snapshot")?;
     let snapshot_pos: i64 = row.try_get("snapshot_pos")?;
-    let mut doc = CaseDoc::load(&snapshot, actor.clone())?;
     let later: Vec<Vec<u8>> = sqlx::query_scalar(
         "SELECT bytes FROM changes WHERE case_id = $1 AND pos > $2 ORDER BY pos",
     )
@@ -192,11 +191,13 @@ pub(crate) async fn load(
     .bind(snapshot_pos)
     .fetch_all(&mut *conn)
     .await?;
-    doc.apply_changes(&later)?;
-    Ok(Some(Loaded {
-        doc,
-        replayed: later.len(),
-    }))
+    Stored {
+        snapshot,
+        later,
+        version: row.try_get("updated_pos")?,
+    }
+    .open(actor)
+    .map(Some)
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
@@ -294,7 +295,8 @@ pub(crate) async fn upsert(
     updated_pos: i64,
     now: i64,
 ) -> Result<()> {
-    // New rows always come with a snapshot (`sync` and `cases` guarantee it); updates
+    // New rows always come with a snapshot (`sync` and `cases` guarantee it; empty until a
+    // case has enough changes to be worth one, see `Stored::open`); updates
     // without one keep the stored snapshot. Two statements, because SQLite checks NOT NULL
     // on the inserted row before resolving the conflict.
     let Some((snap, snap_pos)) = snapshot else {
@@ -425,12 +427,18 @@ pub(crate) struct Stored {
 }
 
 impl Stored {
-    /// Rebuilds the document.
+    /// Rebuilds the document. An empty snapshot (a case that has not reached its first one)
+    /// means the whole document is in the log.
     pub(crate) fn open(self, actor: &ActorId) -> Result<Loaded> {
-        let mut doc = CaseDoc::load(&self.snapshot, actor.clone())?;
-        if !self.later.is_empty() {
-            doc.apply_changes(&self.later)?;
-        }
+        let doc = if self.snapshot.is_empty() {
+            CaseDoc::from_changes(&self.later, actor.clone())?
+        } else {
+            let mut doc = CaseDoc::load(&self.snapshot, actor.clone())?;
+            if !self.later.is_empty() {
+                doc.apply_changes(&self.later)?;
+            }
+            doc
+        };
         Ok(Loaded {
             doc,
             replayed: self.later.len(),
