@@ -132,7 +132,25 @@ pub async fn sync(
                 },
             )
             .await?;
-        response.acks = pushed.acks;
+        // The compact acknowledgement (DESIGN §5, keys 6 and 8) when the phone speaks it and
+        // the push names each case once (a repeated case's later changes are not merged).
+        let once = request
+            .push
+            .iter()
+            .map(|d| d.doc_id)
+            .collect::<HashSet<_>>()
+            .len()
+            == request.push.len();
+        if request.pushed_through > 0 && once {
+            response.acked_through = request.pushed_through;
+            response.acks = pushed
+                .acks
+                .into_iter()
+                .filter(|a| pushed.partial.contains(&a.doc_id))
+                .collect();
+        } else {
+            response.acks = pushed.acks;
+        }
         response.rejected = pushed.rejected;
         stats = pushed.stats;
         crate::warnings::alert_high_risk(state, &pushed.submitted).await?;
@@ -192,6 +210,9 @@ type Refusal = (RejectCode, String);
 #[derive(Debug, Default)]
 pub(crate) struct Pushed {
     pub(crate) acks: Vec<Ack>,
+    /// Merged cases with changes the center holds but has not applied (their dependencies
+    /// are missing): only heads tell the phone which of its changes are in.
+    pub(crate) partial: HashSet<CaseId>,
     /// Accepted cases that now stand SUBMITTED (candidates for auto-dispatch).
     pub(crate) submitted: Vec<CaseId>,
     pub(crate) rejected: Vec<Rejection>,
@@ -360,6 +381,9 @@ pub(crate) async fn merge_push(
             doc_id: m.id,
             heads: m.doc.heads().iter().map(|h| h.0).collect(),
         });
+        if !m.doc.missing_deps().is_empty() {
+            out.partial.insert(m.id);
+        }
         if m.projection.status == gridsync_core::workflow::Status::Submitted {
             out.submitted.push(m.id);
         }

@@ -42,6 +42,7 @@ fn example_request() -> SyncRequest {
         max_bytes: 262_144,
         // Optional keys left out: the frozen bytes predate them.
         applied_whole: 0,
+        pushed_through: 0,
     }
 }
 
@@ -73,6 +74,7 @@ fn example_response() -> SyncResponse {
         more: true,
         revoked: vec![id("99999999-8888-4777-8666-555555555555")],
         whole_no: 0,
+        acked_through: 0,
     }
 }
 
@@ -114,20 +116,29 @@ fn golden_response_v1() {
     assert_eq!(decoded, example_response());
 }
 
-/// The whole-send numbers are optional keys (5 in a request, 7 in a response): written only
-/// when set, so a message without them keeps the frozen v1 bytes, and one with them decodes.
+/// The whole-send numbers (keys 5 in a request, 7 in a response) and the compact
+/// acknowledgement (keys 6 and 8) are optional keys: written only when set, so a message
+/// without them keeps the frozen v1 bytes, and one with them decodes.
 #[test]
-fn whole_send_numbers_are_optional_keys() {
+fn whole_send_numbers_and_compact_acks_are_optional_keys() {
     let limits = DecodeLimits::default();
     let mut request = example_request();
     request.applied_whole = 3;
     let bytes = request.encode();
     assert_eq!(bytes[0], 0xa6, "a map of six keys");
     assert_eq!(SyncRequest::decode(&bytes, &limits).unwrap(), request);
+    request.pushed_through = 41;
+    let bytes = request.encode();
+    assert_eq!(bytes[0], 0xa7, "a map of seven keys");
+    assert_eq!(SyncRequest::decode(&bytes, &limits).unwrap(), request);
     let mut response = example_response();
     response.whole_no = 4;
     let bytes = response.encode();
     assert_eq!(bytes[0], 0xa8, "a map of eight keys");
+    assert_eq!(SyncResponse::decode(&bytes, &limits).unwrap(), response);
+    response.acked_through = 41;
+    let bytes = response.encode();
+    assert_eq!(bytes[0], 0xa9, "a map of nine keys");
     assert_eq!(SyncResponse::decode(&bytes, &limits).unwrap(), response);
     assert_eq!(example_request().encode()[0], 0xa5);
     assert_eq!(example_response().encode()[0], 0xa7);
@@ -261,15 +272,19 @@ fn request() -> impl Strategy<Value = SyncRequest> {
         prop::collection::vec(doc_changes(), 0..4),
         any::<u64>(),
         prop_oneof![Just(0u64), any::<u64>()],
+        prop_oneof![Just(0u64), any::<u64>()],
     )
         .prop_map(
-            |(protocol, device_id, cursor, push, max_bytes, applied_whole)| SyncRequest {
-                protocol,
-                device_id,
-                cursor,
-                push,
-                max_bytes,
-                applied_whole,
+            |(protocol, device_id, cursor, push, max_bytes, applied_whole, pushed_through)| {
+                SyncRequest {
+                    protocol,
+                    device_id,
+                    cursor,
+                    push,
+                    max_bytes,
+                    applied_whole,
+                    pushed_through,
+                }
             },
         )
 }
@@ -291,17 +306,21 @@ fn response() -> impl Strategy<Value = SyncResponse> {
         any::<bool>(),
         prop::collection::vec(case_id(), 0..4),
         prop_oneof![Just(0u64), any::<u64>()],
+        prop_oneof![Just(0u64), any::<u64>()],
     )
         .prop_map(
-            |(acks, rejected, pull, cursor, more, revoked, whole_no)| SyncResponse {
-                protocol: PROTOCOL_VERSION,
-                acks,
-                rejected,
-                pull,
-                cursor,
-                more,
-                revoked,
-                whole_no,
+            |(acks, rejected, pull, cursor, more, revoked, whole_no, acked_through)| {
+                SyncResponse {
+                    protocol: PROTOCOL_VERSION,
+                    acks,
+                    rejected,
+                    pull,
+                    cursor,
+                    more,
+                    revoked,
+                    whole_no,
+                    acked_through,
+                }
             },
         )
 }

@@ -533,3 +533,48 @@ fn wipe_leaves_an_empty_store_with_a_fresh_actor() {
     assert!(p.store.identity().unwrap().is_none());
     assert_ne!(p.store.actor_id(), &actor);
 }
+
+/// The compact acknowledgement (`acked_through`): the outbox entries of the push leave, except
+/// those of a refused case and of a case acknowledged by heads; work recorded after the
+/// request was built stays for the next round.
+#[test]
+fn compact_ack_drops_exactly_what_was_pushed_and_merged() {
+    use gridsync_core::protocol::{Ack, RejectCode, Rejection};
+    let mut p = phone("p1", VILLAGE_A);
+    let merged = p.store.record(&wage_case(VILLAGE_A, "欠薪")).unwrap();
+    let refused = p.store.record(&wage_case(VILLAGE_A, "另一件")).unwrap();
+    let by_heads = p.store.record(&wage_case(VILLAGE_A, "第三件")).unwrap();
+    p.store
+        .add_note(merged, NoteKind::HomeVisit, "第一次走访")
+        .unwrap();
+    let (request, truncated) = p.store.build_request().unwrap();
+    assert!(!truncated);
+    assert_eq!(request.push.len(), 3);
+    assert!(request.pushed_through > 0);
+    // Recorded while the request was on its way.
+    p.store
+        .add_note(merged, NoteKind::PhoneCall, "电话回访")
+        .unwrap();
+    let later = p.store.record(&wage_case(VILLAGE_A, "路上记的")).unwrap();
+    assert_eq!(p.store.pending().unwrap().changes, 6);
+
+    let mut response = SyncResponse::new(0);
+    response.acked_through = request.pushed_through;
+    response.rejected.push(Rejection {
+        doc_id: refused,
+        code: RejectCode::OutOfScope,
+        message: "outside".into(),
+    });
+    // Heads the phone does not know: nothing of that case may leave on this answer.
+    response.acks.push(Ack {
+        doc_id: by_heads,
+        heads: vec![[7; 32]],
+    });
+    let r = p.store.apply_response(&response).unwrap();
+    assert_eq!(r.acked_changes, 2, "the merged case's record and first note");
+    assert_eq!(r.rejected.len(), 1);
+    assert_eq!(p.store.case(merged).unwrap().unsent_changes, 1);
+    assert_eq!(p.store.case(refused).unwrap().unsent_changes, 1);
+    assert_eq!(p.store.case(by_heads).unwrap().unsent_changes, 1);
+    assert_eq!(p.store.case(later).unwrap().unsent_changes, 1);
+}

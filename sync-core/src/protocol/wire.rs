@@ -58,6 +58,8 @@ struct WireRequest<'a> {
     // Optional keys are left out when absent, so older messages keep their bytes.
     #[n(5)]
     applied_whole: Option<u64>,
+    #[n(6)]
+    pushed_through: Option<u64>,
 }
 
 #[derive(Encode, Decode)]
@@ -88,6 +90,8 @@ struct WireResponse<'a> {
     revoked: Vec<ByteArray<16>>,
     #[n(7)]
     whole_no: Option<u64>,
+    #[n(8)]
+    acked_through: Option<u64>,
 }
 
 #[derive(Encode, Decode)]
@@ -234,6 +238,7 @@ pub(super) fn encode_request(request: &SyncRequest) -> Vec<u8> {
         push: request.push.iter().map(WireDoc::from_doc).collect(),
         max_bytes: request.max_bytes,
         applied_whole: (request.applied_whole != 0).then_some(request.applied_whole),
+        pushed_through: (request.pushed_through != 0).then_some(request.pushed_through),
     })
 }
 
@@ -262,6 +267,7 @@ pub(super) fn encode_response(response: &SyncResponse) -> Vec<u8> {
         more: response.more,
         revoked: response.revoked.iter().map(id).collect(),
         whole_no: (response.whole_no != 0).then_some(response.whole_no),
+        acked_through: (response.acked_through != 0).then_some(response.acked_through),
     })
 }
 
@@ -278,6 +284,7 @@ pub(super) fn decode_request(
         push: wire.push.into_iter().map(WireDoc::into_owned).collect(),
         max_bytes: wire.max_bytes,
         applied_whole: wire.applied_whole.unwrap_or(0),
+        pushed_through: wire.pushed_through.unwrap_or(0),
     })
 }
 
@@ -315,6 +322,7 @@ pub(super) fn decode_response(
             .map(|i| CaseId::from_bytes(i.into()))
             .collect(),
         whole_no: wire.whole_no.unwrap_or(0),
+        acked_through: wire.acked_through.unwrap_or(0),
     })
 }
 

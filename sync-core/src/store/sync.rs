@@ -103,7 +103,7 @@ impl FieldStore {
             .unwrap_or(0);
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT case_id, change FROM outbox ORDER BY seq")?;
+            .prepare_cached("SELECT case_id, change, seq FROM outbox ORDER BY seq")?;
         let mut rows = stmt.query([])?;
         let mut by_case: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
@@ -118,6 +118,8 @@ impl FieldStore {
                 break;
             }
             bytes += len;
+            // A prefix of the outbox: everything up to this sequence number is in the push.
+            request.pushed_through = u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0);
             by_case
                 .entry(case_id.clone())
                 .or_insert_with(|| {
@@ -222,6 +224,38 @@ impl FieldStore {
                 "UPDATE cases SET rejection_code = NULL, rejection_message = NULL WHERE id = ?1",
                 [id.to_string()],
             )?;
+        }
+
+        // The compact form: every pushed case neither refused nor listed above was merged in
+        // full, so its outbox entries up to the push's last one leave.
+        if response.acked_through > 0 {
+            let through = i64::try_from(response.acked_through).unwrap_or(i64::MAX);
+            let kept: HashSet<String> = response
+                .rejected
+                .iter()
+                .map(|r| r.doc_id)
+                .chain(response.acks.iter().map(|a| a.doc_id))
+                .map(|id| id.to_string())
+                .collect();
+            let entries: Vec<(i64, String)> = tx
+                .prepare_cached("SELECT seq, case_id FROM outbox WHERE seq <= ?1")?
+                .query_map([through], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut acked_cases = HashSet::new();
+            for (seq, case_id) in entries {
+                if kept.contains(&case_id) {
+                    continue;
+                }
+                tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
+                report.acked_changes += 1;
+                acked_cases.insert(case_id);
+            }
+            for case_id in acked_cases {
+                tx.execute(
+                    "UPDATE cases SET rejection_code = NULL, rejection_message = NULL WHERE id = ?1",
+                    [case_id],
+                )?;
+            }
         }
 
         for rejection in &response.rejected {

@@ -252,3 +252,33 @@ fn one_case_pushed_from_many_devices_at_once_loses_no_note() {
         assert_eq!(mine.notes.len(), center.notes.len(), "{}", p.device_id);
     }
 }
+
+/// A phone that sends `pushed_through` gets the compact acknowledgement (no per-case ids and
+/// heads); one that does not (an older app) gets every case acknowledged by heads. Both
+/// leave the phone's outbox empty.
+#[test]
+fn compact_acks_for_phones_that_send_pushed_through_and_heads_for_older_ones() {
+    use gridsync_core::protocol::{DecodeLimits, SyncResponse};
+    let server = TestServer::start();
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "compact-acks");
+    let a = phone.record("欠薪一");
+    let b = phone.record("欠薪二");
+    let (request, _) = phone.store.build_request().unwrap();
+    assert!(request.pushed_through > 0);
+
+    let mut older = request.clone();
+    older.pushed_through = 0;
+    let body = phone.post_sync(older.to_body()).unwrap();
+    let answer = SyncResponse::from_body(&body, &DecodeLimits::default()).unwrap();
+    assert_eq!(answer.acked_through, 0);
+    let acked: BTreeSet<CaseId> = answer.acks.iter().map(|k| k.doc_id).collect();
+    assert_eq!(acked, BTreeSet::from([a, b]));
+
+    let body = phone.post_sync(request.to_body()).unwrap();
+    let answer = SyncResponse::from_body(&body, &DecodeLimits::default()).unwrap();
+    assert_eq!(answer.acked_through, request.pushed_through);
+    assert!(answer.acks.is_empty(), "{:?}", answer.acks);
+    let report = phone.store.apply_sync_response(&body).unwrap();
+    assert_eq!(report.acked_changes, 2);
+    assert_eq!(phone.store.pending().unwrap().changes, 0);
+}
