@@ -399,7 +399,8 @@ pub async fn cohort(state: &AppState, scope: &Scope, period: Period) -> Result<V
     let (start, end) = period.bounds();
     let (scope_lo, scope_hi) = crate::db::cases::area_range(scope.scope_prefix.as_deref());
     // No area asked for: every code (the empty prefix).
-    let (area_lo, area_hi) = crate::db::cases::area_range(Some(scope.area.as_deref().unwrap_or("")));
+    let (area_lo, area_hi) =
+        crate::db::cases::area_range(Some(scope.area.as_deref().unwrap_or("")));
     let rows = sqlx::query(
         "SELECT id, case_no, title, status, category, risk_level, area_code, source, party_names,
                 COALESCE(submitted_at, resolved_at) AS received_at, submitted_at, accepted_at,

@@ -309,18 +309,16 @@ fn response() -> impl Strategy<Value = SyncResponse> {
         prop_oneof![Just(0u64), any::<u64>()],
     )
         .prop_map(
-            |(acks, rejected, pull, cursor, more, revoked, whole_no, acked_through)| {
-                SyncResponse {
-                    protocol: PROTOCOL_VERSION,
-                    acks,
-                    rejected,
-                    pull,
-                    cursor,
-                    more,
-                    revoked,
-                    whole_no,
-                    acked_through,
-                }
+            |(acks, rejected, pull, cursor, more, revoked, whole_no, acked_through)| SyncResponse {
+                protocol: PROTOCOL_VERSION,
+                acks,
+                rejected,
+                pull,
+                cursor,
+                more,
+                revoked,
+                whole_no,
+                acked_through,
             },
         )
 }

@@ -571,7 +571,10 @@ fn compact_ack_drops_exactly_what_was_pushed_and_merged() {
         heads: vec![[7; 32]],
     });
     let r = p.store.apply_response(&response).unwrap();
-    assert_eq!(r.acked_changes, 2, "the merged case's record and first note");
+    assert_eq!(
+        r.acked_changes, 2,
+        "the merged case's record and first note"
+    );
     assert_eq!(r.rejected.len(), 1);
     assert_eq!(p.store.case(merged).unwrap().unsent_changes, 1);
     assert_eq!(p.store.case(refused).unwrap().unsent_changes, 1);

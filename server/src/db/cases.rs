@@ -175,12 +175,10 @@ pub(crate) async fn load(
     id: CaseId,
     actor: &ActorId,
 ) -> Result<Option<Loaded>> {
-    let row = sqlx::query(
-        "SELECT snapshot, snapshot_pos, updated_pos FROM cases WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row = sqlx::query("SELECT snapshot, snapshot_pos, updated_pos FROM cases WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
     let Some(row) = row else { return Ok(None) };
     let snapshot: Vec<u8> = row.try_get("snapshot")?;
     let snapshot_pos: i64 = row.try_get("snapshot_pos")?;
@@ -642,10 +640,28 @@ mod tests {
     #[test]
     fn area_range_holds_exactly_the_codes_with_the_prefix() {
         let codes = [
-            "", "3", "33", "330182", "330182101201", "3301829", "330183", "33018", "3301819",
-            "330182:", "330182x", "33018Z", "4", "区330182",
+            "",
+            "3",
+            "33",
+            "330182",
+            "330182101201",
+            "3301829",
+            "330183",
+            "33018",
+            "3301819",
+            "330182:",
+            "330182x",
+            "33018Z",
+            "4",
+            "区330182",
         ];
-        for prefix in [Some("330182"), Some("3301829"), Some("33018"), Some(""), None] {
+        for prefix in [
+            Some("330182"),
+            Some("3301829"),
+            Some("33018"),
+            Some(""),
+            None,
+        ] {
             let (lo, hi) = area_range(prefix);
             for code in codes {
                 let in_range = lo.as_str() <= code && code < hi.as_str();

@@ -378,7 +378,9 @@ impl CaseDoc {
                 .map("payments")
                 .map(|o| read_payments(d, &o))
                 .unwrap_or_default(),
-            time_limits: root.map("time_limits").and_then(|o| read_time_limits(d, &o)),
+            time_limits: root
+                .map("time_limits")
+                .and_then(|o| read_time_limits(d, &o)),
         }
     }
 

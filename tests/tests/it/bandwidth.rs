@@ -1,6 +1,7 @@
 //! The day behind `cargo bench -p gridsync-tests --bench bandwidth`: it syncs in one round
 //! trip, the meter records exactly the bodies that crossed (the request the phone built,
-//! the answer it applied), and the upload stays within 1.15 × the zstd of its raw changes.
+//! the answer it applied), and the upload and the whole day stay within 1.15 × the zstd of
+//! their raw changes.
 
 use gridsync_core::protocol::{DecodeLimits, SyncRequest, SyncResponse};
 use gridsync_core::workflow::Status;
@@ -26,10 +27,12 @@ fn a_days_sync_is_one_round_trip_and_the_meter_counts_its_bodies() {
     assert_eq!(changes, NEW_CASES + EDITS);
     assert_eq!(request.push.len(), NEW_CASES + EARLIER_CASES);
 
-    // And the answer is the one the phone applied: every case acknowledged, the office's
-    // sign-for and the auto-dispatch of today's submissions pulled.
+    // And the answer is the one the phone applied: every case acknowledged at once (the
+    // compact form: no per-case heads), the office's sign-for and the auto-dispatch of
+    // today's submissions pulled.
     let response = SyncResponse::from_body(&exchange.response, &limits).unwrap();
-    assert_eq!(response.acks.len(), NEW_CASES + EARLIER_CASES);
+    assert!(response.acks.is_empty() && response.rejected.is_empty());
+    assert_eq!(response.acked_through, request.pushed_through);
     let pulled: usize = response.pull.iter().map(|d| d.changes.len()).sum();
     assert_eq!(metered.report.pulled_changes as usize, pulled);
     assert_eq!(metered.report.acked_changes as usize, NEW_CASES + EDITS);
@@ -58,5 +61,18 @@ fn a_days_sync_is_one_round_trip_and_the_meter_counts_its_bodies() {
         exchange.request.len() as f64 <= 1.15 * floor as f64,
         "request {} B against a floor of {floor} B",
         exchange.request.len()
+    );
+    // And the whole day, both ways, within 1.15 × the floor of both directions.
+    let raw_down: Vec<u8> = response
+        .pull
+        .iter()
+        .flat_map(|d| d.changes.concat())
+        .collect();
+    let floor_down = zstd::bulk::compress(&raw_down, 3).unwrap().len();
+    let total = metered.up_bytes() + metered.down_bytes();
+    assert!(
+        total as f64 <= 1.15 * (floor + floor_down) as f64,
+        "the day's {total} B against a floor of {} B",
+        floor + floor_down
     );
 }

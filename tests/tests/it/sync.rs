@@ -218,7 +218,11 @@ fn one_case_pushed_from_many_devices_at_once_loses_no_note() {
     for round in 0..ROUNDS {
         for (k, p) in phones.iter_mut().enumerate() {
             p.store
-                .add_note(id, NoteKind::HomeVisit, &format!("第{round}轮 设备{k} 走访记录"))
+                .add_note(
+                    id,
+                    NoteKind::HomeVisit,
+                    &format!("第{round}轮 设备{k} 走访记录"),
+                )
                 .unwrap();
         }
         let barrier = std::sync::Barrier::new(DEVICES);
@@ -245,7 +249,11 @@ fn one_case_pushed_from_many_devices_at_once_loses_no_note() {
             assert!(texts.contains(text.as_str()), "the center lost {text:?}");
         }
     }
-    assert_eq!(center.notes.len(), before + DEVICES * ROUNDS, "no note twice");
+    assert_eq!(
+        center.notes.len(),
+        before + DEVICES * ROUNDS,
+        "no note twice"
+    );
     for p in phones.iter_mut() {
         p.sync().unwrap();
         let mine = p.store.case(id).unwrap().case;
