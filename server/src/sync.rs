@@ -71,7 +71,11 @@ pub struct SyncStats {
 /// A merged case waiting to be written.
 struct Merge {
     id: CaseId,
-    doc: CaseDoc,
+    /// The document's heads after the merge (the document itself is dropped once merged:
+    /// merges wait for the committer, and two hundred phones' documents add up).
+    heads: Vec<[u8; 32]>,
+    /// Some merged changes wait for dependencies the center does not have yet.
+    partial: bool,
     new: Vec<(String, String, Vec<u8>)>, // hash hex, actor hex, bytes
     projection: Projection,
     /// The new snapshot, when one is due and reopens (checked in `merge`).
@@ -257,8 +261,10 @@ pub(crate) async fn premerge(
     let mut stored = cases::fetch_many(&mut conn, &ids).await?;
     let held = cases::held_many(&mut conn, &caller.device_id, &ids, revoked_after(state)).await?;
     drop(conn);
+    let slot = state.ingest.merge_slot().await?;
     let (state, caller, actors) = (state.clone(), caller.clone(), actors.clone());
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let mut cases = HashMap::with_capacity(pushes.len());
         for push in &pushes {
             let prior = stored.remove(&push.doc_id);
@@ -379,9 +385,9 @@ pub(crate) async fn merge_push(
     for m in &mut merges {
         out.acks.push(Ack {
             doc_id: m.id,
-            heads: m.doc.heads().iter().map(|h| h.0).collect(),
+            heads: std::mem::take(&mut m.heads),
         });
-        if !m.doc.missing_deps().is_empty() {
+        if m.partial {
             out.partial.insert(m.id);
         }
         if m.projection.status == gridsync_core::workflow::Status::Submitted {
@@ -526,7 +532,8 @@ fn merge(
     };
     Ok(Merge {
         id,
-        doc,
+        heads: doc.heads().iter().map(|h| h.0).collect(),
+        partial: !doc.missing_deps().is_empty(),
         new,
         projection,
         snapshot,
@@ -606,7 +613,7 @@ async fn write(
         // queued changes are replayed from the log until their dependencies arrive. A new
         // case without a snapshot gets the empty one: everything replays from the log.
         let snapshot = match m.snapshot.take() {
-            Some(bytes) if m.doc.missing_deps().is_empty() => Some((bytes, updated_pos)),
+            Some(bytes) if !m.partial => Some((bytes, updated_pos)),
             Some(bytes) => Some((bytes, 0)),
             None if !m.existed => Some((Vec::new(), 0)),
             None => None,
