@@ -600,7 +600,9 @@ async fn write(
         *e = (*e).max(*pos);
     }
     let mut feed_end = None;
-    for m in merges.iter_mut() {
+    // (merge index, updated_pos, snapshot) of the cases to write.
+    let mut writes = Vec::with_capacity(merges.len());
+    for (k, m) in merges.iter_mut().enumerate() {
         let updated_pos = match last.get(&m.id) {
             Some(p) => *p,
             None if m.existed => continue,
@@ -618,16 +620,18 @@ async fn write(
             None if !m.existed => Some((Vec::new(), 0)),
             None => None,
         };
-        cases::upsert(
-            conn,
-            m.id,
-            &m.projection,
-            snapshot.as_ref().map(|(b, p)| (b.as_slice(), *p)),
-            updated_pos,
-            now,
-        )
-        .await?;
+        writes.push((k, updated_pos, snapshot));
     }
+    let rows: Vec<cases::Upsert<'_>> = writes
+        .iter()
+        .map(|(k, updated_pos, snapshot)| cases::Upsert {
+            id: merges[*k].id,
+            projection: &merges[*k].projection,
+            snapshot: snapshot.as_ref().map(|(b, p)| (b.as_slice(), *p)),
+            updated_pos: *updated_pos,
+        })
+        .collect();
+    cases::upsert_many(conn, &rows, now).await?;
     let newly_held: Vec<CaseId> = merges.iter().filter(|m| !m.held).map(|m| m.id).collect();
     cases::hold_many(conn, &caller.device_id, &newly_held).await?;
     Ok(inserted.len())

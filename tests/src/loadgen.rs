@@ -18,8 +18,8 @@
 //!
 //! Scenarios ([`Scenario`]): `initial` (every phone uploads new cases), `day` (edits and
 //! notes made offline, then one sync), `burst` (every phone syncs once), `fanout` (the
-//! center accepts and dispatches cases, their phones pull), `soak` (cases pushed in rounds
-//! while the server's memory is sampled). Offline work is done before the clock starts;
+//! center accepts and dispatches cases, their phones pull), `steady` (small syncs arriving
+//! at a set rate), `soak` (cases pushed in rounds while the server's memory is sampled). Offline work is done before the clock starts;
 //! what is timed is the syncing. A sync's latency is the time the phone waits on the server
 //! (all rounds of one sync), not its own merging.
 
@@ -178,6 +178,11 @@ pub enum Scenario {
     /// The dispatcher accepts and dispatches `cases` submitted cases; the phones holding
     /// them pull.
     Fanout { cases: usize },
+    /// The working day between the bursts: before each sync a phone makes a little offline
+    /// work (an edit, two notes, submitting up to two drafts), and the fleet's syncs start
+    /// at `rate` per second whatever the server's pace (open loop: a slow server faces a
+    /// growing queue, as it would in the field), `syncs_per_phone` each, round robin.
+    Steady { rate: u32, syncs_per_phone: usize },
     /// Rounds of "every phone records `per_round` cases, then syncs" until `cases` cases
     /// are in; the server's memory is printed every `report_every`.
     Soak {
@@ -194,6 +199,7 @@ impl Scenario {
             Scenario::Day { .. } => "day",
             Scenario::Burst => "burst",
             Scenario::Fanout { .. } => "fanout",
+            Scenario::Steady { .. } => "steady",
             Scenario::Soak { .. } => "soak",
         }
     }
@@ -370,6 +376,10 @@ impl Fleet {
                 self.measure("burst", &all, concurrency, |_, o| new_cases_if_done(o, 1))?
             }
             Scenario::Fanout { cases } => self.fanout(*cases, concurrency)?,
+            Scenario::Steady {
+                rate,
+                syncs_per_phone,
+            } => self.steady(*rate, *syncs_per_phone, concurrency)?,
             Scenario::Soak {
                 cases,
                 per_round,
@@ -510,6 +520,62 @@ impl Fleet {
             }
         }
         Ok(summary)
+    }
+
+    /// See [`Scenario::Steady`]. Timed: from the first scheduled start to the last sync's end.
+    fn steady(
+        &mut self,
+        rate: u32,
+        per_phone: usize,
+        concurrency: usize,
+    ) -> Result<Summary, LoadError> {
+        let rate = f64::from(rate.max(1));
+        let jobs: Vec<usize> = (0..per_phone).flat_map(|_| 0..self.phones.len()).collect();
+        let rec = Recorder::default();
+        let next = AtomicUsize::new(0);
+        let failed: Mutex<Option<LoadError>> = Mutex::new(None);
+        let done = AtomicBool::new(false);
+        let started = Instant::now();
+        std::thread::scope(|s| {
+            let progress = self.progress("steady", jobs.len(), &next, &rec.errors, &done, s);
+            let workers: Vec<_> = (0..concurrency.min(jobs.len()).max(1))
+                .map(|_| {
+                    s.spawn(|| {
+                        loop {
+                            let k = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(&i) = jobs.get(k) else { break };
+                            let due = started + Duration::from_secs_f64(k as f64 / rate);
+                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                            let mut p = lock(&self.phones[i]);
+                            match p.work_a_day(1, 2).and_then(|_| self.sync_phone(&mut p)) {
+                                Ok(o) => rec.sync(&o),
+                                Err(e) => {
+                                    rec.error();
+                                    failed.lock().expect("first error").get_or_insert(e);
+                                }
+                            }
+                            if !self.keep_open {
+                                p.park();
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for w in workers {
+                let _ = w.join();
+            }
+            rec.add_elapsed(started.elapsed());
+            done.store(true, Ordering::Relaxed);
+            drop(progress);
+        });
+        if let Some(e) = failed.into_inner().expect("first error")
+            && rec.syncs.load(Ordering::Relaxed) == 0
+        {
+            return Err(e);
+        }
+        Ok(rec.summary(self.phones.len()))
     }
 
     fn soak(

@@ -48,6 +48,12 @@ struct Args {
     /// `fanout`: cases the center dispatches.
     #[arg(long, default_value_t = 1000)]
     fanout_cases: usize,
+    /// `steady`: syncs started per second across the fleet (open loop).
+    #[arg(long, default_value_t = 50)]
+    steady_rate: u32,
+    /// `steady`: syncs per phone.
+    #[arg(long, default_value_t = 5)]
+    steady_syncs: usize,
     /// `soak`: total cases pushed.
     #[arg(long, default_value_t = 100_000)]
     soak_cases: usize,
@@ -78,6 +84,7 @@ enum Which {
     Day,
     Burst,
     Fanout,
+    Steady,
     Soak,
 }
 
@@ -142,6 +149,10 @@ fn main() -> anyhow::Result<()> {
             Which::Burst => Scenario::Burst,
             Which::Fanout => Scenario::Fanout {
                 cases: args.fanout_cases,
+            },
+            Which::Steady => Scenario::Steady {
+                rate: args.steady_rate,
+                syncs_per_phone: args.steady_syncs,
             },
             Which::Soak => Scenario::Soak {
                 cases: args.soak_cases,

@@ -187,4 +187,25 @@ fn loadgen_figures_match_the_change_log_and_the_wire() {
     assert_eq!(wire.requests.load(Ordering::Relaxed), 6);
     // Every phone's scope is its own village: nothing of the others comes down.
     assert_eq!(day.pulled, 0, "{day}");
+
+    // Steady: two syncs per phone, each after an edit and two notes (no drafts are left):
+    // 6 syncs of 3 changes, one request each.
+    let up0 = wire.body_up.load(Ordering::Relaxed);
+    let steady = fleet
+        .run_scenario(
+            &Scenario::Steady {
+                rate: 100,
+                syncs_per_phone: 2,
+            },
+            3,
+        )
+        .unwrap();
+    assert_eq!(
+        (steady.syncs, steady.requests, steady.changes, steady.errors),
+        (6, 6, 18, 0),
+        "{steady}"
+    );
+    assert_eq!(stored(&server, &run), (15 + 18 + 18, 6));
+    assert_eq!(wire.body_up.load(Ordering::Relaxed) - up0, steady.bytes_up);
+    assert_eq!(wire.requests.load(Ordering::Relaxed), 12);
 }
