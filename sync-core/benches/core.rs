@@ -189,7 +189,8 @@ fn ack_everything(path: &std::path::Path) {
     }
 }
 
-fn bench_doc_size(_c: &mut Criterion) {
+/// A typical case document: 30 fields, 2 parties, 5 mediation notes.
+fn typical_doc() -> CaseDoc {
     let mut doc = CaseDoc::record(
         &typical_case(1),
         &worker(),
@@ -207,6 +208,11 @@ fn bench_doc_size(_c: &mut Criterion) {
         )
         .unwrap();
     }
+    doc
+}
+
+fn bench_doc_size(_c: &mut Criterion) {
+    let mut doc = typical_doc();
     eprintln!(
         "typical case (30 fields, 2 parties, 5 notes): save() = {} bytes, center snapshot \
          (save_checked, uncompressed) = {} bytes",
@@ -317,23 +323,7 @@ fn bench_fold(c: &mut Criterion) {
 /// Reading a case out of its document: what the center does for every pushed case (before
 /// and after the merge) and the phone for every case it opens.
 fn bench_read(c: &mut Criterion) {
-    let mut doc = CaseDoc::record(
-        &typical_case(1),
-        &worker(),
-        "bench",
-        Timestamp(1_795_000_000_000),
-        automerge::ActorId::random(),
-    )
-    .unwrap();
-    for n in 0..5 {
-        doc.add_note(
-            NoteKind::MediationFaceToFace,
-            &format!("第{n}次调解：双方同意由村委会重新测量边界，李家暂停施工。"),
-            &worker(),
-            Timestamp(1_795_000_000_000 + n * 3_600_000),
-        )
-        .unwrap();
-    }
+    let mut doc = typical_doc();
     doc.act(&Action::Submit {}, &worker(), Timestamp(1_795_100_000_000))
         .unwrap();
     let case = doc.case();

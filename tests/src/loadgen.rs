@@ -532,49 +532,21 @@ impl Fleet {
         let rate = f64::from(rate.max(1));
         let jobs: Vec<usize> = (0..per_phone).flat_map(|_| 0..self.phones.len()).collect();
         let rec = Recorder::default();
-        let next = AtomicUsize::new(0);
-        let failed: Mutex<Option<LoadError>> = Mutex::new(None);
-        let done = AtomicBool::new(false);
         let started = Instant::now();
-        std::thread::scope(|s| {
-            let progress = self.progress("steady", jobs.len(), &next, &rec.errors, &done, s);
-            let workers: Vec<_> = (0..concurrency.min(jobs.len()).max(1))
-                .map(|_| {
-                    s.spawn(|| {
-                        loop {
-                            let k = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(&i) = jobs.get(k) else { break };
-                            let due = started + Duration::from_secs_f64(k as f64 / rate);
-                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                                std::thread::sleep(wait);
-                            }
-                            let mut p = lock(&self.phones[i]);
-                            match p.work_a_day(1, 2).and_then(|_| self.sync_phone(&mut p)) {
-                                Ok(o) => rec.sync(&o),
-                                Err(e) => {
-                                    rec.error();
-                                    failed.lock().expect("first error").get_or_insert(e);
-                                }
-                            }
-                            if !self.keep_open {
-                                p.park();
-                            }
-                        }
-                    })
-                })
-                .collect();
-            for w in workers {
-                let _ = w.join();
-            }
-            rec.add_elapsed(started.elapsed());
-            done.store(true, Ordering::Relaxed);
-            drop(progress);
-        });
-        if let Some(e) = failed.into_inner().expect("first error")
-            && rec.syncs.load(Ordering::Relaxed) == 0
-        {
-            return Err(e);
-        }
+        self.sync_all(
+            &rec,
+            "steady",
+            &jobs,
+            concurrency,
+            |k, p| {
+                let due = started + Duration::from_secs_f64(k as f64 / rate);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                p.work_a_day(1, 2).map(drop)
+            },
+            |_, _| 0,
+        )?;
         Ok(rec.summary(self.phones.len()))
     }
 
@@ -613,6 +585,7 @@ impl Fleet {
                 &format!("soak round {round}"),
                 take,
                 concurrency,
+                |_, _| Ok(()),
                 |_, o| new_cases_if_done(o, k),
             )?;
             pushed += phones * k;
@@ -643,17 +616,20 @@ impl Fleet {
         cases: impl Fn(&LoadPhone, &SyncOutcome) -> u64 + Sync,
     ) -> Result<Summary, LoadError> {
         let rec = Recorder::default();
-        self.sync_all(&rec, label, which, concurrency, cases)?;
+        self.sync_all(&rec, label, which, concurrency, |_, _| Ok(()), cases)?;
         Ok(rec.summary(which.len()))
     }
 
-    /// [`Self::measure`] into a recorder that may span several rounds.
+    /// [`Self::measure`] into a recorder that may span several rounds. `before` runs on the
+    /// phone of job `k` just before its sync (its wait is not the server's, so not in the
+    /// latencies); a failure there counts as the job's error.
     fn sync_all(
         &self,
         rec: &Recorder,
         label: &str,
         which: &[usize],
         concurrency: usize,
+        before: impl Fn(usize, &mut LoadPhone) -> Result<(), LoadError> + Sync,
         cases: impl Fn(&LoadPhone, &SyncOutcome) -> u64 + Sync,
     ) -> Result<(), LoadError> {
         let next = AtomicUsize::new(0);
@@ -670,7 +646,7 @@ impl Fleet {
                             let k = next.fetch_add(1, Ordering::Relaxed);
                             let Some(&i) = which.get(k) else { break };
                             let mut p = lock(&self.phones[i]);
-                            match self.sync_phone(&mut p) {
+                            match before(k, &mut p).and_then(|()| self.sync_phone(&mut p)) {
                                 Ok(o) => {
                                     rec.sync(&o);
                                     rec.cases.fetch_add(cases(&p, &o), Ordering::Relaxed);
