@@ -336,6 +336,7 @@ pub(crate) async fn merge_push(
     } else {
         cases::versions(tx, &ids).await?
     };
+    let premerged_any = !prepared.is_empty();
     let mut ready = HashMap::new();
     let mut again = Vec::new();
     for id in &ids {
@@ -346,7 +347,8 @@ pub(crate) async fn merge_push(
             _ => again.push(*id),
         }
     }
-    if !ready.is_empty() && !again.is_empty() {
+    if premerged_any && !again.is_empty() {
+        // Merged ahead against a version that moved since: merged again here.
         metrics::counter!("gridsync_ingest_remerged_cases").increment(again.len() as u64);
     }
     let mut loaded = if again.is_empty() {
