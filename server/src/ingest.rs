@@ -30,7 +30,7 @@ const MAX_BATCH: usize = 64;
 pub(crate) struct Job {
     pub(crate) caller: Caller,
     pub(crate) actors: HashSet<String>,
-    pub(crate) push: Vec<DocChanges>,
+    pub(crate) push: Arc<Vec<DocChanges>>,
     /// The push merged ahead of the committer, against the cases as they stood then.
     pub(crate) premerged: Option<crate::sync::Premerged>,
     /// The device's store is fresh (cursor 0): forget what it held.

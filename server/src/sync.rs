@@ -118,10 +118,12 @@ pub async fn sync(
                 .into_iter()
                 .collect()
         };
-        let premerged = if request.push.is_empty() {
+        // One copy of the pushed changes, shared by the merge ahead and the committer.
+        let push = std::sync::Arc::new(request.push.clone());
+        let premerged = if push.is_empty() {
             None
         } else {
-            Some(premerge(state, caller, &actors, &request.push).await?)
+            Some(premerge(state, caller, &actors, push.clone()).await?)
         };
         let pushed = state
             .ingest
@@ -130,7 +132,7 @@ pub async fn sync(
                 crate::ingest::Job {
                     caller: caller.clone(),
                     actors,
-                    push: request.push.clone(),
+                    push,
                     premerged,
                     fresh: request.cursor == 0,
                 },
@@ -138,13 +140,7 @@ pub async fn sync(
             .await?;
         // The compact acknowledgement (DESIGN §5, keys 6 and 8) when the phone speaks it and
         // the push names each case once (a repeated case's later changes are not merged).
-        let once = request
-            .push
-            .iter()
-            .map(|d| d.doc_id)
-            .collect::<HashSet<_>>()
-            .len()
-            == request.push.len();
+        let once = distinct(&request.push).len() == request.push.len();
         if request.pushed_through > 0 && once {
             response.acked_through = request.pushed_through;
             response.acks = pushed
@@ -253,10 +249,9 @@ pub(crate) async fn premerge(
     state: &AppState,
     caller: &Caller,
     actors: &HashSet<String>,
-    push: &[DocChanges],
+    push: std::sync::Arc<Vec<DocChanges>>,
 ) -> Result<Premerged> {
-    let pushes: Vec<DocChanges> = distinct(push).into_iter().cloned().collect();
-    let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
+    let ids: Vec<CaseId> = distinct(&push).iter().map(|p| p.doc_id).collect();
     let mut conn = state.db.pool.acquire().await?;
     let mut stored = cases::fetch_many(&mut conn, &ids).await?;
     let held = cases::held_many(&mut conn, &caller.device_id, &ids, revoked_after(state)).await?;
@@ -265,8 +260,9 @@ pub(crate) async fn premerge(
     let (state, caller, actors) = (state.clone(), caller.clone(), actors.clone());
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
+        let pushes = distinct(&push);
         let mut cases = HashMap::with_capacity(pushes.len());
-        for push in &pushes {
+        for push in pushes {
             let prior = stored.remove(&push.doc_id);
             let version = prior.as_ref().map(|s| s.version);
             let held = held.contains(&push.doc_id);
@@ -331,12 +327,12 @@ pub(crate) async fn merge_push(
     let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
     let held = cases::held_many(tx, &caller.device_id, &ids, revoked_after(state)).await?;
     let mut prepared = premerged.map(|p| p.cases).unwrap_or_default();
-    let versions = if prepared.is_empty() {
-        HashMap::new()
-    } else {
-        cases::versions(tx, &ids).await?
-    };
     let premerged_any = !prepared.is_empty();
+    let versions = if premerged_any {
+        cases::versions(tx, &ids).await?
+    } else {
+        HashMap::new()
+    };
     let mut ready = HashMap::new();
     let mut again = Vec::new();
     for id in &ids {
@@ -657,19 +653,16 @@ fn short(hash: &ChangeHash) -> String {
 /// use an index (`cases_by_area`, `case_orgs`), so a fresh phone's first pull does not scan
 /// every case in the county. PostgreSQL compares area codes byte by byte whatever the
 /// database's collation, as `starts_with` does (index `cases_by_area_bytes`).
-fn in_scope(dialect: Dialect) -> &'static str {
-    match dialect {
-        Dialect::Sqlite => {
-            "((k.area_code >= $1 AND k.area_code < $2)
-              OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3))
-             AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
-        }
-        Dialect::Postgres => {
-            "((k.area_code COLLATE \"C\" >= $1 AND k.area_code COLLATE \"C\" < $2)
-              OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3))
-             AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
-        }
-    }
+fn in_scope(dialect: Dialect) -> String {
+    let area = match dialect {
+        Dialect::Sqlite => "k.area_code",
+        Dialect::Postgres => "k.area_code COLLATE \"C\"",
+    };
+    format!(
+        "(({area} >= $1 AND {area} < $2)
+          OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3))
+         AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
+    )
 }
 
 async fn pull(

@@ -175,27 +175,11 @@ pub(crate) async fn load(
     id: CaseId,
     actor: &ActorId,
 ) -> Result<Option<Loaded>> {
-    let row = sqlx::query("SELECT snapshot, snapshot_pos, updated_pos FROM cases WHERE id = $1")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let snapshot: Vec<u8> = row.try_get("snapshot")?;
-    let snapshot_pos: i64 = row.try_get("snapshot_pos")?;
-    let later: Vec<Vec<u8>> = sqlx::query_scalar(
-        "SELECT bytes FROM changes WHERE case_id = $1 AND pos > $2 ORDER BY pos",
-    )
-    .bind(id.to_string())
-    .bind(snapshot_pos)
-    .fetch_all(&mut *conn)
-    .await?;
-    Stored {
-        snapshot,
-        later,
-        version: row.try_get("updated_pos")?,
-    }
-    .open(actor)
-    .map(Some)
+    fetch_many(conn, &[id])
+        .await?
+        .remove(&id)
+        .map(|stored| stored.open(actor))
+        .transpose()
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
