@@ -158,7 +158,22 @@ fn sigkill_at_random_moments_loses_no_acknowledged_change() {
     let mut phones = Vec::new();
     let mut ledger = Ledger::default();
     for h in handles {
-        let (phone, l) = h.join().unwrap();
+        let (phone, l) = match h.join() {
+            Ok(done) => done,
+            Err(panic) => {
+                // The phone's panic names only the status; the server's log says why.
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                let errors: Vec<&str> = text
+                    .lines()
+                    .filter(|l| l.contains("ERROR") || l.contains("WARN"))
+                    .collect();
+                eprintln!(
+                    "the server's warnings and errors (last 40):\n{}",
+                    errors[errors.len().saturating_sub(40)..].join("\n")
+                );
+                std::panic::resume_unwind(panic);
+            }
+        };
         ledger.absorb(l);
         phones.push(phone);
     }

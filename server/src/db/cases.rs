@@ -485,6 +485,12 @@ pub(crate) async fn load_many(
 }
 
 /// Reads many stored cases in two statements per chunk (absent ones are left out).
+///
+/// The second statement asks for the changes after the snapshot position the first one
+/// read, not after the row's current one: outside a transaction (the merge ahead of the
+/// committer reads on the read pool) a commit may write a newer snapshot between the two,
+/// and the log after *it* on top of the older snapshot misses the changes in between (a
+/// new case then opened without its creation change: "the document has no case id").
 pub(crate) async fn fetch_many(
     conn: &mut AnyConnection,
     ids: &[CaseId],
@@ -493,15 +499,16 @@ pub(crate) async fn fetch_many(
     for chunk in ids.chunks(CHUNK) {
         let marks = placeholders(1, chunk.len());
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id, snapshot, updated_pos FROM cases WHERE id IN ({marks})"
+            "SELECT id, snapshot, snapshot_pos, updated_pos FROM cases WHERE id IN ({marks})"
         )));
         for id in chunk {
             q = q.bind(id.to_string());
         }
-        let before = out.len();
+        let mut after: Vec<(String, i64)> = Vec::new();
         for row in q.fetch_all(&mut *conn).await? {
-            let id: String = row.try_get("id")?;
-            if let Ok(id) = id.parse::<CaseId>() {
+            let text: String = row.try_get("id")?;
+            if let Ok(id) = text.parse::<CaseId>() {
+                after.push((text, row.try_get("snapshot_pos")?));
                 out.insert(
                     id,
                     Stored {
@@ -512,15 +519,21 @@ pub(crate) async fn fetch_many(
                 );
             }
         }
-        if out.len() == before {
+        if after.is_empty() {
             continue;
         }
+        let pairs: Vec<String> = (0..after.len())
+            .map(|k| format!("(${}, ${})", 2 * k + 1, 2 * k + 2))
+            .collect();
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT c.case_id, c.bytes FROM changes c JOIN cases k ON k.id = c.case_id
-             WHERE c.case_id IN ({marks}) AND c.pos > k.snapshot_pos ORDER BY c.pos"
+            "WITH wanted (id, after) AS (VALUES {})
+             SELECT c.case_id, c.bytes FROM wanted w
+               JOIN changes c ON c.case_id = w.id AND c.pos > w.after
+             ORDER BY c.pos",
+            pairs.join(", ")
         )));
-        for id in chunk {
-            q = q.bind(id.to_string());
+        for (id, pos) in &after {
+            q = q.bind(id.as_str()).bind(*pos);
         }
         for row in q.fetch_all(&mut *conn).await? {
             let id: String = row.try_get("case_id")?;

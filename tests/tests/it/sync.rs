@@ -290,3 +290,53 @@ fn compact_acks_for_phones_that_send_pushed_through_and_heads_for_older_ones() {
     assert_eq!(report.acked_changes, 2);
     assert_eq!(phone.store.pending().unwrap().changes, 0);
 }
+
+/// A case read while pushes to it rewrite its snapshot opens whole: the reader takes the log
+/// after the snapshot it read, never after a newer one committed in between (that dropped
+/// the changes between the two snapshots, and a case read just as it got its first
+/// snapshot had no creation change at all). Readers run beside the pushes; every read must
+/// hold at least the notes the center had acknowledged before it began.
+#[test]
+fn a_case_read_while_its_snapshot_is_rewritten_opens_whole() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    const SYNCS: usize = 120;
+    let server = TestServer::start();
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "snapshot-race");
+    let id = phone.record("读写并发的案件");
+    phone.sync().unwrap();
+    let acked = AtomicUsize::new(phone.store.case(id).unwrap().case.notes.len());
+    let done = AtomicBool::new(false);
+    let reads = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                while !done.load(Ordering::Acquire) {
+                    let floor = acked.load(Ordering::Acquire);
+                    let doc = server
+                        .block_on(gridsync_server::cases::load(&server.state, id))
+                        .expect("a case read beside pushes opens")
+                        .expect("the case exists");
+                    let notes = doc.case().notes.len();
+                    assert!(
+                        notes >= floor,
+                        "read {notes} notes, {floor} were acknowledged"
+                    );
+                    reads.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+        }
+        for i in 0..SYNCS {
+            phone
+                .store
+                .add_note(id, NoteKind::HomeVisit, &format!("第{i}次走访"))
+                .unwrap();
+            phone.sync().unwrap();
+            acked.store(
+                phone.store.case(id).unwrap().case.notes.len(),
+                Ordering::Release,
+            );
+        }
+        done.store(true, Ordering::Release);
+    });
+    assert!(reads.load(Ordering::Relaxed) > SYNCS, "the readers kept up");
+}
