@@ -68,7 +68,7 @@ impl Ingest {
 
     pub(crate) async fn push(&self, state: &AppState, job: Job) -> Result<Pushed> {
         if state.db.dialect == Dialect::Postgres {
-            let mut done = commit(state, vec![job]).await?;
+            let mut done = commit(state.clone(), vec![job]).await?;
             return Ok(done.pop().unwrap_or_default());
         }
         let (reply, answer) = oneshot::channel();
@@ -101,7 +101,15 @@ pub async fn run(state: AppState, mut committer: Committer) {
         }
         let (jobs, replies): (Vec<Job>, Vec<Reply>) = batch.into_iter().unzip();
         let count = jobs.len();
-        match commit(&state, jobs).await {
+        // A task per batch: a panic fails this batch (its phones retry), not the committer,
+        // which would otherwise leave every later push waiting for an answer that never
+        // comes.
+        let batch = tokio::spawn(commit(state.clone(), jobs));
+        let outcome = match batch.await {
+            Ok(outcome) => outcome,
+            Err(e) => Err(Error::Config(format!("the ingest batch panicked: {e}"))),
+        };
+        match outcome {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
                     let _ = reply.send(Ok(outcome));
@@ -117,7 +125,8 @@ pub async fn run(state: AppState, mut committer: Committer) {
     }
 }
 
-async fn commit(state: &AppState, jobs: Vec<Job>) -> Result<Vec<Pushed>> {
+async fn commit(state: AppState, jobs: Vec<Job>) -> Result<Vec<Pushed>> {
+    let state = &state;
     let now = state.clock.now().0;
     let mut tx = state.db.writer.begin().await?;
     if state.db.dialect == Dialect::Postgres {

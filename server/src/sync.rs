@@ -266,7 +266,15 @@ pub(crate) async fn premerge(
             let prior = stored.remove(&push.doc_id);
             let version = prior.as_ref().map(|s| s.version);
             let held = held.contains(&push.doc_id);
-            let prior = prior.map(|s| s.open(&state.actor)).transpose()?;
+            // Merging ahead only saves the committer work: a case that does not open here is
+            // left to the committer, which reads it inside its transaction and decides.
+            let prior = match prior.map(|s| s.open(&state.actor)).transpose() {
+                Ok(prior) => prior,
+                Err(e) => {
+                    tracing::warn!(case = %push.doc_id, error = %e, "a case did not open for the merge ahead; the committer merges it");
+                    continue;
+                }
+            };
             let outcome = merge(&state, &caller, &actors, push, prior, held);
             cases.insert(
                 push.doc_id,
