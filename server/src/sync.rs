@@ -572,8 +572,9 @@ fn check_event(caller: &Caller, e: &Event) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Writes the merges: the new changes in multi-row inserts (feed positions in commit
-/// order), then each case's projection and snapshot, then that the device holds the cases.
+/// Writes the merges: the organisations of the cases and that the device holds them, then
+/// the new changes in multi-row inserts (feed positions in commit order), then each case's
+/// projection and snapshot.
 /// Returns how many changes were new to the log.
 async fn write(
     conn: &mut AnyConnection,
@@ -593,6 +594,17 @@ async fn write(
             })
         })
         .collect();
+    // What does not depend on feed positions is written before the feed lock: on PostgreSQL
+    // that lock is held to the commit, so every statement after it is one every other push
+    // waits for (lock waits of 20-100 ms at 200 phones before this).
+    let written: Vec<(CaseId, &Projection)> = merges
+        .iter()
+        .filter(|m| !m.new.is_empty() || !m.existed)
+        .map(|m| (m.id, &m.projection))
+        .collect();
+    cases::set_orgs(conn, &written).await?;
+    let newly_held: Vec<CaseId> = merges.iter().filter(|m| !m.held).map(|m| m.id).collect();
+    cases::hold_many(conn, &caller.device_id, &newly_held).await?;
     if !rows.is_empty() && state.db.dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(FEED_LOCK)
@@ -637,9 +649,7 @@ async fn write(
             updated_pos: *updated_pos,
         })
         .collect();
-    cases::upsert_many(conn, &rows, now).await?;
-    let newly_held: Vec<CaseId> = merges.iter().filter(|m| !m.held).map(|m| m.id).collect();
-    cases::hold_many(conn, &caller.device_id, &newly_held).await?;
+    cases::upsert_projections(conn, &rows, now).await?;
     Ok(inserted.len())
 }
 
@@ -657,20 +667,26 @@ fn short(hash: &ChangeHash) -> String {
 }
 
 /// The scope condition on `cases k`, [`Projection::in_scope_of`] in SQL, with parameters
-/// ($1, $2) the area range, $3 the organisation's id and $4 the archive cutoff. Both halves
-/// use an index (`cases_by_area`, `case_orgs`), so a fresh phone's first pull does not scan
-/// every case in the county. PostgreSQL compares area codes byte by byte whatever the
-/// database's collation, as `starts_with` does (index `cases_by_area_bytes`).
+/// ($1, $2) the area range, $3 the organisation's id and $4 the archive cutoff. It suits a
+/// check of given rows (cases changed since a cursor, cases a device holds); a rescan of the
+/// whole scope uses the union of its index lookups instead (in `pull`). PostgreSQL compares
+/// area codes byte by byte whatever the database's collation, as `starts_with` does.
 fn in_scope(dialect: Dialect) -> String {
-    let area = match dialect {
-        Dialect::Sqlite => "k.area_code",
-        Dialect::Postgres => "k.area_code COLLATE \"C\"",
-    };
+    let area = scope_area(dialect, "k");
     format!(
         "(({area} >= $1 AND {area} < $2)
           OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3))
          AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
     )
+}
+
+/// The area code of the cases row `alias` as the scope's byte range compares it (on
+/// PostgreSQL in the "C" collation, which the `cases_by_area_bytes` index uses).
+fn scope_area(dialect: Dialect, alias: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("{alias}.area_code"),
+        Dialect::Postgres => format!("{alias}.area_code COLLATE \"C\""),
+    }
 }
 
 async fn pull(
@@ -719,9 +735,23 @@ async fn pull(
     } else {
         i64::try_from(request.cursor).unwrap_or(i64::MAX)
     };
-    // Audited: the scope condition is a constant; values are bound.
+    // Since the cursor, the `updated_pos` index finds the few candidates. A rescan looks at
+    // the whole scope instead, as the union of its two index lookups: written as an `OR`
+    // with the `updated_pos` bound left at -1, PostgreSQL walked that index over every case
+    // in the county (20 ms a fresh phone at 30,000 cases, 0.6 ms this way).
+    let candidates = if rescan {
+        let area = scope_area(state.db.dialect, "a");
+        format!(
+            "$6 = $6 AND k.id IN (SELECT a.id FROM cases a WHERE {area} >= $1 AND {area} < $2
+                                  UNION SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3)
+             AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
+        )
+    } else {
+        format!("k.updated_pos > $6 AND {in_scope}")
+    };
+    // Audited: built from constants only; values are bound.
     let newly: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT k.id FROM cases k WHERE k.updated_pos > $6 AND {in_scope} AND k.status <> 'DRAFT'
+        "SELECT k.id FROM cases k WHERE {candidates} AND k.status <> 'DRAFT'
            AND NOT EXISTS (SELECT 1 FROM device_cases d
                            WHERE d.device_id = $5 AND d.case_id = k.id AND d.revoked_at IS NULL)
          ORDER BY k.updated_pos LIMIT 1000"

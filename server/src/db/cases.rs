@@ -274,6 +274,18 @@ pub(crate) async fn upsert_many(
     rows: &[Upsert<'_>],
     now: i64,
 ) -> Result<()> {
+    let orgs: Vec<(CaseId, &Projection)> = rows.iter().map(|r| (r.id, r.projection)).collect();
+    set_orgs(conn, &orgs).await?;
+    upsert_projections(conn, rows, now).await
+}
+
+/// [`upsert_many`] without the `case_orgs` rows: for a caller that wrote them already with
+/// [`set_orgs`] (a push on PostgreSQL, which writes them before it takes the feed lock).
+pub(crate) async fn upsert_projections(
+    conn: &mut AnyConnection,
+    rows: &[Upsert<'_>],
+    now: i64,
+) -> Result<()> {
     // New rows always come with a snapshot (`sync` and `cases` guarantee it; empty until a
     // case has enough changes to be worth one, see `Stored::open`). A row without a new one
     // binds an empty snapshot at position -1, which the update leaves in place: one
@@ -336,26 +348,31 @@ pub(crate) async fn upsert_many(
             );
         }
         q.execute(&mut *conn).await?;
-        set_orgs(conn, chunk, &ids).await?;
     }
     Ok(())
 }
 
-/// Replaces the `case_orgs` rows of the cases `rows` (ids as text in `ids`).
-async fn set_orgs(conn: &mut AnyConnection, rows: &[Upsert<'_>], ids: &[String]) -> Result<()> {
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DELETE FROM case_orgs WHERE case_id IN ({})",
-        placeholders(1, ids.len())
-    )));
-    for id in ids {
-        q = q.bind(id.as_str());
+/// Replaces the `case_orgs` rows of the cases (the organisations a case is assigned to and
+/// the one handling it, from its projection).
+pub(crate) async fn set_orgs(
+    conn: &mut AnyConnection,
+    cases: &[(CaseId, &Projection)],
+) -> Result<()> {
+    let ids: Vec<String> = cases.iter().map(|(id, _)| id.to_string()).collect();
+    for chunk in ids.chunks(CHUNK) {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM case_orgs WHERE case_id IN ({})",
+            placeholders(1, chunk.len())
+        )));
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        q.execute(&mut *conn).await?;
     }
-    q.execute(&mut *conn).await?;
-    let pairs: Vec<(&str, &str)> = rows
+    let pairs: Vec<(&str, &str)> = cases
         .iter()
-        .zip(ids)
-        .flat_map(|(r, id)| {
-            let p = r.projection;
+        .zip(&ids)
+        .flat_map(|((_, p), id)| {
             let orgs: std::collections::BTreeSet<&str> = p
                 .assigned_orgs
                 .iter()
