@@ -159,7 +159,8 @@ pub async fn load(state: &AppState, id: CaseId) -> Result<Option<CaseDoc>> {
 /// The next case number `{county6}-{yyyymmdd}-{seq}` of a county for the day of `now`
 /// (China time), taken from the `case_numbers` counter in one atomic statement. A number
 /// whose accept then fails is not reused (a gap, as with paper registers); the unique index
-/// on `case_no` remains the last guard, and callers retry on a clash.
+/// on `case_no` remains the last guard against a number a dispatcher typed: the console's
+/// accept retries with the next one, auto-dispatch leaves the case to a dispatcher.
 pub async fn next_case_no(
     state: &AppState,
     county6: &str,

@@ -676,9 +676,12 @@ fn in_scope(dialect: Dialect) -> String {
     format!(
         "(({area} >= $1 AND {area} < $2)
           OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3))
-         AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
+         AND {NOT_EXPIRED}"
     )
 }
+
+/// An archived case leaves the scope once it is older than the archive cutoff ($4).
+const NOT_EXPIRED: &str = "NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)";
 
 /// The area code of the cases row `alias` as the scope's byte range compares it (on
 /// PostgreSQL in the "C" collation, which the `cases_by_area_bytes` index uses).
@@ -741,10 +744,11 @@ async fn pull(
     // in the county (20 ms a fresh phone at 30,000 cases, 0.6 ms this way).
     let candidates = if rescan {
         let area = scope_area(state.db.dialect, "a");
+        // `$6 = $6`: the cursor is bound either way, and every bound parameter must appear.
         format!(
             "$6 = $6 AND k.id IN (SELECT a.id FROM cases a WHERE {area} >= $1 AND {area} < $2
                                   UNION SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3)
-             AND NOT (k.status = 'ARCHIVED' AND k.archived_at < $4)"
+             AND {NOT_EXPIRED}"
         )
     } else {
         format!("k.updated_pos > $6 AND {in_scope}")

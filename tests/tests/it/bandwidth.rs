@@ -3,7 +3,7 @@
 //! the answer it applied), and the upload and the whole day stay within 1.15 × the zstd of
 //! their raw changes.
 
-use gridsync_core::protocol::{DecodeLimits, SyncRequest, SyncResponse};
+use gridsync_core::protocol::{DecodeLimits, DocChanges, SyncRequest, SyncResponse};
 use gridsync_core::workflow::Status;
 use gridsync_tests::TestServer;
 use gridsync_tests::day::{Day, EARLIER_CASES, EDITS, NEW_CASES};
@@ -51,28 +51,24 @@ fn a_days_sync_is_one_round_trip_and_the_meter_counts_its_bodies() {
     }
 
     // The protocol's own overhead on the upload stays small next to the changes it carries.
-    let raw: Vec<u8> = request
-        .push
-        .iter()
-        .flat_map(|d| d.changes.concat())
-        .collect();
-    let floor = zstd::bulk::compress(&raw, 3).unwrap().len();
+    let floor = floor_of(&request.push);
     assert!(
         exchange.request.len() as f64 <= 1.15 * floor as f64,
         "request {} B against a floor of {floor} B",
         exchange.request.len()
     );
     // And the whole day, both ways, within 1.15 × the floor of both directions.
-    let raw_down: Vec<u8> = response
-        .pull
-        .iter()
-        .flat_map(|d| d.changes.concat())
-        .collect();
-    let floor_down = zstd::bulk::compress(&raw_down, 3).unwrap().len();
+    let floor_down = floor_of(&response.pull);
     let total = metered.up_bytes() + metered.down_bytes();
     assert!(
         total as f64 <= 1.15 * (floor + floor_down) as f64,
         "the day's {total} B against a floor of {} B",
         floor + floor_down
     );
+}
+
+/// The floor of one direction: the raw changes that must cross, zstd-compressed.
+fn floor_of(docs: &[DocChanges]) -> usize {
+    let raw: Vec<u8> = docs.iter().flat_map(|d| d.changes.concat()).collect();
+    zstd::bulk::compress(&raw, 3).unwrap().len()
 }
