@@ -29,6 +29,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub const CASE_ACTION: &str = "CASE_ACTION";
 /// `action` of a read of unmasked personal data (`detail`: `fields`, `parties`).
 pub const PERSONAL_DATA_READ: &str = "PERSONAL_DATA_READ";
+/// `action` of a sync that delivered cases, with their personal data, to a device
+/// (`detail`: `device`, `cases` (ids), `changes`).
+pub const CASES_SYNCED: &str = "CASES_SYNCED";
 
 /// An entry to append: who did what to which case.
 #[derive(Clone, Debug, PartialEq, Serialize)]
