@@ -11,8 +11,8 @@ use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
 use crate::audit::{self, Filter, Record, VerifyReport};
+use crate::scope::Caller;
 use crate::state::AppState;
-use crate::sync::Caller;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

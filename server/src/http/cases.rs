@@ -19,8 +19,8 @@ use sqlx::Row;
 use super::auth::AuthUser;
 use super::error::{ApiJson, ApiQuery};
 use super::{ApiError, is_staff};
+use crate::scope::Caller;
 use crate::state::AppState;
-use crate::sync::Caller;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -323,8 +323,7 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                     .notes
                     .iter()
                     .any(|n| n.text == marker);
-                if holds
-                    && (!response.acks.iter().any(|a| a.doc_id == companion) || !landed_beside)
+                if holds && (!response.acks.iter().any(|a| a.doc_id == companion) || !landed_beside)
                 {
                     failures.push(format!("{label}: the companion edit was lost"));
                 }

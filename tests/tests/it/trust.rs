@@ -16,7 +16,11 @@ fn items(page: &serde_json::Value) -> &Vec<serde_json::Value> {
 
 /// A submitted case from village A (东岭村), accepted and dispatched to the labour
 /// inspectorate by the center.
-fn dispatched_case(server: &TestServer, phone: &mut Phone, title: &str) -> gridsync_core::case::CaseId {
+fn dispatched_case(
+    server: &TestServer,
+    phone: &mut Phone,
+    title: &str,
+) -> gridsync_core::case::CaseId {
     let id = phone.record(title);
     phone.store.submit(id).unwrap();
     phone.sync().unwrap();
@@ -192,11 +196,7 @@ fn a_stored_case_that_does_not_open_fails_only_itself() {
     // The phone works on both: the broken one is refused alone, the other lands.
     phone
         .store
-        .add_note(
-            broken,
-            gridsync_core::case::NoteKind::HomeVisit,
-            "走访一",
-        )
+        .add_note(broken, gridsync_core::case::NoteKind::HomeVisit, "走访一")
         .unwrap();
     phone
         .store
@@ -220,7 +220,11 @@ fn a_stored_case_that_does_not_open_fails_only_itself() {
     let (s, _) = chen.get(&format!("/v1/cases/{sound}"));
     assert_eq!(s, 200);
     let (_, q) = Staff::login(&server, "admin").get("/v1/quarantine");
-    assert_eq!(q["unavailable_cases"][0]["case_id"], broken.to_string(), "{q}");
+    assert_eq!(
+        q["unavailable_cases"][0]["case_id"],
+        broken.to_string(),
+        "{q}"
+    );
     let metrics = gridsync_tests::agent()
         .get(&server.url("/metrics"))
         .call()

@@ -137,7 +137,10 @@ enum Target {
     /// One of [`LISTS`].
     List(&'static str),
     /// An element (a map) of one of [`LISTS`]; `seen`: present at the change's deps.
-    Element { list: &'static str, seen: bool },
+    Element {
+        list: &'static str,
+        seen: bool,
+    },
     /// An element made by this very change.
     NewElement(&'static str),
     RiskFlags,
@@ -235,7 +238,11 @@ impl CaseDoc {
         let mut chained: HashMap<&'static str, (u64, ActorId)> = HashMap::new();
         let actor = expanded.actor_id.clone();
         let start = expanded.start_op.get();
-        let mut cx = Cx { doc: self, by, creating };
+        let mut cx = Cx {
+            doc: self,
+            by,
+            creating,
+        };
         for (k, op) in expanded.operations.iter().enumerate() {
             let id = (start + k as u64, actor.clone());
             let target = match &op.obj {
@@ -596,7 +603,9 @@ impl Cx<'_> {
                 }
                 "at" => as_int(v, key).map(drop),
                 "text" => text(v, key).map(drop),
-                _ => Err(Refusal::Operation(format!("{key:?} is not a field of a note"))),
+                _ => Err(Refusal::Operation(format!(
+                    "{key:?} is not a field of a note"
+                ))),
             },
             "attachments" => match key {
                 "id" => text(v, key).map(drop),
@@ -620,9 +629,7 @@ impl Cx<'_> {
                 ))),
             },
             _ => match key {
-                "id" | "kind" | "by_user" | "by_role" | "org" => {
-                    text(v, key).map(drop)
-                }
+                "id" | "kind" | "by_user" | "by_role" | "org" => text(v, key).map(drop),
                 "at" => as_int(v, key).map(drop),
                 "payload" => {
                     let p = as_str(v, key)?;
@@ -712,9 +719,7 @@ impl Cx<'_> {
             "lat" => -90.0..=90.0,
             "lon" => -180.0..=180.0,
             _ => {
-                return Err(Refusal::Operation(format!(
-                    "{key:?} is not a coordinate"
-                )));
+                return Err(Refusal::Operation(format!("{key:?} is not a coordinate")));
             }
         };
         if range.contains(&value) {
