@@ -189,7 +189,7 @@ async fn load_in_scope(
     let doc = crate::cases::load(state, id).await?.ok_or_else(not_found)?;
     let wf = doc.state(&state.limits, state.clock.now());
     let p = crate::db::cases::Projection::of(&doc.case(), &wf);
-    if !p.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
+    if !caller.scope().contains(&p) {
         return Err(not_found());
     }
     Ok((id, doc))
