@@ -14,9 +14,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use crate::caller::Caller;
 use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
-use crate::scope::Caller;
 use crate::state::AppState;
 
 /// PostgreSQL advisory lock key serialising appends ("gridaudt"; distinct from the feed's).

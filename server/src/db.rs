@@ -6,6 +6,8 @@
 
 pub mod accounts;
 pub(crate) mod cases;
+pub(crate) mod feed;
+pub(crate) mod scope;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

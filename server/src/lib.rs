@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod caller;
 pub mod cases;
 pub mod db;
 pub mod demo;
@@ -20,7 +21,6 @@ pub mod http;
 pub mod ingest;
 pub mod pull;
 pub mod rules;
-pub mod scope;
 pub mod state;
 pub mod stats;
 pub mod sync;

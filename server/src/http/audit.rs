@@ -11,7 +11,7 @@ use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
 use crate::audit::{self, Filter, Record, VerifyReport};
-use crate::scope::Caller;
+use crate::caller::Caller;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {

@@ -13,9 +13,9 @@ use super::ApiError;
 use super::error::ApiJson;
 use super::throttle::ClientAddr;
 use crate::auth::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, TokenError};
+use crate::caller::Caller;
 use crate::db::accounts::{DeviceState, Org, User};
 use crate::error::Error;
-use crate::scope::Caller;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {

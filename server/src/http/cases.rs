@@ -19,7 +19,7 @@ use sqlx::Row;
 use super::auth::AuthUser;
 use super::error::{ApiJson, ApiQuery};
 use super::{ApiError, is_staff};
-use crate::scope::Caller;
+use crate::caller::Caller;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {

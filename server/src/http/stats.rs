@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
-use crate::scope::Caller;
+use crate::caller::Caller;
 use crate::state::AppState;
 use crate::stats::{self, GroupBy, Period, Report, Scope};
 
