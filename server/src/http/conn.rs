@@ -68,7 +68,7 @@ pub(crate) async fn serve(
                     continue;
                 }
             },
-            _ = stop_rx.wait_for(|stop| *stop) => break,
+            () = stopped(&mut stop_rx) => break,
         };
         let Ok(service) = make.call(peer).await;
         let stop = stop_rx.clone();
@@ -82,6 +82,11 @@ pub(crate) async fn serve(
     drop(done_rx);
     done_tx.closed().await;
     Ok(())
+}
+
+/// Resolves once shutdown has begun (or the signal's sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// Like `axum::serve`: a connection-level error (the peer gave up) is nothing; running out
@@ -129,7 +134,7 @@ async fn connection<S>(
                 }
                 break;
             }
-            _ = stop.wait_for(|stop| *stop), if !stopping => {
+            () = stopped(&mut stop), if !stopping => {
                 // Finishes the request in flight, then closes; an idle one closes now.
                 stopping = true;
                 conn.as_mut().graceful_shutdown();
