@@ -40,7 +40,10 @@ pub(crate) async fn sync(
     let started = Instant::now();
     // Who is asking, from the headers alone (the token names the device, which must be live):
     // a body from nobody is never read, so strangers cannot make the server buffer.
-    let AuthUser(caller) = AuthUser::from_headers(&headers, &state).await?;
+    let caller = match AuthUser::from_headers(&headers, &state).await {
+        Ok(AuthUser(caller)) => caller,
+        Err(e) => return Ok(unread(body, e.into_response())),
+    };
     let limit = state.limits_http.sync_body_bytes;
     // The bytes this body may hold in memory, taken before reading: past the total in flight
     // the phone is told to come back, and nothing is read.
@@ -51,7 +54,7 @@ pub(crate) async fn sync(
     let upfront = declared.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX).min(limit));
     let in_flight = state.limits_http.sync_bodies_in_flight;
     let Some(mut reservation) = state.sync_bodies.reserve(upfront, in_flight) else {
-        return Ok(busy());
+        return Ok(unread(body, busy()));
     };
     // Over the limit, the body is drained (not kept) before answering 413: answering
     // mid-upload makes phones see a reset connection instead of the error code.
@@ -142,6 +145,30 @@ async fn read_body(
         )));
     }
     Ok(Bytes::from(buf))
+}
+
+/// Bytes of an unread body thrown away after an early answer (see [`unread`]).
+const DISCARD_BYTES: usize = 64 << 10;
+
+/// An answer given without reading the body (401, 503). The body is read and thrown away in
+/// the background, at most [`DISCARD_BYTES`] (a phone whose token expired sent a small
+/// one: it then reads the answer instead of a reset connection); a larger one is cut off.
+/// Nothing is kept, and `Connection: close` keeps the client from reusing the connection.
+fn unread(body: Body, mut response: Response) -> Response {
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DISCARD_BYTES {
+                break;
+            }
+        }
+    });
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 enum BodyError {
