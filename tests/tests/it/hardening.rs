@@ -183,12 +183,18 @@ fn a_guesser_waits_longer_and_longer_while_the_rightful_user_signs_in_from_elsew
     };
     assert_eq!(count("SIGN_IN_REFUSED", Some("invalid_credentials")), 51);
     // One entry per wait, not one per refused request.
-    assert_eq!(count("SIGN_IN_REFUSED", Some("rate_limited")), waits.len() + 2);
+    assert_eq!(
+        count("SIGN_IN_REFUSED", Some("rate_limited")),
+        waits.len() + 2
+    );
     assert_eq!(count("SIGN_IN", None), 1);
     for e in &entries {
         let detail = e.detail.to_string();
         assert!(!detail.contains("not-the-password") && !detail.contains(DEMO_PASSWORD));
-        assert!(!detail.contains("203.0.113.5"), "no addresses either: {detail}");
+        assert!(
+            !detail.contains("203.0.113.5"),
+            "no addresses either: {detail}"
+        );
     }
 }
 
@@ -261,9 +267,7 @@ impl Custom {
             demo: true,
             scan_every: None,
         };
-        let (mut state, _) = rt
-            .block_on(gridsync_server::open(&config, clock))
-            .unwrap();
+        let (mut state, _) = rt.block_on(gridsync_server::open(&config, clock)).unwrap();
         limits(&mut state.limits_http);
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))

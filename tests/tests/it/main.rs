@@ -8,6 +8,7 @@ mod bandwidth;
 mod center;
 mod chaos;
 mod conflict;
+mod connections;
 mod dispatch;
 mod hardening;
 mod health;
