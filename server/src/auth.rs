@@ -102,7 +102,7 @@ impl Key {
 /// they signed have expired).
 pub struct Keys {
     set: std::sync::RwLock<KeySet>,
-    /// When the set was last loaded from the database, so a flood of tokens with made-up key ids costs one reload a few seconds, not one each.
+    /// When the set was last loaded from the database, so a flood of tokens with made-up key ids costs one reload a second, not one each.
     loaded_at: std::sync::Mutex<Option<std::time::Instant>>,
     /// Kept in the database (reloaded after rotations), not given by the operator.
     reloadable: bool,
@@ -198,14 +198,14 @@ impl Keys {
         Ok(())
     }
 
-    /// [`Keys::reload`] unless the keys were loaded in the last few seconds; `true` if it
+    /// [`Keys::reload`] unless the keys were loaded in the last second; `true` if it
     /// reloaded. For tokens under an unknown key id: another process may have rotated.
     pub async fn reload_if_stale(&self, db: &crate::db::Db, now_ms: i64) -> crate::Result<bool> {
         let fresh = self
             .loaded_at
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(5));
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1));
         if fresh {
             return Ok(false);
         }
