@@ -102,7 +102,8 @@ impl Key {
 /// they signed have expired).
 pub struct Keys {
     set: std::sync::RwLock<KeySet>,
-    /// When the set was last loaded from the database, so a flood of tokens with made-up key ids costs one reload a second, not one each.
+    /// When the set was last loaded from the database, so a flood of tokens with made-up
+    /// key ids costs one reload a second, not one each.
     loaded_at: std::sync::Mutex<Option<std::time::Instant>>,
     /// Kept in the database (reloaded after rotations), not given by the operator.
     reloadable: bool,
@@ -328,7 +329,11 @@ mod tests {
             keys.verify(&t, 1000 + ACCESS_TTL_SECS),
             Err(TokenError::Expired)
         );
-        assert_eq!(Keys::new(b"k2").verify(&t, 1001), Err(TokenError::Invalid));
+        // Another key: its id is not the token's (the HTTP layer answers `invalid_token`).
+        assert_eq!(
+            Keys::new(b"k2").verify(&t, 1001),
+            Err(TokenError::UnknownKey)
+        );
         // alg: none with the same claims.
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let none = format!(
