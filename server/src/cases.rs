@@ -5,7 +5,6 @@
 use gridsync_core::case::{CaseDoc, CaseId};
 use gridsync_core::workflow::{Action, Author};
 
-use crate::db::Dialect;
 use crate::db::cases::{self, Projection};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -42,9 +41,7 @@ pub async fn act_all(
         None
     };
     let mut tx = state.db.writer.begin().await?;
-    if state.db.dialect == Dialect::Postgres {
-        cases::lock_many(&mut tx, &[id]).await?;
-    }
+    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
     let mut steps = steps.to_vec();
     if let Some(county6) = number_in {
         let no = next_case_no_in(&mut tx, county6, state.clock.now()).await?;
@@ -98,9 +95,7 @@ pub async fn edit<T>(
     op: impl FnOnce(&mut CaseDoc, gridsync_core::case::Timestamp) -> Result<T>,
 ) -> Result<T> {
     let mut tx = state.db.writer.begin().await?;
-    if state.db.dialect == Dialect::Postgres {
-        cases::lock_many(&mut tx, &[id]).await?;
-    }
+    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
     let out = edit_in(&mut tx, state, id, op).await?;
     tx.commit().await?;
     Ok(out)
@@ -220,9 +215,7 @@ pub async fn intake(
     let id = doc.id();
     let changes = doc.changes_since(&[]);
     let mut tx = state.db.writer.begin().await?;
-    if state.db.dialect == Dialect::Postgres {
-        cases::lock_many(&mut tx, &[id]).await?;
-    }
+    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
     if cases::load(&mut tx, id, &state.actor).await?.is_some() {
         return Err(Error::Conflict(format!("case {id} exists")));
     }
