@@ -440,11 +440,11 @@ fn a_purged_case_takes_late_work_only_while_the_revocation_is_repeated() {
         refresh_token = next(&v);
         phone.access_token = v["access_token"].as_str().unwrap().to_owned();
         let change =
-            crate::caller::raw_change(&server, held, phone.store.actor_id().clone(), |d| {
+            crate::scope::raw_change(&server, held, phone.store.actor_id().clone(), |d| {
                 automerge::transaction::Transactable::put(d, automerge::ROOT, "title", title)
                     .unwrap();
             });
-        crate::caller::push(
+        crate::scope::push(
             &phone,
             vec![gridsync_core::protocol::DocChanges {
                 doc_id: held,
