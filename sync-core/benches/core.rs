@@ -343,7 +343,7 @@ fn bench_judge(c: &mut Criterion) {
     let writer = Writer::new("u-wang", Role::GridWorker);
     let mut doc = typical_doc();
     let first = automerge::Change::from_bytes(doc.changes_since(&[]).remove(0)).unwrap();
-    let empty = CaseDoc::empty(doc.id(), automerge::ActorId::random());
+    let mut empty = CaseDoc::empty(doc.id(), automerge::ActorId::random());
     assert!(empty.judge(&first, &writer).is_ok());
     c.bench_function("judge/record_typical", |b| {
         b.iter(|| black_box(empty.judge(&first, &writer)))
@@ -360,7 +360,7 @@ fn bench_judge(c: &mut Criterion) {
     // The center holds everything but the note.
     let mut held = doc.changes_since(&[]);
     held.pop();
-    let at_center = CaseDoc::from_changes(&held, automerge::ActorId::random()).unwrap();
+    let mut at_center = CaseDoc::from_changes(&held, automerge::ActorId::random()).unwrap();
     assert!(at_center.judge(&note, &writer).is_ok());
     c.bench_function("judge/add_note_typical", |b| {
         b.iter(|| black_box(at_center.judge(&note, &writer)))

@@ -395,7 +395,7 @@ fn judged(saved: &[u8], role: Role, edit: Edit) -> Result<(), Refusal> {
         .with_actor(ActorId::random());
     edit(&mut raw);
     let change: Change = raw.get_last_local_change().expect("a change").clone();
-    let center = CaseDoc::load(saved, ActorId::random()).unwrap();
+    let mut center = CaseDoc::load(saved, ActorId::random()).unwrap();
     center.judge(&change, &Writer::new("u-wang", role))
 }
 
@@ -469,7 +469,7 @@ fn an_append_after_an_element_that_is_no_longer_last_is_refused() {
         append_map(&mut d, "notes", 1, &note("插队"));
         d.get_last_local_change().unwrap().clone()
     };
-    let center = CaseDoc::load(&saved, ActorId::random()).unwrap();
+    let mut center = CaseDoc::load(&saved, ActorId::random()).unwrap();
     assert!(matches!(
         center.judge(&change, &Writer::new("u-wang", Role::GridWorker)),
         Err(Refusal::Operation(_))
@@ -486,7 +486,7 @@ fn a_case_is_recorded_only_by_its_signed_in_author() {
     let mut phone =
         CaseDoc::record(&new, &worker(), "phone-1", Timestamp(0), ActorId::random()).unwrap();
     let first = Change::from_bytes(phone.changes_since(&[]).remove(0)).unwrap();
-    let center = CaseDoc::empty(phone.id(), ActorId::random());
+    let mut center = CaseDoc::empty(phone.id(), ActorId::random());
     assert_eq!(
         center.judge(&first, &Writer::new("u-wang", Role::GridWorker)),
         Ok(())
@@ -496,7 +496,7 @@ fn a_case_is_recorded_only_by_its_signed_in_author() {
         Err(Refusal::Operation(_))
     ));
     // Under another case's id: refused.
-    let other = CaseDoc::empty(gridsync_core::case::CaseId::new_random(), ActorId::random());
+    let mut other = CaseDoc::empty(gridsync_core::case::CaseId::new_random(), ActorId::random());
     assert!(matches!(
         other.judge(&first, &Writer::new("u-wang", Role::GridWorker)),
         Err(Refusal::Operation(_))

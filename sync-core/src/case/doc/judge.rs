@@ -151,11 +151,21 @@ enum Target {
     Other(&'static str),
 }
 
-/// The objects of the document the judge needs to name, by their op id.
-struct Objects {
-    by_id: HashMap<(u64, ActorId), Target>,
-    /// The last element of each list at the change's deps (`None`: empty then).
-    last_seen: HashMap<&'static str, Option<(u64, ActorId)>>,
+/// The objects of the document the judge needs to name, by their op id, looked up lazily:
+/// most changes touch the root and one list, and reading a list as of the change's deps
+/// costs a walk of the change graph that is skipped when the deps are the document's heads
+/// (the author had seen everything, the usual case).
+struct Objects<'d> {
+    doc: &'d AutoCommit,
+    deps: &'d [ChangeHash],
+    /// The change's deps are the document's heads: "as the author saw it" is "as it is".
+    at_heads: bool,
+    /// The root's containers (lists, maps), by op id.
+    roots: Option<HashMap<(u64, ActorId), Target>>,
+    /// The elements of each list, by op id.
+    elements: HashMap<&'static str, std::collections::HashSet<(u64, ActorId)>>,
+    /// The elements of each list the author had seen, in order (only when not `at_heads`).
+    seen: HashMap<&'static str, Vec<(u64, ActorId)>>,
 }
 
 fn key_of(id: &ObjId) -> Option<(u64, ActorId)> {
@@ -165,55 +175,116 @@ fn key_of(id: &ObjId) -> Option<(u64, ActorId)> {
     }
 }
 
-impl Objects {
-    fn of(doc: &AutoCommit, deps: &[ChangeHash]) -> Objects {
-        let mut by_id = HashMap::new();
-        let mut last_seen = HashMap::new();
-        for name in LISTS {
-            let Ok(Some((Value::Object(ObjType::List), list))) = doc.get(ROOT, name) else {
-                continue;
-            };
-            let Some(list_key) = key_of(&list) else {
-                continue;
-            };
-            by_id.insert(list_key.clone(), Target::List(name));
-            // Visible to the author only if the list itself was (it always is after the
-            // creation change, which every later change depends on).
-            let visible = matches!(
-                doc.get_at(ROOT, name, deps),
-                Ok(Some((_, ref seen))) if *seen == list
-            );
-            let mut seen_items = std::collections::HashSet::new();
-            let mut last = None;
-            if visible {
-                for item in doc.list_range_at(&list, .., deps) {
-                    if let Some(k) = key_of(&item.id()) {
-                        seen_items.insert(k.clone());
-                        last = Some(k);
+impl<'d> Objects<'d> {
+    fn new(doc: &'d AutoCommit, deps: &'d [ChangeHash], heads: &[ChangeHash]) -> Objects<'d> {
+        let mut a = deps.to_vec();
+        let mut b = heads.to_vec();
+        a.sort();
+        b.sort();
+        Objects {
+            doc,
+            deps,
+            at_heads: a == b,
+            roots: None,
+            elements: HashMap::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn roots(&mut self) -> &HashMap<(u64, ActorId), Target> {
+        let doc = self.doc;
+        self.roots.get_or_insert_with(|| {
+            let mut by_id = HashMap::new();
+            let named = LISTS
+                .iter()
+                .map(|l| (*l, Target::List(l)))
+                .chain([
+                    ("risk_flags", Target::RiskFlags),
+                    ("payments", Target::Payments),
+                    ("location", Target::Other("location")),
+                    ("time_limits", Target::Other("time_limits")),
+                ]);
+            for (name, target) in named {
+                for (_, id) in doc.get_all(ROOT, name).unwrap_or_default() {
+                    if let Some(k) = key_of(&id) {
+                        by_id.insert(k, target.clone());
                     }
                 }
             }
-            last_seen.insert(name, last);
-            for item in doc.list_range(&list, ..) {
-                if let Some(k) = key_of(&item.id()) {
-                    let seen = seen_items.contains(&k);
-                    by_id.insert(k, Target::Element { list: name, seen });
+            by_id
+        })
+    }
+
+    /// The list object `name`, if the document has one.
+    fn list(&self, name: &str) -> Option<ObjId> {
+        match self.doc.get(ROOT, name) {
+            Ok(Some((Value::Object(ObjType::List), id))) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn elements(&mut self, name: &'static str) -> &std::collections::HashSet<(u64, ActorId)> {
+        if !self.elements.contains_key(name) {
+            let items = match self.list(name) {
+                Some(list) => self
+                    .doc
+                    .list_range(&list, ..)
+                    .filter_map(|item| key_of(&item.id()))
+                    .collect(),
+                None => Default::default(),
+            };
+            self.elements.insert(name, items);
+        }
+        &self.elements[name]
+    }
+
+    /// The elements of list `name` the author had seen, in order.
+    fn seen(&mut self, name: &'static str) -> &Vec<(u64, ActorId)> {
+        if !self.seen.contains_key(name) {
+            let items = match self.list(name) {
+                // Visible to the author only if the list itself was (it always is after the
+                // creation change, which every later change depends on).
+                Some(list)
+                    if matches!(
+                        self.doc.get_at(ROOT, name, self.deps),
+                        Ok(Some((_, ref seen))) if *seen == list
+                    ) =>
+                {
+                    self.doc
+                        .list_range_at(&list, .., self.deps)
+                        .filter_map(|item| key_of(&item.id()))
+                        .collect()
                 }
+                _ => Vec::new(),
+            };
+            self.seen.insert(name, items);
+        }
+        &self.seen[name]
+    }
+
+    /// The last element of list `name` the author had seen (`None`: it was empty).
+    fn last_seen(&mut self, name: &'static str) -> Option<(u64, ActorId)> {
+        if self.at_heads {
+            let list = self.list(name)?;
+            let len = self.doc.length(&list);
+            let last = self.doc.get(&list, len.checked_sub(1)?).ok()??;
+            return key_of(&last.1);
+        }
+        self.seen(name).last().cloned()
+    }
+
+    /// What the object with op id `key` is, if the document has it.
+    fn target(&mut self, key: &(u64, ActorId)) -> Option<Target> {
+        if let Some(t) = self.roots().get(key) {
+            return Some(t.clone());
+        }
+        for list in LISTS {
+            if self.elements(list).contains(key) {
+                let seen = self.at_heads || self.seen(list).contains(key);
+                return Some(Target::Element { list, seen });
             }
         }
-        for (name, target) in [
-            ("risk_flags", Target::RiskFlags),
-            ("payments", Target::Payments),
-            ("location", Target::Other("location")),
-            ("time_limits", Target::Other("time_limits")),
-        ] {
-            for (_, id) in doc.get_all(ROOT, name).unwrap_or_default() {
-                if let Some(k) = key_of(&id) {
-                    by_id.insert(k, target.clone());
-                }
-            }
-        }
-        Objects { by_id, last_seen }
+        None
     }
 }
 
@@ -229,17 +300,19 @@ impl CaseDoc {
     /// Judges one change by its operations. The document must hold every dependency of the
     /// change (a change waiting for missing ones is judged once they arrive), and the
     /// changes before it in the same push must have been judged and applied.
-    pub fn judge(&self, change: &Change, by: &Writer) -> Result<(), Refusal> {
+    pub fn judge(&mut self, change: &Change, by: &Writer) -> Result<(), Refusal> {
         let expanded = change.decode();
-        let objects = Objects::of(&self.doc, change.deps());
-        let creating = self.doc.get(ROOT, "id").ok().flatten().is_none();
+        let heads = self.doc.get_heads();
+        let this = &*self;
+        let mut objects = Objects::new(&this.doc, change.deps(), &heads);
+        let creating = this.doc.get(ROOT, "id").ok().flatten().is_none();
         let mut made: HashMap<(u64, ActorId), Target> = HashMap::new();
         // The last element each list received from this change (inserts chain).
         let mut chained: HashMap<&'static str, (u64, ActorId)> = HashMap::new();
         let actor = expanded.actor_id.clone();
         let start = expanded.start_op.get();
-        let mut cx = Cx {
-            doc: self,
+        let cx = Cx {
+            doc: this,
             by,
             creating,
         };
@@ -249,8 +322,8 @@ impl CaseDoc {
                 ObjectId::Root => Target::Root,
                 ObjectId::Id(OpId(counter, a)) => {
                     let key = (*counter, a.clone());
-                    match made.get(&key).or_else(|| objects.by_id.get(&key)) {
-                        Some(t) => t.clone(),
+                    match made.get(&key).cloned().or_else(|| objects.target(&key)) {
+                        Some(t) => t,
                         None => {
                             return Err(Refusal::Operation(
                                 "an operation on an object the case does not have".into(),
@@ -262,7 +335,7 @@ impl CaseDoc {
             let made_here = match target {
                 Target::Root => cx.root(op)?,
                 Target::List(list) => {
-                    let last_seen = objects.last_seen.get(list).cloned().flatten();
+                    let last_seen = objects.last_seen(list);
                     cx.insert(op, list, last_seen, chained.get(list))?;
                     chained.insert(list, id.clone());
                     Some(Target::NewElement(list))
@@ -426,7 +499,7 @@ impl Cx<'_> {
     }
 
     /// An operation on the root map; returns what it made, if anything.
-    fn root(&mut self, op: &automerge::legacy::Op) -> Result<Option<Target>, Refusal> {
+    fn root(&self, op: &automerge::legacy::Op) -> Result<Option<Target>, Refusal> {
         let key = map_key(op)?;
         if key == "time_limits" {
             return Err(center_only(key));
