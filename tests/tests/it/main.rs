@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on loopback (SQLite, or PostgreSQL when
 //! `GRIDSYNC_TEST_POSTGRES_URL` is set), phones as real `FieldStore`s over HTTP.
 
+mod adversary;
 mod audit;
 mod authz_sync;
 mod bad_input;
@@ -9,11 +10,13 @@ mod center;
 mod chaos;
 mod conflict;
 mod dispatch;
+mod forge;
 mod hardening;
 mod health;
 mod loadgen;
 mod matrix;
 mod openapi;
+mod regressions;
 mod scope;
 mod stats;
 mod sync;
