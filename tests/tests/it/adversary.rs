@@ -295,16 +295,16 @@ impl Gen<'_> {
         *from.choose(self.rng).expect("non-empty")
     }
 
+    /// `chars` characters, never blank at either end (a trimmed title keeps its length).
     fn text(&mut self, chars: usize) -> String {
         const ALPHABET: [char; 8] = ['纠', '纷', '调', '解', 'a', 'Z', '7', ' '];
-        let mut s: String = (0..chars).map(|_| self.pick(&ALPHABET)).collect();
-        // Never blank at either end: a trimmed title keeps its length.
-        s.replace_range(0..1, "甲");
-        if chars > 1 {
-            s.pop();
-            s.push('乙');
-        }
-        s
+        (0..chars)
+            .map(|i| match i {
+                0 => '甲',
+                _ if i + 1 == chars => '乙',
+                _ => self.pick(&ALPHABET),
+            })
+            .collect()
     }
 
     /// A scalar of any type.
@@ -465,7 +465,7 @@ impl Gen<'_> {
                     Some(Op::field("drop a risk flag", "risk_flags"))
                 } else {
                     let flag = self.pick(RiskFlag::ALL);
-                    d.put(&flags, flag.as_code(), true).ok()?;
+                    put_new(d, &flags, flag.as_code(), ScalarValue::Boolean(true))?;
                     Some(Op::field("add a risk flag", "risk_flags"))
                 }
             }
@@ -480,7 +480,7 @@ impl Gen<'_> {
                     4 => ("sex", self.pick(Sex::ALL).as_code().into()),
                     _ => ("minor", ScalarValue::Boolean(self.chance(0.5))),
                 };
-                d.put(&party, key, value).ok()?;
+                put_new(d, &party, key, value)?;
                 let mut op = Op::accept("edit a party's field");
                 op.allowed.party.push((party_id, key));
                 Some(op)
@@ -535,7 +535,7 @@ impl Gen<'_> {
                 ScalarValue::Int(self.rng.random_range(0..10_000_000)),
             ),
         };
-        d.put(ROOT, key, value).ok()?;
+        put_new(d, &ROOT, key, value)?;
         Some(Op::field("edit a field", key))
     }
 
@@ -615,23 +615,14 @@ impl Gen<'_> {
                 let item = self.foreign_item(d, key)?;
                 let keys: Vec<String> = d.keys(&item).collect();
                 let k = keys.choose(self.rng)?.clone();
-                // The same value again is still an overwrite of someone else's op.
-                let v = match scalar_at(d, &item, &k) {
-                    Some(v) if self.chance(0.3) => v,
-                    _ => "改写".into(),
-                };
-                d.put(&item, k.as_str(), v).ok()?;
+                d.put(&item, k.as_str(), "改写").ok()?;
                 Some(Op::refuse("overwrite someone else's note or attachment", &[OP]))
             }
             12 => {
                 let item = self.foreign_item(d, "events")?;
                 let keys: Vec<String> = d.keys(&item).collect();
                 let k = keys.choose(self.rng)?.clone();
-                let v = match scalar_at(d, &item, &k) {
-                    Some(v) if self.chance(0.3) => v,
-                    _ => "改写".into(),
-                };
-                d.put(&item, k.as_str(), v).ok()?;
+                d.put(&item, k.as_str(), "改写").ok()?;
                 Some(Op::refuse("alter an event", &[OP, EVENT]))
             }
             13 => {
@@ -692,10 +683,7 @@ impl Gen<'_> {
                 let key = self.pick(&CENTER_KEYS);
                 let value: ScalarValue = match key {
                     "schema" => ScalarValue::Uint(self.pick(&[1, 2, 99])),
-                    "id" => match scalar_at(d, &ROOT, "id") {
-                        Some(v) if self.chance(0.5) => v,
-                        _ => CaseId::new_random().to_string().into(),
-                    },
+                    "id" => CaseId::new_random().to_string().into(),
                     "recorded_at" => ScalarValue::Int(1),
                     "recorded_by" => self.pick(&["u-wang.grid", "u-chen.dispatch"]).into(),
                     _ => HOSTILE_DEVICE.into(),
@@ -711,11 +699,7 @@ impl Gen<'_> {
                 match root_obj(d, "time_limits", ObjType::Map) {
                     Some(limits) if self.chance(0.5) => {
                         let k = self.pick(&LIMIT_KEYS);
-                        let v = match scalar_at(d, &limits, k) {
-                            Some(v) if self.chance(0.3) => v,
-                            _ => ScalarValue::Int(365 * 86_400_000),
-                        };
-                        d.put(&limits, k, v).ok()?;
+                        d.put(&limits, k, ScalarValue::Int(365 * 86_400_000 + 1)).ok()?;
                     }
                     _ => {
                         let limits = d.put_object(ROOT, "time_limits", ObjType::Map).ok()?;
@@ -815,7 +799,7 @@ impl Gen<'_> {
                 if !self.chance(0.25) {
                     return None;
                 }
-                let n = self.rng.random_range(100_000..400_000);
+                let n = self.rng.random_range(20_000..60_000);
                 let huge = "纠".repeat(n);
                 if self.chance(0.5) {
                     let key = self.pick(&["title", "summary"]);
@@ -906,6 +890,7 @@ impl Gen<'_> {
 
     /// One operation: permitted (about a third) or not.
     fn op(&mut self, d: &mut AutoCommit) -> Option<Op> {
+        if std::env::var("ADV_ONLY_LEGIT").is_ok() { return self.legit(d); }
         match self.rng.random_range(0..100) {
             0..=32 => self.legit(d),
             33 => self.odd_flag(d),
@@ -913,17 +898,35 @@ impl Gen<'_> {
         }
     }
 
-    /// An operation, retried until one applies to this document.
+    /// An operation, retried until one applies to this document (Automerge writes no
+    /// operation for a put of the value already there).
     fn some_op(&mut self, d: &mut AutoCommit, permitted: bool) -> Op {
         for _ in 0..20 {
+            let pending = d.pending_ops();
             let op = if permitted { self.legit(d) } else { self.op(d) };
-            if let Some(op) = op {
+            if let Some(op) = op
+                && d.pending_ops() > pending
+            {
                 return op;
             }
         }
         d.put(ROOT, "summary", "兜底修改").unwrap();
         Op::field("edit a field", "summary")
     }
+}
+
+/// A put of a value the key does not hold already: Automerge 0.12 writes nothing for the
+/// same value, and a delete when that value is one of several conflicting ones (which a
+/// permitted edit must not carry).
+fn put_new(d: &mut AutoCommit, obj: &ObjId, key: &str, value: ScalarValue) -> Option<()> {
+    let all = d.get_all(obj, key).ok()?;
+    if all
+        .iter()
+        .any(|(v, _)| matches!(v, Value::Scalar(s) if s.as_ref() == &value))
+    {
+        return None;
+    }
+    d.put(obj, key, value).ok()
 }
 
 fn put_event(d: &mut AutoCommit, e: &ObjId, id: &str, kind: &str, by: &Author, payload: &str) {
@@ -936,9 +939,13 @@ fn put_event(d: &mut AutoCommit, e: &ObjId, id: &str, kind: &str, by: &Author, p
     d.put(e, "payload", payload).unwrap();
 }
 
+static PROF: std::sync::Mutex<[f64; 6]> = std::sync::Mutex::new([0.0; 6]);
+fn prof(i: usize, t: Instant) { PROF.lock().unwrap()[i] += t.elapsed().as_secs_f64(); }
+
 // ---- the world ------------------------------------------------------------------------------
 
 /// A case as the center reads it.
+#[derive(Clone)]
 struct Snap {
     case: Case,
     events: Vec<Event>,
@@ -946,12 +953,30 @@ struct Snap {
 }
 
 fn snap(server: &TestServer, id: CaseId) -> Result<Snap, String> {
+    snap_doc(server, id).map(|(s, _)| s)
+}
+
+/// The case as the center reads it, and its document.
+fn snap_doc(server: &TestServer, id: CaseId) -> Result<(Snap, CaseDoc), String> {
     let mut doc = forge::try_load(server, id)?.ok_or("the case is gone")?;
-    Ok(Snap {
+    let snap = Snap {
         case: doc.case(),
         events: doc.events(),
         heads: doc.heads(),
-    })
+    };
+    Ok((snap, doc))
+}
+
+/// The case's feed position at the center (it moves with every write to the case).
+fn updated_pos(server: &TestServer, id: CaseId) -> Option<i64> {
+    server
+        .block_on(
+            sqlx::query_scalar("SELECT updated_pos FROM cases WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&server.state.db.pool()),
+        )
+        .ok()
+        .flatten()
 }
 
 /// A change pushed with missing dependencies, and the dependency held back.
@@ -1031,6 +1056,8 @@ struct World {
     /// Heads each case had at earlier rounds (stale bases).
     history: HashMap<CaseId, Vec<Vec<ChangeHash>>>,
     parked: Vec<Parked>,
+    /// The center's copy of each case as last read, by the case's feed position then.
+    cache: HashMap<CaseId, (i64, Snap, CaseDoc)>,
     tally: Tally,
     failures: Failures,
     round: usize,
@@ -1093,6 +1120,7 @@ impl World {
             mine: HashSet::new(),
             history: HashMap::new(),
             parked: Vec::new(),
+            cache: HashMap::new(),
             tally: Tally::default(),
             failures,
             round: 0,
@@ -1290,10 +1318,14 @@ impl World {
 
     /// The hostile device's change to `case`: (label, expectation, what it may change,
     /// items it appends, change bytes).
-    fn forge(&mut self, case: CaseId) -> (String, Expect, Allowed, Vec<String>, Vec<Vec<u8>>) {
+    fn forge(
+        &mut self,
+        case: CaseId,
+        mut doc: AutoCommit,
+    ) -> (String, Expect, Allowed, Vec<String>, Vec<Vec<u8>>) {
         let own = self.hostile.store.actor_id().clone();
-        let mut doc = forge::center_doc(&self.server, case);
-        let variant = self.rng.random_range(0..100);
+        let mut variant = self.rng.random_range(0..100);
+        if std::env::var("ADV_ONLY_LEGIT").is_ok() && (variant < 5 || variant >= 95) { variant = 50; }
         // A stale base: the case as it was some rounds ago (what an offline phone saw).
         if (5..15).contains(&variant)
             && let Some(old) = self.history.get(&case).and_then(|h| h.choose(&mut self.rng))
@@ -1429,7 +1461,7 @@ impl World {
             .copied()
             .collect();
         pool.shuffle_in(&mut self.rng);
-        let k = self.rng.random_range(4..=10).min(budget).min(pool.len());
+        let k = self.rng.random_range(6..=14).min(budget).min(pool.len());
         let mut targets: Vec<CaseId> = pool.into_iter().take(k).collect();
         if self.rng.random_bool(0.3)
             && let Some(c) = self
@@ -1445,14 +1477,25 @@ impl World {
         let mut push = Vec::new();
         let mut probes = Vec::new();
         for case in targets {
-            let before = match snap(&self.server, case) {
+            let t = Instant::now();
+            let cached = match self.cache.remove(&case) {
+                Some((pos, snap, doc)) if Some(pos) == updated_pos(&self.server, case) => {
+                    Ok((snap, doc))
+                }
+                _ => snap_doc(&self.server, case),
+            };
+            let (before, mut doc) = match cached {
                 Ok(s) => s,
                 Err(e) => {
                     self.broken_case(case, &e);
                     continue;
                 }
             };
-            let (mut label, mut expect, allowed, appended, changes) = self.forge(case);
+            prof(0, t);
+            let t = Instant::now();
+            let doc = forge::plain(&mut doc);
+            let (mut label, mut expect, allowed, appended, changes) = self.forge(case, doc);
+            prof(1, t);
             if before.case.area_code != VILLAGE {
                 // Outside the device's scope, whatever it carries.
                 label = format!("outside its scope: {label}");
@@ -1527,7 +1570,10 @@ impl World {
         if push.is_empty() {
             return;
         }
-        let response = match forge::push_at(&self.hostile, self.cursor, 64 << 10, push) {
+        let t = Instant::now();
+        let response = forge::push_at(&self.hostile, self.cursor, 64 << 10, push);
+        prof(2, t);
+        let response = match response {
             Ok(r) => r,
             Err(e) => {
                 self.failures.add(
@@ -1540,8 +1586,11 @@ impl World {
             }
         };
         self.cursor = response.cursor;
-        for probe in probes {
-            self.check(&response, probe);
+        // The dispatcher reads one of the cases over HTTP each round (all of them at the
+        // end); every one is loaded at the center.
+        let read = self.rng.random_range(0..probes.len());
+        for (i, probe) in probes.into_iter().enumerate() {
+            self.check(&response, probe, i == read);
         }
     }
 
@@ -1555,7 +1604,7 @@ impl World {
     }
 
     /// Reads one pushed case back and holds it to its expectation and the invariants.
-    fn check(&mut self, response: &SyncResponse, probe: Probe) {
+    fn check(&mut self, response: &SyncResponse, probe: Probe, read: bool) {
         let Probe {
             case,
             label,
@@ -1574,8 +1623,17 @@ impl World {
             Err(c) => *self.tally.refused.entry(c.clone()).or_default() += 1,
         }
         let got = verdict.clone().err().unwrap_or_else(|| "accepted".into());
-        let after = match snap(&self.server, case) {
-            Ok(s) => Some(s),
+        let t = Instant::now();
+        let pos = updated_pos(&self.server, case);
+        let after = snap_doc(&self.server, case);
+        prof(3, t);
+        let after = match after {
+            Ok((s, doc)) => {
+                if let Some(pos) = pos {
+                    self.cache.insert(case, (pos, s.clone(), doc));
+                }
+                Some(s)
+            }
             Err(_) if new_case && verdict.is_err() => None,
             Err(e) => {
                 self.broken_case(case, &format!("after {label}: {e}"));
@@ -1669,17 +1727,31 @@ impl World {
         if verdict.is_ok() {
             self.mine.extend(appended);
         }
+        if read {
+            let t = Instant::now();
+            self.dispatcher_reads(case, &label);
+            prof(4, t);
+        }
+        let history = self.history.entry(case).or_default();
+        if verdict.is_ok() {
+            // A stale base must still hold the device's own changes (an actor's changes
+            // follow one another): only heads from now on will do.
+            history.clear();
+        }
+        history.push(after.heads);
+        if history.len() > 6 {
+            history.remove(0);
+        }
+    }
+
+    /// The dispatcher reads the case over HTTP.
+    fn dispatcher_reads(&mut self, case: CaseId, after: &str) {
         let (status, body) = self.dispatcher.get(&format!("/v1/cases/{case}"));
         if status != 200 {
             self.failures.add(
                 format!("invariant: the dispatcher's GET of the case answered {status}"),
-                ex(&format!("{label}: {body}")),
+                format!("round {}, case {case}, after {after}: {body}", self.round),
             );
-        }
-        let history = self.history.entry(case).or_default();
-        history.push(after.heads);
-        if history.len() > 6 {
-            history.remove(0);
         }
     }
 
@@ -1739,6 +1811,11 @@ impl World {
             }
         }
         self.check_lists();
+        for case in self.village.clone().into_iter().chain(self.outside.clone()) {
+            if !self.broken.contains(&case) {
+                self.dispatcher_reads(case, "the last round");
+            }
+        }
         // A fresh device's whole pull (li.mediator: the same village).
         let observer = Phone::login(&self.server.base_url(), "li.mediator", "adv-observer");
         let mut served = HashSet::new();
@@ -1811,10 +1888,19 @@ fn invariants(before: &Snap, after: &Snap, allowed: &Allowed) -> Vec<String> {
             continue;
         }
         if b[k] != *v {
-            out.push(format!("the field {k} changed ({v} → {})", b[k]));
+            out.push(format!("the field {k} changed ({} → {})", short(v), short(&b[k])));
         }
     }
     out
+}
+
+/// A value for a message: long ones cut.
+fn short(v: &serde_json::Value) -> String {
+    let s = v.to_string();
+    match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}… ({} chars)", &s[..i], s.chars().count()),
+        None => s,
+    }
 }
 
 /// `before`'s items all in `after`, equal and in the same order.
@@ -1846,15 +1932,25 @@ fn a_hostile_phone_cannot_hurt_what_others_wrote() {
     eprintln!("adversary: seed {seed} ({SEED_ENV}), {target} hostile changes ({CHANGES_ENV})");
     let started = Instant::now();
     let mut w = World::new(seed);
+    let mut prof = [0f64; 3];
     while w.tally.tried < target {
         w.round += 1;
         w.renew_tokens();
-        w.honest_step();
-        if w.rng.random_bool(0.7) {
+        let t0 = Instant::now();
+        if w.rng.random_bool(0.6) {
+            w.honest_step();
+        }
+        let t1 = Instant::now();
+        if w.rng.random_bool(0.5) {
             w.center_step();
         }
+        let t2 = Instant::now();
         let budget = target - w.tally.tried;
         w.hostile_round(budget);
+        let t3 = Instant::now();
+        prof[0] += (t1 - t0).as_secs_f64();
+        prof[1] += (t2 - t1).as_secs_f64();
+        prof[2] += (t3 - t2).as_secs_f64();
         if w.round % 25 == 0 {
             w.check_lists();
         }
@@ -1863,6 +1959,8 @@ fn a_hostile_phone_cannot_hurt_what_others_wrote() {
             break;
         }
     }
+    eprintln!("PROF snap/forge/push/snap/get {:?}", PROF.lock().unwrap());
+    eprintln!("PROF honest {:.1} center {:.1} hostile {:.1}", prof[0], prof[1], prof[2]);
     w.check_end();
     let t = &w.tally;
     eprintln!(

@@ -25,7 +25,14 @@ pub(crate) fn try_load(server: &TestServer, case: CaseId) -> Result<Option<CaseD
 
 /// The center's copy of a case as a plain Automerge document (for building raw changes).
 pub(crate) fn center_doc(server: &TestServer, case: CaseId) -> AutoCommit {
-    AutoCommit::load(&load(server, case).save()).expect("the center's copy reopens")
+    plain(&mut load(server, case))
+}
+
+/// A case document as a plain Automerge document.
+pub(crate) fn plain(doc: &mut CaseDoc) -> AutoCommit {
+    // Uncompressed: deflate is slow in the tests' dev profile.
+    AutoCommit::load(&doc.save_checked().expect("the center's copy saves"))
+        .expect("the center's copy reopens")
 }
 
 /// A change to `case` made by `actor` on top of the center's copy, with raw automerge (what
