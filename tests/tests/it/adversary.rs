@@ -33,7 +33,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, AutoCommit, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 use gridsync_core::case::{
     AttachmentKind, Case, CaseDoc, CaseId, Category, Difficulty, IdDocType, MAX_NOTE_CHARS,
     MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, NewCase, NoteKind, PartyInput, PartyRole, RiskFlag,
@@ -259,13 +261,6 @@ fn str_at(d: &AutoCommit, obj: &ObjId, key: &str) -> String {
             _ => String::new(),
         },
         _ => String::new(),
-    }
-}
-
-fn scalar_at(d: &AutoCommit, obj: &ObjId, key: &str) -> Option<ScalarValue> {
-    match d.get(obj, key) {
-        Ok(Some((Value::Scalar(s), _))) => Some(s.into_owned()),
-        _ => None,
     }
 }
 
@@ -498,9 +493,7 @@ impl Gen<'_> {
 
     fn pick_party(&mut self, d: &AutoCommit) -> Option<ObjId> {
         let list = root_obj(d, "parties", ObjType::List)?;
-        map_items(d, &list)
-            .choose(self.rng)
-            .map(|(_, o)| o.clone())
+        map_items(d, &list).choose(self.rng).map(|(_, o)| o.clone())
     }
 
     fn legit_field(&mut self, d: &mut AutoCommit) -> Option<Op> {
@@ -616,7 +609,10 @@ impl Gen<'_> {
                 let keys: Vec<String> = d.keys(&item).collect();
                 let k = keys.choose(self.rng)?.clone();
                 d.put(&item, k.as_str(), "改写").ok()?;
-                Some(Op::refuse("overwrite someone else's note or attachment", &[OP]))
+                Some(Op::refuse(
+                    "overwrite someone else's note or attachment",
+                    &[OP],
+                ))
             }
             12 => {
                 let item = self.foreign_item(d, "events")?;
@@ -699,7 +695,8 @@ impl Gen<'_> {
                 match root_obj(d, "time_limits", ObjType::Map) {
                     Some(limits) if self.chance(0.5) => {
                         let k = self.pick(&LIMIT_KEYS);
-                        d.put(&limits, k, ScalarValue::Int(365 * 86_400_000 + 1)).ok()?;
+                        d.put(&limits, k, ScalarValue::Int(365 * 86_400_000 + 1))
+                            .ok()?;
                     }
                     _ => {
                         let limits = d.put_object(ROOT, "time_limits", ObjType::Map).ok()?;
@@ -741,7 +738,10 @@ impl Gen<'_> {
                     _ => ("phone", ScalarValue::F64(1.38e10)),
                 };
                 d.put(&party, key, value).ok()?;
-                Some(Op::refuse("a party field of the wrong type", &[OP, INVALID]))
+                Some(Op::refuse(
+                    "a party field of the wrong type",
+                    &[OP, INVALID],
+                ))
             }
             22 => self.invalid(d),
             23 => {
@@ -844,17 +844,17 @@ impl Gen<'_> {
     fn invalid(&mut self, d: &mut AutoCommit) -> Option<Op> {
         let (key, value, codes): (&str, ScalarValue, &[&'static str]) =
             match self.rng.random_range(0..9) {
-                0 => (
-                    "title",
-                    self.pick(&["", "   "]).into(),
-                    &[INVALID],
-                ),
+                0 => ("title", self.pick(&["", "   "]).into(), &[INVALID]),
                 1 => {
-                    let n = self.rng.random_range(MAX_TITLE_CHARS + 1..MAX_TITLE_CHARS * 3);
+                    let n = self
+                        .rng
+                        .random_range(MAX_TITLE_CHARS + 1..MAX_TITLE_CHARS * 3);
                     ("title", self.text(n).into(), &[INVALID])
                 }
                 2 => {
-                    let n = self.rng.random_range(MAX_SUMMARY_CHARS + 1..MAX_SUMMARY_CHARS + 300);
+                    let n = self
+                        .rng
+                        .random_range(MAX_SUMMARY_CHARS + 1..MAX_SUMMARY_CHARS + 300);
                     ("summary", self.text(n).into(), &[INVALID])
                 }
                 3 => ("category", "NOT_A_CATEGORY".into(), &[INVALID]),
@@ -890,7 +890,9 @@ impl Gen<'_> {
 
     /// One operation: permitted (about a third) or not.
     fn op(&mut self, d: &mut AutoCommit) -> Option<Op> {
-        if std::env::var("ADV_ONLY_LEGIT").is_ok() { return self.legit(d); }
+        if std::env::var("ADV_ONLY_LEGIT").is_ok() {
+            return self.legit(d);
+        }
         match self.rng.random_range(0..100) {
             0..=32 => self.legit(d),
             33 => self.odd_flag(d),
@@ -940,7 +942,9 @@ fn put_event(d: &mut AutoCommit, e: &ObjId, id: &str, kind: &str, by: &Author, p
 }
 
 static PROF: std::sync::Mutex<[f64; 6]> = std::sync::Mutex::new([0.0; 6]);
-fn prof(i: usize, t: Instant) { PROF.lock().unwrap()[i] += t.elapsed().as_secs_f64(); }
+fn prof(i: usize, t: Instant) {
+    PROF.lock().unwrap()[i] += t.elapsed().as_secs_f64();
+}
 
 // ---- the world ------------------------------------------------------------------------------
 
@@ -1079,12 +1083,22 @@ impl World {
         let hostile = Phone::login(&base, "wang.grid", HOSTILE_DEVICE);
         // A second actor of its own, registered as any install may.
         let second = ActorId::from(seed.to_be_bytes());
-        forge::login_with_actors(&base, "wang.grid", HOSTILE_DEVICE, &[second.to_hex_string()])
-            .expect("a second own actor binds");
+        forge::login_with_actors(
+            &base,
+            "wang.grid",
+            HOSTILE_DEVICE,
+            &[second.to_hex_string()],
+        )
+        .expect("a second own actor binds");
         // The center's actor is reserved: binding it must fail (if it does not, the hostile
         // device goes on with it, as a real attacker would).
         let center = server.state.actor.clone();
-        match forge::login_with_actors(&base, "wang.grid", HOSTILE_DEVICE, &[center.to_hex_string()]) {
+        match forge::login_with_actors(
+            &base,
+            "wang.grid",
+            HOSTILE_DEVICE,
+            &[center.to_hex_string()],
+        ) {
             Err(e) if e.status == 409 && e.code == "actor_taken" => {}
             Err(e) => failures.add(
                 "setup: binding the center's actor answered wrongly (expected 409 actor_taken)",
@@ -1163,13 +1177,18 @@ impl World {
             return;
         }
         let base = self.server.base_url();
-        for p in self.honest.iter_mut().chain(std::iter::once(&mut self.hostile)) {
+        for p in self
+            .honest
+            .iter_mut()
+            .chain(std::iter::once(&mut self.hostile))
+        {
             let user = match p.device_id.as_str() {
                 "adv-li" => "li.mediator",
                 "adv-zhao" => "zhao.grid",
                 _ => "wang.grid",
             };
-            let v = forge::login_with_actors(&base, user, &p.device_id, &[]).expect("sign in again");
+            let v =
+                forge::login_with_actors(&base, user, &p.device_id, &[]).expect("sign in again");
             p.access_token = v["access_token"].as_str().unwrap_or_default().to_owned();
         }
         self.dispatcher = Staff::login(&self.server, "chen.dispatch");
@@ -1325,10 +1344,15 @@ impl World {
     ) -> (String, Expect, Allowed, Vec<String>, Vec<Vec<u8>>) {
         let own = self.hostile.store.actor_id().clone();
         let mut variant = self.rng.random_range(0..100);
-        if std::env::var("ADV_ONLY_LEGIT").is_ok() && (variant < 5 || variant >= 95) { variant = 50; }
+        if std::env::var("ADV_ONLY_LEGIT").is_ok() && (variant < 5 || variant >= 95) {
+            variant = 50;
+        }
         // A stale base: the case as it was some rounds ago (what an offline phone saw).
         if (5..15).contains(&variant)
-            && let Some(old) = self.history.get(&case).and_then(|h| h.choose(&mut self.rng))
+            && let Some(old) = self
+                .history
+                .get(&case)
+                .and_then(|h| h.choose(&mut self.rng))
             && let Ok(fork) = doc.fork_at(old)
         {
             doc = fork;
@@ -1383,7 +1407,11 @@ impl World {
             let codes = if center { vec![ACTOR] } else { Vec::new() };
             let label = format!(
                 "a change with a missing dependency under {} ({})",
-                if center { "the center's actor" } else { "its own actor" },
+                if center {
+                    "the center's actor"
+                } else {
+                    "its own actor"
+                },
                 op.label
             );
             self.parked.push(Parked {
@@ -1577,9 +1605,20 @@ impl World {
             Ok(r) => r,
             Err(e) => {
                 self.failures.add(
-                    format!("hostile push answered {} {} instead of refusing case by case", e.status, e.code),
-                    format!("round {}: {}; carried: {}", self.round, e.message,
-                        probes.iter().map(|p| p.label.as_str()).collect::<Vec<_>>().join("; ")),
+                    format!(
+                        "hostile push answered {} {} instead of refusing case by case",
+                        e.status, e.code
+                    ),
+                    format!(
+                        "round {}: {}; carried: {}",
+                        self.round,
+                        e.message,
+                        probes
+                            .iter()
+                            .map(|p| p.label.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
                 );
                 self.tally.tried += probes.len();
                 return;
@@ -1690,7 +1729,10 @@ impl World {
             (Expect::Any, _) => false,
         };
         if wrong {
-            fail(format!("{label}: expected {expect}, got {got}"), String::new());
+            fail(
+                format!("{label}: expected {expect}, got {got}"),
+                String::new(),
+            );
         }
         let Some(after) = after else { return };
         if new_case {
@@ -1703,9 +1745,16 @@ impl World {
         // What may have changed.
         let landed = verdict.is_ok() && matches!(expect, Expect::Accept | Expect::RefuseOrRead(..));
         let parked = matches!(expect, Expect::Parked(..));
-        if (verdict.is_err() || parked) && (after.heads != before.heads || after.case != before.case || after.events != before.events) {
+        if (verdict.is_err() || parked)
+            && (after.heads != before.heads
+                || after.case != before.case
+                || after.events != before.events)
+        {
             fail(
-                format!("invariant: {}, yet the case changed", if parked { "parked" } else { "refused" }),
+                format!(
+                    "invariant: {}, yet the case changed",
+                    if parked { "parked" } else { "refused" }
+                ),
                 label.clone(),
             );
         }
@@ -1716,7 +1765,10 @@ impl World {
                     || after.case.attachments.iter().any(|a| &a.id == id)
                     || after.events.iter().any(|e| &e.id == id);
                 if !there {
-                    fail(format!("{label}: acknowledged, yet its new item is missing"), id.clone());
+                    fail(
+                        format!("{label}: acknowledged, yet its new item is missing"),
+                        id.clone(),
+                    );
                 }
             }
         }
@@ -1759,12 +1811,19 @@ impl World {
     fn check_lists(&mut self) {
         let (status, page) = self.dispatcher.get("/v1/cases?limit=500");
         if status != 200 {
-            self.failures.add(format!("invariant: the case list answered {status}"), page.to_string());
+            self.failures.add(
+                format!("invariant: the case list answered {status}"),
+                page.to_string(),
+            );
             return;
         }
         let listed: HashSet<String> = page["items"]
             .as_array()
-            .map(|a| a.iter().filter_map(|r| r["id"].as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         for case in self.village.clone().into_iter().chain(self.outside.clone()) {
             if self.broken.contains(&case) {
@@ -1777,7 +1836,12 @@ impl World {
             if st.status != Status::Draft && !listed.contains(&case.to_string()) {
                 self.failures.add(
                     "invariant: a submitted case is missing from the dispatcher's list",
-                    format!("round {}: {case} ({}, area {})", self.round, st.status, doc.case().area_code),
+                    format!(
+                        "round {}: {case} ({}, area {})",
+                        self.round,
+                        st.status,
+                        doc.case().area_code
+                    ),
                 );
             }
         }
@@ -1794,14 +1858,22 @@ impl World {
         for p in 0..self.honest.len() {
             for case in self.held(p) {
                 let Ok(view) = self.honest[p].store.case(case) else {
-                    self.failures.add("convergence: a phone cannot read a case it holds", case.to_string());
+                    self.failures.add(
+                        "convergence: a phone cannot read a case it holds",
+                        case.to_string(),
+                    );
                     continue;
                 };
                 let Ok(Some(doc)) = forge::try_load(&self.server, case) else {
                     continue;
                 };
                 let center = doc.state(&self.server.state.limits, self.server.state.clock.now());
-                let same_log = view.state.timeline.iter().map(|t| &t.event_id).eq(center.timeline.iter().map(|t| &t.event_id));
+                let same_log = view
+                    .state
+                    .timeline
+                    .iter()
+                    .map(|t| &t.event_id)
+                    .eq(center.timeline.iter().map(|t| &t.event_id));
                 if view.case != doc.case() || !same_log || view.state.status != center.status {
                     self.failures.add(
                         "convergence: a phone and the center differ on a case",
@@ -1822,7 +1894,8 @@ impl World {
         let mut cursor = 0;
         for _ in 0..100 {
             let Ok(r) = forge::push_at(&observer, cursor, 8 << 20, Vec::new()) else {
-                self.failures.add("convergence: a fresh device's pull failed", String::new());
+                self.failures
+                    .add("convergence: a fresh device's pull failed", String::new());
                 break;
             };
             for d in &r.pull {
@@ -1869,9 +1942,17 @@ fn invariants(before: &Snap, after: &Snap, allowed: &Allowed) -> Vec<String> {
                 break;
             }
             Some(q) => {
-                let (a, b) = (serde_json::to_value(p).unwrap(), serde_json::to_value(q).unwrap());
+                let (a, b) = (
+                    serde_json::to_value(p).unwrap(),
+                    serde_json::to_value(q).unwrap(),
+                );
                 for (k, v) in a.as_object().unwrap() {
-                    if b[k] != *v && !allowed.party.iter().any(|(id, key)| *id == p.id && key == k) {
+                    if b[k] != *v
+                        && !allowed
+                            .party
+                            .iter()
+                            .any(|(id, key)| *id == p.id && key == k)
+                    {
                         out.push(format!("a party's {k} changed"));
                     }
                 }
@@ -1884,11 +1965,17 @@ fn invariants(before: &Snap, after: &Snap, allowed: &Allowed) -> Vec<String> {
         serde_json::to_value(&after.case).unwrap(),
     );
     for (k, v) in a.as_object().unwrap() {
-        if ["parties", "notes", "attachments"].contains(&k.as_str()) || allowed.root.contains(k.as_str()) {
+        if ["parties", "notes", "attachments"].contains(&k.as_str())
+            || allowed.root.contains(k.as_str())
+        {
             continue;
         }
         if b[k] != *v {
-            out.push(format!("the field {k} changed ({} → {})", short(v), short(&b[k])));
+            out.push(format!(
+                "the field {k} changed ({} → {})",
+                short(v),
+                short(&b[k])
+            ));
         }
     }
     out
@@ -1955,12 +2042,18 @@ fn a_hostile_phone_cannot_hurt_what_others_wrote() {
             w.check_lists();
         }
         if w.village.iter().all(|c| w.broken.contains(c)) {
-            w.failures.add("every case of the village is broken; stopping early", String::new());
+            w.failures.add(
+                "every case of the village is broken; stopping early",
+                String::new(),
+            );
             break;
         }
     }
     eprintln!("PROF snap/forge/push/snap/get {:?}", PROF.lock().unwrap());
-    eprintln!("PROF honest {:.1} center {:.1} hostile {:.1}", prof[0], prof[1], prof[2]);
+    eprintln!(
+        "PROF honest {:.1} center {:.1} hostile {:.1}",
+        prof[0], prof[1], prof[2]
+    );
     w.check_end();
     let t = &w.tally;
     eprintln!(
@@ -1968,7 +2061,11 @@ fn a_hostile_phone_cannot_hurt_what_others_wrote() {
         t.tried,
         w.round,
         started.elapsed().as_secs_f64(),
-        if w.server().db.is_postgres() { "PostgreSQL" } else { "SQLite" },
+        if w.server().db.is_postgres() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
         t.accepted,
         t.refused,
     );
@@ -1977,7 +2074,12 @@ fn a_hostile_phone_cannot_hurt_what_others_wrote() {
     eprintln!(
         "adversary: {} kinds of change; most tried: {}",
         labels.len(),
-        labels.iter().take(12).map(|(l, n)| format!("{n} × {l}")).collect::<Vec<_>>().join("; ")
+        labels
+            .iter()
+            .take(12)
+            .map(|(l, n)| format!("{n} × {l}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     );
     assert!(
         w.failures.total() == 0,

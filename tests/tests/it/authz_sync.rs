@@ -154,64 +154,63 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                 cells += 1;
                 let event_id = format!("mx-{username}-{cells}");
                 let before = load(&server, case);
-                let change =
-                    raw_change(&server, case, actor.clone(), |d| match probe {
-                        Probe::Event(kind) => append_event(
-                            d,
-                            &event_id,
-                            kind.as_code(),
-                            &me,
-                            &payload(*kind).to_string(),
-                        ),
-                        Probe::Field("title") => d.put(ROOT, "title", "篡改的标题").unwrap(),
-                        Probe::Field("id_number") => {
-                            let parties = d.get(ROOT, "parties").unwrap().unwrap().1;
-                            let first = d.get(&parties, 0).unwrap().unwrap().1;
-                            d.put(&first, "id_number", "110101199001010000").unwrap();
+                let change = raw_change(&server, case, actor.clone(), |d| match probe {
+                    Probe::Event(kind) => append_event(
+                        d,
+                        &event_id,
+                        kind.as_code(),
+                        &me,
+                        &payload(*kind).to_string(),
+                    ),
+                    Probe::Field("title") => d.put(ROOT, "title", "篡改的标题").unwrap(),
+                    Probe::Field("id_number") => {
+                        let parties = d.get(ROOT, "parties").unwrap().unwrap().1;
+                        let first = d.get(&parties, 0).unwrap().unwrap().1;
+                        d.put(&first, "id_number", "110101199001010000").unwrap();
+                    }
+                    Probe::Field(_) => {
+                        // A complete, valid set: a year for everything (the deadlines a
+                        // tampered phone would like).
+                        let limits = d.put_object(ROOT, "time_limits", ObjType::Map).unwrap();
+                        for key in [
+                            "accept",
+                            "accept_high_risk",
+                            "sign",
+                            "handle_simple",
+                            "handle_general",
+                            "handle_complex",
+                            "follow_up",
+                        ] {
+                            d.put(&limits, key, 365 * 86_400_000i64).unwrap();
                         }
-                        Probe::Field(_) => {
-                            // A complete, valid set: a year for everything (the deadlines a
-                            // tampered phone would like).
-                            let limits = d.put_object(ROOT, "time_limits", ObjType::Map).unwrap();
-                            for key in [
-                                "accept",
-                                "accept_high_risk",
-                                "sign",
-                                "handle_simple",
-                                "handle_general",
-                                "handle_complex",
-                                "follow_up",
-                            ] {
-                                d.put(&limits, key, 365 * 86_400_000i64).unwrap();
-                            }
-                            d.put(&limits, "yellow_percent", 100i64).unwrap();
-                        }
-                        Probe::Forgery(what) => {
-                            let payload = payload(own_kind).to_string();
-                            let mut by = me.clone();
-                            let mut kind = own_kind.as_code();
-                            match *what {
-                                "other_user" => by.user = "u-chen.dispatch".into(),
-                                "other_role" => {
-                                    by.role = if role == Role::Dispatcher {
-                                        Role::Supervisor
-                                    } else {
-                                        Role::Dispatcher
-                                    }
-                                }
-                                "other_org" => by.org = "330182-center".into(),
-                                "unknown_kind" => kind = "GRANT_ADMIN",
-                                _ => {
-                                    // Backdate the SUBMIT already in the log.
-                                    let events = d.get(ROOT, "events").unwrap().unwrap().1;
-                                    let first = d.get(&events, 0).unwrap().unwrap().1;
-                                    d.put(&first, "at", 0i64).unwrap();
-                                    return;
+                        d.put(&limits, "yellow_percent", 100i64).unwrap();
+                    }
+                    Probe::Forgery(what) => {
+                        let payload = payload(own_kind).to_string();
+                        let mut by = me.clone();
+                        let mut kind = own_kind.as_code();
+                        match *what {
+                            "other_user" => by.user = "u-chen.dispatch".into(),
+                            "other_role" => {
+                                by.role = if role == Role::Dispatcher {
+                                    Role::Supervisor
+                                } else {
+                                    Role::Dispatcher
                                 }
                             }
-                            append_event(d, &event_id, kind, &by, &payload);
+                            "other_org" => by.org = "330182-center".into(),
+                            "unknown_kind" => kind = "GRANT_ADMIN",
+                            _ => {
+                                // Backdate the SUBMIT already in the log.
+                                let events = d.get(ROOT, "events").unwrap().unwrap().1;
+                                let first = d.get(&events, 0).unwrap().unwrap().1;
+                                d.put(&first, "at", 0i64).unwrap();
+                                return;
+                            }
                         }
-                    });
+                        append_event(d, &event_id, kind, &by, &payload);
+                    }
+                });
                 let marker = format!("companion of cell {cells}");
                 let beside = raw_change(&server, companion, actor.clone(), |d| {
                     d.put(ROOT, "summary", marker.as_str()).unwrap()
