@@ -46,7 +46,7 @@ use gridsync_core::store::CaseFilter;
 use gridsync_core::workflow::{Author, Event, EventKind, Role, Status, may_author};
 use gridsync_tests::{Phone, Staff, TestServer};
 use rand::rngs::StdRng;
-use rand::seq::IndexedRandom;
+use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 
@@ -890,9 +890,6 @@ impl Gen<'_> {
 
     /// One operation: permitted (about a third) or not.
     fn op(&mut self, d: &mut AutoCommit) -> Option<Op> {
-        if std::env::var("ADV_ONLY_LEGIT").is_ok() {
-            return self.legit(d);
-        }
         match self.rng.random_range(0..100) {
             0..=32 => self.legit(d),
             33 => self.odd_flag(d),
@@ -939,11 +936,6 @@ fn put_event(d: &mut AutoCommit, e: &ObjId, id: &str, kind: &str, by: &Author, p
     d.put(e, "org", by.org.as_str()).unwrap();
     d.put(e, "at", 1_795_000_000_000i64).unwrap();
     d.put(e, "payload", payload).unwrap();
-}
-
-static PROF: std::sync::Mutex<[f64; 6]> = std::sync::Mutex::new([0.0; 6]);
-fn prof(i: usize, t: Instant) {
-    PROF.lock().unwrap()[i] += t.elapsed().as_secs_f64();
 }
 
 // ---- the world ------------------------------------------------------------------------------
@@ -1343,10 +1335,7 @@ impl World {
         mut doc: AutoCommit,
     ) -> (String, Expect, Allowed, Vec<String>, Vec<Vec<u8>>) {
         let own = self.hostile.store.actor_id().clone();
-        let mut variant = self.rng.random_range(0..100);
-        if std::env::var("ADV_ONLY_LEGIT").is_ok() && (variant < 5 || variant >= 95) {
-            variant = 50;
-        }
+        let variant = self.rng.random_range(0..100);
         // A stale base: the case as it was some rounds ago (what an offline phone saw).
         if (5..15).contains(&variant)
             && let Some(old) = self
@@ -1488,7 +1477,7 @@ impl World {
             .filter(|c| !self.broken.contains(c))
             .copied()
             .collect();
-        pool.shuffle_in(&mut self.rng);
+        pool.shuffle(&mut self.rng);
         let k = self.rng.random_range(6..=14).min(budget).min(pool.len());
         let mut targets: Vec<CaseId> = pool.into_iter().take(k).collect();
         if self.rng.random_bool(0.3)
@@ -1505,7 +1494,6 @@ impl World {
         let mut push = Vec::new();
         let mut probes = Vec::new();
         for case in targets {
-            let t = Instant::now();
             let cached = match self.cache.remove(&case) {
                 Some((pos, snap, doc)) if Some(pos) == updated_pos(&self.server, case) => {
                     Ok((snap, doc))
@@ -1519,11 +1507,8 @@ impl World {
                     continue;
                 }
             };
-            prof(0, t);
-            let t = Instant::now();
             let doc = forge::plain(&mut doc);
             let (mut label, mut expect, allowed, appended, changes) = self.forge(case, doc);
-            prof(1, t);
             if before.case.area_code != VILLAGE {
                 // Outside the device's scope, whatever it carries.
                 label = format!("outside its scope: {label}");
@@ -1598,9 +1583,7 @@ impl World {
         if push.is_empty() {
             return;
         }
-        let t = Instant::now();
         let response = forge::push_at(&self.hostile, self.cursor, 64 << 10, push);
-        prof(2, t);
         let response = match response {
             Ok(r) => r,
             Err(e) => {
@@ -1662,10 +1645,8 @@ impl World {
             Err(c) => *self.tally.refused.entry(c.clone()).or_default() += 1,
         }
         let got = verdict.clone().err().unwrap_or_else(|| "accepted".into());
-        let t = Instant::now();
         let pos = updated_pos(&self.server, case);
         let after = snap_doc(&self.server, case);
-        prof(3, t);
         let after = match after {
             Ok((s, doc)) => {
                 if let Some(pos) = pos {
@@ -1780,9 +1761,7 @@ impl World {
             self.mine.extend(appended);
         }
         if read {
-            let t = Instant::now();
             self.dispatcher_reads(case, &label);
-            prof(4, t);
         }
         let history = self.history.entry(case).or_default();
         if verdict.is_ok() {
@@ -1996,16 +1975,6 @@ fn is_subsequence<T: PartialEq>(before: &[T], after: &[T]) -> bool {
     before.iter().all(|x| rest.any(|y| y == x))
 }
 
-trait ShuffleIn {
-    fn shuffle_in(&mut self, rng: &mut StdRng);
-}
-
-impl<T> ShuffleIn for Vec<T> {
-    fn shuffle_in(&mut self, rng: &mut StdRng) {
-        rand::seq::SliceRandom::shuffle(self.as_mut_slice(), rng);
-    }
-}
-
 #[test]
 fn a_hostile_phone_cannot_hurt_what_others_wrote() {
     let target: usize = std::env::var(CHANGES_ENV)
@@ -2019,25 +1988,17 @@ fn a_hostile_phone_cannot_hurt_what_others_wrote() {
     eprintln!("adversary: seed {seed} ({SEED_ENV}), {target} hostile changes ({CHANGES_ENV})");
     let started = Instant::now();
     let mut w = World::new(seed);
-    let mut prof = [0f64; 3];
     while w.tally.tried < target {
         w.round += 1;
         w.renew_tokens();
-        let t0 = Instant::now();
         if w.rng.random_bool(0.6) {
             w.honest_step();
         }
-        let t1 = Instant::now();
         if w.rng.random_bool(0.5) {
             w.center_step();
         }
-        let t2 = Instant::now();
         let budget = target - w.tally.tried;
         w.hostile_round(budget);
-        let t3 = Instant::now();
-        prof[0] += (t1 - t0).as_secs_f64();
-        prof[1] += (t2 - t1).as_secs_f64();
-        prof[2] += (t3 - t2).as_secs_f64();
         if w.round % 25 == 0 {
             w.check_lists();
         }
@@ -2049,11 +2010,6 @@ fn a_hostile_phone_cannot_hurt_what_others_wrote() {
             break;
         }
     }
-    eprintln!("PROF snap/forge/push/snap/get {:?}", PROF.lock().unwrap());
-    eprintln!(
-        "PROF honest {:.1} center {:.1} hostile {:.1}",
-        prof[0], prof[1], prof[2]
-    );
     w.check_end();
     let t = &w.tally;
     eprintln!(
