@@ -3,8 +3,12 @@
 //! SQLite database with the demo county, as the demo grid worker signed in on a phone.
 //!
 //! Invariants: no panic; the exchange succeeds (a bad case is refused on its own with a
-//! typed `RejectCode`, never `internal`, and never fails the whole sync); every pushed case
-//! is either acknowledged or refused; the response encodes and decodes.
+//! known `RejectCode`, never `internal`, and never fails the whole sync); every pushed case
+//! is either acknowledged or refused; the response encodes and decodes. And the trust
+//! boundary (DESIGN §5): every pushed case the center held still loads; a refused one is
+//! exactly as before (same heads); whatever was acknowledged, the events and notes present
+//! before read exactly as before and in order, and the parties present before are all there,
+//! in order (their fields may change: a phone may edit a party).
 //!
 //! The database is opened once per process; before every input it is put back to the state
 //! right after login, so each input meets the same database and a crash reproduces alone.
@@ -19,11 +23,18 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arbitrary::Unstructured;
 use automerge::{AutoCommit, ChangeHash};
 use axum::body::Body;
-use gridsync_core::case::Timestamp;
+use gridsync_core::case::{CaseId, Timestamp};
 use gridsync_core::clock::ManualClock;
 use gridsync_core::protocol::{DecodeLimits, DocChanges, RejectCode, SyncRequest, SyncResponse};
+<<<<<<< HEAD
 use gridsync_fuzz::{BOUND_ACTORS, NOW_MS, ORG, USER, actor, case_id, record, run};
 use gridsync_server::caller::Caller;
+=======
+use gridsync_fuzz::{
+    BOUND_ACTORS, Held, KNOWN_REJECT_CODES, NOW_MS, ORG, USER, actor, case_id, record, run,
+};
+use gridsync_server::sync::Caller;
+>>>>>>> h3
 use gridsync_server::{AppState, Config};
 use libfuzzer_sys::fuzz_target;
 use sqlx::AnyConnection;
@@ -272,6 +283,17 @@ async fn exchange(f: &Fixture, request: &SyncRequest) -> SyncResponse {
             request.encode(),
         );
     }
+    let ids: BTreeSet<CaseId> = request.push.iter().map(|p| p.doc_id).collect();
+    let mut before = BTreeMap::new();
+    for id in &ids {
+        match gridsync_server::cases::load(&f.state, *id).await {
+            Ok(Some(mut doc)) => {
+                before.insert(*id, Held::of(&mut doc));
+            }
+            Ok(None) => {}
+            Err(e) => panic!("case {id} does not load at the center before the push: {e}"),
+        }
+    }
     let (response, _stats) = match gridsync_server::sync::sync(&f.state, &f.caller, request).await {
         Ok(done) => done,
         Err(e) => panic!("sync failed instead of refusing case by case: {e:?}"),
@@ -285,7 +307,8 @@ async fn exchange(f: &Fixture, request: &SyncRequest) -> SyncResponse {
     for r in &response.rejected {
         assert!(pushed.contains(&r.doc_id), "rejection of a case not pushed");
         assert!(
-            !matches!(r.code, RejectCode::Internal | RejectCode::Unknown(_)),
+            !matches!(r.code, RejectCode::Internal)
+                && KNOWN_REJECT_CODES.contains(&r.code.as_str()),
             "untyped refusal: {} {}",
             r.code,
             r.message
@@ -299,5 +322,24 @@ async fn exchange(f: &Fixture, request: &SyncRequest) -> SyncResponse {
     let limits = DecodeLimits::default();
     let decoded = SyncResponse::from_body(&response.to_body(), &limits).expect("response decodes");
     assert_eq!(decoded, response);
+    // What others wrote survives, and every case the center held still loads.
+    for (id, held) in &before {
+        let mut doc = match gridsync_server::cases::load(&f.state, *id).await {
+            Ok(Some(doc)) => doc,
+            Ok(None) => panic!("case {id} is gone from the center"),
+            Err(e) => panic!("case {id} no longer loads at the center: {e}"),
+        };
+        let after = Held::of(&mut doc);
+        let refused = response.rejected.iter().any(|r| r.doc_id == *id);
+        if refused {
+            assert_eq!(
+                after.heads, held.heads,
+                "case {id} was refused, yet it changed"
+            );
+        }
+        if let Err(what) = held.kept_in(&after) {
+            panic!("case {id}: {what}");
+        }
+    }
     response
 }

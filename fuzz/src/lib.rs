@@ -11,7 +11,7 @@ use gridsync_core::case::{
     AgreementForm, CaseDoc, CaseId, Category, Difficulty, IdDocType, NewCase, NoteKind, PartyInput,
     PartyRole, RiskFlag, RiskLevel, Sex, Source, Timestamp,
 };
-use gridsync_core::workflow::{Author, EventKind, Role, SupervisionLevel, Tier};
+use gridsync_core::workflow::{Author, Event, EventKind, Role, SupervisionLevel, Tier};
 
 /// 2026-11-01 00:00 UTC+8, the fuzzers' "now".
 pub const NOW_MS: i64 = 1_793_462_400_000;
@@ -20,6 +20,58 @@ pub const NOW_MS: i64 = 1_793_462_400_000;
 pub const USER: &str = "u-wang.grid";
 pub const ORG: &str = "330182101201";
 pub const AREA: &str = "330182101201";
+
+/// Every refusal code the center may answer a pushed case with (wire strings): this build's
+/// typed ones (but `internal`) and the operation judge's (DESIGN §5 "The trust boundary").
+pub const KNOWN_REJECT_CODES: &[&str] = &[
+    "out_of_scope",
+    "event_not_permitted",
+    "actor_not_bound",
+    "malformed_change",
+    "too_large",
+    "operation_not_permitted",
+    "invalid_value",
+];
+
+/// What others wrote in a case, as the center reads it: what a push must leave as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub heads: Vec<automerge::ChangeHash>,
+    pub events: Vec<Event>,
+    pub notes: Vec<gridsync_core::case::Note>,
+    /// Party ids, in order (a phone may edit a party's fields, not remove or move one).
+    pub parties: Vec<String>,
+}
+
+impl Held {
+    pub fn of(doc: &mut CaseDoc) -> Held {
+        let case = doc.case();
+        Held {
+            heads: doc.heads(),
+            events: doc.events(),
+            notes: case.notes,
+            parties: case.parties.into_iter().map(|p| p.id).collect(),
+        }
+    }
+
+    /// Whether everything held here is in `after`, unchanged and in the same order.
+    pub fn kept_in(&self, after: &Held) -> std::result::Result<(), &'static str> {
+        fn within<T: PartialEq>(before: &[T], after: &[T]) -> bool {
+            let mut rest = after.iter();
+            before.iter().all(|x| rest.any(|y| y == x))
+        }
+        if !within(&self.events, &after.events) {
+            return Err("an event present before is gone, altered or moved");
+        }
+        if !within(&self.notes, &after.notes) {
+            return Err("a note present before is gone, altered or moved");
+        }
+        if !within(&self.parties, &after.parties) {
+            return Err("a party present before is gone or moved");
+        }
+        Ok(())
+    }
+}
 
 /// Automerge actors: the first ones are bound to the fuzzed device at login.
 pub fn actor(n: u8) -> ActorId {

@@ -11,18 +11,18 @@
 //! legitimate edit pushed in the same batch always lands (nothing lost beside a refusal).
 
 use automerge::transaction::Transactable;
-use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
+use automerge::{ObjType, ROOT, ReadDoc};
 use gridsync_core::case::{CaseId, Part, may_edit};
 use gridsync_core::protocol::DocChanges;
 use gridsync_core::workflow::{Author, EventKind, Role, may_author};
 use gridsync_server::db::accounts::User;
 use gridsync_tests::{Phone, TestServer};
 
-use crate::scope::push;
+use crate::forge::{append_event, load, push, raw_change};
 use serde_json::json;
 
 /// A payload that parses for each kind (the fold, not the ingest, judges the state).
-fn payload(kind: EventKind) -> serde_json::Value {
+pub(crate) fn payload(kind: EventKind) -> serde_json::Value {
     match kind {
         EventKind::Return | EventKind::Void | EventKind::SendBack | EventKind::Reopen => {
             json!({ "reason": "理由" })
@@ -42,30 +42,6 @@ fn payload(kind: EventKind) -> serde_json::Value {
         EventKind::Supervise => json!({ "level": "NORMAL" }),
         _ => json!({}),
     }
-}
-
-fn load(server: &TestServer, case: CaseId) -> gridsync_core::case::CaseDoc {
-    server
-        .block_on(gridsync_server::cases::load(&server.state, case))
-        .unwrap()
-        .unwrap()
-}
-
-/// Appends an event map with the given fields to the document's event log.
-fn append_event(d: &mut AutoCommit, id: &str, kind: &str, by: &Author, payload: &str) {
-    let events = match d.get(ROOT, "events").unwrap() {
-        Some((_, id)) => id,
-        None => panic!("no events list"),
-    };
-    let n = d.length(&events);
-    let e = d.insert_object(&events, n, ObjType::Map).unwrap();
-    d.put(&e, "id", id).unwrap();
-    d.put(&e, "kind", kind).unwrap();
-    d.put(&e, "by_user", by.user.as_str()).unwrap();
-    d.put(&e, "by_role", by.role.as_code()).unwrap();
-    d.put(&e, "org", by.org.as_str()).unwrap();
-    d.put(&e, "at", 1_795_000_000_000i64).unwrap();
-    d.put(&e, "payload", payload).unwrap();
 }
 
 /// What a cell pushes.
@@ -180,66 +156,65 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                 cells += 1;
                 let event_id = format!("mx-{username}-{cells}");
                 let before = load(&server, case);
-                let change =
-                    crate::scope::raw_change(&server, case, actor.clone(), |d| match probe {
-                        Probe::Event(kind) => append_event(
-                            d,
-                            &event_id,
-                            kind.as_code(),
-                            &me,
-                            &payload(*kind).to_string(),
-                        ),
-                        Probe::Field("title") => d.put(ROOT, "title", "篡改的标题").unwrap(),
-                        Probe::Field("id_number") => {
-                            let parties = d.get(ROOT, "parties").unwrap().unwrap().1;
-                            let first = d.get(&parties, 0).unwrap().unwrap().1;
-                            d.put(&first, "id_number", "110101199001010000").unwrap();
+                let change = raw_change(&server, case, actor.clone(), |d| match probe {
+                    Probe::Event(kind) => append_event(
+                        d,
+                        &event_id,
+                        kind.as_code(),
+                        &me,
+                        &payload(*kind).to_string(),
+                    ),
+                    Probe::Field("title") => d.put(ROOT, "title", "篡改的标题").unwrap(),
+                    Probe::Field("id_number") => {
+                        let parties = d.get(ROOT, "parties").unwrap().unwrap().1;
+                        let first = d.get(&parties, 0).unwrap().unwrap().1;
+                        d.put(&first, "id_number", "110101199001010000").unwrap();
+                    }
+                    Probe::Field(_) => {
+                        // A complete, valid set: a year for everything (the deadlines a
+                        // tampered phone would like).
+                        let limits = d.put_object(ROOT, "time_limits", ObjType::Map).unwrap();
+                        for key in [
+                            "accept",
+                            "accept_high_risk",
+                            "sign",
+                            "handle_simple",
+                            "handle_general",
+                            "handle_complex",
+                            "follow_up",
+                        ] {
+                            d.put(&limits, key, 365 * 86_400_000i64).unwrap();
                         }
-                        Probe::Field(_) => {
-                            // A complete, valid set: a year for everything (the deadlines a
-                            // tampered phone would like).
-                            let limits = d.put_object(ROOT, "time_limits", ObjType::Map).unwrap();
-                            for key in [
-                                "accept",
-                                "accept_high_risk",
-                                "sign",
-                                "handle_simple",
-                                "handle_general",
-                                "handle_complex",
-                                "follow_up",
-                            ] {
-                                d.put(&limits, key, 365 * 86_400_000i64).unwrap();
-                            }
-                            d.put(&limits, "yellow_percent", 100i64).unwrap();
-                        }
-                        Probe::Forgery(what) => {
-                            let payload = payload(own_kind).to_string();
-                            let mut by = me.clone();
-                            let mut kind = own_kind.as_code();
-                            match *what {
-                                "other_user" => by.user = "u-chen.dispatch".into(),
-                                "other_role" => {
-                                    by.role = if role == Role::Dispatcher {
-                                        Role::Supervisor
-                                    } else {
-                                        Role::Dispatcher
-                                    }
-                                }
-                                "other_org" => by.org = "330182-center".into(),
-                                "unknown_kind" => kind = "GRANT_ADMIN",
-                                _ => {
-                                    // Backdate the SUBMIT already in the log.
-                                    let events = d.get(ROOT, "events").unwrap().unwrap().1;
-                                    let first = d.get(&events, 0).unwrap().unwrap().1;
-                                    d.put(&first, "at", 0i64).unwrap();
-                                    return;
+                        d.put(&limits, "yellow_percent", 100i64).unwrap();
+                    }
+                    Probe::Forgery(what) => {
+                        let payload = payload(own_kind).to_string();
+                        let mut by = me.clone();
+                        let mut kind = own_kind.as_code();
+                        match *what {
+                            "other_user" => by.user = "u-chen.dispatch".into(),
+                            "other_role" => {
+                                by.role = if role == Role::Dispatcher {
+                                    Role::Supervisor
+                                } else {
+                                    Role::Dispatcher
                                 }
                             }
-                            append_event(d, &event_id, kind, &by, &payload);
+                            "other_org" => by.org = "330182-center".into(),
+                            "unknown_kind" => kind = "GRANT_ADMIN",
+                            _ => {
+                                // Backdate the SUBMIT already in the log.
+                                let events = d.get(ROOT, "events").unwrap().unwrap().1;
+                                let first = d.get(&events, 0).unwrap().unwrap().1;
+                                d.put(&first, "at", 0i64).unwrap();
+                                return;
+                            }
                         }
-                    });
+                        append_event(d, &event_id, kind, &by, &payload);
+                    }
+                });
                 let marker = format!("companion of cell {cells}");
-                let beside = crate::scope::raw_change(&server, companion, actor.clone(), |d| {
+                let beside = raw_change(&server, companion, actor.clone(), |d| {
                     let notes = d.get(ROOT, "notes").unwrap().unwrap().1;
                     let n = d.length(&notes);
                     let note = d.insert_object(&notes, n, ObjType::Map).unwrap();
@@ -281,14 +256,7 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                         Probe::Field(_) => Ok(()),
                     }
                 };
-                let got: Result<(), String> = match (
-                    response.acks.iter().any(|a| a.doc_id == case),
-                    response.rejected.iter().find(|r| r.doc_id == case),
-                ) {
-                    (true, None) => Ok(()),
-                    (false, Some(r)) => Err(r.code.as_str().to_owned()),
-                    other => Err(format!("neither or both: {other:?}")),
-                };
+                let got = crate::forge::verdict(&response, case);
                 let label = format!("{username} {probe} in_scope={in_scope}");
                 if got.as_ref().map(|_| ()).map_err(String::as_str) != expected {
                     failures.push(format!("{label}: expected {expected:?}, got {got:?}"));

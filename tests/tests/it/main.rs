@@ -2,6 +2,7 @@
 //! `GRIDSYNC_TEST_POSTGRES_URL` is set), phones as real `FieldStore`s over HTTP.
 
 mod accounts;
+mod adversary;
 mod audit;
 mod authz_sync;
 mod bad_input;
@@ -11,11 +12,13 @@ mod chaos;
 mod conflict;
 mod connections;
 mod dispatch;
+mod forge;
 mod hardening;
 mod health;
 mod loadgen;
 mod matrix;
 mod openapi;
+mod regressions;
 mod scope;
 mod stats;
 mod sync;

@@ -1,43 +1,13 @@
 //! Who may push and pull what: area scope, event permissions, actor binding, revocation.
 
 use automerge::transaction::Transactable;
-use automerge::{ActorId, AutoCommit, ObjType, ROOT, ReadDoc};
-use gridsync_core::case::{CaseDoc, CaseId, NoteKind};
-use gridsync_core::protocol::{DecodeLimits, DocChanges, SyncRequest, SyncResponse};
+use automerge::{ObjType, ROOT, ReadDoc};
+use gridsync_core::case::{CaseDoc, NoteKind};
+use gridsync_core::protocol::DocChanges;
 use gridsync_core::store::CaseFilter;
 use gridsync_tests::{Phone, TestServer};
 
-/// A change to `case` made by `actor` on top of the center's copy, with raw automerge (what
-/// a tampered client could send).
-pub(crate) fn raw_change(
-    server: &TestServer,
-    case: CaseId,
-    actor: ActorId,
-    edit: impl FnOnce(&mut AutoCommit),
-) -> Vec<u8> {
-    let mut center = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
-        .unwrap()
-        .unwrap();
-    let mut doc = AutoCommit::load(&center.save()).unwrap().with_actor(actor);
-    let before = doc.get_heads();
-    edit(&mut doc);
-    doc.commit();
-    let mut changes = doc.get_changes(&before);
-    assert_eq!(changes.len(), 1);
-    changes[0].bytes().into_owned()
-}
-
-pub(crate) fn push(phone: &Phone, push: Vec<DocChanges>) -> SyncResponse {
-    let mut request = SyncRequest::new(
-        phone.device_id.clone(),
-        phone.store.cursor().unwrap(),
-        1 << 20,
-    );
-    request.push = push;
-    let body = phone.post_sync(request.to_body()).unwrap();
-    SyncResponse::from_body(&body, &DecodeLimits::default()).unwrap()
-}
+use crate::forge::{push, raw_change};
 
 #[test]
 fn village_b_cannot_reach_village_a_and_the_rest_of_its_batch_proceeds() {
