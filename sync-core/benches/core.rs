@@ -365,6 +365,8 @@ fn bench_judge(c: &mut Criterion) {
     c.bench_function("judge/add_note_typical", |b| {
         b.iter(|| black_box(at_center.judge(&note, &writer)))
     });
+    c.bench_function("judge/decode_only", |b| b.iter(|| black_box(note.decode())));
+    c.bench_function("judge/heads_only", |b| b.iter(|| black_box(at_center.heads())));
 }
 
 criterion_group!(
