@@ -18,6 +18,7 @@ pub mod demo;
 mod error;
 pub mod http;
 pub mod ingest;
+pub mod policy;
 pub mod rules;
 pub mod state;
 pub mod stats;

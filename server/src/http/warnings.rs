@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use gridsync_core::workflow::Role;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use tokio_stream::StreamExt;
@@ -15,7 +14,8 @@ use tokio_stream::wrappers::BroadcastStream;
 
 use super::auth::AuthUser;
 use super::error::{ApiJson, ApiQuery};
-use super::{ApiError, is_staff};
+use super::ApiError;
+use crate::policy::{self, Permission};
 use crate::state::AppState;
 use crate::warnings::{self, TimeLimitRule};
 
@@ -51,12 +51,7 @@ pub(crate) async fn list(
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<WarningQuery>,
 ) -> Result<Json<Vec<WarningRow>>, ApiError> {
-    if !is_staff(caller.user.role) {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "warnings are for center staff",
-        ));
-    }
+    policy::require(&caller, Permission::ReadWarnings)?;
     let (lo, hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
     let rows = sqlx::query(
         "SELECT * FROM warnings WHERE cleared_at IS NULL
@@ -95,12 +90,7 @@ pub(crate) async fn events(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    if !is_staff(caller.user.role) {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "the live feed is for center staff",
-        ));
-    }
+    policy::require(&caller, Permission::ReadWarnings)?;
     let scope = caller.org.scope_prefix.clone();
     let org = caller.org.id.clone();
     let stream = BroadcastStream::new(state.live.subscribe()).filter_map(move |item| {
@@ -126,30 +116,20 @@ pub(crate) async fn limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Vec<TimeLimitRule>>, ApiError> {
-    if !is_staff(caller.user.role) && caller.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "time limits are for center staff",
-        ));
-    }
+    policy::require(&caller, Permission::ReadTimeLimits)?;
     Ok(Json(warnings::limit_rules(&state.db).await?))
 }
 
-#[utoipa::path(put, path = "/v1/time-limits/{id}", tag = "workflow", summary = "Set a time-limit rule", security(("bearer" = [])), params(("id" = String, Path, description = "Rule id")), request_body = crate::warnings::TimeLimitRule, responses((status = 200, body = crate::warnings::TimeLimitRule), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(put, path = "/v1/time-limits/{id}", tag = "workflow", summary = "Set a time-limit rule (inside the caller's scope; audited)", security(("bearer" = [])), params(("id" = String, Path, description = "Rule id")), request_body = crate::warnings::TimeLimitRule, responses((status = 200, body = crate::warnings::TimeLimitRule), (status = 400, description = "Bad input (`invalid_input`, naming the field)", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or the rule's area, or the area of the rule it replaces, outside the caller's scope (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn put_limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
     ApiJson(mut rule): ApiJson<TimeLimitRule>,
 ) -> Result<Json<TimeLimitRule>, ApiError> {
-    if !matches!(caller.user.role, Role::Admin | Role::Supervisor) {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "only administrators and supervisors set time limits",
-        ));
-    }
+    policy::require(&caller, Permission::ManageTimeLimits)?;
     rule.id = id;
-    warnings::put_limit_rule(&state.db, &rule, state.clock.now().0).await?;
+    warnings::set_limit_rule(&state, &caller, &rule).await?;
     tracing::info!(rule = %rule.id, by = %caller.user.id, "time-limit rule set");
     Ok(Json(rule))
 }
