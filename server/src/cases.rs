@@ -53,12 +53,20 @@ pub async fn dispatch_targets(
     field: &str,
 ) -> Result<Vec<Org>, Refusal> {
     if to.is_empty() {
-        return Err(Refusal::invalid(code, field, "name at least one organisation"));
+        return Err(Refusal::invalid(
+            code,
+            field,
+            "name at least one organisation",
+        ));
     }
     let mut orgs: Vec<Org> = Vec::with_capacity(to.len());
     for id in to {
         if orgs.iter().any(|o| &o.id == id) {
-            return Err(Refusal::invalid(code, field, format!("{id:?} is named twice")));
+            return Err(Refusal::invalid(
+                code,
+                field,
+                format!("{id:?} is named twice"),
+            ));
         }
         let Some(org) = db.org(id).await? else {
             return Err(Refusal::invalid(
@@ -194,7 +202,11 @@ pub async fn take_step(
             let orgs = dispatch_targets(&state.db, &caller.org, &ids, "invalid_action", "to")
                 .await
                 .map_err(|r| match r {
-                    Refusal::Invalid { code, field, message } => Refusal::Invalid {
+                    Refusal::Invalid {
+                        code,
+                        field,
+                        message,
+                    } => Refusal::Invalid {
                         code,
                         field,
                         message: format!("{kind}: {message}"),
@@ -291,7 +303,8 @@ fn parse_step(
             // Names come from the registry: a target may leave its name out.
             if let Some(Value::Array(to)) = obj.get_mut("to") {
                 for t in to.iter_mut().filter_map(Value::as_object_mut) {
-                    t.entry("name").or_insert_with(|| Value::String(String::new()));
+                    t.entry("name")
+                        .or_insert_with(|| Value::String(String::new()));
                 }
             }
         }

@@ -83,7 +83,11 @@ pub fn permits(role: Role, permission: Permission) -> bool {
     match permission {
         P::ReadCases => matches!(
             role,
-            R::GridWorker | R::VillageMediator | R::Dispatcher | R::DepartmentHandler | R::Supervisor
+            R::GridWorker
+                | R::VillageMediator
+                | R::Dispatcher
+                | R::DepartmentHandler
+                | R::Supervisor
         ),
         P::ReadPersonalData => {
             matches!(
@@ -171,7 +175,11 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    pub fn invalid(code: &'static str, field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Refusal::Invalid {
             code,
             field: field.into(),
@@ -235,7 +243,10 @@ mod tests {
             (Role::GridWorker, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
             (Role::VillageMediator, [1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0]),
             (Role::Dispatcher, [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0]),
-            (Role::DepartmentHandler, [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0]),
+            (
+                Role::DepartmentHandler,
+                [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0],
+            ),
             (Role::Supervisor, [1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1]),
             (Role::Admin, [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1]),
             (Role::System, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),

@@ -101,12 +101,7 @@ async fn check(db: &Db, rule: &DispatchRule) -> Result<Org, Refusal> {
         .org(&rule.center_org)
         .await?
         .filter(|o| o.kind == "CENTER")
-        .ok_or_else(|| {
-            invalid(
-                "center_org",
-                format!("no center {:?}", rule.center_org),
-            )
-        })?;
+        .ok_or_else(|| invalid("center_org", format!("no center {:?}", rule.center_org)))?;
     let holds_area = match (rule.area_prefix.as_deref(), center.scope_prefix.as_deref()) {
         (Some(area), Some(scope)) => area.starts_with(scope),
         (None, Some(_)) => center.tier == Tier::County,

@@ -52,7 +52,10 @@ impl TimeLimitRule {
     fn matches(&self, tier: Tier, category: &str, area: &str) -> bool {
         self.tier.as_deref().is_none_or(|t| t == tier.as_code())
             && self.category.as_deref().is_none_or(|c| c == category)
-            && self.area_prefix.as_deref().is_none_or(|p| area.starts_with(p))
+            && self
+                .area_prefix
+                .as_deref()
+                .is_none_or(|p| area.starts_with(p))
     }
 }
 
@@ -123,10 +126,11 @@ pub async fn set_limit_rule(
         .await?
         .into_iter()
         .find(|r| r.id == rule.id);
-    if let Some(old) = &old {
-        if !policy::covers(caller, old.area_prefix.as_deref()) {
-            return Err(out_of_scope());
-        }
+    if old
+        .as_ref()
+        .is_some_and(|old| !policy::covers(caller, old.area_prefix.as_deref()))
+    {
+        return Err(out_of_scope());
     }
     let mut tx = state.db.writer.begin().await?;
     upsert_limit_rule(&mut tx, rule, state.clock.now().0).await?;
@@ -153,7 +157,8 @@ fn check_limit_rule(rule: &TimeLimitRule) -> std::result::Result<(), Refusal> {
         return Err(invalid("id", "1 to 64 characters".into()));
     }
     if let Some(t) = &rule.tier {
-        t.parse::<Tier>().map_err(|e| invalid("tier", e.to_string()))?;
+        t.parse::<Tier>()
+            .map_err(|e| invalid("tier", e.to_string()))?;
     }
     if let Some(c) = &rule.category {
         c.parse::<gridsync_core::case::Category>()

@@ -2,16 +2,16 @@
 //! Who reads and who changes them: `crate::policy`; changes only inside the caller's scope,
 //! audited (`crate::rules::add_by`, `remove_by`).
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiJson;
 use crate::policy::{self, Permission};
 use crate::rules::{self, DispatchRule};
 use crate::state::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

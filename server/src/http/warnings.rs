@@ -12,9 +12,9 @@ use sqlx::Row;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
+use super::ApiError;
 use super::auth::AuthUser;
 use super::error::{ApiJson, ApiQuery};
-use super::ApiError;
 use crate::policy::{self, Permission};
 use crate::state::AppState;
 use crate::warnings::{self, TimeLimitRule};

@@ -155,7 +155,9 @@ fn a_township_dispatcher_changes_dispatch_rules_only_inside_his_township() {
         .map(|mut r| {
             (
                 r.status().as_u16(),
-                r.body_mut().read_json::<serde_json::Value>().unwrap_or_default(),
+                r.body_mut()
+                    .read_json::<serde_json::Value>()
+                    .unwrap_or_default(),
             )
         })
         .unwrap();
@@ -390,7 +392,10 @@ fn malformed(kind: EventKind) -> (serde_json::Value, &'static str) {
         EventKind::Dispatch => (json!({ "to": [] }), "to"),
         EventKind::ExtensionRequest => (json!({ "days": 0, "reason": "等待鉴定" }), "days"),
         EventKind::ExtensionDecision => (json!({ "approved": "yes" }), "approved"),
-        EventKind::Escalate => (json!({ "to_tier": "PROVINCE", "reason": "提级" }), "to_tier"),
+        EventKind::Escalate => (
+            json!({ "to_tier": "PROVINCE", "reason": "提级" }),
+            "to_tier",
+        ),
         EventKind::Resolve => (json!({ "success": true }), "outcome"),
         EventKind::ResolveOnSite => (json!({ "outcome": "" }), "outcome"),
         EventKind::FollowUp => (json!({ "method": "PHONE" }), "satisfaction"),
@@ -409,17 +414,18 @@ fn a_malformed_payload_is_400_naming_the_field_for_every_kind() {
     let chen = Staff::login(&server, "chen.dispatch");
     assert_eq!(chen.act(case, "ACCEPT", json!({})).0, 200);
     assert_eq!(
-        chen.act(case, "DISPATCH", json!({ "to": [{ "id": "330182-labour" }] }))
-            .0,
+        chen.act(
+            case,
+            "DISPATCH",
+            json!({ "to": [{ "id": "330182-labour" }] })
+        )
+        .0,
         200
     );
     // Each kind from a role that may author it, all with the case in scope.
     let staff = [
         (Role::Dispatcher, Staff::login(&server, "chen.dispatch")),
-        (
-            Role::DepartmentHandler,
-            Staff::login(&server, "liu.labour"),
-        ),
+        (Role::DepartmentHandler, Staff::login(&server, "liu.labour")),
         (Role::Supervisor, Staff::login(&server, "wu.super")),
         (Role::VillageMediator, Staff::login(&server, "li.mediator")),
     ];
@@ -448,7 +454,10 @@ fn a_malformed_payload_is_400_naming_the_field_for_every_kind() {
     // A wrongly typed field is named too.
     let (s, r) = chen.act(case, "FOLLOW_UP", json!({ "satisfaction": "very" }));
     assert_eq!((s, code(&r)), (400, "invalid_action"), "{r}");
-    assert!(r["message"].as_str().unwrap().contains("satisfaction"), "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("satisfaction"),
+        "{r}"
+    );
     // Nothing malformed reached the case.
     let (_, detail) = chen.get(&format!("/v1/cases/{case}"));
     assert_eq!(detail["state"]["status"], "DISPATCHED");
