@@ -100,6 +100,136 @@ pub async fn dispatch_targets(
     Ok(orgs)
 }
 
+/// A case as the center's list shows it: the projection's columns (party names only, for
+/// search; no personal data beyond them).
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct CaseRow {
+    pub id: String,
+    pub case_no: Option<String>,
+    pub title: String,
+    pub status: String,
+    pub category: String,
+    pub risk_level: String,
+    pub high_risk: bool,
+    pub area_code: String,
+    pub tier: String,
+    pub handling_org: Option<String>,
+    pub assigned_orgs: Vec<String>,
+    pub supervision: String,
+    pub due_kind: Option<String>,
+    pub due_at: Option<i64>,
+    pub party_names: String,
+    pub updated_pos: i64,
+}
+
+/// Which cases [`list`] returns, inside the caller's scope; empty strings: any.
+#[derive(Clone, Debug, Default)]
+pub struct CaseFilter {
+    pub status: String,
+    pub category: String,
+    pub risk: String,
+    /// In the title, the party names or the case number.
+    pub text: String,
+    /// Page size, clamped to 1..=500.
+    pub limit: i64,
+    /// `updated_pos` of the last row of the previous page.
+    pub before: Option<i64>,
+    /// An area-code prefix (digits).
+    pub area: String,
+    /// An organisation the case is dispatched to or handled by.
+    pub org: String,
+    /// Only cases past a running deadline.
+    pub overdue: bool,
+}
+
+/// The cases in the caller's scope matching `filter`, newest change first, with the
+/// `before` of the next page (none on the last page).
+pub async fn list(
+    state: &AppState,
+    caller: &Caller,
+    filter: &CaseFilter,
+) -> Result<(Vec<CaseRow>, Option<i64>), Refusal> {
+    use sqlx::Row;
+    let limit = filter.limit.clamp(1, 500);
+    let (area_lo, area_hi) = cases::area_range(caller.org.scope_prefix.as_deref());
+    let area = filter.area.as_str();
+    if !area.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Refusal::invalid(
+            "invalid_area",
+            "area",
+            "an area-code prefix (digits)",
+        ));
+    }
+    let org = filter.org.as_str();
+    let text = filter.text.trim();
+    let text = if text.is_empty() {
+        String::new()
+    } else {
+        format!("%{text}%")
+    };
+    // Drafts are the recorder's own work: the center lists cases from submission on.
+    let rows = sqlx::query(
+        "SELECT * FROM cases k
+         WHERE ((k.area_code >= $1 AND k.area_code < $2) OR k.assigned_orgs LIKE $3 OR k.handling_org = $4)
+           AND k.status <> 'DRAFT'
+           AND ($5 = '' OR k.status = $5) AND ($6 = '' OR k.category = $6) AND ($7 = '' OR k.risk_level = $7)
+           AND ($8 = '' OR k.title LIKE $8 OR k.party_names LIKE $8 OR k.case_no LIKE $8)
+           AND k.updated_pos < $9
+           AND ($11 = '' OR (k.area_code >= $11 AND k.area_code < $12))
+           AND ($13 = '' OR k.assigned_orgs LIKE $14 OR k.handling_org = $13)
+           AND ($15 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $16))
+         ORDER BY k.updated_pos DESC LIMIT $10",
+    )
+    .bind(area_lo)
+    .bind(area_hi)
+    .bind(format!("%,{},%", caller.org.id))
+    .bind(&caller.org.id)
+    .bind(&filter.status)
+    .bind(&filter.category)
+    .bind(&filter.risk)
+    .bind(text)
+    .bind(filter.before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .bind(area)
+    .bind(format!("{area}:"))
+    .bind(org)
+    .bind(format!("%,{org},%"))
+    .bind(i64::from(filter.overdue))
+    .bind(state.clock.now().0)
+    .fetch_all(&state.db.pool())
+    .await?;
+    let row = |r: &sqlx::any::AnyRow| -> Result<CaseRow, sqlx::Error> {
+        let assigned: String = r.try_get("assigned_orgs")?;
+        Ok(CaseRow {
+            id: r.try_get("id")?,
+            case_no: r.try_get("case_no")?,
+            title: r.try_get("title")?,
+            status: r.try_get("status")?,
+            category: r.try_get("category")?,
+            risk_level: r.try_get("risk_level")?,
+            high_risk: r.try_get::<i64, _>("high_risk")? != 0,
+            area_code: r.try_get("area_code")?,
+            tier: r.try_get("tier")?,
+            handling_org: r.try_get("handling_org")?,
+            assigned_orgs: assigned
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            supervision: r.try_get("supervision")?,
+            due_kind: r.try_get("due_kind")?,
+            due_at: r.try_get("due_at")?,
+            party_names: r.try_get("party_names")?,
+            updated_pos: r.try_get("updated_pos")?,
+        })
+    };
+    let items: Vec<CaseRow> = rows.iter().map(row).collect::<Result<_, sqlx::Error>>()?;
+    let next = (items.len() as i64 == limit)
+        .then(|| items.last().map(|r| r.updated_pos))
+        .flatten();
+    Ok((items, next))
+}
+
 /// A case by its id, if it is in the caller's scope (else 404: its existence is not told).
 pub async fn find_in_scope(
     state: &AppState,

@@ -250,6 +250,55 @@ impl LiveEvent {
     }
 }
 
+/// An open warning as staff list it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct WarningRow {
+    pub case_id: String,
+    pub kind: String,
+    pub level: String,
+    pub area_code: String,
+    pub due_at: Option<i64>,
+    pub raised_at: i64,
+    pub updated_at: i64,
+}
+
+/// The open warnings of cases in the caller's scope (by area, or assigned to the caller's
+/// organisation), filtered by `level` and `kind` (empty: any), nearest due first.
+pub async fn open_in_scope(
+    state: &AppState,
+    caller: &crate::sync::Caller,
+    level: &str,
+    kind: &str,
+) -> Result<Vec<WarningRow>> {
+    let (lo, hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
+    let rows = sqlx::query(
+        "SELECT * FROM warnings WHERE cleared_at IS NULL
+           AND ((area_code >= $1 AND area_code < $2) OR org_ids LIKE $3)
+           AND ($4 = '' OR level = $4) AND ($5 = '' OR kind = $5)
+         ORDER BY due_at IS NULL, due_at, raised_at LIMIT 1000",
+    )
+    .bind(lo)
+    .bind(hi)
+    .bind(format!("%,{},%", caller.org.id))
+    .bind(level)
+    .bind(kind)
+    .fetch_all(&state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(WarningRow {
+                case_id: r.try_get("case_id")?,
+                kind: r.try_get("kind")?,
+                level: r.try_get("level")?,
+                area_code: r.try_get("area_code")?,
+                due_at: r.try_get("due_at")?,
+                raised_at: r.try_get("raised_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect()
+}
+
 /// What one scan did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanReport {

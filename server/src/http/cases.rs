@@ -13,7 +13,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use gridsync_core::case::CaseId;
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use super::ApiError;
 use super::auth::AuthUser;
@@ -48,28 +47,8 @@ pub(crate) struct ListQuery {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct CaseRow {
-    id: String,
-    case_no: Option<String>,
-    title: String,
-    status: String,
-    category: String,
-    risk_level: String,
-    high_risk: bool,
-    area_code: String,
-    tier: String,
-    handling_org: Option<String>,
-    assigned_orgs: Vec<String>,
-    supervision: String,
-    due_kind: Option<String>,
-    due_at: Option<i64>,
-    party_names: String,
-    updated_pos: i64,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Page {
-    items: Vec<CaseRow>,
+    items: Vec<crate::cases::CaseRow>,
     /// Pass as `before` for the next page; absent on the last page.
     next: Option<i64>,
 }
@@ -81,84 +60,19 @@ pub(crate) async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
     policy::require(&caller, Permission::ReadCases)?;
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let (area_lo, area_hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
-    let area = q.area.clone().unwrap_or_default();
-    if !area.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::bad_request(
-            "invalid_area",
-            "area is an area-code prefix (digits)",
-        ));
-    }
-    let org = q.org.clone().unwrap_or_default();
-    let text = q
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(|t| format!("%{t}%"));
-    // Drafts are the recorder's own work: the center lists cases from submission on.
-    let rows = sqlx::query(
-        "SELECT * FROM cases k
-         WHERE ((k.area_code >= $1 AND k.area_code < $2) OR k.assigned_orgs LIKE $3 OR k.handling_org = $4)
-           AND k.status <> 'DRAFT'
-           AND ($5 = '' OR k.status = $5) AND ($6 = '' OR k.category = $6) AND ($7 = '' OR k.risk_level = $7)
-           AND ($8 = '' OR k.title LIKE $8 OR k.party_names LIKE $8 OR k.case_no LIKE $8)
-           AND k.updated_pos < $9
-           AND ($11 = '' OR (k.area_code >= $11 AND k.area_code < $12))
-           AND ($13 = '' OR k.assigned_orgs LIKE $14 OR k.handling_org = $13)
-           AND ($15 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $16))
-         ORDER BY k.updated_pos DESC LIMIT $10",
-    )
-    .bind(area_lo)
-    .bind(area_hi)
-    .bind(format!("%,{},%", caller.org.id))
-    .bind(&caller.org.id)
-    .bind(q.status.unwrap_or_default())
-    .bind(q.category.unwrap_or_default())
-    .bind(q.risk.unwrap_or_default())
-    .bind(text.unwrap_or_default())
-    .bind(q.before.unwrap_or(i64::MAX))
-    .bind(limit)
-    .bind(area.clone())
-    .bind(format!("{area}:"))
-    .bind(org.clone())
-    .bind(format!("%,{org},%"))
-    .bind(i64::from(q.overdue.unwrap_or(false)))
-    .bind(state.clock.now().0)
-    .fetch_all(&state.db.pool())
-    .await?;
-    let items: Vec<CaseRow> = rows.iter().map(row).collect::<Result<_, sqlx::Error>>()?;
-    let next = (items.len() as i64 == limit)
-        .then(|| items.last().map(|r| r.updated_pos))
-        .flatten();
+    let filter = crate::cases::CaseFilter {
+        status: q.status.unwrap_or_default(),
+        category: q.category.unwrap_or_default(),
+        risk: q.risk.unwrap_or_default(),
+        text: q.text.unwrap_or_default(),
+        limit: q.limit.unwrap_or(50),
+        before: q.before,
+        area: q.area.unwrap_or_default(),
+        org: q.org.unwrap_or_default(),
+        overdue: q.overdue.unwrap_or(false),
+    };
+    let (items, next) = crate::cases::list(&state, &caller, &filter).await?;
     Ok(Json(Page { items, next }))
-}
-
-fn row(r: &sqlx::any::AnyRow) -> Result<CaseRow, sqlx::Error> {
-    let assigned: String = r.try_get("assigned_orgs")?;
-    Ok(CaseRow {
-        id: r.try_get("id")?,
-        case_no: r.try_get("case_no")?,
-        title: r.try_get("title")?,
-        status: r.try_get("status")?,
-        category: r.try_get("category")?,
-        risk_level: r.try_get("risk_level")?,
-        high_risk: r.try_get::<i64, _>("high_risk")? != 0,
-        area_code: r.try_get("area_code")?,
-        tier: r.try_get("tier")?,
-        handling_org: r.try_get("handling_org")?,
-        assigned_orgs: assigned
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        supervision: r.try_get("supervision")?,
-        due_kind: r.try_get("due_kind")?,
-        due_at: r.try_get("due_at")?,
-        party_names: r.try_get("party_names")?,
-        updated_pos: r.try_get("updated_pos")?,
-    })
 }
 
 /// A case as the center shows it: fields (personal data masked), derived state, timeline.

@@ -7,8 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use serde::Deserialize;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
@@ -34,52 +33,20 @@ pub(crate) struct WarningQuery {
     kind: Option<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct WarningRow {
-    case_id: String,
-    kind: String,
-    level: String,
-    area_code: String,
-    due_at: Option<i64>,
-    raised_at: i64,
-    updated_at: i64,
-}
-
-#[utoipa::path(get, path = "/v1/warnings", tag = "workflow", summary = "Open warnings in the caller's scope", security(("bearer" = [])), params(WarningQuery), responses((status = 200, body = Vec<WarningRow>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/warnings", tag = "workflow", summary = "Open warnings in the caller's scope", security(("bearer" = [])), params(WarningQuery), responses((status = 200, body = Vec<crate::warnings::WarningRow>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<WarningQuery>,
-) -> Result<Json<Vec<WarningRow>>, ApiError> {
+) -> Result<Json<Vec<warnings::WarningRow>>, ApiError> {
     policy::require(&caller, Permission::ReadWarnings)?;
-    let (lo, hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
-    let rows = sqlx::query(
-        "SELECT * FROM warnings WHERE cleared_at IS NULL
-           AND ((area_code >= $1 AND area_code < $2) OR org_ids LIKE $3)
-           AND ($4 = '' OR level = $4) AND ($5 = '' OR kind = $5)
-         ORDER BY due_at IS NULL, due_at, raised_at LIMIT 1000",
+    let items = warnings::open_in_scope(
+        &state,
+        &caller,
+        &q.level.unwrap_or_default(),
+        &q.kind.unwrap_or_default(),
     )
-    .bind(lo)
-    .bind(hi)
-    .bind(format!("%,{},%", caller.org.id))
-    .bind(q.level.unwrap_or_default())
-    .bind(q.kind.unwrap_or_default())
-    .fetch_all(&state.db.pool())
     .await?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            Ok(WarningRow {
-                case_id: r.try_get("case_id")?,
-                kind: r.try_get("kind")?,
-                level: r.try_get("level")?,
-                area_code: r.try_get("area_code")?,
-                due_at: r.try_get("due_at")?,
-                raised_at: r.try_get("raised_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
     Ok(Json(items))
 }
 

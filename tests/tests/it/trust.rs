@@ -213,10 +213,12 @@ fn a_township_dispatcher_changes_dispatch_rules_only_inside_his_township() {
 fn time_limits_are_set_only_inside_the_callers_scope_and_audited() {
     let server = TestServer::start();
     add_user(&server, "qian.super", Role::Supervisor, "330182101-center");
+    // The township's wage cases are accepted within the hour, the county's within two.
     let put = |who: &Staff, id: &str, area: Option<&str>| -> (u16, serde_json::Value) {
+        let accept = if area.is_some() { 3_600_000 } else { 7_200_000 };
         let body = json!({
             "id": "ignored", "tier": null, "category": "LABOUR_WAGES", "area_prefix": area,
-            "limits": { "accept": 3_600_000, "accept_high_risk": 3_600_000, "sign": 7_200_000,
+            "limits": { "accept": accept, "accept_high_risk": 3_600_000, "sign": 7_200_000,
                 "handle_simple": 86_400_000, "handle_general": 86_400_000,
                 "handle_complex": 86_400_000, "follow_up": 86_400_000, "yellow_percent": 70 }
         });
@@ -268,8 +270,8 @@ fn time_limits_are_set_only_inside_the_callers_scope_and_audited() {
         ]
     );
 
-    // The township's own limits apply to its cases, and travel in them: accepted at the
-    // center, a 东岭村 wage case must be accepted within the township's hour.
+    // The township's own limits apply to its cases, over the county's, and travel in them:
+    // a 东岭村 wage case carries the township's hour.
     let ids = submitted(&server, 1);
     let chen = Staff::login(&server, "chen.dispatch");
     let (s, r) = chen.act(&ids[0], "ACCEPT", json!({}));
