@@ -321,49 +321,8 @@ pub async fn take_step(
     }
     let (mut action, tier_given) = parse_step(kind, payload, caller.org.tier)?;
     match &mut action {
-        Action::Dispatch {
-            to,
-            assignee,
-            tier,
-            auto,
-            ..
-        } => {
-            let ids: Vec<String> = to.iter().map(|o| o.id.clone()).collect();
-            let orgs = dispatch_targets(&state.db, &caller.org, &ids, "invalid_action", "to")
-                .await
-                .map_err(|r| match r {
-                    Refusal::Invalid {
-                        code,
-                        field,
-                        message,
-                    } => Refusal::Invalid {
-                        code,
-                        field,
-                        message: format!("{kind}: {message}"),
-                    },
-                    other => other,
-                })?;
-            // Names from the registry, whatever the client sent.
-            *to = orgs
-                .iter()
-                .map(|o| OrgRef::new(o.id.clone(), o.name.clone()))
-                .collect();
-            if !tier_given {
-                *tier = orgs[0].tier;
-            }
-            if let Some(user) = assignee.as_deref() {
-                let known = state.db.user(user).await?;
-                if !known.is_some_and(|u| u.active && orgs.iter().any(|o| o.id == u.org_id)) {
-                    return Err(Refusal::invalid(
-                        "invalid_action",
-                        "assignee",
-                        format!("{kind}: the assignee is not an active user of a target"),
-                    ));
-                }
-            }
-            // Only a rule's dispatch is automatic.
-            *auto = false;
-        }
+        Action::Dispatch { .. } => check_dispatch(state, caller, &mut action, tier_given).await?,
+        // Only the server's own steps are automatic.
         Action::Supervise { auto, .. } => *auto = false,
         _ => {}
     }
@@ -395,6 +354,48 @@ pub async fn take_step(
     Err(Error::Conflict("could not assign a case number; try again".into()).into())
 }
 
+/// A dispatcher's DISPATCH made good: its targets registered and within the caller's reach,
+/// under their registered names; the lead target's tier unless the payload named one; an
+/// assignee only among the targets' users; never marked automatic.
+async fn check_dispatch(
+    state: &AppState,
+    caller: &Caller,
+    action: &mut Action,
+    tier_given: bool,
+) -> Result<(), Refusal> {
+    let Action::Dispatch {
+        to,
+        assignee,
+        tier,
+        auto,
+        ..
+    } = action
+    else {
+        return Ok(());
+    };
+    let ids: Vec<String> = to.iter().map(|o| o.id.clone()).collect();
+    let orgs = dispatch_targets(&state.db, &caller.org, &ids, "invalid_action", "to").await?;
+    *to = orgs
+        .iter()
+        .map(|o| OrgRef::new(o.id.clone(), o.name.clone()))
+        .collect();
+    if !tier_given {
+        *tier = orgs[0].tier;
+    }
+    if let Some(user) = assignee.as_deref() {
+        let known = state.db.user(user).await?;
+        if !known.is_some_and(|u| u.active && orgs.iter().any(|o| o.id == u.org_id)) {
+            return Err(Refusal::invalid(
+                "invalid_action",
+                "assignee",
+                "the assignee is not an active user of a target",
+            ));
+        }
+    }
+    *auto = false;
+    Ok(())
+}
+
 /// A step's payload read into an [`Action`], every refusal a 400 naming the field. An
 /// ACCEPT gets a placeholder number (the transaction's) and, unless given, the accepting
 /// center's tier. Returns whether the payload named a tier.
@@ -405,7 +406,11 @@ fn parse_step(
 ) -> Result<(Action, bool), Refusal> {
     use serde_json::Value;
     let invalid = |field: &str, message: &str| {
-        Refusal::invalid("invalid_action", field, format!("{kind}: {message}"))
+        Refusal::invalid(
+            "invalid_action",
+            field,
+            format!("{kind} payload: {message}"),
+        )
     };
     let mut payload = match payload {
         Value::Null => serde_json::json!({}),

@@ -161,7 +161,7 @@ pub enum Refusal {
     #[error("{0}")]
     OutOfScope(String),
     /// A field of the request is wrong: 400 with `code`; the message names the field.
-    #[error("{field}: {message}")]
+    #[error("{message} (field `{field}`)")]
     Invalid {
         code: &'static str,
         field: String,
