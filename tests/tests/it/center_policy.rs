@@ -1,8 +1,8 @@
-//! The trust boundary of the center's API (issue 12), tried from outside: a township's staff
-//! change rules and time limits only inside their township; the center numbers its own
-//! accepts with no gaps; dispatches go only to registered organisations within reach, under
-//! their registered names; malformed payloads are 400 naming the field; rule changes and
-//! exports are in the audit log.
+//! The trust boundary of the center's API (issue 12, the center side), tried from outside:
+//! a township's staff change rules and time limits only inside their township; the center
+//! numbers its own accepts with no gaps; dispatches go only to registered organisations
+//! within reach, under their registered names; malformed payloads are 400 naming the
+//! field; rule changes and exports are in the audit log.
 
 use gridsync_core::case::CaseId;
 use gridsync_core::workflow::{EventKind, Role, may_author};
