@@ -30,6 +30,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub const CASE_ACTION: &str = "CASE_ACTION";
 /// `action` of a read of unmasked personal data (`detail`: `fields`, `parties`).
 pub const PERSONAL_DATA_READ: &str = "PERSONAL_DATA_READ";
+/// `action` of a sync that delivered cases, with their personal data, to a device
+/// (`detail`: `device`, `cases` (ids), `changes`).
+pub const CASES_SYNCED: &str = "CASES_SYNCED";
 /// `action` of an auto-dispatch rule added (`detail`: the rule's id, codes and organisation
 /// ids).
 pub const RULE_ADDED: &str = "RULE_ADDED";

@@ -605,9 +605,14 @@ async fn edit_in<T>(
     op: impl FnOnce(&mut CaseDoc, gridsync_core::case::Timestamp) -> Result<T>,
 ) -> Result<T> {
     let now = state.clock.now();
-    let loaded = cases::load(&mut *tx, id, &state.actor)
-        .await?
-        .ok_or(Error::NotFound("case"))?;
+    let loaded = match cases::load(&mut *tx, id, &state.actor).await {
+        Ok(Some(loaded)) => loaded,
+        Ok(None) => return Err(Error::NotFound("case")),
+        Err(e @ Error::Database(_)) => return Err(e),
+        // Reported by the read that precedes every step ([`load`]); this transaction holds
+        // the writer, so it only refuses.
+        Err(_) => return Err(Error::CaseUnavailable(id)),
+    };
     let mut doc = loaded.doc;
     let before = doc.heads();
     let out = op(&mut doc, now)?;
@@ -638,12 +643,32 @@ async fn edit_in<T>(
     Ok(out)
 }
 
-/// A case's document as the center holds it.
+/// A case's document as the center holds it. A stored case that does not open is reported
+/// (`/metrics`, the administrator's list) and answered `CaseUnavailable`, for it alone.
 pub async fn load(state: &AppState, id: CaseId) -> Result<Option<CaseDoc>> {
     let mut conn = state.db.pool.acquire().await?;
-    Ok(cases::load(&mut conn, id, &state.actor)
-        .await?
-        .map(|l| l.doc))
+    match cases::load(&mut conn, id, &state.actor).await {
+        Ok(loaded) => Ok(loaded.map(|l| l.doc)),
+        Err(e) => {
+            drop(conn);
+            Err(unavailable(state, id, e).await)
+        }
+    }
+}
+
+/// Reports a case whose stored document does not open; the error to answer with.
+async fn unavailable(state: &AppState, id: CaseId, e: Error) -> Error {
+    if let Error::Database(_) = e {
+        return e;
+    }
+    let report = async {
+        let mut conn = state.db.writer.acquire().await?;
+        crate::sync::report_unavailable(&mut conn, id, &e, state.clock.now().0).await
+    };
+    if let Err(failed) = report.await {
+        tracing::error!(case = %id, error = %failed, "could not record an unavailable case");
+    }
+    Error::CaseUnavailable(id)
 }
 
 /// The next case number `{county6}-{yyyymmdd}-{seq}` of a county for the day of `now`

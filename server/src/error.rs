@@ -16,6 +16,9 @@ pub enum Error {
     Conflict(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// A stored case that no longer opens (reported to the administrator).
+    #[error("case {0} cannot be opened")]
+    CaseUnavailable(gridsync_core::case::CaseId),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

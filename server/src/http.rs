@@ -6,6 +6,7 @@ pub(crate) mod cases;
 pub(crate) mod error;
 pub(crate) mod health;
 pub(crate) mod openapi;
+pub(crate) mod quarantine;
 pub(crate) mod rules;
 pub(crate) mod stats;
 pub(crate) mod sync;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(stats::router())
         .merge(rules::router())
         .merge(warnings::router())
+        .merge(quarantine::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Every body extractor (JSON) on every route; `/v1/sync` reads its own, larger one.

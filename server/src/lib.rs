@@ -91,6 +91,9 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
     } else {
         Bootstrap::Existing
     };
+    // This process's actor: reserved before any device can bind it.
+    let actor = automerge::ActorId::random();
+    db.reserve_actor(&actor.to_hex_string(), now).await?;
     let (ingest, committer) = ingest::Ingest::new();
     let (live, _) = tokio::sync::broadcast::channel(1024);
     let (closing, _) = tokio::sync::watch::channel(false);
@@ -102,7 +105,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         keys: Arc::new(auth::Keys::new(secret.as_bytes())),
         clock,
         limits: TimeLimits::default(),
-        actor: automerge::ActorId::random(),
+        actor,
         metrics: Some(metrics_handle()),
         limits_http: HttpLimits::default(),
         throttle: Arc::default(),

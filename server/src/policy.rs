@@ -37,10 +37,12 @@ pub enum Permission {
     Export,
     /// Read and verify the audit log.
     ReadAudit,
+    /// See what the trust boundary holds aside (cases that do not open, parked changes).
+    ReadQuarantine,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ReadCases,
         Permission::ReadPersonalData,
         Permission::TakeSteps,
@@ -53,6 +55,7 @@ impl Permission {
         Permission::ReadStatistics,
         Permission::Export,
         Permission::ReadAudit,
+        Permission::ReadQuarantine,
     ];
 
     /// For messages: "your role may not {what}".
@@ -70,6 +73,7 @@ impl Permission {
             Permission::ReadStatistics => "read statistics",
             Permission::Export => "export",
             Permission::ReadAudit => "read the audit log",
+            Permission::ReadQuarantine => "see the quarantine",
         }
     }
 }
@@ -107,6 +111,7 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         P::ReadDispatchRules => matches!(role, R::Dispatcher | R::Supervisor | R::Admin),
         P::ManageDispatchRules => matches!(role, R::Dispatcher | R::Admin),
         P::ManageTimeLimits | P::ReadAudit => matches!(role, R::Supervisor | R::Admin),
+        P::ReadQuarantine => role == R::Admin,
         P::ReadStatistics | P::Export => {
             matches!(role, R::Dispatcher | R::DepartmentHandler | R::Supervisor)
         }

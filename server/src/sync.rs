@@ -14,7 +14,7 @@
 use std::collections::{HashMap, HashSet};
 
 use automerge::{Change, ChangeHash};
-use gridsync_core::case::{CaseDoc, CaseId};
+use gridsync_core::case::{CaseDoc, CaseId, Refusal as OpRefusal, Writer};
 use gridsync_core::protocol::{Ack, DocChanges, RejectCode, Rejection, SyncRequest, SyncResponse};
 use gridsync_core::workflow::{Event, EventKind, fold, may_author};
 use sqlx::{AnyConnection, Row};
@@ -49,13 +49,29 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Whether a case projected as `p` is in the caller's scope (or the former one's).
+    /// Whether a case projected as `p` is in the device's scope (or the former one's).
     fn reaches(&self, p: &Projection) -> bool {
-        p.in_scope_of(self.org.scope_prefix.as_deref(), &self.org.id)
-            || self
-                .former_org
-                .as_ref()
-                .is_some_and(|o| p.in_scope_of(o.scope_prefix.as_deref(), &o.id))
+        self.holds_cases()
+            && (p.in_scope_of(self.org.scope_prefix.as_deref(), &self.org.id)
+                || self
+                    .former_org
+                    .as_ref()
+                    .is_some_and(|o| p.in_scope_of(o.scope_prefix.as_deref(), &o.id)))
+    }
+
+    /// Whether this user's devices hold cases at all (docs/security.md, "What a device
+    /// receives"). The field roles hold their cases in full: grid workers and village
+    /// mediators their village's, department handlers and mediation rooms what is
+    /// dispatched to them, a village or township dispatcher his area. A county dispatcher,
+    /// a supervisor and an administrator work in the console: a phone of theirs would carry
+    /// the county's personal data, so it holds none.
+    pub(crate) fn holds_cases(&self) -> bool {
+        use gridsync_core::workflow::{Role, Tier};
+        match self.user.role {
+            Role::GridWorker | Role::VillageMediator | Role::DepartmentHandler => true,
+            Role::Dispatcher => self.org.tier != Tier::County,
+            Role::Supervisor | Role::Admin | Role::System => false,
+        }
     }
 }
 
@@ -74,8 +90,10 @@ struct Merge {
     /// The document's heads after the merge (the document itself is dropped once merged:
     /// merges wait for the committer, and two hundred phones' documents add up).
     heads: Vec<[u8; 32]>,
-    /// Some merged changes wait for dependencies the center does not have yet.
+    /// Some pushed changes wait for dependencies the center does not have yet.
     partial: bool,
+    /// Those changes (hash hex, actor hex, bytes): kept aside, never applied or served.
+    parked: Vec<(String, String, Vec<u8>)>,
     new: Vec<(String, String, Vec<u8>)>, // hash hex, actor hex, bytes
     projection: Projection,
     /// The new snapshot, when one is due and reopens (checked in `merge`).
@@ -360,20 +378,33 @@ pub(crate) async fn merge_push(
     } else {
         cases::load_many(tx, &again, &state.actor).await?
     };
+    // Changes this device has parked (usually none): when each was first parked.
+    let parked_before = cases::parked_of(tx, &caller.device_id).await?;
     let mut merges = Vec::new();
     for push in pushes {
         out.stats.pushed_cases += 1;
         let outcome = match ready.remove(&push.doc_id) {
             Some(outcome) => outcome,
-            None => merge(
-                state,
-                caller,
-                actors,
-                push,
-                loaded.remove(&push.doc_id),
-                held.contains(&push.doc_id),
-            ),
+            None => match loaded.remove(&push.doc_id).transpose() {
+                Ok(prior) => merge(
+                    state,
+                    caller,
+                    actors,
+                    push,
+                    prior,
+                    held.contains(&push.doc_id),
+                ),
+                // One case that no longer opens fails only itself (and is reported).
+                Err(e) => {
+                    crate::sync::report_unavailable(tx, push.doc_id, &e, now).await?;
+                    Err((
+                        RejectCode::CaseUnavailable,
+                        "the center cannot open this case; an administrator has been told".into(),
+                    ))
+                }
+            },
         };
+        let outcome = outcome.and_then(|m| expire_parked(m, &parked_before, now));
         match outcome {
             Ok(m) => merges.push(m),
             Err((code, message)) => {
@@ -385,6 +416,15 @@ pub(crate) async fn merge_push(
                 });
             }
         }
+    }
+    if !parked_before.is_empty() {
+        // Parked changes that have now been judged and applied leave the quarantine.
+        let accepted: Vec<&str> = merges
+            .iter()
+            .flat_map(|m| m.new.iter().map(|(hash, _, _)| hash.as_str()))
+            .filter(|h| parked_before.contains_key(*h))
+            .collect();
+        cases::unpark(tx, &accepted).await?;
     }
     out.stats.new_changes = write(tx, state, caller, &mut merges, now).await?;
     // Heads now; they are sent only after the commit.
@@ -403,7 +443,53 @@ pub(crate) async fn merge_push(
     Ok(out)
 }
 
+/// How long a change may wait for dependencies the center never receives: then its case is
+/// refused `missing_dependencies`, so the phone shows it instead of retrying for ever.
+const PARK_LIMIT_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Refuses a merge whose parked changes have waited past [`PARK_LIMIT_MS`].
+fn expire_parked(
+    m: Merge,
+    parked_before: &HashMap<String, i64>,
+    now: i64,
+) -> std::result::Result<Merge, Refusal> {
+    let oldest = m
+        .parked
+        .iter()
+        .filter_map(|(hash, _, _)| parked_before.get(hash))
+        .min();
+    match oldest {
+        Some(first) if now - first > PARK_LIMIT_MS => Err((
+            RejectCode::MissingDependencies,
+            format!(
+                "{} change(s) waited more than {} days for changes the center never received",
+                m.parked.len(),
+                PARK_LIMIT_MS / 86_400_000
+            ),
+        )),
+        _ => Ok(m),
+    }
+}
+
+/// Records a stored case that does not open (for the administrator's list and `/metrics`).
+pub(crate) async fn report_unavailable(
+    conn: &mut AnyConnection,
+    id: CaseId,
+    error: &crate::error::Error,
+    now: i64,
+) -> Result<()> {
+    tracing::error!(case = %id, error = %error, "a stored case does not open");
+    metrics::counter!("gridsync_cases_unavailable_total").increment(1);
+    cases::mark_unavailable(conn, id, &error.to_string(), now).await
+}
+
 /// Merges one pushed case in memory and checks it. Nothing is written here.
+///
+/// The push path for one case, in order: parse; drop what the center holds; actor binding;
+/// then each new change in causal order is judged by its operations against the document
+/// as its author saw it ([`CaseDoc::judge`]) and applied; changes whose dependencies the
+/// center lacks are parked (never applied, never served); finally the result is checked
+/// (events, time limits, area moves, scope) and folded.
 fn merge(
     state: &AppState,
     caller: &Caller,
@@ -427,38 +513,33 @@ fn merge(
     }
     let existed = prior.is_some();
     let now = state.clock.now();
-    // What the case was before this push, read once: the scope check, the time limits and
-    // the events the push may not alter all come from it.
-    let mut limits_before = None;
+    // What the case was before this push, read once: the scope check, the time limits, the
+    // area and the events the push may not alter all come from it.
+    let mut before: Option<(gridsync_core::case::Case, gridsync_core::workflow::Status)> = None;
     let mut events_before: HashMap<String, Event> = HashMap::new();
     let (mut doc, replayed) = match prior {
         Some(l) => {
             let case = l.doc.case();
             let events = l.doc.events();
+            let wf = fold(&case, &events, &state.limits, now);
             // Held before (even if since revoked: its unsent work is still welcome) or in scope.
-            if !held {
-                let wf = fold(&case, &events, &state.limits, now);
-                if !caller.reaches(&Projection::of(&case, &wf)) {
-                    return Err((
-                        RejectCode::OutOfScope,
-                        "the case is outside your organisation's scope".into(),
-                    ));
-                }
+            if !held && !caller.reaches(&Projection::of(&case, &wf)) {
+                return Err((
+                    RejectCode::OutOfScope,
+                    "the case is outside your organisation's scope".into(),
+                ));
             }
-            limits_before = case.time_limits;
+            before = Some((case, wf.status));
             events_before = events.into_iter().map(|e| (e.id.clone(), e)).collect();
             (l.doc, l.replayed)
         }
-        None => match CaseDoc::from_changes(&push.changes, state.actor.clone()) {
-            Ok(doc) => (doc, 0),
-            Err(e) => return Err((RejectCode::MalformedChange, e.to_string())),
-        },
+        None => (CaseDoc::empty(id, state.actor.clone()), 0),
     };
 
     // Actor binding: changes the center does not hold yet must come from this device's actors.
-    let mut new = Vec::new();
+    let mut fresh = Vec::new();
     let mut seen = HashSet::new();
-    for (change, bytes) in parsed.iter().zip(&push.changes) {
+    for (change, bytes) in parsed.into_iter().zip(&push.changes) {
         let hash = change.hash();
         if !seen.insert(hash) || (existed && doc.has_change(&hash)) {
             continue;
@@ -473,17 +554,58 @@ fn merge(
                 ),
             ));
         }
-        new.push((hex::encode(hash.0), actor, bytes.clone()));
+        fresh.push((change, actor, bytes));
     }
 
-    if existed && let Err(e) = doc.apply_changes(&push.changes) {
-        return Err((RejectCode::MalformedChange, e.to_string()));
+    // Judge and apply in causal order; what still lacks a dependency at the end is parked.
+    let writer = Writer::new(caller.user.id.as_str(), caller.user.role);
+    let mut new = Vec::with_capacity(fresh.len());
+    loop {
+        let mut progressed = false;
+        let mut waiting = Vec::with_capacity(fresh.len());
+        for (change, actor, bytes) in fresh {
+            if !change.deps().iter().all(|d| doc.has_change(d)) {
+                waiting.push((change, actor, bytes));
+                continue;
+            }
+            let hash = change.hash();
+            if let Err(refusal) = doc.judge(&change, &writer) {
+                let (code, what) = match &refusal {
+                    OpRefusal::Operation(_) => (RejectCode::OperationNotPermitted, "refused"),
+                    OpRefusal::Event(_) => (RejectCode::EventNotPermitted, "refused"),
+                    OpRefusal::Value(_) => (RejectCode::InvalidValue, "refused"),
+                };
+                return Err((code, format!("change {} {what}: {refusal}", short(&hash))));
+            }
+            if let Err(e) = doc.apply_parsed(vec![change]) {
+                return Err((RejectCode::MalformedChange, e.to_string()));
+            }
+            new.push((hex::encode(hash.0), actor, bytes.clone()));
+            progressed = true;
+        }
+        fresh = waiting;
+        if !progressed || fresh.is_empty() {
+            break;
+        }
     }
-    if doc.id() != id {
-        return Err((
-            RejectCode::MalformedChange,
-            format!("the changes describe case {}, not {id}", doc.id()),
-        ));
+    let parked: Vec<(String, String, Vec<u8>)> = fresh
+        .into_iter()
+        .map(|(c, actor, bytes)| (hex::encode(c.hash().0), actor, bytes.clone()))
+        .collect();
+    if !existed {
+        if new.is_empty() {
+            // Nothing of the case arrived whole: it waits (or was never a case).
+            return Err((
+                RejectCode::MissingDependencies,
+                "the case's first change depends on changes the center does not have".into(),
+            ));
+        }
+        if doc.recorded_id() != Some(id) {
+            return Err((
+                RejectCode::MalformedChange,
+                format!("the changes do not record case {id}"),
+            ));
+        }
     }
 
     // Events are append-only, and each new one must be the caller's to author.
@@ -506,22 +628,54 @@ fn merge(
     }
 
     let case = doc.case();
-    if case.time_limits != limits_before {
+    if case.time_limits != before.as_ref().and_then(|(c, _)| c.time_limits.clone()) {
         return Err((
             RejectCode::EventNotPermitted,
             "time limits are set by the center".into(),
         ));
     }
+    if !case.grid_code.is_empty()
+        && !gridsync_core::case::is_grid_code(&case.grid_code, &case.area_code)
+    {
+        return Err((
+            RejectCode::InvalidValue,
+            "grid_code: the area code followed by 3 digits".into(),
+        ));
+    }
     let wf = fold(&case, &events_after, &state.limits, now);
     let projection = Projection::of(&case, &wf);
-    if !existed && !caller.reaches(&projection) {
-        return Err((
-            RejectCode::OutOfScope,
-            format!(
-                "area {} is outside your organisation's scope",
-                projection.area_code
-            ),
-        ));
+    match &before {
+        Some((old, status)) if old.area_code != case.area_code => {
+            // After submission only the center moves a case; before it, only within the
+            // author's own scope.
+            use gridsync_core::workflow::Status;
+            if !matches!(status, Status::Draft | Status::Returned) {
+                return Err((
+                    RejectCode::OutOfScope,
+                    "a submitted case is moved by the center only".into(),
+                ));
+            }
+            if !caller.reaches(&projection) {
+                return Err((
+                    RejectCode::OutOfScope,
+                    format!(
+                        "area {} is outside your organisation's scope",
+                        projection.area_code
+                    ),
+                ));
+            }
+        }
+        Some(_) => {}
+        None if !caller.reaches(&projection) => {
+            return Err((
+                RejectCode::OutOfScope,
+                format!(
+                    "area {} is outside your organisation's scope",
+                    projection.area_code
+                ),
+            ));
+        }
+        None => {}
     }
     // A new case starts without a snapshot (its first changes are replayed from the log, as
     // cheap as loading one): saving and checking one for every new case was a fifth of the
@@ -539,7 +693,8 @@ fn merge(
     Ok(Merge {
         id,
         heads: doc.heads().iter().map(|h| h.0).collect(),
-        partial: !doc.missing_deps().is_empty(),
+        partial: !parked.is_empty(),
+        parked,
         new,
         projection,
         snapshot,
@@ -605,6 +760,9 @@ async fn write(
     cases::set_orgs(conn, &written).await?;
     let newly_held: Vec<CaseId> = merges.iter().filter(|m| !m.held).map(|m| m.id).collect();
     cases::hold_many(conn, &caller.device_id, &newly_held).await?;
+    for m in merges.iter().filter(|m| !m.parked.is_empty()) {
+        cases::park(conn, m.id, &caller.device_id, &m.parked, now).await?;
+    }
     if !rows.is_empty() && state.db.dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(FEED_LOCK)
@@ -692,6 +850,28 @@ fn scope_area(dialect: Dialect, alias: &str) -> String {
     }
 }
 
+/// Every delivery of cases (and so of their parties' personal data) to a device is in the
+/// audit chain before the answer leaves: one entry per sync, naming the cases.
+async fn audit_delivery(state: &AppState, caller: &Caller, response: &SyncResponse) -> Result<()> {
+    if response.pull.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<String> = response.pull.iter().map(|d| d.doc_id.to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    let changes: usize = response.pull.iter().map(|d| d.changes.len()).sum();
+    crate::audit::append(
+        state,
+        crate::audit::Entry::by(
+            caller,
+            crate::audit::CASES_SYNCED,
+            None,
+            serde_json::json!({ "device": caller.device_id, "cases": ids, "changes": changes }),
+        ),
+    )
+    .await
+}
+
 async fn pull(
     state: &AppState,
     caller: &Caller,
@@ -702,8 +882,14 @@ async fn pull(
 ) -> Result<()> {
     let budget = request.max_bytes.clamp(1, MAX_PULL_BYTES);
     let mut bytes = 0u64;
-    let (area_from, area_to) = cases::area_range(caller.org.scope_prefix.as_deref());
-    let (org, cutoff) = (&caller.org.id, now - PHONE_RETENTION_MS);
+    // A device that holds no cases has an empty scope: nothing arrives, what it held leaves.
+    let (prefix, org) = if caller.holds_cases() {
+        (caller.org.scope_prefix.as_deref(), caller.org.id.as_str())
+    } else {
+        (None, "")
+    };
+    let (area_from, area_to) = cases::area_range(prefix);
+    let cutoff = now - PHONE_RETENTION_MS;
     let in_scope = in_scope(state.db.dialect);
     let mut conn = state.db.pool.acquire().await?;
     let device = caller.device_id.as_str();
@@ -905,6 +1091,7 @@ async fn pull(
     .fetch_all(&state.db.pool)
     .await?;
     response.revoked = revoked.iter().filter_map(|id| id.parse().ok()).collect();
+    audit_delivery(state, caller, response).await?;
     if rescan && !response.more {
         sqlx::query("UPDATE devices SET scope_org = $2 WHERE id = $1")
             .bind(device)

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) use codes::code_enum;
 pub use codes::{AgreementForm, AttachmentKind, Source};
 pub use codes::{Category, Difficulty, IdDocType, NoteKind, PartyRole, RiskFlag, RiskLevel, Sex};
-pub use doc::{CaseDoc, FieldConflict, SCHEMA_VERSION};
+pub use doc::{CaseDoc, FieldConflict, Part, Refusal, SCHEMA_VERSION, Writer, may_edit};
 
 /// A case's identity: a UUID made on the phone that recorded it. It is the idempotency key
 /// of the whole system: a case synced twice is still one case.
@@ -360,6 +360,16 @@ pub struct PartyEdit {
 pub const MAX_TITLE_CHARS: usize = 100;
 pub const MAX_SUMMARY_CHARS: usize = 2000;
 pub const MAX_NOTE_CHARS: usize = 10_000;
+/// Addresses (the case's, a party's).
+pub const MAX_ADDRESS_CHARS: usize = 200;
+/// A party's name.
+pub const MAX_NAME_CHARS: usize = 50;
+/// Ids, codes, ID numbers, phone numbers, MIME types.
+pub const MAX_SHORT_CHARS: usize = 64;
+/// An attachment's caption.
+pub const MAX_CAPTION_CHARS: usize = 200;
+/// An event's JSON payload.
+pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 
 /// A 12-digit statistical division code (统计用区划代码) of a village or community.
 pub fn is_area_code(s: &str) -> bool {

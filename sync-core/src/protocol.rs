@@ -260,6 +260,16 @@ pub enum RejectCode {
     TooLarge,
     /// `internal`: the server failed; retrying later may succeed.
     Internal,
+    /// `operation_not_permitted`: a change deletes, overwrites or inserts before what others
+    /// wrote, writes a center-only or unknown key, or a value of the wrong type.
+    OperationNotPermitted,
+    /// `invalid_value`: a value the center's API would refuse too (too long, unknown code).
+    InvalidValue,
+    /// `missing_dependencies`: changes waited too long for changes the center never got.
+    MissingDependencies,
+    /// `case_unavailable`: the center's copy of the case cannot be opened; an administrator
+    /// has been told. Retrying later may succeed.
+    CaseUnavailable,
     /// A code this build does not know, kept verbatim so it round-trips. Holds a string other
     /// than the known ones (a known string decodes to its own variant).
     Unknown(String),
@@ -275,6 +285,10 @@ impl RejectCode {
             Self::MalformedChange => "malformed_change",
             Self::TooLarge => "too_large",
             Self::Internal => "internal",
+            Self::OperationNotPermitted => "operation_not_permitted",
+            Self::InvalidValue => "invalid_value",
+            Self::MissingDependencies => "missing_dependencies",
+            Self::CaseUnavailable => "case_unavailable",
             Self::Unknown(s) => s,
         }
     }
@@ -289,6 +303,10 @@ impl From<&str> for RejectCode {
             "malformed_change" => Self::MalformedChange,
             "too_large" => Self::TooLarge,
             "internal" => Self::Internal,
+            "operation_not_permitted" => Self::OperationNotPermitted,
+            "invalid_value" => Self::InvalidValue,
+            "missing_dependencies" => Self::MissingDependencies,
+            "case_unavailable" => Self::CaseUnavailable,
             other => Self::Unknown(other.to_owned()),
         }
     }

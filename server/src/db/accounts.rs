@@ -219,35 +219,56 @@ impl Db {
         }
     }
 
-    /// Binds Automerge actor ids to a device. An actor bound to another device is refused:
-    /// changes are attributable to exactly one device.
+    /// Binds Automerge actor ids to a device. An actor bound to another device, a center's
+    /// actor, or any actor already in the change log is refused: changes are attributable
+    /// to exactly one device, and a device writing under the center's actor could make the
+    /// center's next change on a case clash with it (issue 12).
     pub(crate) async fn bind_actors(&self, device_id: &str, actors: &[String]) -> Result<()> {
         for actor in actors {
             if actor.is_empty() || actor.len() > 64 || !actor.bytes().all(|b| b.is_ascii_hexdigit())
             {
                 return Err(Error::Invalid(format!("actor id {actor:?} is not hex")));
             }
-            let owner: Option<String> =
-                sqlx::query_scalar("SELECT device_id FROM device_actors WHERE actor = $1")
-                    .bind(actor.to_ascii_lowercase())
+            let actor = actor.to_ascii_lowercase();
+            let reserved: Option<i64> =
+                sqlx::query_scalar("SELECT reserved_at FROM reserved_actors WHERE actor = $1")
+                    .bind(&actor)
                     .fetch_optional(&self.pool)
                     .await?;
-            match owner {
-                Some(d) if d != device_id => {
-                    return Err(Error::Conflict(format!(
-                        "actor {actor} belongs to another device"
-                    )));
-                }
-                Some(_) => {}
-                None => {
-                    sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING")
-                        .bind(actor.to_ascii_lowercase())
-                        .bind(device_id)
-                        .execute(&self.writer)
-                        .await?;
-                }
+            if reserved.is_some() {
+                return Err(Error::Conflict(format!(
+                    "actor {actor} is already in the change log"
+                )));
+            }
+            sqlx::query("INSERT INTO device_actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING")
+                .bind(&actor)
+                .bind(device_id)
+                .execute(&self.writer)
+                .await?;
+            // Read back from the writer: two devices racing for one actor, one wins.
+            let owner: Option<String> =
+                sqlx::query_scalar("SELECT device_id FROM device_actors WHERE actor = $1")
+                    .bind(&actor)
+                    .fetch_optional(&self.writer)
+                    .await?;
+            if owner.as_deref() != Some(device_id) {
+                return Err(Error::Conflict(format!(
+                    "actor {actor} belongs to another device"
+                )));
             }
         }
+        Ok(())
+    }
+
+    /// Reserves the actor a server process writes under, so no device can bind it.
+    pub async fn reserve_actor(&self, actor: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO reserved_actors (actor, reserved_at) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING",
+        )
+        .bind(actor.to_ascii_lowercase())
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 

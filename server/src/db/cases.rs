@@ -488,17 +488,93 @@ impl Stored {
     }
 }
 
-/// Loads many cases at once (absent ones are left out).
+/// Loads many cases at once (absent ones are left out); a case that does not open is an
+/// error for that case alone.
 pub(crate) async fn load_many(
     conn: &mut AnyConnection,
     ids: &[CaseId],
     actor: &ActorId,
-) -> Result<std::collections::HashMap<CaseId, Loaded>> {
-    fetch_many(conn, ids)
+) -> Result<std::collections::HashMap<CaseId, Result<Loaded>>> {
+    Ok(fetch_many(conn, ids)
         .await?
         .into_iter()
-        .map(|(id, s)| Ok((id, s.open(actor)?)))
-        .collect()
+        .map(|(id, s)| (id, s.open(actor)))
+        .collect())
+}
+
+/// The changes a device has parked (waiting for dependencies), by hash, with when each was
+/// first parked. Usually none: one indexed lookup per push.
+pub(crate) async fn parked_of(
+    conn: &mut AnyConnection,
+    device: &str,
+) -> Result<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("SELECT hash, received_at FROM parked_changes WHERE device_id = $1")
+            .bind(device)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Parks changes whose dependencies the center lacks: kept aside, never applied to the
+/// case, never served to another device. A change parked again keeps its first time.
+pub(crate) async fn park(
+    conn: &mut AnyConnection,
+    case: CaseId,
+    device: &str,
+    changes: &[(String, String, Vec<u8>)],
+    now: i64,
+) -> Result<()> {
+    for (hash, actor, bytes) in changes {
+        sqlx::query(
+            "INSERT INTO parked_changes (hash, case_id, device_id, actor, bytes, received_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(hash)
+        .bind(case.to_string())
+        .bind(device)
+        .bind(actor)
+        .bind(bytes.as_slice())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Parked changes that have been judged and applied since.
+pub(crate) async fn unpark(conn: &mut AnyConnection, hashes: &[&str]) -> Result<()> {
+    for chunk in hashes.chunks(CHUNK) {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM parked_changes WHERE hash IN ({})",
+            placeholders(1, chunk.len())
+        )));
+        for h in chunk {
+            q = q.bind(*h);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Records that a stored case does not open (the administrator's list).
+pub(crate) async fn mark_unavailable(
+    conn: &mut AnyConnection,
+    id: CaseId,
+    error: &str,
+    now: i64,
+) -> Result<()> {
+    let error: String = error.chars().take(500).collect();
+    sqlx::query(
+        "INSERT INTO unavailable_cases (case_id, error, found_at, last_seen_at) VALUES ($1, $2, $3, $3)
+         ON CONFLICT (case_id) DO UPDATE SET error = excluded.error, last_seen_at = excluded.last_seen_at",
+    )
+    .bind(id.to_string())
+    .bind(error)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Reads many stored cases in two statements per chunk (absent ones are left out).
@@ -727,4 +803,61 @@ mod tests {
             }
         }
     }
+}
+
+/// The quarantine, for the administrator: unavailable cases and parked changes (at most
+/// 1,000 of each, newest first).
+pub(crate) async fn quarantine(
+    db: &crate::db::Db,
+) -> Result<(
+    Vec<crate::http::quarantine::UnavailableCase>,
+    Vec<crate::http::quarantine::ParkedChange>,
+)> {
+    let cases: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "SELECT case_id, error, found_at, last_seen_at FROM unavailable_cases
+         ORDER BY last_seen_at DESC LIMIT 1000",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let parked: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "SELECT hash, case_id, device_id, received_at FROM parked_changes
+         ORDER BY received_at DESC LIMIT 1000",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok((
+        cases
+            .into_iter()
+            .map(|(case_id, error, found_at, last_seen_at)| {
+                crate::http::quarantine::UnavailableCase {
+                    case_id,
+                    error,
+                    found_at,
+                    last_seen_at,
+                }
+            })
+            .collect(),
+        parked
+            .into_iter()
+            .map(
+                |(hash, case_id, device_id, received_at)| crate::http::quarantine::ParkedChange {
+                    hash,
+                    case_id,
+                    device_id,
+                    received_at,
+                },
+            )
+            .collect(),
+    ))
+}
+
+/// How many cases are unavailable and how many changes are parked (`/metrics`).
+pub(crate) async fn quarantine_counts(db: &crate::db::Db) -> Result<(i64, i64)> {
+    let cases: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM unavailable_cases")
+        .fetch_one(&db.pool)
+        .await?;
+    let parked: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM parked_changes")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok((cases, parked))
 }

@@ -77,6 +77,11 @@ impl From<Error> for ApiError {
             Error::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
             Error::Invalid(m) => Self::bad_request("invalid_input", m),
             Error::Core(core) => core.into(),
+            Error::CaseUnavailable(id) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "case_unavailable",
+                format!("case {id} cannot be opened; an administrator has been told"),
+            ),
             Error::Database(_) | Error::Config(_) => Self::internal(&e),
         }
     }

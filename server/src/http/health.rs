@@ -42,6 +42,11 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", summary = "Prometheus metrics", responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // The quarantine as it stands (gauges read at scrape time: they survive restarts).
+    if let Ok((cases, parked)) = crate::db::cases::quarantine_counts(&state.db).await {
+        metrics::gauge!("gridsync_cases_unavailable").set(cases as f64);
+        metrics::gauge!("gridsync_changes_parked").set(parked as f64);
+    }
     let body = state
         .metrics
         .as_ref()

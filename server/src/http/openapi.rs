@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{audit, auth, cases, health, rules, stats, sync, warnings};
+use super::{audit, auth, cases, health, quarantine, rules, stats, sync, warnings};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -25,6 +25,7 @@ use crate::state::AppState;
         stats::stats_json, stats::stats_csv, stats::cases_csv, stats::gbt31000_csv,
         audit::list, audit::verify,
         health::healthz, health::readyz, health::metrics,
+        quarantine::list,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -23,6 +23,10 @@ use super::{
 use crate::workflow::{Action, Author, Event, TimeLimits, WorkflowState, fold};
 use crate::{Error, Result};
 
+mod judge;
+
+pub use judge::{Part, Refusal, Writer, may_edit};
+
 /// The schema this version writes. Newer documents open; their unknown keys survive edits.
 pub const SCHEMA_VERSION: u64 = 1;
 
@@ -110,6 +114,12 @@ impl CaseDoc {
         self.id
     }
 
+    /// The case id the document itself records (`None` in a document that has none yet,
+    /// such as [`CaseDoc::empty`] before its first change).
+    pub fn recorded_id(&self) -> Option<CaseId> {
+        read_id(&self.doc).ok()
+    }
+
     // ---- typed operations -------------------------------------------------------------
 
     /// Writes the `Some` fields of `edit` that differ from the current values.
@@ -180,7 +190,7 @@ impl CaseDoc {
 
     /// Adds a party; returns its id.
     pub fn add_party(&mut self, party: &PartyInput, at: Timestamp) -> Result<String> {
-        validate_party_name(&party.name)?;
+        check_party(party)?;
         let id = self.insert_party(party)?;
         self.commit("add_party", at);
         Ok(id)
@@ -188,8 +198,16 @@ impl CaseDoc {
 
     /// Writes the `Some` fields of a party.
     pub fn edit_party(&mut self, party_id: &str, edit: &PartyEdit, at: Timestamp) -> Result<()> {
-        if let Some(name) = &edit.name {
-            validate_party_name(name)?;
+        for (field, value) in [
+            ("name", &edit.name),
+            ("id_number", &edit.id_number),
+            ("ethnicity", &edit.ethnicity),
+            ("phone", &edit.phone),
+            ("address", &edit.address),
+        ] {
+            if let Some(v) = value {
+                check_text(field, v)?;
+            }
         }
         let obj = self.find_item("parties", party_id)?;
         let d = &mut self.doc;
@@ -223,15 +241,7 @@ impl CaseDoc {
         by: &Author,
         at: Timestamp,
     ) -> Result<String> {
-        if text.trim().is_empty() {
-            return Err(Error::invalid("text", "a note needs text"));
-        }
-        if text.chars().count() > MAX_NOTE_CHARS {
-            return Err(Error::invalid(
-                "text",
-                format!("at most {MAX_NOTE_CHARS} characters"),
-            ));
-        }
+        check_text("text", text)?;
         let id = new_item_id();
         let list = list_obj(&self.doc, "notes")?;
         let obj = append_map(&mut self.doc, &list)?;
@@ -250,6 +260,8 @@ impl CaseDoc {
         if a.sha256.len() != 64 || !a.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::invalid("sha256", "64 hex digits"));
         }
+        check_text("mime", &a.mime)?;
+        check_text("caption", &a.caption)?;
         let id = if a.id.is_empty() {
             new_item_id()
         } else {
@@ -470,6 +482,11 @@ impl CaseDoc {
         apply_raw(&mut self.doc, changes)
     }
 
+    /// Applies changes already parsed (the center applies each judged change in turn).
+    pub fn apply_parsed(&mut self, changes: Vec<automerge::Change>) -> Result<()> {
+        apply_parsed(&mut self.doc, changes)
+    }
+
     pub fn has_change(&mut self, hash: &ChangeHash) -> bool {
         self.doc.get_change_by_hash(hash).is_some()
     }
@@ -490,7 +507,7 @@ impl CaseDoc {
     }
 
     fn insert_party(&mut self, p: &PartyInput) -> Result<String> {
-        validate_party_name(&p.name)?;
+        check_party(p)?;
         let id = new_item_id();
         let list = list_obj(&self.doc, "parties")?;
         let obj = append_map(&mut self.doc, &list)?;
@@ -543,6 +560,10 @@ fn apply_raw(doc: &mut AutoCommit, changes: &[Vec<u8>]) -> Result<()> {
             Error::Document(Box::new(automerge::AutomergeError::LoadChangeError(e)))
         })?);
     }
+    apply_parsed(doc, parsed)
+}
+
+fn apply_parsed(doc: &mut AutoCommit, parsed: Vec<automerge::Change>) -> Result<()> {
     // Automerge 0.12 panics on some change sets a broken or hostile peer can send (an op
     // naming an actor the document never registered; found by `fuzz/sync_ingest`). Such
     // input is refused as malformed instead of unwinding into the caller: on the server that
@@ -570,12 +591,8 @@ fn limits_invalid(l: &TimeLimits) -> bool {
 
 fn validate_new(new: &NewCase) -> Result<()> {
     validate_title(&new.title)?;
-    if new.summary.chars().count() > MAX_SUMMARY_CHARS {
-        return Err(Error::invalid(
-            "summary",
-            format!("at most {MAX_SUMMARY_CHARS} characters"),
-        ));
-    }
+    check_text("summary", &new.summary)?;
+    check_text("address", &new.address)?;
     if !super::is_area_code(&new.area_code) {
         return Err(Error::invalid(
             "area_code",
@@ -592,7 +609,7 @@ fn validate_new(new: &NewCase) -> Result<()> {
         return Err(Error::invalid("amount_involved", "not negative"));
     }
     for p in &new.parties {
-        validate_party_name(&p.name)?;
+        check_party(p)?;
     }
     Ok(())
 }
@@ -601,15 +618,11 @@ fn validate_edit(edit: &CaseEdit, current: &Case) -> Result<()> {
     if let Some(t) = &edit.title {
         validate_title(t)?;
     }
-    if edit
-        .summary
-        .as_ref()
-        .is_some_and(|s| s.chars().count() > MAX_SUMMARY_CHARS)
-    {
-        return Err(Error::invalid(
-            "summary",
-            format!("at most {MAX_SUMMARY_CHARS} characters"),
-        ));
+    if let Some(s) = &edit.summary {
+        check_text("summary", s)?;
+    }
+    if let Some(a) = &edit.address {
+        check_text("address", a)?;
     }
     if edit
         .area_code
@@ -652,24 +665,43 @@ fn validate_location(loc: Location) -> Result<()> {
 }
 
 fn validate_title(title: &str) -> Result<()> {
-    let n = title.trim().chars().count();
-    if n == 0 {
-        return Err(Error::invalid("title", "a case needs a title"));
+    check_text("title", title)
+}
+
+/// The one rule for every string field of a case, shared by the typed operations (so the
+/// phone and the HTTP API) and the judge of pushed changes: a raw change meets the same
+/// limits as a form.
+pub(crate) fn check_text(field: &str, value: &str) -> Result<()> {
+    let (name, needed, max, missing): (&'static str, bool, usize, &str) = match field {
+        "title" => ("title", true, MAX_TITLE_CHARS, "a case needs a title"),
+        "summary" => ("summary", false, MAX_SUMMARY_CHARS, ""),
+        "address" => ("address", false, super::MAX_ADDRESS_CHARS, ""),
+        "name" => ("name", true, super::MAX_NAME_CHARS, "a party needs a name"),
+        "text" => ("text", true, MAX_NOTE_CHARS, "a note needs text"),
+        "caption" => ("caption", false, super::MAX_CAPTION_CHARS, ""),
+        "id_number" => ("id_number", false, super::MAX_SHORT_CHARS, ""),
+        "phone" => ("phone", false, super::MAX_SHORT_CHARS, ""),
+        "ethnicity" => ("ethnicity", false, super::MAX_SHORT_CHARS, ""),
+        "mime" => ("mime", false, super::MAX_SHORT_CHARS, ""),
+        _ => ("value", false, super::MAX_SHORT_CHARS, ""),
+    };
+    // Titles and names are stored trimmed; the limit is on what is stored.
+    let counted = if needed { value.trim() } else { value };
+    if needed && counted.is_empty() {
+        return Err(Error::invalid(name, missing));
     }
-    if n > MAX_TITLE_CHARS {
-        return Err(Error::invalid(
-            "title",
-            format!("at most {MAX_TITLE_CHARS} characters"),
-        ));
+    if counted.chars().count() > max {
+        return Err(Error::invalid(name, format!("at most {max} characters")));
     }
     Ok(())
 }
 
-fn validate_party_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(Error::invalid("name", "a party needs a name"));
-    }
-    Ok(())
+fn check_party(p: &PartyInput) -> Result<()> {
+    check_text("name", &p.name)?;
+    check_text("id_number", &p.id_number)?;
+    check_text("phone", &p.phone)?;
+    check_text("ethnicity", &p.ethnicity)?;
+    check_text("address", &p.address)
 }
 
 fn put_location(d: &mut AutoCommit, loc: Location) -> Result<()> {

@@ -1,16 +1,18 @@
 //! The permission matrix of `POST /v1/sync`, the phones' only way in: every role that can
 //! hold a phone × every event kind pushed as a raw Automerge change (what a tampered client
 //! can send) × a case in and out of the caller's scope, plus field edits and forged
-//! authorship. Expected, cell by cell: a case outside the scope is refused `out_of_scope`;
-//! an event the role may not author, or authored as someone else, or an altered event, is
-//! refused `event_not_permitted`; a permitted event or field edit on a case in scope is
-//! acknowledged. After every cell the center's copy is read back: a refused case is exactly
+//! authorship. Expected, cell by cell: a case outside the scope, or any case on the device
+//! of a role whose devices hold no cases (supervisor, administrator), is refused
+//! `out_of_scope`; an event the role may not author, or authored as someone else, or an
+//! altered event, is refused `event_not_permitted`; a field the role may not edit (or the
+//! center's time limits) is refused `operation_not_permitted`; a permitted event or field
+//! edit on a case in scope is acknowledged. After every cell the center's copy is read back: a refused case is exactly
 //! as before (same heads, no forged event), an accepted one holds the pushed event, and a
 //! legitimate edit pushed in the same batch always lands (nothing lost beside a refusal).
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
-use gridsync_core::case::CaseId;
+use gridsync_core::case::{CaseId, Part, may_edit};
 use gridsync_core::protocol::DocChanges;
 use gridsync_core::workflow::{Author, EventKind, Role, may_author};
 use gridsync_server::db::accounts::User;
@@ -238,7 +240,18 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                     });
                 let marker = format!("companion of cell {cells}");
                 let beside = crate::scope::raw_change(&server, companion, actor.clone(), |d| {
-                    d.put(ROOT, "summary", marker.as_str()).unwrap()
+                    let notes = d.get(ROOT, "notes").unwrap().unwrap().1;
+                    let n = d.length(&notes);
+                    let note = d.insert_object(&notes, n, ObjType::Map).unwrap();
+                    for (k, v) in [
+                        ("id", format!("note-{cells}")),
+                        ("kind", "OTHER".to_owned()),
+                        ("author", me.user.clone()),
+                        ("text", marker.clone()),
+                    ] {
+                        d.put(&note, k, v).unwrap();
+                    }
+                    d.put(&note, "at", 1_795_000_000_000i64).unwrap();
                 });
                 let response = push(
                     &phone,
@@ -254,13 +267,16 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                     ],
                 );
 
-                let expected: Result<(), &str> = if !in_scope {
+                let holds = !matches!(role, Role::Supervisor | Role::Admin);
+                let expected: Result<(), &str> = if !in_scope || !holds {
                     Err("out_of_scope")
                 } else {
                     match probe {
                         Probe::Event(kind) if may_author(role, *kind) => Ok(()),
-                        Probe::Field("time_limits") | Probe::Event(_) | Probe::Forgery(_) => {
-                            Err("event_not_permitted")
+                        Probe::Event(_) | Probe::Forgery(_) => Err("event_not_permitted"),
+                        Probe::Field("time_limits") => Err("operation_not_permitted"),
+                        Probe::Field("title") if !may_edit(role, Part::Fields) => {
+                            Err("operation_not_permitted")
                         }
                         Probe::Field(_) => Ok(()),
                     }
@@ -302,8 +318,12 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                     }
                 }
                 // Nothing lost: the legitimate edit in the same batch landed.
-                if !response.acks.iter().any(|a| a.doc_id == companion)
-                    || load(&server, companion).case().summary != marker
+                let landed_beside = load(&server, companion)
+                    .case()
+                    .notes
+                    .iter()
+                    .any(|n| n.text == marker);
+                if holds && (!response.acks.iter().any(|a| a.doc_id == companion) || !landed_beside)
                 {
                     failures.push(format!("{label}: the companion edit was lost"));
                 }

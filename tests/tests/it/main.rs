@@ -19,5 +19,6 @@ mod scope;
 mod stats;
 mod sync;
 mod tokens;
+mod trust;
 mod walk;
 mod warnings;

@@ -28,6 +28,7 @@ const ROUTES: &[&str] = &[
     "/v1/time-limits",
     "/v1/time-limits/{id}",
     "/v1/warnings",
+    "/v1/quarantine",
 ];
 
 #[test]
