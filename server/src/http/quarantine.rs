@@ -43,7 +43,7 @@ pub(crate) struct Quarantine {
     parked_changes: Vec<ParkedChange>,
 }
 
-#[utoipa::path(get, path = "/v1/quarantine", tag = "operations", summary = "Cases that do not open and changes waiting for dependencies (administrators)", security(("bearer" = [])), responses((status = 200, body = Quarantine), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not an administrator", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/quarantine", tag = "operations", summary = "Cases that do not open and changes waiting for dependencies (administrators)", security(("bearer" = [])), responses((status = 200, body = Quarantine), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not an administrator", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
