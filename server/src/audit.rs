@@ -17,8 +17,8 @@ use sqlx::Row;
 
 use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
+use crate::scope::Caller;
 use crate::state::AppState;
-use crate::sync::Caller;
 
 /// PostgreSQL advisory lock key serialising appends ("gridaudt"; distinct from the feed's).
 pub const AUDIT_LOCK: i64 = 0x6772_6964_6175_6474;

@@ -11,7 +11,7 @@ use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
 use crate::policy::{self, Permission, Refusal};
 use crate::state::AppState;
-use crate::sync::{Caller, FEED_LOCK};
+use crate::scope::Caller;
 
 /// Organisation kinds that handle cases, so may be dispatched to: departments, specialised
 /// mediation rooms, and villages (the village's people's mediation committee, whose
@@ -618,15 +618,9 @@ async fn edit_in<T>(
     let out = op(&mut doc, now)?;
     let changes = doc.changes_since(&before);
     if !changes.is_empty() {
-        if state.db.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(FEED_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let last = log_changes(&mut *tx, id, &changes, now.0).await?;
+        let last = log_changes(&mut *tx, state, id, &changes, now.0).await?;
         let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
-        let snapshot = (loaded.replayed + changes.len() >= crate::sync::SNAPSHOT_EVERY
+        let snapshot = (loaded.replayed + changes.len() >= cases::SNAPSHOT_EVERY
             && doc.missing_deps().is_empty())
         .then(|| doc.save_checked().ok())
         .flatten();
@@ -663,7 +657,7 @@ async fn unavailable(state: &AppState, id: CaseId, e: Error) -> Error {
     }
     let report = async {
         let mut conn = state.db.writer.acquire().await?;
-        crate::sync::report_unavailable(&mut conn, id, &e, state.clock.now().0).await
+        crate::ingest::report_unavailable(&mut conn, id, &e, state.clock.now().0).await
     };
     if let Err(failed) = report.await {
         tracing::error!(case = %id, error = %failed, "could not record an unavailable case");
@@ -752,13 +746,7 @@ pub async fn intake(
     if cases::load(&mut tx, id, &state.actor).await?.is_some() {
         return Err(Error::Conflict(format!("case {id} exists")));
     }
-    if state.db.dialect == Dialect::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(FEED_LOCK)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let last = log_changes(&mut tx, id, &changes, now.0).await?;
+    let last = log_changes(&mut tx, state, id, &changes, now.0).await?;
     let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
     let snapshot = doc.save_checked()?;
     cases::upsert(
@@ -774,10 +762,11 @@ pub async fn intake(
     Ok(id)
 }
 
-/// Appends changes made at the center (no device) to the log; returns the last feed
-/// position given. The caller holds the feed lock on PostgreSQL.
+/// Appends changes made at the center (no device) to the log through the one change-log
+/// writer; returns the last feed position given.
 async fn log_changes(
     tx: &mut sqlx::AnyConnection,
+    state: &AppState,
     id: CaseId,
     changes: &[Vec<u8>],
     now: i64,
@@ -803,6 +792,6 @@ async fn log_changes(
             bytes,
         })
         .collect();
-    let inserted = cases::insert_changes(tx, &rows, None, now).await?;
+    let inserted = cases::append_changes(tx, state.db.dialect, &rows, None, now).await?;
     Ok(inserted.iter().map(|(_, pos)| *pos).max().unwrap_or(0))
 }

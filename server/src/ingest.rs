@@ -1,29 +1,60 @@
-//! Group commit of pushes on SQLite. Every sync's push goes through one task that takes the
-//! pushes queued at that moment and merges them in one transaction: one commit, one fsync,
-//! for however many phones arrived together. SQLite has a single writer, so without this
-//! each phone paid its own commit in turn; with it, a burst of phones shares them
-//! (3,900 → 5,600 changes/s in `BENCHMARKS.md`). On PostgreSQL, which commits on many
-//! connections in parallel, each push keeps its own transaction.
+//! The push path (DESIGN §5, "The trust boundary"): what a phone sends is hostile until
+//! judged, and flows one way through these stages, each a module:
 //!
-//! Each push is still checked and refused case by case, and acknowledged only after the
-//! shared transaction commits. A database failure fails the batch; the phones retry, which
-//! is harmless (pushes are idempotent).
+//! 1. decode (`http::sync`, `gridsync_core::protocol`) and authenticate the device (token);
+//! 2. [`merge`]: drop what the center holds, bind each new change to the device's actors,
+//!    judge each by its operations against the case as its author saw it, apply it (changes
+//!    missing a dependency are parked, never applied or served);
+//! 3. [`check`]: the merged result (events, time limits, scope, area moves), then the fold;
+//! 4. [`commit`]: one transaction (shared by the pushes queued together on SQLite), then
+//!    acknowledgements;
+//! 5. hooks (high-risk alerts, auto-dispatch) and the pull, called by [`crate::sync`] after.
+//!
+//! A refused case fails only itself; a stored case that does not open is reported and
+//! refused alone. Nothing here calls back into `sync` or `pull`.
 
-use std::collections::{BTreeSet, HashSet};
+mod check;
+mod commit;
+mod merge;
+
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use gridsync_core::case::CaseId;
-use gridsync_core::protocol::DocChanges;
+use gridsync_core::protocol::{Ack, DocChanges, RejectCode, Rejection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::db::Dialect;
-use crate::db::cases;
 use crate::error::{Error, Result};
+use crate::scope::Caller;
 use crate::state::AppState;
-use crate::sync::{Caller, Pushed, merge_push};
 
-/// At most this many pushes share a transaction (keeps one batch's latency bounded).
-const MAX_BATCH: usize = 64;
+pub(crate) use commit::report_unavailable;
+pub use commit::{Committer, run};
+
+/// A case refused, with the reason the phone is told.
+type Refusal = (RejectCode, String);
+
+/// What one push did (counts for logs and metrics; no personal data).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counts {
+    pub(crate) pushed_cases: usize,
+    pub(crate) new_changes: usize,
+    pub(crate) rejected: usize,
+}
+
+/// What one device's push did, inside a (shared) transaction.
+#[derive(Debug, Default)]
+pub(crate) struct Pushed {
+    pub(crate) acks: Vec<Ack>,
+    /// Merged cases with changes the center holds but has not applied (their dependencies
+    /// are missing): only heads tell the phone which of its changes are in.
+    pub(crate) partial: HashSet<CaseId>,
+    /// Accepted cases that now stand SUBMITTED (candidates for auto-dispatch).
+    pub(crate) submitted: Vec<CaseId>,
+    pub(crate) rejected: Vec<Rejection>,
+    pub(crate) counts: Counts,
+}
 
 /// One device's push, waiting for the committer.
 #[derive(Debug)]
@@ -32,7 +63,7 @@ pub(crate) struct Job {
     pub(crate) actors: HashSet<String>,
     pub(crate) push: Arc<Vec<DocChanges>>,
     /// The push merged ahead of the committer, against the cases as they stood then.
-    pub(crate) premerged: Option<crate::sync::Premerged>,
+    premerged: Option<merge::Premerged>,
     /// The device's store is fresh (cursor 0): forget what it held.
     pub(crate) fresh: bool,
 }
@@ -57,8 +88,8 @@ impl Ingest {
         (Ingest { queue, merging }, Committer { rx })
     }
 
-    /// A slot to merge in (see [`crate::sync::premerge`]).
-    pub(crate) async fn merge_slot(&self) -> Result<OwnedSemaphorePermit> {
+    /// A slot to merge in (see [`merge::premerge`]).
+    async fn merge_slot(&self) -> Result<OwnedSemaphorePermit> {
         self.merging
             .clone()
             .acquire_owned()
@@ -66,9 +97,9 @@ impl Ingest {
             .map_err(|_| Error::Config("the ingest task has stopped".into()))
     }
 
-    pub(crate) async fn push(&self, state: &AppState, job: Job) -> Result<Pushed> {
+    async fn commit(&self, state: &AppState, job: Job) -> Result<Pushed> {
         if state.db.dialect == Dialect::Postgres {
-            let mut done = commit(state.clone(), vec![job]).await?;
+            let mut done = commit::commit(state.clone(), vec![job]).await?;
             return Ok(done.pop().unwrap_or_default());
         }
         let (reply, answer) = oneshot::channel();
@@ -83,78 +114,50 @@ impl Ingest {
     }
 }
 
-/// The receiving end: [`run`] consumes it.
-#[derive(Debug)]
-pub struct Committer {
-    rx: mpsc::Receiver<(Job, Reply)>,
+/// Runs a device's push through the stages: merged ahead (in parallel with other pushes),
+/// then committed. `fresh`: the device's store is new (cursor 0).
+pub(crate) async fn push(
+    state: &AppState,
+    caller: &Caller,
+    push: &[DocChanges],
+    fresh: bool,
+) -> Result<Pushed> {
+    // Read before queueing: on PostgreSQL the writer is the shared pool, and a transaction
+    // waiting for a second connection could starve it.
+    let actors: HashSet<String> = if push.is_empty() {
+        HashSet::new()
+    } else {
+        state
+            .db
+            .device_actors(&caller.device_id)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    // One copy of the pushed changes, shared by the merge ahead and the committer.
+    let push = Arc::new(push.to_vec());
+    let premerged = if push.is_empty() {
+        None
+    } else {
+        Some(merge::premerge(state, caller, &actors, push.clone()).await?)
+    };
+    state
+        .ingest
+        .commit(
+            state,
+            Job {
+                caller: caller.clone(),
+                actors,
+                push,
+                premerged,
+                fresh,
+            },
+        )
+        .await
 }
 
-/// The committer loop: runs until every [`Ingest`] handle is gone.
-pub async fn run(state: AppState, mut committer: Committer) {
-    while let Some(first) = committer.rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match committer.rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let (jobs, replies): (Vec<Job>, Vec<Reply>) = batch.into_iter().unzip();
-        let count = jobs.len();
-        // A task per batch: a panic fails this batch (its phones retry), not the committer,
-        // which would otherwise leave every later push waiting for an answer that never
-        // comes.
-        let batch = tokio::spawn(commit(state.clone(), jobs));
-        let outcome = match batch.await {
-            Ok(outcome) => outcome,
-            Err(e) => Err(Error::Config(format!("the ingest batch panicked: {e}"))),
-        };
-        match outcome {
-            Ok(outcomes) => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, jobs = count, "ingest batch failed");
-                for reply in replies {
-                    let _ = reply.send(Err(e.to_string()));
-                }
-            }
-        }
-    }
-}
-
-async fn commit(state: AppState, jobs: Vec<Job>) -> Result<Vec<Pushed>> {
-    let state = &state;
-    let now = state.clock.now().0;
-    let mut tx = state.db.writer.begin().await?;
-    if state.db.dialect == Dialect::Postgres {
-        // Every case of the batch, locked up front in id order: batches of two server
-        // processes cannot deadlock.
-        let ids: BTreeSet<CaseId> = jobs
-            .iter()
-            .flat_map(|j| j.push.iter().map(|p| p.doc_id))
-            .collect();
-        cases::lock_many(&mut tx, &ids.into_iter().collect::<Vec<_>>()).await?;
-    }
-    let mut outcomes = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        outcomes.push(
-            merge_push(
-                &mut tx,
-                state,
-                &job.caller,
-                &job.actors,
-                &job.push,
-                job.premerged,
-                job.fresh,
-                now,
-            )
-            .await?,
-        );
-    }
-    tx.commit().await?;
-    metrics::histogram!("gridsync_ingest_batch_size").record(outcomes.len() as f64);
-    Ok(outcomes)
+/// Whether each pushed case appears once (a repeated case's later changes are not merged,
+/// so the compact acknowledgement would cover what was not taken).
+pub(crate) fn names_each_case_once(push: &[DocChanges]) -> bool {
+    merge::distinct(push).len() == push.len()
 }

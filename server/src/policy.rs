@@ -10,7 +10,7 @@
 use gridsync_core::workflow::{Role, Tier};
 
 use crate::db::accounts::Org;
-use crate::sync::Caller;
+use crate::scope::Caller;
 
 /// Something a role may do at the center.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -17,7 +17,7 @@ use crate::db::accounts::Org;
 use crate::error::{Error, Result};
 use crate::policy::{self, Refusal};
 use crate::state::AppState;
-use crate::sync::Caller;
+use crate::scope::Caller;
 
 /// One rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -5,7 +5,15 @@ use gridsync_core::case::{Case, CaseDoc, CaseId};
 use gridsync_core::workflow::{Status, WorkflowState};
 use sqlx::{AnyConnection, Row};
 
+use crate::db::Dialect;
 use crate::error::Result;
+
+/// A snapshot is rewritten once this many changes pile up after the last one.
+pub(crate) const SNAPSHOT_EVERY: usize = 16;
+/// PostgreSQL advisory lock key for the feed: appends to the change log take it, so feed
+/// positions become visible in commit order and a phone that saw position `n` has seen
+/// everything before it. Held to the commit.
+const FEED_LOCK: i64 = 0x6772_6964_7379_6e63; // "gridsync"
 
 /// A case's row in indexed columns, derived from its document on every merge.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -702,14 +710,27 @@ pub(crate) struct NewChange<'a> {
     pub(crate) bytes: &'a [u8],
 }
 
-/// Appends changes in multi-row statements; returns (case, feed position) of those that
-/// were new (a change held already is skipped by its unique hash).
-pub(crate) async fn insert_changes(
+/// The one writer of the change log, for pushes and center edits alike: takes the feed lock
+/// (PostgreSQL), then appends in multi-row statements; returns (case, feed position) of the
+/// changes that were new (a change held already is skipped by its unique hash). Call it
+/// after everything else a transaction can write without the lock: every other writer
+/// waits for it until the commit.
+pub(crate) async fn append_changes(
     conn: &mut AnyConnection,
+    dialect: Dialect,
     rows: &[NewChange<'_>],
     device_id: Option<&str>,
     now: i64,
 ) -> Result<Vec<(CaseId, i64)>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    if dialect == Dialect::Postgres {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FEED_LOCK)
+            .execute(&mut *conn)
+            .await?;
+    }
     let mut out = Vec::with_capacity(rows.len());
     for chunk in rows.chunks(CHUNK / 4) {
         let values = (0..chunk.len())
@@ -742,6 +763,16 @@ pub(crate) async fn insert_changes(
     Ok(out)
 }
 
+/// The feed's last position.
+pub(crate) async fn current_pos(conn: &mut AnyConnection) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(pos) FROM changes")
+            .fetch_one(&mut *conn)
+            .await?
+            .unwrap_or(0),
+    )
+}
+
 /// Records that `device` holds these cases (new pushes: whole, from position 0).
 pub(crate) async fn hold_many(
     conn: &mut AnyConnection,
@@ -764,45 +795,6 @@ pub(crate) async fn hold_many(
         q.execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::area_range;
-
-    #[test]
-    fn area_range_holds_exactly_the_codes_with_the_prefix() {
-        let codes = [
-            "",
-            "3",
-            "33",
-            "330182",
-            "330182101201",
-            "3301829",
-            "330183",
-            "33018",
-            "3301819",
-            "330182:",
-            "330182x",
-            "33018Z",
-            "4",
-            "区330182",
-        ];
-        for prefix in [
-            Some("330182"),
-            Some("3301829"),
-            Some("33018"),
-            Some(""),
-            None,
-        ] {
-            let (lo, hi) = area_range(prefix);
-            for code in codes {
-                let in_range = lo.as_str() <= code && code < hi.as_str();
-                let starts = prefix.is_some_and(|p| code.starts_with(p));
-                assert_eq!(in_range, starts, "{prefix:?} {code:?}");
-            }
-        }
-    }
 }
 
 /// The quarantine, for the administrator: unavailable cases and parked changes (at most
@@ -860,4 +852,43 @@ pub(crate) async fn quarantine_counts(db: &crate::db::Db) -> Result<(i64, i64)> 
         .fetch_one(&db.pool)
         .await?;
     Ok((cases, parked))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::area_range;
+
+    #[test]
+    fn area_range_holds_exactly_the_codes_with_the_prefix() {
+        let codes = [
+            "",
+            "3",
+            "33",
+            "330182",
+            "330182101201",
+            "3301829",
+            "330183",
+            "33018",
+            "3301819",
+            "330182:",
+            "330182x",
+            "33018Z",
+            "4",
+            "区330182",
+        ];
+        for prefix in [
+            Some("330182"),
+            Some("3301829"),
+            Some("33018"),
+            Some(""),
+            None,
+        ] {
+            let (lo, hi) = area_range(prefix);
+            for code in codes {
+                let in_range = lo.as_str() <= code && code < hi.as_str();
+                let starts = prefix.is_some_and(|p| code.starts_with(p));
+                assert_eq!(in_range, starts, "{prefix:?} {code:?}");
+            }
+        }
+    }
 }

@@ -15,8 +15,8 @@ use super::throttle::ClientAddr;
 use crate::auth::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, TokenError};
 use crate::db::accounts::{DeviceState, Org, User};
 use crate::error::Error;
+use crate::scope::Caller;
 use crate::state::AppState;
-use crate::sync::Caller;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -20,9 +20,9 @@ use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
 use crate::policy::{self, Permission};
+use crate::scope::Caller;
 use crate::state::AppState;
 use crate::stats::{self, Export, GroupBy, Period, Report, Scope};
-use crate::sync::Caller;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

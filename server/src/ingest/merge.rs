@@ -1,0 +1,273 @@
+//! Stages one to three of the push path, for one case, in memory: decode the pushed
+//! changes, drop what the center holds, check that each new change is under one of the
+//! device's actors, then judge each by its operations against the document as its author saw
+//! it and apply it, in causal order; changes still missing a dependency are parked. Nothing
+//! is written here. [`premerge`] runs this ahead of the committer, on the blocking pool.
+
+use std::collections::{HashMap, HashSet};
+
+use automerge::{Change, ChangeHash};
+use gridsync_core::case::{CaseDoc, CaseId, Refusal as OpRefusal, Writer};
+use gridsync_core::protocol::{DocChanges, RejectCode};
+use gridsync_core::workflow::{Event, fold};
+
+use super::Refusal;
+use crate::db::cases::{self, Projection, SNAPSHOT_EVERY};
+use crate::error::Result;
+use crate::scope::{Caller, revoked_after};
+use crate::state::AppState;
+
+/// A merged case waiting to be written.
+pub(super) struct Merge {
+    pub(super) id: CaseId,
+    /// The document's heads after the merge (the document itself is dropped once merged:
+    /// merges wait for the committer, and two hundred phones' documents add up).
+    pub(super) heads: Vec<[u8; 32]>,
+    /// Some pushed changes wait for dependencies the center does not have yet.
+    pub(super) partial: bool,
+    /// Those changes (hash hex, actor hex, bytes): kept aside, never applied or served.
+    pub(super) parked: Vec<(String, String, Vec<u8>)>,
+    pub(super) new: Vec<(String, String, Vec<u8>)>, // hash hex, actor hex, bytes
+    pub(super) projection: Projection,
+    /// The new snapshot, when one is due and reopens (checked in `merge`).
+    pub(super) snapshot: Option<Vec<u8>>,
+    pub(super) existed: bool,
+    pub(super) held: bool,
+}
+
+/// A push merged ahead of the committer (see [`premerge`]), case by case.
+pub(crate) struct Premerged {
+    pub(super) cases: HashMap<CaseId, Prepared>,
+}
+
+pub(super) struct Prepared {
+    /// The case's version (`updated_pos`) merged against; `None`: it did not exist.
+    pub(super) version: Option<i64>,
+    /// Whether the device held the case then.
+    pub(super) held: bool,
+    pub(super) outcome: std::result::Result<Merge, Refusal>,
+}
+
+impl std::fmt::Debug for Premerged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Premerged")
+            .field("cases", &self.cases.len())
+            .finish()
+    }
+}
+
+/// Merges a push against the cases as they stand now, outside any write transaction: the
+/// reads on a pooled connection, the merging (parse, apply, fold, snapshot) on the blocking
+/// pool. Pushes thus merge in parallel, and the committer (one task on SQLite) mostly only
+/// writes: it re-reads each case's version inside its transaction and merges again there
+/// only the cases that moved in between (another phone's push, a center action).
+pub(crate) async fn premerge(
+    state: &AppState,
+    caller: &Caller,
+    actors: &HashSet<String>,
+    push: std::sync::Arc<Vec<DocChanges>>,
+) -> Result<Premerged> {
+    let ids: Vec<CaseId> = distinct(&push).iter().map(|p| p.doc_id).collect();
+    let mut conn = state.db.pool.acquire().await?;
+    let mut stored = cases::fetch_many(&mut conn, &ids).await?;
+    let held = cases::held_many(&mut conn, &caller.device_id, &ids, revoked_after(state)).await?;
+    drop(conn);
+    let slot = state.ingest.merge_slot().await?;
+    let (state, caller, actors) = (state.clone(), caller.clone(), actors.clone());
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let pushes = distinct(&push);
+        let mut cases = HashMap::with_capacity(pushes.len());
+        for push in pushes {
+            let prior = stored.remove(&push.doc_id);
+            let version = prior.as_ref().map(|s| s.version);
+            let held = held.contains(&push.doc_id);
+            // Merging ahead only saves the committer work: a case that does not open here is
+            // left to the committer, which reads it inside its transaction and decides.
+            let prior = match prior.map(|s| s.open(&state.actor)).transpose() {
+                Ok(prior) => prior,
+                Err(e) => {
+                    tracing::warn!(case = %push.doc_id, error = %e, "a case did not open for the merge ahead; the committer merges it");
+                    continue;
+                }
+            };
+            let outcome = merge(&state, &caller, &actors, push, prior, held);
+            cases.insert(
+                push.doc_id,
+                Prepared {
+                    version,
+                    held,
+                    outcome,
+                },
+            );
+        }
+        Ok(Premerged { cases })
+    })
+    .await
+    .map_err(|e| crate::error::Error::Config(format!("the merge task failed: {e}")))?
+}
+
+/// The pushed cases, one entry per case, in id order (the order locks are taken in).
+pub(super) fn distinct(push: &[DocChanges]) -> Vec<&DocChanges> {
+    let mut pushes: Vec<&DocChanges> = push.iter().collect();
+    pushes.sort_by_key(|p| p.doc_id);
+    pushes.dedup_by_key(|p| p.doc_id);
+    pushes
+}
+
+/// Merges one pushed case in memory and checks it. Nothing is written here.
+///
+/// The push path for one case, in order: parse; drop what the center holds; actor binding;
+/// then each new change in causal order is judged by its operations against the document
+/// as its author saw it ([`CaseDoc::judge`]) and applied; changes whose dependencies the
+/// center lacks are parked (never applied, never served); finally the result is checked
+/// (events, time limits, area moves, scope) and folded.
+pub(super) fn merge(
+    state: &AppState,
+    caller: &Caller,
+    actors: &HashSet<String>,
+    push: &DocChanges,
+    prior: Option<cases::Loaded>,
+    held: bool,
+) -> std::result::Result<Merge, Refusal> {
+    let id = push.doc_id;
+    let mut parsed = Vec::with_capacity(push.changes.len());
+    for bytes in &push.changes {
+        match Change::from_bytes(bytes.clone()) {
+            Ok(c) => parsed.push(c),
+            Err(e) => {
+                return Err((
+                    RejectCode::MalformedChange,
+                    format!("change does not parse: {e}"),
+                ));
+            }
+        }
+    }
+    let existed = prior.is_some();
+    let now = state.clock.now();
+    // What the case was before this push, read once: the scope check, the time limits, the
+    // area and the events the push may not alter all come from it.
+    let mut before: Option<(gridsync_core::case::Case, gridsync_core::workflow::Status)> = None;
+    let mut events_before: HashMap<String, Event> = HashMap::new();
+    let (mut doc, replayed) = match prior {
+        Some(l) => {
+            let case = l.doc.case();
+            let events = l.doc.events();
+            let wf = fold(&case, &events, &state.limits, now);
+            // Held before (even if since revoked: its unsent work is still welcome) or in scope.
+            if !held && !caller.reaches(&Projection::of(&case, &wf)) {
+                return Err((
+                    RejectCode::OutOfScope,
+                    "the case is outside your organisation's scope".into(),
+                ));
+            }
+            before = Some((case, wf.status));
+            events_before = events.into_iter().map(|e| (e.id.clone(), e)).collect();
+            (l.doc, l.replayed)
+        }
+        None => (CaseDoc::empty(id, state.actor.clone()), 0),
+    };
+
+    // Actor binding: changes the center does not hold yet must come from this device's actors.
+    let mut fresh = Vec::new();
+    let mut seen = HashSet::new();
+    for (change, bytes) in parsed.into_iter().zip(&push.changes) {
+        let hash = change.hash();
+        if !seen.insert(hash) || (existed && doc.has_change(&hash)) {
+            continue;
+        }
+        let actor = change.actor_id().to_hex_string();
+        if !actors.contains(&actor) {
+            return Err((
+                RejectCode::ActorNotBound,
+                format!(
+                    "change {} was made under actor {actor}, which is not this device's",
+                    short(&hash)
+                ),
+            ));
+        }
+        fresh.push((change, actor, bytes));
+    }
+
+    // Judge and apply in causal order; what still lacks a dependency at the end is parked.
+    let writer = Writer::new(caller.user.id.as_str(), caller.user.role);
+    let mut new = Vec::with_capacity(fresh.len());
+    loop {
+        let mut progressed = false;
+        let mut waiting = Vec::with_capacity(fresh.len());
+        for (change, actor, bytes) in fresh {
+            if !change.deps().iter().all(|d| doc.has_change(d)) {
+                waiting.push((change, actor, bytes));
+                continue;
+            }
+            let hash = change.hash();
+            if let Err(refusal) = doc.judge(&change, &writer) {
+                let (code, what) = match &refusal {
+                    OpRefusal::Operation(_) => (RejectCode::OperationNotPermitted, "refused"),
+                    OpRefusal::Event(_) => (RejectCode::EventNotPermitted, "refused"),
+                    OpRefusal::Value(_) => (RejectCode::InvalidValue, "refused"),
+                };
+                return Err((code, format!("change {} {what}: {refusal}", short(&hash))));
+            }
+            if let Err(e) = doc.apply_parsed(vec![change]) {
+                return Err((RejectCode::MalformedChange, e.to_string()));
+            }
+            new.push((hex::encode(hash.0), actor, bytes.clone()));
+            progressed = true;
+        }
+        fresh = waiting;
+        if !progressed || fresh.is_empty() {
+            break;
+        }
+    }
+    let parked: Vec<(String, String, Vec<u8>)> = fresh
+        .into_iter()
+        .map(|(c, actor, bytes)| (hex::encode(c.hash().0), actor, bytes.clone()))
+        .collect();
+    if !existed {
+        if new.is_empty() {
+            // Nothing of the case arrived whole: it waits (or was never a case).
+            return Err((
+                RejectCode::MissingDependencies,
+                "the case's first change depends on changes the center does not have".into(),
+            ));
+        }
+        if doc.recorded_id() != Some(id) {
+            return Err((
+                RejectCode::MalformedChange,
+                format!("the changes do not record case {id}"),
+            ));
+        }
+    }
+
+    let projection =
+        super::check::result(state, caller, &doc, &events_before, before.as_ref(), now)?;
+    // A new case starts without a snapshot (its first changes are replayed from the log, as
+    // cheap as loading one): saving and checking one for every new case was a fifth of the
+    // center's CPU in a sync (BENCHMARKS, issue 6).
+    let snapshot_due = replayed + new.len() >= SNAPSHOT_EVERY;
+    let snapshot = match snapshot_due.then(|| doc.save_checked()) {
+        None => None,
+        Some(Ok(bytes)) => Some(bytes),
+        // The case keeps its last good snapshot (or none) and replays its log from there.
+        Some(Err(e)) => {
+            tracing::warn!(case = %id, error = %e, "snapshot does not reopen; the previous one is kept");
+            None
+        }
+    };
+    Ok(Merge {
+        id,
+        heads: doc.heads().iter().map(|h| h.0).collect(),
+        partial: !parked.is_empty(),
+        parked,
+        new,
+        projection,
+        snapshot,
+        existed,
+        held,
+    })
+}
+
+fn short(hash: &ChangeHash) -> String {
+    hex::encode(&hash.0[..6])
+}
