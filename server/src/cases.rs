@@ -10,8 +10,8 @@ use crate::db::cases::{self, Projection};
 use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
 use crate::policy::{self, Permission, Refusal};
-use crate::state::AppState;
 use crate::scope::Caller;
+use crate::state::AppState;
 
 /// Organisation kinds that handle cases, so may be dispatched to: departments, specialised
 /// mediation rooms, and villages (the village's people's mediation committee, whose

@@ -16,8 +16,8 @@ use crate::db::Db;
 use crate::db::accounts::Org;
 use crate::error::{Error, Result};
 use crate::policy::{self, Refusal};
-use crate::state::AppState;
 use crate::scope::Caller;
+use crate::state::AppState;
 
 /// One rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
