@@ -151,7 +151,6 @@ pub async fn list(
 ) -> Result<(Vec<CaseRow>, Option<i64>), Refusal> {
     use sqlx::Row;
     let limit = filter.limit.clamp(1, 500);
-    let (area_lo, area_hi) = cases::area_range(caller.org.scope_prefix.as_deref());
     let area = filter.area.as_str();
     if !area.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Refusal::invalid(
@@ -160,30 +159,30 @@ pub async fn list(
             "an area-code prefix (digits)",
         ));
     }
-    let org = filter.org.as_str();
     let text = filter.text.trim();
     let text = if text.is_empty() {
         String::new()
     } else {
         format!("%{text}%")
     };
+    let (scope_lo, scope_hi, scope_org) = caller.scope().params();
     // Drafts are the recorder's own work: the center lists cases from submission on.
-    let rows = sqlx::query(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT * FROM cases k
-         WHERE ((k.area_code >= $1 AND k.area_code < $2) OR k.assigned_orgs LIKE $3 OR k.handling_org = $4)
+         WHERE {scope}
            AND k.status <> 'DRAFT'
-           AND ($5 = '' OR k.status = $5) AND ($6 = '' OR k.category = $6) AND ($7 = '' OR k.risk_level = $7)
-           AND ($8 = '' OR k.title LIKE $8 OR k.party_names LIKE $8 OR k.case_no LIKE $8)
-           AND k.updated_pos < $9
-           AND ($11 = '' OR (k.area_code >= $11 AND k.area_code < $12))
-           AND ($13 = '' OR k.assigned_orgs LIKE $14 OR k.handling_org = $13)
-           AND ($15 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $16))
-         ORDER BY k.updated_pos DESC LIMIT $10",
-    )
-    .bind(area_lo)
-    .bind(area_hi)
-    .bind(format!("%,{},%", caller.org.id))
-    .bind(&caller.org.id)
+           AND ($4 = '' OR k.status = $4) AND ($5 = '' OR k.category = $5) AND ($6 = '' OR k.risk_level = $6)
+           AND ($7 = '' OR k.title LIKE $7 OR k.party_names LIKE $7 OR k.case_no LIKE $7)
+           AND k.updated_pos < $8
+           AND ($10 = '' OR (k.area_code >= $10 AND k.area_code < $11))
+           AND ($12 = '' OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $12))
+           AND ($13 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $14))
+         ORDER BY k.updated_pos DESC LIMIT $9",
+        scope = crate::scope::Scope::sql(state.db.dialect, "k", 1),
+    )))
+    .bind(scope_lo)
+    .bind(scope_hi)
+    .bind(scope_org)
     .bind(&filter.status)
     .bind(&filter.category)
     .bind(&filter.risk)
@@ -192,8 +191,7 @@ pub async fn list(
     .bind(limit)
     .bind(area)
     .bind(format!("{area}:"))
-    .bind(org)
-    .bind(format!("%,{org},%"))
+    .bind(&filter.org)
     .bind(i64::from(filter.overdue))
     .bind(state.clock.now().0)
     .fetch_all(&state.db.pool())
@@ -241,7 +239,7 @@ pub async fn find_in_scope(
     let doc = load(state, id).await?.ok_or_else(not_found)?;
     let wf = doc.state(&state.limits, state.clock.now());
     let p = Projection::of(&doc.case(), &wf);
-    if !p.in_scope_of(caller.org.scope_prefix.as_deref(), &caller.org.id) {
+    if !caller.scope().contains(&p) {
         return Err(not_found());
     }
     Ok((id, doc))

@@ -9,9 +9,7 @@ use sqlx::Row;
 
 use crate::db::cases;
 use crate::error::Result;
-use crate::scope::{
-    Caller, NOT_EXPIRED, PHONE_RETENTION_MS, REVOKED_REPEAT_MS, in_scope, scope_area,
-};
+use crate::scope::{Caller, NOT_EXPIRED, PHONE_RETENTION_MS, REVOKED_REPEAT_MS, Scope};
 use crate::state::AppState;
 use crate::sync::DeviceRow;
 
@@ -51,14 +49,9 @@ pub(crate) async fn pull(
     let budget = request.max_bytes.clamp(1, MAX_PULL_BYTES);
     let mut bytes = 0u64;
     // A device that holds no cases has an empty scope: nothing arrives, what it held leaves.
-    let (prefix, org) = if caller.holds_cases() {
-        (caller.org.scope_prefix.as_deref(), caller.org.id.as_str())
-    } else {
-        (None, "")
-    };
-    let (area_from, area_to) = cases::area_range(prefix);
+    let (area_from, area_to, org) = caller.device_scope().params();
     let cutoff = now - PHONE_RETENTION_MS;
-    let in_scope = in_scope(state.db.dialect);
+    let in_scope = format!("{} AND {NOT_EXPIRED}", Scope::sql(state.db.dialect, "k", 1));
     let mut conn = state.db.pool.acquire().await?;
     let device = caller.device_id.as_str();
 
@@ -97,12 +90,10 @@ pub(crate) async fn pull(
     // with the `updated_pos` bound left at -1, PostgreSQL walked that index over every case
     // in the county (20 ms a fresh phone at 30,000 cases, 0.6 ms this way).
     let candidates = if rescan {
-        let area = scope_area(state.db.dialect, "a");
         // `$6 = $6`: the cursor is bound either way, and every bound parameter must appear.
         format!(
-            "$6 = $6 AND k.id IN (SELECT a.id FROM cases a WHERE {area} >= $1 AND {area} < $2
-                                  UNION SELECT o.case_id FROM case_orgs o WHERE o.org_id = $3)
-             AND {NOT_EXPIRED}"
+            "$6 = $6 AND k.id IN ({}) AND {NOT_EXPIRED}",
+            Scope::ids_sql(state.db.dialect, 1)
         )
     } else {
         format!("k.updated_pos > $6 AND {in_scope}")
@@ -116,7 +107,7 @@ pub(crate) async fn pull(
     )))
     .bind(&area_from)
     .bind(&area_to)
-    .bind(org)
+    .bind(&org)
     .bind(cutoff)
     .bind(device)
     .bind(since)
@@ -230,7 +221,7 @@ pub(crate) async fn pull(
     )))
     .bind(&area_from)
     .bind(&area_to)
-    .bind(org)
+    .bind(&org)
     .bind(cutoff)
     .bind(device)
     .fetch_all(&mut *conn)

@@ -141,13 +141,6 @@ impl Projection {
             followed_up_at: state.followed_up_at.map(|t| t.0),
         }
     }
-
-    /// Whether an organisation with `scope_prefix` (area) and id `org_id` sees the case.
-    pub(crate) fn in_scope_of(&self, scope_prefix: Option<&str>, org_id: &str) -> bool {
-        scope_prefix.is_some_and(|p| self.area_code.starts_with(p))
-            || self.assigned_orgs.iter().any(|o| o == org_id)
-            || self.handling_org.as_deref() == Some(org_id)
-    }
 }
 
 /// `[lo, hi)` of the area codes under a scope prefix, for range queries an index serves:
