@@ -23,7 +23,7 @@ use gridsync_core::case::Timestamp;
 use gridsync_core::clock::ManualClock;
 use gridsync_core::protocol::{DecodeLimits, DocChanges, RejectCode, SyncRequest, SyncResponse};
 use gridsync_fuzz::{BOUND_ACTORS, NOW_MS, ORG, USER, actor, case_id, record, run};
-use gridsync_server::scope::Caller;
+use gridsync_server::caller::Caller;
 use gridsync_server::{AppState, Config};
 use libfuzzer_sys::fuzz_target;
 use sqlx::AnyConnection;

@@ -15,9 +15,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use crate::caller::Caller;
 use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
-use crate::scope::Caller;
 use crate::state::AppState;
 
 /// PostgreSQL advisory lock key serialising appends ("gridaudt"; distinct from the feed's).
@@ -33,6 +33,21 @@ pub const PERSONAL_DATA_READ: &str = "PERSONAL_DATA_READ";
 /// `action` of a sync that delivered cases, with their personal data, to a device
 /// (`detail`: `device`, `cases` (ids), `changes`).
 pub const CASES_SYNCED: &str = "CASES_SYNCED";
+/// `action` of a sign-in (`detail`: `device_id`).
+pub const SIGN_IN: &str = "SIGN_IN";
+/// `action` of a refused sign-in (`detail`: `code`, the answer's error code). `user_id` is
+/// empty when the username names no account (what was typed is never recorded).
+pub const SIGN_IN_REFUSED: &str = "SIGN_IN_REFUSED";
+/// `action` of a password change (`detail`: `user_id`, `by` `SELF` | `ADMIN` | `OPERATOR`,
+/// `sessions_revoked`).
+pub const PASSWORD_CHANGED: &str = "PASSWORD_CHANGED";
+/// `action` of a user disabled (`detail`: `user_id`, `devices_revoked`, `sessions_revoked`).
+pub const USER_DISABLED: &str = "USER_DISABLED";
+/// `action` of a device revoked (`detail`: `device_id`).
+pub const DEVICE_REVOKED: &str = "DEVICE_REVOKED";
+/// `user_id` and `role` of entries written by `gridsync admin` (the operator at the
+/// server's shell, not an account).
+pub const OPERATOR: &str = "OPERATOR";
 /// `action` of an auto-dispatch rule added (`detail`: the rule's id, codes and organisation
 /// ids).
 pub const RULE_ADDED: &str = "RULE_ADDED";
@@ -148,16 +163,32 @@ pub async fn append(state: &AppState, entry: Entry) -> Result<()> {
     Ok(())
 }
 
+/// [`append`] without a running server (`gridsync admin`), at time `at`.
+pub async fn append_at(db: &Db, at: i64, entry: Entry) -> Result<()> {
+    let mut tx = db.writer.begin().await?;
+    append_in_at(&mut tx, db.dialect, at, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// [`append`] inside the caller's write transaction: the entry lands with what it records.
 pub(crate) async fn append_in(
     tx: &mut sqlx::AnyConnection,
     state: &AppState,
     entry: Entry,
 ) -> Result<()> {
-    let at = state.clock.now().0;
+    append_in_at(tx, state.db.dialect, state.clock.now().0, entry).await
+}
+
+async fn append_in_at(
+    tx: &mut sqlx::AnyConnection,
+    dialect: Dialect,
+    at: i64,
+    entry: Entry,
+) -> Result<()> {
     let detail = serde_json::to_string(&entry.detail)
         .map_err(|e| Error::Invalid(format!("audit detail: {e}")))?;
-    if state.db.dialect == Dialect::Postgres {
+    if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(AUDIT_LOCK)
             .execute(&mut *tx)

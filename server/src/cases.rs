@@ -5,12 +5,12 @@
 use gridsync_core::case::{CaseDoc, CaseId};
 use gridsync_core::workflow::{Action, Author, EventKind, OrgRef, Tier, may_author};
 
+use crate::caller::Caller;
 use crate::db::accounts::Org;
 use crate::db::cases::{self, Projection};
 use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
 use crate::policy::{self, Permission, Refusal};
-use crate::scope::Caller;
 use crate::state::AppState;
 
 /// Organisation kinds that handle cases, so may be dispatched to: departments, specialised
@@ -178,7 +178,7 @@ pub async fn list(
            AND ($12 = '' OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $12))
            AND ($13 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $14))
          ORDER BY k.updated_pos DESC LIMIT $9",
-        scope = crate::scope::Scope::sql(state.db.dialect, "k", 1),
+        scope = crate::db::scope::Scope::sql(state.db.dialect, "k", 1),
     )))
     .bind(scope_lo)
     .bind(scope_hi)

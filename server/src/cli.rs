@@ -3,11 +3,17 @@
 mod admin;
 mod field;
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
 
 use clap::{Args, Parser, Subcommand};
 use gridsync_core::clock::SystemClock;
+use gridsync_server::state::Timeouts;
 use gridsync_server::{Bootstrap, Config};
 
 /// The default database: an SQLite file in the working directory, created on first start.
@@ -39,22 +45,42 @@ pub(crate) struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, env = "GRIDSYNC_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
-    /// Database: `sqlite://FILE?mode=rwc` (embedded, created with its tables on first
-    /// start) or `postgres://USER@HOST/DB` (production; migrations applied at start).
+    /// Database: `sqlite://FILE?mode=rwc` (embedded, created mode 0600 with its tables on
+    /// first start) or `postgres://USER@HOST/DB` (production; migrations applied at start).
     #[arg(long, env = "GRIDSYNC_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     database_url: String,
-    /// Secret for signing access tokens (≥ 16 characters). Default: generated on first
-    /// start and kept in the database, so restarts keep sessions valid.
+    /// Access-token signing keys (≥ 16 characters each), one per line: the first signs, the
+    /// others still verify (a rotation keeps the previous key for 15 minutes). Prefer the
+    /// environment variable or `--jwt-key-file`: command lines are visible to other users.
+    /// Default: keys generated and kept in the database (`gridsync admin rotate-jwt-key`).
     #[arg(long, env = "GRIDSYNC_JWT_SECRET", hide_env_values = true)]
     jwt_secret: Option<String>,
+    /// Read the signing keys from this file (same format as `--jwt-secret`; keep it 0600;
+    /// `gridsync admin rotate-jwt-key --key-file` rotates it).
+    #[arg(
+        long,
+        env = "GRIDSYNC_JWT_KEY_FILE",
+        conflicts_with = "jwt_secret",
+        value_name = "PATH"
+    )]
+    jwt_key_file: Option<PathBuf>,
+    /// On first start, write the administrator's generated password to this file (created
+    /// 0600) instead of showing it on the terminal. It never goes to the logs.
+    #[arg(long, env = "GRIDSYNC_ADMIN_PASSWORD_FILE", value_name = "PATH")]
+    admin_password_file: Option<PathBuf>,
     /// Load the demo county (organisations and a user for every role, password
     /// `gridsync-demo`) into an empty database. Never on a real installation.
     #[arg(long, env = "GRIDSYNC_DEMO")]
     demo: bool,
-    /// Failed sign-ins per account (username as typed) in 15 minutes before 429.
-    #[arg(long, env = "GRIDSYNC_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
-    login_failures_per_account: u32,
-    /// Failed sign-ins per client address in 15 minutes before 429.
+    /// Failed sign-ins for one account from one client address before each further
+    /// failure doubles the wait (1 s, 2 s, ... 15 min; 429 `rate_limited` meanwhile).
+    #[arg(
+        long,
+        env = "GRIDSYNC_LOGIN_FAILURES_PER_ACCOUNT_ADDRESS",
+        default_value_t = 5
+    )]
+    login_failures_per_account_address: u32,
+    /// Failed sign-ins from one client address (any accounts) before the same backoff.
     #[arg(
         long,
         env = "GRIDSYNC_LOGIN_FAILURES_PER_ADDRESS",
@@ -65,6 +91,24 @@ pub(crate) struct ServeArgs {
     /// proxy (the TLS terminator) that sets it: otherwise clients could pick their address.
     #[arg(long, env = "GRIDSYNC_TRUST_FORWARDED_FOR")]
     trust_forwarded_for: bool,
+    /// MiB of `/v1/sync` bodies read at once, over all connections; past it syncs are
+    /// answered 503 `busy` with Retry-After before their bodies are read.
+    #[arg(long, env = "GRIDSYNC_SYNC_BODIES_IN_FLIGHT_MIB", default_value_t = 64)]
+    sync_bodies_in_flight_mib: usize,
+    /// Seconds a client has to send a request's header (from connecting, or from the
+    /// header's first byte on a kept-alive connection); then the connection is closed.
+    #[arg(long, env = "GRIDSYNC_HEADER_TIMEOUT", default_value_t = 20)]
+    header_timeout: u64,
+    /// Seconds a request body gets, plus one per `--body-min-rate` bytes received; a body
+    /// that falls behind is answered 408 `body_timeout` and the connection closed.
+    #[arg(long, env = "GRIDSYNC_BODY_TIMEOUT", default_value_t = 30)]
+    body_timeout: u64,
+    /// Bytes per second that earn a request body one more second.
+    #[arg(long, env = "GRIDSYNC_BODY_MIN_RATE", default_value_t = 500)]
+    body_min_rate: u64,
+    /// Seconds a kept-alive connection may sit without a request before it is closed.
+    #[arg(long, env = "GRIDSYNC_IDLE_TIMEOUT", default_value_t = 75)]
+    idle_timeout: u64,
 }
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -76,17 +120,36 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let jwt_secret = match &args.jwt_key_file {
+        Some(path) => {
+            if gridsync_server::db::private::readable_by_others(path) {
+                tracing::warn!(path = %path.display(), "the JWT key file is readable by other users; make it 0600");
+            }
+            Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the JWT key file {}", path.display()))?,
+            )
+        }
+        None => args.jwt_secret,
+    };
     let config = Config {
         database_url: args.database_url,
-        jwt_secret: args.jwt_secret,
+        jwt_secret,
         demo: args.demo,
         scan_every: Some(gridsync_server::warnings::SCAN_EVERY),
     };
     let (mut state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;
-    let login = &mut state.limits_http.login;
-    login.per_account = args.login_failures_per_account;
-    login.per_address = args.login_failures_per_address;
-    login.trust_forwarded_for = args.trust_forwarded_for;
+    let limits = &mut state.limits_http;
+    limits.login.per_account_address = args.login_failures_per_account_address;
+    limits.login.per_address = args.login_failures_per_address;
+    limits.login.trust_forwarded_for = args.trust_forwarded_for;
+    limits.sync_bodies_in_flight = args.sync_bodies_in_flight_mib.saturating_mul(1 << 20);
+    limits.timeouts = Timeouts {
+        header: Duration::from_secs(args.header_timeout),
+        body: Duration::from_secs(args.body_timeout),
+        body_min_rate: args.body_min_rate,
+        idle: Duration::from_secs(args.idle_timeout),
+    };
     match bootstrap {
         Bootstrap::Demo => tracing::info!(
             users = ?gridsync_server::demo::USERS.iter().map(|u| u.0).collect::<Vec<_>>(),
@@ -94,10 +157,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "demo county loaded"
         ),
         Bootstrap::Admin { username, password } => {
-            // Shown once, on the terminal only; it is not logged.
-            println!(
-                "First start: created administrator {username:?} with password {password:?}. Change it."
-            );
+            show_admin_password(&username, &password, args.admin_password_file.as_deref())?;
         }
         Bootstrap::Existing => {}
     }
@@ -105,6 +165,34 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, "gridsync listening");
     gridsync_server::serve(state, listener, shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The first administrator's password, shown once: to the file asked for (0600), else on
+/// the terminal. Never through `tracing`, whose output is the log stream: without a
+/// terminal and without a file, the password is not shown at all and the operator sets one
+/// with `gridsync admin set-password`.
+fn show_admin_password(
+    username: &str,
+    password: &str,
+    file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    if let Some(path) = file {
+        gridsync_server::db::private::write_private(path, format!("{password}\n").as_bytes())
+            .with_context(|| format!("writing the administrator password to {}", path.display()))?;
+        tracing::info!(user = username, path = %path.display(), "first start: administrator created; password written to the file");
+    } else if std::io::stderr().is_terminal() {
+        eprintln!(
+            "First start: created administrator {username:?} with password {password:?}. \
+             Change it: gridsync admin set-password {username}"
+        );
+    } else {
+        tracing::warn!(
+            user = username,
+            "first start: administrator created; its password is not shown (no terminal and no \
+             --admin-password-file): set one with `gridsync admin set-password`"
+        );
+    }
     Ok(())
 }
 

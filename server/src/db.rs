@@ -6,6 +6,8 @@
 
 pub mod accounts;
 pub(crate) mod cases;
+pub(crate) mod feed;
+pub(crate) mod scope;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -69,8 +71,17 @@ impl Db {
         };
         let (pool, writer) = match dialect {
             Dialect::Sqlite => {
+                // The file holds personal data and the JWT keys: it is made 0600 before
+                // SQLite opens it (SQLite gives -wal and -shm the main file's mode).
+                let file = private::sqlite_file(url)?;
+                if let Some(path) = &file {
+                    private::prepare(path, url.contains("mode=rwc"))?;
+                }
                 // The writer first: it creates the file (mode=rwc) and switches it to WAL.
                 let writer = sqlite_options(1).connect(url).await.map_err(open_err)?;
+                if let Some(path) = &file {
+                    private::tighten_companions(path)?;
+                }
                 (
                     sqlite_options(4).connect(url).await.map_err(open_err)?,
                     writer,
@@ -137,6 +148,220 @@ impl Db {
         .execute(&self.writer)
         .await?;
         Ok(self.setting(key).await?.unwrap_or_else(|| value.to_owned()))
+    }
+}
+
+/// A stored JWT signing key (see [`crate::auth::Keys::load`]).
+#[derive(Clone, Debug)]
+pub struct JwtKeyRow {
+    pub kid: String,
+    pub secret: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl Db {
+    /// Makes sure a current JWT key exists: the `settings` secret of earlier versions is
+    /// taken over (sessions survive the upgrade), else a fresh one is generated.
+    pub async fn ensure_jwt_key(&self, now: i64) -> Result<()> {
+        let current: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM jwt_keys WHERE retired_at IS NULL")
+                .fetch_one(&self.writer)
+                .await?;
+        if current > 0 {
+            return Ok(());
+        }
+        let secret = match self.setting("jwt_secret").await? {
+            Some(s) => s,
+            None => crate::auth::random_secret(),
+        };
+        let mut tx = self.writer.begin().await?;
+        // Two processes starting at once may both insert; the newest then signs and the
+        // other stays accepted (see `jwt_keys`).
+        sqlx::query(
+            "INSERT INTO jwt_keys (kid, secret, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (kid) DO NOTHING",
+        )
+        .bind(crate::auth::key_id(secret.as_bytes()))
+        .bind(&secret)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM settings WHERE key = 'jwt_secret'")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Keys not retired, and keys retired after `retired_after`: newest first.
+    pub async fn jwt_keys(&self, retired_after: i64) -> Result<Vec<JwtKeyRow>> {
+        let rows = sqlx::query(
+            "SELECT kid, secret, created_at, retired_at FROM jwt_keys
+             WHERE retired_at IS NULL OR retired_at > $1
+             ORDER BY created_at DESC, kid DESC",
+        )
+        .bind(retired_after)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                use sqlx::Row;
+                Ok(JwtKeyRow {
+                    kid: r.try_get("kid")?,
+                    secret: r.try_get("secret")?,
+                    created_at: r.try_get("created_at")?,
+                    retired_at: r.try_get("retired_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Makes a new current JWT key; the ones before it are retired (still accepted for
+    /// [`crate::auth::RETIRED_KEY_GRACE_MS`]) and keys retired over a day ago are deleted.
+    /// Returns the new key's id.
+    pub async fn rotate_jwt_key(&self, now: i64) -> Result<String> {
+        self.ensure_jwt_key(now).await?;
+        let secret = crate::auth::random_secret();
+        let kid = crate::auth::key_id(secret.as_bytes());
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("UPDATE jwt_keys SET retired_at = $1 WHERE retired_at IS NULL")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        // `created_at` strictly after every other key's, so the new key is the newest even
+        // when the clock has not moved.
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(created_at) FROM jwt_keys")
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO jwt_keys (kid, secret, created_at) VALUES ($1, $2, $3)")
+            .bind(&kid)
+            .bind(&secret)
+            .bind(newest.map_or(now, |n| n.max(now - 1) + 1))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM jwt_keys WHERE retired_at < $1")
+            .bind(now - 24 * 3600 * 1000)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(kid)
+    }
+}
+
+/// Files only the server's user may read (the database, key and password files).
+pub mod private {
+    use std::path::{Path, PathBuf};
+
+    use crate::error::{Error, Result};
+
+    /// The file behind an SQLite URL; `None` for an in-memory database.
+    pub(crate) fn sqlite_file(url: &str) -> Result<Option<PathBuf>> {
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            return Ok(None);
+        }
+        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)
+            .map_err(|e| Error::Config(format!("database URL: {e}")))?;
+        Ok(Some(options.get_filename().to_owned()))
+    }
+
+    /// Creates the database file 0600 if it is missing (and may be created), and takes the
+    /// group's and others' access away from an existing one and its -wal and -shm.
+    pub(crate) fn prepare(path: &Path, create: bool) -> Result<()> {
+        if create && !path.exists() {
+            create_private(path).map_err(|e| io_err(path, e))?;
+        }
+        for p in std::iter::once(path.to_owned()).chain(companions(path)) {
+            tighten(&p).map_err(|e| io_err(&p, e))?;
+        }
+        Ok(())
+    }
+
+    /// After SQLite opened the file: its -wal and -shm (made with the main file's mode).
+    pub(crate) fn tighten_companions(path: &Path) -> Result<()> {
+        for p in companions(path) {
+            tighten(&p).map_err(|e| io_err(&p, e))?;
+        }
+        Ok(())
+    }
+
+    fn companions(path: &Path) -> impl Iterator<Item = PathBuf> {
+        ["-wal", "-shm", "-journal"].into_iter().map(move |suffix| {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        })
+    }
+
+    fn io_err(path: &Path, e: std::io::Error) -> Error {
+        Error::Config(format!("{}: {e}", path.display()))
+    }
+
+    /// A new empty file, mode 0600 whatever the umask.
+    fn create_private(path: &Path) -> std::io::Result<()> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(path) {
+            Ok(_) => {}
+            // Another process made it first: fine, `tighten` follows.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        tighten(path)
+    }
+
+    /// Removes the group's and others' permissions from a file if it exists.
+    fn tighten(path: &Path) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let meta = match std::fs::metadata(path) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = path;
+        Ok(())
+    }
+
+    /// Writes `contents` to `path`, readable by the owner only: the file is created (or
+    /// truncated) and made 0600 before anything is written into it.
+    pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(contents)?;
+        file.sync_all()
+    }
+
+    /// Whether the group or others may read `path` (a key file given to the server).
+    pub fn readable_by_others(path: &Path) -> bool {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            false
+        }
     }
 }
 

@@ -3,14 +3,16 @@
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod cases;
+pub(crate) mod conn;
 pub(crate) mod error;
 pub(crate) mod health;
 pub(crate) mod openapi;
 pub(crate) mod quarantine;
 pub(crate) mod rules;
 pub(crate) mod stats;
-pub(crate) mod sync;
+pub mod sync;
 pub mod throttle;
+pub(crate) mod users;
 pub(crate) mod warnings;
 
 use axum::Router;
@@ -50,10 +52,16 @@ pub fn router(state: AppState) -> Router {
         .merge(rules::router())
         .merge(warnings::router())
         .merge(quarantine::router())
+        .merge(users::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Every body extractor (JSON) on every route; `/v1/sync` reads its own, larger one.
-        .layer(DefaultBodyLimit::max(state.limits_http.json_body_bytes));
+        .layer(DefaultBodyLimit::max(state.limits_http.json_body_bytes))
+        // Every body must keep arriving (slowloris): 408 `body_timeout` otherwise.
+        .layer(axum::middleware::from_fn_with_state(
+            state.limits_http.timeouts,
+            conn::body_deadline,
+        ));
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static(name),

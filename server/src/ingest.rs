@@ -24,9 +24,9 @@ use gridsync_core::case::CaseId;
 use gridsync_core::protocol::{Ack, DocChanges, RejectCode, Rejection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
+use crate::caller::Caller;
 use crate::db::Dialect;
 use crate::error::{Error, Result};
-use crate::scope::Caller;
 use crate::state::AppState;
 
 pub(crate) use commit::report_unavailable;

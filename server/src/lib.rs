@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod caller;
 pub mod cases;
 pub mod db;
 pub mod demo;
@@ -21,7 +22,6 @@ pub mod ingest;
 pub mod policy;
 pub mod pull;
 pub mod rules;
-pub mod scope;
 pub mod state;
 pub mod stats;
 pub mod sync;
@@ -41,7 +41,9 @@ pub use state::{AppState, HttpLimits, LoginLimits};
 pub struct Config {
     /// `sqlite://FILE?mode=rwc` or `postgres://...`.
     pub database_url: String,
-    /// HS256 secret; `None`: generated on first start and kept in the database.
+    /// HS256 signing keys, one per line: the first signs, the others (previous keys, kept
+    /// through a rotation) are still accepted. `None`: keys are generated and kept in the
+    /// database (`gridsync admin rotate-jwt-key` rotates them).
     pub jwt_secret: Option<String>,
     /// Load the demo county into an empty database.
     pub demo: bool,
@@ -64,19 +66,12 @@ pub enum Bootstrap {
 /// Opens the database (creating and migrating it), loads keys and bootstraps accounts.
 pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, Bootstrap)> {
     let db = db::Db::connect(&config.database_url).await?;
-    let secret = match &config.jwt_secret {
-        Some(s) if s.len() >= 16 => s.clone(),
-        Some(_) => {
-            return Err(Error::Config(
-                "the JWT secret must be at least 16 characters".into(),
-            ));
-        }
-        None => {
-            db.setting_or_insert("jwt_secret", &auth::random_secret())
-                .await?
-        }
-    };
     let now = clock.now().0;
+    let (keys, from_database) = match &config.jwt_secret {
+        Some(given) => (auth::Keys::from_lines(given)?, false),
+        None => (auth::Keys::load(&db, now).await?, true),
+    };
+    let keys = Arc::new(keys);
     let bootstrap = if config.demo {
         if demo::seed(&db, now).await? {
             Bootstrap::Demo
@@ -104,15 +99,25 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         live,
         closing,
         db,
-        keys: Arc::new(auth::Keys::new(secret.as_bytes())),
+        keys: keys.clone(),
         clock,
         limits: TimeLimits::default(),
         actor,
         metrics: Some(metrics_handle()),
         limits_http: HttpLimits::default(),
         throttle: Arc::default(),
+        sync_bodies: Arc::default(),
     };
     tokio::spawn(ingest::run(state.clone(), committer));
+    if from_database {
+        // Another process (or `gridsync admin rotate-jwt-key`) may rotate the keys.
+        tokio::spawn(auth::reload_keys_every(
+            state.db.clone(),
+            state.clock.clone(),
+            keys,
+            auth::KEY_RELOAD_EVERY,
+        ));
+    }
     if let Some(every) = config.scan_every {
         tokio::spawn(warnings::run(state.clone(), every));
     }
@@ -175,20 +180,18 @@ pub fn app(state: AppState) -> axum::Router {
     http::router(state)
 }
 
-/// Serves until `shutdown` resolves; in-flight requests (syncs) finish first.
+/// Serves until `shutdown` resolves; in-flight requests (syncs) finish first. Connections
+/// are timed by `state.limits_http.timeouts` (see [`http::conn`]).
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.closing.clone();
-    // Connection info gives the client address sign-in throttling counts by.
-    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Endless responses (the live feed) end now; syncs in flight finish.
-            let _ = closing.send(true);
-        })
-        .await
+    let timeouts = state.limits_http.timeouts;
+    http::conn::serve(app(state), listener, timeouts, shutdown, move || {
+        // Endless responses (the live feed) end now; syncs in flight finish.
+        let _ = closing.send(true);
+    })
+    .await
 }

@@ -9,8 +9,8 @@
 
 use gridsync_core::workflow::{Role, Tier};
 
+use crate::caller::Caller;
 use crate::db::accounts::Org;
-use crate::scope::Caller;
 
 /// Something a role may do at the center.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -39,10 +39,12 @@ pub enum Permission {
     ReadAudit,
     /// See what the trust boundary holds aside (cases that do not open, parked changes).
     ReadQuarantine,
+    /// Set other users' passwords, disable users.
+    ManageUsers,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::ReadCases,
         Permission::ReadPersonalData,
         Permission::TakeSteps,
@@ -56,6 +58,7 @@ impl Permission {
         Permission::Export,
         Permission::ReadAudit,
         Permission::ReadQuarantine,
+        Permission::ManageUsers,
     ];
 
     /// For messages: "your role may not {what}".
@@ -74,6 +77,7 @@ impl Permission {
             Permission::Export => "export",
             Permission::ReadAudit => "read the audit log",
             Permission::ReadQuarantine => "see the quarantine",
+            Permission::ManageUsers => "manage other users",
         }
     }
 }
@@ -111,7 +115,7 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         P::ReadDispatchRules => matches!(role, R::Dispatcher | R::Supervisor | R::Admin),
         P::ManageDispatchRules => matches!(role, R::Dispatcher | R::Admin),
         P::ManageTimeLimits | P::ReadAudit => matches!(role, R::Supervisor | R::Admin),
-        P::ReadQuarantine => role == R::Admin,
+        P::ReadQuarantine | P::ManageUsers => role == R::Admin,
         P::ReadStatistics | P::Export => {
             matches!(role, R::Dispatcher | R::DepartmentHandler | R::Supervisor)
         }
@@ -243,18 +247,21 @@ mod tests {
     #[test]
     fn the_table_row_by_row() {
         // Cases, PersonalData, Steps, Intake, ReadRules, ManageRules, ReadLimits,
-        // ManageLimits, Warnings, Stats, Export, Audit
-        let expected: [(Role, [u8; 12]); 7] = [
-            (Role::GridWorker, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            (Role::VillageMediator, [1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0]),
-            (Role::Dispatcher, [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0]),
+        // ManageLimits, Warnings, Stats, Export, Audit, Quarantine, Users
+        let expected: [(Role, [u8; 14]); 7] = [
+            (Role::GridWorker, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (
+                Role::VillageMediator,
+                [1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0],
+            ),
+            (Role::Dispatcher, [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0]),
             (
                 Role::DepartmentHandler,
-                [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0],
+                [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0],
             ),
-            (Role::Supervisor, [1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1]),
-            (Role::Admin, [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1]),
-            (Role::System, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::Supervisor, [1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0]),
+            (Role::Admin, [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1]),
+            (Role::System, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         ];
         assert_eq!(expected.len(), Role::ALL.len(), "every role has a row");
         for (role, row) in expected {

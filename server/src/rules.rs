@@ -12,11 +12,11 @@ use gridsync_core::workflow::{Action, Author, OrgRef, Role, Status, Tier};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::caller::Caller;
 use crate::db::Db;
 use crate::db::accounts::Org;
 use crate::error::{Error, Result};
 use crate::policy::{self, Refusal};
-use crate::scope::Caller;
 use crate::state::AppState;
 
 /// One rule.

@@ -496,7 +496,7 @@ impl Export {
 /// the groups and the total.
 pub async fn export(
     state: &AppState,
-    by: &crate::scope::Caller,
+    by: &crate::caller::Caller,
     what: Export,
     scope: &Scope,
     period: Period,

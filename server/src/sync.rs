@@ -8,9 +8,9 @@
 
 use gridsync_core::protocol::{SyncRequest, SyncResponse};
 
+use crate::caller::Caller;
 use crate::db::accounts::Org;
 use crate::error::Result;
-use crate::scope::Caller;
 use crate::state::AppState;
 
 /// What one sync did, for logs and metrics (no personal data).
@@ -31,7 +31,7 @@ pub async fn sync(
     let now = state.clock.now().0;
     let mut response = SyncResponse::new(request.cursor);
     let mut stats = SyncStats::default();
-    let device = DeviceRow::read(state, &caller.device_id).await?;
+    let device = crate::db::feed::device_row(&state.db.pool, &caller.device_id).await?;
     let moved;
     let caller = match former_org(state, caller, request, &device).await? {
         Some(org) => {
@@ -75,36 +75,13 @@ pub async fn sync(
     Ok((response, stats))
 }
 
-/// What a sync reads of the device's own row, once.
-pub(crate) struct DeviceRow {
-    /// The organisation whose scope the device last completed a pull under.
-    pub(crate) scope_org: Option<String>,
-    /// The last number given to a response carrying whole cases.
-    pub(crate) whole_no: i64,
-}
-
-impl DeviceRow {
-    async fn read(state: &AppState, device: &str) -> Result<DeviceRow> {
-        let (scope_org, whole_no) =
-            sqlx::query_as("SELECT scope_org, whole_no FROM devices WHERE id = $1")
-                .bind(device)
-                .fetch_optional(&state.db.pool)
-                .await?
-                .unwrap_or((None, 0));
-        Ok(DeviceRow {
-            scope_org,
-            whole_no,
-        })
-    }
-}
-
 /// The organisation the device last synced under, if the user has moved since and the
 /// request pushes work (see [`Caller::former_org`]).
 async fn former_org(
     state: &AppState,
     caller: &Caller,
     request: &SyncRequest,
-    device: &DeviceRow,
+    device: &crate::db::feed::DeviceRow,
 ) -> Result<Option<Org>> {
     if request.push.is_empty() || request.cursor == 0 {
         return Ok(None);

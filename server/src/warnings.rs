@@ -109,7 +109,7 @@ pub async fn put_limit_rule(db: &Db, rule: &TimeLimitRule, now: i64) -> Result<(
 /// rule it replaces too, written to the audit log in the same transaction.
 pub async fn set_limit_rule(
     state: &AppState,
-    caller: &crate::scope::Caller,
+    caller: &crate::caller::Caller,
     rule: &TimeLimitRule,
 ) -> std::result::Result<(), Refusal> {
     check_limit_rule(rule)?;
@@ -266,7 +266,7 @@ pub struct WarningRow {
 /// organisation), filtered by `level` and `kind` (empty: any), nearest due first.
 pub async fn open_in_scope(
     state: &AppState,
-    caller: &crate::scope::Caller,
+    caller: &crate::caller::Caller,
     level: &str,
     kind: &str,
 ) -> Result<Vec<WarningRow>> {

@@ -139,15 +139,58 @@ fn a_fresh_installation_gets_one_admin_with_a_password_shown_once() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let server = ServerProcess::start(&[], dir.path());
+    // Not a terminal here: the password goes to the file asked for, owner-only.
+    let server = ServerProcess::start(&["--admin-password-file", "admin-password"], dir.path());
+    let password_file = dir.path().join("admin-password");
+    let password = std::fs::read_to_string(&password_file)
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert!(password.len() >= 16);
+    Phone::try_login(&server.base_url, "admin", &password, "first-admin").unwrap();
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(
+        !log.contains(&password),
+        "the password is in the log:\n{log}"
+    );
+    assert!(
+        log.contains("admin-password"),
+        "the log names the file:\n{log}"
+    );
     drop(server);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [
+            "admin-password",
+            "gridsync.db",
+            "gridsync.db-wal",
+            "gridsync.db-shm",
+        ] {
+            let path = dir.path().join(file);
+            // SQLite removes -wal and -shm when the last connection closes cleanly.
+            if (file.ends_with("-wal") || file.ends_with("-shm")) && !path.exists() {
+                continue;
+            }
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{file}: {mode:o}");
+        }
+    }
     // The admin CLI works on the same database: an organisation, a user, a revocation.
-    let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_gridsync"))
+    let output = |args: &[&str], stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync"))
             .args(args)
             .current_dir(dir.path())
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let run_with = |args: &[&str], stdin: &str| {
+        let out = output(args, stdin);
         assert!(
             out.status.success(),
             "{args:?}: {}",
@@ -155,6 +198,7 @@ fn a_fresh_installation_gets_one_admin_with_a_password_shown_once() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
+    let run = |args: &[&str]| run_with(args, "");
     run(&[
         "admin",
         "create-org",
@@ -189,6 +233,57 @@ fn a_fresh_installation_gets_one_admin_with_a_password_shown_once() {
     drop(server);
     run(&["admin", "revoke-device", "cli-phone"]);
     assert!(run(&["admin", "devices"]).contains("REVOKED"));
+
+    // A new password, from stdin (never the command line); the old one stops working.
+    let said = run_with(&["admin", "set-password", "wang"], "a-new-long-password\n");
+    assert!(!said.contains("a-new-long-password"), "{said}");
+    let refused = output(&["admin", "set-password", "wang"], "short\n");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("at least 10 characters"));
+    // A new signing key, kept in the database.
+    assert!(run(&["admin", "rotate-jwt-key"]).contains("new signing key"));
+    let server = ServerProcess::start(&[], dir.path());
+    let err = Phone::try_login(&server.base_url, "wang", &password, "cli-phone-2").unwrap_err();
+    assert_eq!(err.code, "invalid_credentials");
+    let mut phone = Phone::try_login(
+        &server.base_url,
+        "wang",
+        "a-new-long-password",
+        "cli-phone-2",
+    )
+    .unwrap();
+    phone.sync().unwrap();
+    // Disabled: the phone is told to wipe, signing in is refused.
+    run(&["admin", "disable-user", "wang"]);
+    assert_eq!(phone.sync().unwrap_err().code, "device_revoked");
+    let err = Phone::try_login(
+        &server.base_url,
+        "wang",
+        "a-new-long-password",
+        "cli-phone-3",
+    )
+    .unwrap_err();
+    assert_eq!(err.code, "account_disabled");
+}
+
+#[test]
+fn the_timeout_flags_reach_the_server() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&["--demo", "--header-timeout", "1"], dir.path());
+    let addr = server.base_url.trim_start_matches("http://");
+    let mut half = std::net::TcpStream::connect(addr).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHo").unwrap();
+    let mut buf = Vec::new();
+    // Closed by the server after a second: the read ends (it would time out otherwise).
+    match half.read_to_end(&mut buf) {
+        Ok(_) => {}
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    // And it serves on.
+    Phone::login(&server.base_url, "wang.grid", "flags-phone");
 }
 
 /// Two server processes on one PostgreSQL, four phones editing the same cases through

@@ -2,7 +2,8 @@
 //! debug level (phones record cases with ID numbers, phone numbers and addresses, sync;
 //! the center takes them in, searches, reads them unmasked, acts; a department's phone
 //! pulls them; bad requests of every kind), and its whole stdout and stderr are searched for
-//! every seeded value.
+//! every seeded value. A fresh installation's secrets (the first administrator's password,
+//! passwords set later, the signing key) never reach them either.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
@@ -37,8 +38,13 @@ struct Server {
 
 impl Server {
     fn start(dir: &std::path::Path) -> Server {
+        Self::start_with(dir, &["--demo"])
+    }
+
+    fn start_with(dir: &std::path::Path, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync"))
-            .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(args)
             .current_dir(dir)
             .env(
                 "RUST_LOG",
@@ -284,4 +290,76 @@ fn a_full_scenario_at_debug_level_logs_no_personal_data() {
         "personal data in the logs:\n{}",
         leaks.join("\n")
     );
+}
+
+#[test]
+fn passwords_and_signing_keys_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fresh installation, output piped (not a terminal), as under a service manager.
+    let server = Server::start_with(dir.path(), &["--admin-password-file", "first-password"]);
+    let base = server.base_url.clone();
+    let first = std::fs::read_to_string(dir.path().join("first-password"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let agent = gridsync_tests::agent();
+    let login = |username: &str, password: &str| -> (u16, serde_json::Value) {
+        let mut r = agent
+            .post(&format!("{base}/v1/auth/login"))
+            .send_json(json!({ "username": username, "password": password }))
+            .unwrap();
+        (
+            r.status().as_u16(),
+            r.body_mut().read_json().unwrap_or_default(),
+        )
+    };
+    let (status, admin) = login("admin", &first);
+    assert_eq!(status, 200, "{admin}");
+    let token = admin["access_token"].as_str().unwrap().to_owned();
+    // The administrator changes their password, a wrong old one first.
+    let change = |old: &str, new: &str| {
+        agent
+            .post(&format!("{base}/v1/users/u-admin/password"))
+            .header("Authorization", &format!("Bearer {token}"))
+            .send_json(json!({ "old_password": old, "new_password": new }))
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(change("a-wrong-old-password", "second-admin-password"), 403);
+    assert_eq!(change(&first, "second-admin-password"), 204);
+    assert_eq!(login("admin", "second-admin-password").0, 200);
+    assert_eq!(login("admin", "a-guessed-password").0, 401);
+    let key: String = {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            sqlx::any::install_default_drivers();
+            let url = format!("sqlite://{}", dir.path().join("gridsync.db").display());
+            let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+            let key = sqlx::query_scalar("SELECT secret FROM jwt_keys")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            key
+        })
+    };
+    let logs = server.stop();
+    assert!(
+        logs.contains("first-password"),
+        "the log names the file:\n{logs}"
+    );
+    assert!(logs.contains("/v1/users/u-admin/password"), "{logs}");
+    for secret in [
+        first.as_str(),
+        "second-admin-password",
+        "a-wrong-old-password",
+        "a-guessed-password",
+        key.as_str(),
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a secret in the logs: {secret}\n{logs}"
+        );
+    }
 }

@@ -335,8 +335,41 @@ fn bench_read(c: &mut Criterion) {
     });
 }
 
+/// Judging a pushed change by its operations (the center, for every new change from a
+/// phone): a new case's first change against an empty document, and a note appended to a
+/// typical case.
+fn bench_judge(c: &mut Criterion) {
+    use gridsync_core::case::Writer;
+    let writer = Writer::new("u-wang", Role::GridWorker);
+    let mut doc = typical_doc();
+    let first = automerge::Change::from_bytes(doc.changes_since(&[]).remove(0)).unwrap();
+    let empty = CaseDoc::empty(doc.id(), automerge::ActorId::random());
+    assert!(empty.judge(&first, &writer).is_ok());
+    c.bench_function("judge/record_typical", |b| {
+        b.iter(|| black_box(empty.judge(&first, &writer)))
+    });
+    let before = doc.heads();
+    doc.add_note(
+        NoteKind::HomeVisit,
+        "回访：工资已结清一半。",
+        &worker(),
+        Timestamp(1_795_200_000_000),
+    )
+    .unwrap();
+    let note = automerge::Change::from_bytes(doc.changes_since(&before).remove(0)).unwrap();
+    // The center holds everything but the note.
+    let mut held = doc.changes_since(&[]);
+    held.pop();
+    let at_center = CaseDoc::from_changes(&held, automerge::ActorId::random()).unwrap();
+    assert!(at_center.judge(&note, &writer).is_ok());
+    c.bench_function("judge/add_note_typical", |b| {
+        b.iter(|| black_box(at_center.judge(&note, &writer)))
+    });
+}
+
 criterion_group!(
     benches,
+    bench_judge,
     bench_doc_size,
     bench_read,
     bench_fold,

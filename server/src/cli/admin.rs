@@ -1,7 +1,9 @@
 //! `gridsync admin`: organisations, users and devices, straight in the database.
 
+use anyhow::Context;
 use clap::{Args, Subcommand};
 use gridsync_core::workflow::{Role, Tier};
+use gridsync_server::audit;
 use gridsync_server::db::Db;
 use gridsync_server::db::accounts::{Org, User};
 
@@ -59,6 +61,21 @@ enum AdminCommand {
     MoveUser { username: String, org: String },
     /// Revoke a device: its next sync is refused and it wipes its local data.
     RevokeDevice { device_id: String },
+    /// Set a user's password. It is read from the terminal (asked twice, not echoed) or
+    /// from the first line of stdin, never from the command line. The user's sessions end.
+    SetPassword { username: String },
+    /// Disable a user: their devices are revoked (each wipes itself), their sessions end and
+    /// their access tokens are refused from now on.
+    DisableUser { username: String },
+    /// Make a new access-token signing key. Tokens signed with the previous key stay valid
+    /// until they expire (15 minutes); running servers take the new key within a minute.
+    RotateJwtKey {
+        /// Rotate the key file given to `serve --jwt-key-file` instead of the key kept in
+        /// the database: the new key is written first, the previous one kept on the next
+        /// line (the file is rewritten 0600). Restart the servers to use it.
+        #[arg(long, value_name = "PATH")]
+        key_file: Option<std::path::PathBuf>,
+    },
     /// List devices.
     Devices,
     /// List organisations.
@@ -150,7 +167,103 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
         AdminCommand::RevokeDevice { device_id } => {
             db.revoke_device(&device_id, now).await?;
+            audit::append_at(
+                &db,
+                now,
+                operator_entry(
+                    audit::DEVICE_REVOKED,
+                    serde_json::json!({ "device_id": device_id }),
+                ),
+            )
+            .await?;
             println!("revoked device {device_id}");
+        }
+        AdminCommand::SetPassword { username } => {
+            let user = db
+                .user_named(&username)
+                .await?
+                .with_context(|| format!("no user {username:?}"))?;
+            let password = read_new_password()?;
+            if let Err(why) = gridsync_server::auth::check_new_password(&password) {
+                anyhow::bail!("{why}");
+            }
+            let hash = gridsync_server::auth::hash_password(&password);
+            let ended = db.set_password(&user.id, &hash, None, now).await?;
+            audit::append_at(
+                &db,
+                now,
+                operator_entry(
+                    audit::PASSWORD_CHANGED,
+                    serde_json::json!({ "user_id": user.id, "by": audit::OPERATOR, "sessions_revoked": ended }),
+                ),
+            )
+            .await?;
+            println!("password set for {username}; {ended} session(s) ended");
+        }
+        AdminCommand::DisableUser { username } => {
+            let user = db
+                .user_named(&username)
+                .await?
+                .with_context(|| format!("no user {username:?}"))?;
+            let (devices, ended) = db.disable_user(&user.id, now).await?;
+            audit::append_at(
+                &db,
+                now,
+                operator_entry(
+                    audit::USER_DISABLED,
+                    serde_json::json!({ "user_id": user.id, "devices_revoked": devices, "sessions_revoked": ended }),
+                ),
+            )
+            .await?;
+            for device in &devices {
+                audit::append_at(
+                    &db,
+                    now,
+                    operator_entry(
+                        audit::DEVICE_REVOKED,
+                        serde_json::json!({ "device_id": device, "user_id": user.id }),
+                    ),
+                )
+                .await?;
+            }
+            println!(
+                "disabled {username}: {} device(s) revoked, {ended} session(s) ended",
+                devices.len()
+            );
+        }
+        AdminCommand::RotateJwtKey { key_file: None } => {
+            let kid = db.rotate_jwt_key(now).await?;
+            println!(
+                "new signing key {kid}: running servers take it within a minute; tokens signed \
+                 with the previous key stay valid until they expire. Servers given a key \
+                 (--jwt-key-file, GRIDSYNC_JWT_SECRET) keep their own."
+            );
+        }
+        AdminCommand::RotateJwtKey {
+            key_file: Some(path),
+        } => {
+            let previous = match std::fs::read_to_string(&path) {
+                Ok(text) => text
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .map(str::to_owned),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            };
+            let key = gridsync_server::auth::random_secret();
+            let mut text = format!("{key}\n");
+            if let Some(p) = previous {
+                text.push_str(&p);
+                text.push('\n');
+            }
+            gridsync_server::db::private::write_private(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "new signing key {} written to {}; restart the servers that read it",
+                gridsync_server::auth::key_id(key.as_bytes()),
+                path.display()
+            );
         }
         AdminCommand::Devices => {
             for (id, user, created, seen, revoked) in db.devices().await? {
@@ -222,4 +335,57 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An audit entry by the operator at the server's shell.
+fn operator_entry(action: &str, detail: serde_json::Value) -> audit::Entry {
+    audit::Entry {
+        user_id: audit::OPERATOR.into(),
+        role: audit::OPERATOR.into(),
+        org_id: String::new(),
+        action: action.into(),
+        case_id: None,
+        detail,
+    }
+}
+
+/// A new password from the terminal (twice, echo off) or the first line of stdin: never
+/// from the command line, where other users of the machine could read it.
+fn read_new_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
+    }
+    let first = prompt_hidden("New password: ")?;
+    let second = prompt_hidden("Again: ")?;
+    if first != second {
+        anyhow::bail!("the two passwords differ");
+    }
+    Ok(first)
+}
+
+fn prompt_hidden(label: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, Write};
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    eprint!("{label}");
+    std::io::stderr().flush()?;
+    // Best effort: without `stty` the password echoes, but still never reaches argv or logs.
+    let hidden = stty("-echo");
+    let mut line = String::new();
+    let read = std::io::stdin().lock().read_line(&mut line);
+    if hidden {
+        stty("echo");
+        eprintln!();
+    }
+    read?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }

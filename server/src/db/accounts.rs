@@ -164,6 +164,88 @@ impl Db {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    /// A user by username (for `gridsync admin`).
+    pub async fn user_named(&self, username: &str) -> Result<Option<User>> {
+        Ok(self.user_by_username(username).await?.map(|(u, _)| u))
+    }
+
+    pub(crate) async fn password_hash(&self, user_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Sets a user's password hash and ends their sessions (refresh tokens), except those of
+    /// `keep_device` (the phone the user changed it from). Returns the sessions ended.
+    pub async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_device: Option<&str>,
+        now: i64,
+    ) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        let ended = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2
+             WHERE user_id = $1 AND revoked_at IS NULL AND device_id <> $3",
+        )
+        .bind(user_id)
+        .bind(now)
+        .bind(keep_device.unwrap_or(""))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Disables a user: their devices are revoked (each wipes itself at its next contact),
+    /// their refresh tokens end, and their access tokens are refused from now on (the
+    /// `AuthUser` check reads `active` and the device on every request). Returns the devices
+    /// revoked now and the sessions ended.
+    pub async fn disable_user(&self, user_id: &str, now: i64) -> Result<(Vec<String>, u64)> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound("user"));
+        }
+        let devices: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+            .bind(user_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let ended = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((devices, ended))
+    }
+
     /// Moves a user to another organisation: their phones' scope follows at the next sync.
     pub async fn move_user(&self, user_id: &str, org_id: &str) -> Result<()> {
         if self.org(org_id).await?.is_none() {

@@ -13,9 +13,9 @@ use super::ApiError;
 use super::error::ApiJson;
 use super::throttle::ClientAddr;
 use crate::auth::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, TokenError};
+use crate::caller::Caller;
 use crate::db::accounts::{DeviceState, Org, User};
 use crate::error::Error;
-use crate::scope::Caller;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -75,35 +75,124 @@ pub(crate) struct TokenResponse {
     user: UserInfo,
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", summary = "Sign in (a phone registers its device and Automerge actors)", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody), (status = 429, description = "Too many failed sign-ins (`rate_limited`, with Retry-After)", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", summary = "Sign in (a phone registers its device and Automerge actors)", description = "Anyone may call it. Failed sign-ins slow down the (account, address) pair and the address that made them (429 `rate_limited` with Retry-After), never the account from elsewhere. Every sign-in and refusal is audited (`SIGN_IN`, `SIGN_IN_REFUSED` with the code).", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "Wrong username or password (`invalid_credentials`), account disabled (`account_disabled`)", body = crate::http::error::ErrorBody), (status = 403, description = "Device revoked (`device_revoked`)", body = crate::http::error::ErrorBody), (status = 409, description = "Device or actor registered to another user", body = crate::http::error::ErrorBody), (status = 429, description = "Too many failed sign-ins from this address (`rate_limited`, with Retry-After)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, Response> {
     let limits = state.limits_http.login;
-    // Before the password is looked at: a locked account costs no argon2, and the answer
-    // is the same whether or not the account exists.
-    state
+    // Before the password is looked at: a slowed-down guesser costs no argon2, and the
+    // answer is the same whether or not the account exists.
+    let attempt = match state
         .throttle
-        .check(&limits, &req.username, addr, state.clock.now().0)
-        .map_err(IntoResponse::into_response)?;
-    match sign_in(&state, req.clone()).await {
-        Err(e) if e.code == "invalid_credentials" => {
-            state
-                .throttle
-                .failed(&limits, &req.username, addr, state.clock.now().0);
-            Err(e.into_response())
+        .attempt(&limits, &req.username, addr, state.clock.now().0)
+    {
+        Ok(a) => a,
+        Err(limited) => {
+            if limited.first {
+                let user = state
+                    .db
+                    .user_by_username(req.username.trim())
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|(u, _)| u);
+                refused(&state, user.as_ref(), "rate_limited")
+                    .await
+                    .map_err(IntoResponse::into_response)?;
+            }
+            return Err(limited.into_response());
         }
-        Err(e) => Err(e.into_response()),
-        Ok(answer) => {
-            state.throttle.succeeded(&req.username);
-            Ok(answer)
+    };
+    match sign_in(&state, req).await {
+        Ok((user, answer)) => {
+            attempt.succeeded();
+            audit_user(
+                &state,
+                &user,
+                crate::audit::SIGN_IN,
+                serde_json::json!({ "device_id": answer.device_id }),
+            )
+            .await
+            .map_err(IntoResponse::into_response)?;
+            Ok(Json(answer))
+        }
+        Err(Refusal { error, user }) => {
+            if error.code == "invalid_credentials" {
+                attempt.failed(state.clock.now().0);
+            }
+            // Other refusals (disabled account, revoked device) came with the right
+            // password: they are not guesses.
+            refused(&state, user.as_ref(), &error.code)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            Err(error.into_response())
         }
     }
 }
 
-async fn sign_in(state: &AppState, req: LoginRequest) -> Result<Json<TokenResponse>, ApiError> {
+/// A refused sign-in, and the account it named if the password was checked against one.
+struct Refusal {
+    error: ApiError,
+    user: Option<User>,
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Refusal { error, user: None }
+    }
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+/// `SIGN_IN_REFUSED` with the answer's code; ids only (the username typed is never kept).
+async fn refused(state: &AppState, user: Option<&User>, code: &str) -> Result<(), ApiError> {
+    let detail = serde_json::json!({ "code": code });
+    match user {
+        Some(u) => audit_user(state, u, crate::audit::SIGN_IN_REFUSED, detail).await,
+        None => Ok(crate::audit::append(
+            state,
+            crate::audit::Entry {
+                user_id: String::new(),
+                role: String::new(),
+                org_id: String::new(),
+                action: crate::audit::SIGN_IN_REFUSED.into(),
+                case_id: None,
+                detail,
+            },
+        )
+        .await?),
+    }
+}
+
+/// An audit entry about `user`, by `user` (sign-ins have no caller yet).
+pub(crate) async fn audit_user(
+    state: &AppState,
+    user: &User,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<(), ApiError> {
+    crate::audit::append(
+        state,
+        crate::audit::Entry {
+            user_id: user.id.clone(),
+            role: user.role.as_code().to_owned(),
+            org_id: user.org_id.clone(),
+            action: action.to_owned(),
+            case_id: None,
+            detail,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+async fn sign_in(state: &AppState, req: LoginRequest) -> Result<(User, TokenResponse), Refusal> {
     let invalid = || ApiError::unauthorized("invalid_credentials", "wrong username or password");
     let found = state.db.user_by_username(req.username.trim()).await?;
     // Verify even for unknown users, so timing does not tell which usernames exist.
@@ -111,40 +200,46 @@ async fn sign_in(state: &AppState, req: LoginRequest) -> Result<Json<TokenRespon
         Some((user, hash)) => (Some(user), hash),
         None => (None, DUMMY_HASH.to_owned()),
     };
-    let password = req.password.clone();
+    let password = req.password;
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash))
         .await
         .unwrap_or(false);
     let user = match user {
         Some(u) if ok => u,
-        _ => return Err(invalid()),
+        user => {
+            return Err(Refusal {
+                error: invalid(),
+                user,
+            });
+        }
+    };
+    let refuse = |error: ApiError| Refusal {
+        error,
+        user: Some(user.clone()),
     };
     if !user.active {
-        return Err(ApiError::unauthorized(
-            "account_disabled",
-            "this account is disabled",
-        ));
+        return Err(refuse(account_disabled()));
     }
     let now = state.clock.now().0;
     let device_id = match req.device_id.as_deref().map(str::trim) {
         Some(d) if !d.is_empty() && d.len() <= 128 => d.to_owned(),
         Some(_) => {
-            return Err(ApiError::bad_request(
+            return Err(refuse(ApiError::bad_request(
                 "invalid_input",
                 "device_id must be 1..=128 characters",
-            ));
+            )));
         }
         None => format!("web-{}", uuid::Uuid::new_v4().simple()),
     };
     match state.db.register_device(&device_id, &user.id, now).await? {
         DeviceState::Active => {}
-        DeviceState::Revoked => return Err(device_revoked()),
+        DeviceState::Revoked => return Err(refuse(device_revoked())),
         DeviceState::OtherUser => {
-            return Err(ApiError::new(
+            return Err(refuse(ApiError::new(
                 StatusCode::CONFLICT,
                 "device_in_use",
                 "this device is registered to another user",
-            ));
+            )));
         }
     }
     state
@@ -152,20 +247,28 @@ async fn sign_in(state: &AppState, req: LoginRequest) -> Result<Json<TokenRespon
         .bind_actors(&device_id, &req.actor_ids)
         .await
         .map_err(|e| match e {
-            Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "actor_taken", m),
-            other => other.into(),
+            Error::Conflict(m) => refuse(ApiError::new(StatusCode::CONFLICT, "actor_taken", m)),
+            other => refuse(other.into()),
         })?;
     tracing::info!(user = %user.id, device = %device_id, "login");
     let family = uuid::Uuid::new_v4().simple().to_string();
-    Ok(Json(issue(state, user, device_id, &family).await?))
+    let answer = issue(state, user.clone(), device_id, &family).await?;
+    Ok((user, answer))
 }
 
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", description = "Anyone holding a refresh token may call it, for the device it was issued to: `device_id` is required (400 `device_id_required`); another device's id ends the token's whole session family (401 `device_mismatch`). A token used twice ends its family too (401 `refresh_reused`).", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input, `device_id_required`", body = crate::http::error::ErrorBody), (status = 401, description = "Unknown, expired, reused or revoked token; `device_mismatch`; `account_disabled`", body = crate::http::error::ErrorBody), (status = 403, description = "Device revoked (`device_revoked`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn refresh(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let now = state.clock.now().0;
+    // A refresh token is bound to its device: the caller must say which device it is.
+    let Some(device_id) = req.device_id.as_deref().filter(|d| !d.trim().is_empty()) else {
+        return Err(ApiError::bad_request(
+            "device_id_required",
+            "device_id is required: a refresh token is bound to its device",
+        ));
+    };
     let hash = auth::token_hash(&req.refresh_token);
     let Some(row) = state.db.refresh_row(&hash).await? else {
         return Err(ApiError::unauthorized(
@@ -173,10 +276,13 @@ pub(crate) async fn refresh(
             "unknown refresh token",
         ));
     };
-    if req.device_id.as_deref().is_some_and(|d| d != row.device_id) {
-        return Err(ApiError::forbidden(
+    if device_id != row.device_id {
+        // The token left its device (copied off the phone): the whole session ends.
+        state.db.revoke_family(&row.family_id, now).await?;
+        tracing::warn!(device = %row.device_id, "refresh token presented by another device; session family revoked");
+        return Err(ApiError::unauthorized(
             "device_mismatch",
-            "the refresh token belongs to another device",
+            "the refresh token belongs to another device; sign in again",
         ));
     }
     if let Some((_, _, revoked)) = state.db.principal(&row.user_id, &row.device_id).await?
@@ -206,10 +312,7 @@ pub(crate) async fn refresh(
         ));
     }
     let Some(user) = state.db.user(&row.user_id).await?.filter(|u| u.active) else {
-        return Err(ApiError::unauthorized(
-            "account_disabled",
-            "this account is disabled",
-        ));
+        return Err(account_disabled());
     };
     Ok(Json(
         issue(&state, user, row.device_id, &row.family_id).await?,
@@ -278,7 +381,11 @@ async fn issue(
     })
 }
 
-fn device_revoked() -> ApiError {
+fn account_disabled() -> ApiError {
+    ApiError::unauthorized("account_disabled", "this account is disabled")
+}
+
+pub(crate) fn device_revoked() -> ApiError {
     ApiError::forbidden(
         "device_revoked",
         "this device has been revoked; wipe its local data",
@@ -322,17 +429,24 @@ impl AuthUser {
         let token = header
             .strip_prefix("Bearer ")
             .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected a Bearer token"))?;
-        let claims = state
-            .keys
-            .verify(token.trim(), state.clock.now().0 / 1000)
-            .map_err(|e| match e {
-                TokenError::Expired => {
-                    ApiError::unauthorized("token_expired", "the access token expired; refresh it")
-                }
-                TokenError::Invalid => {
-                    ApiError::unauthorized("invalid_token", "the access token is not valid")
-                }
-            })?;
+        let now = state.clock.now().0;
+        let mut verified = state.keys.verify(token.trim(), now / 1000);
+        // Signed under a key this process has not loaded: another process (or the admin
+        // command) may have rotated. Keys from a file or the environment never reload.
+        if verified == Err(TokenError::UnknownKey)
+            && state.keys.reloadable()
+            && state.keys.reload_if_stale(&state.db, now).await?
+        {
+            verified = state.keys.verify(token.trim(), now / 1000);
+        }
+        let claims = verified.map_err(|e| match e {
+            TokenError::Expired => {
+                ApiError::unauthorized("token_expired", "the access token expired; refresh it")
+            }
+            TokenError::Invalid | TokenError::UnknownKey => {
+                ApiError::unauthorized("invalid_token", "the access token is not valid")
+            }
+        })?;
         let Some((user, org, revoked)) = state.db.principal(&claims.sub, &claims.dev).await? else {
             return Err(ApiError::unauthorized(
                 "invalid_token",
@@ -343,10 +457,7 @@ impl AuthUser {
             return Err(device_revoked());
         }
         if !user.active {
-            return Err(ApiError::unauthorized(
-                "account_disabled",
-                "this account is disabled",
-            ));
+            return Err(account_disabled());
         }
         Ok(AuthUser(Caller {
             user,

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
-use super::{audit, auth, cases, health, quarantine, rules, stats, sync, warnings};
+use super::{audit, auth, cases, health, quarantine, rules, stats, sync, users, warnings};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -24,12 +24,14 @@ use crate::state::AppState;
         warnings::list, warnings::events, warnings::limits, warnings::put_limits,
         stats::stats_json, stats::stats_csv, stats::cases_csv, stats::gbt31000_csv,
         audit::list, audit::verify,
+        users::set_password, users::disable,
         health::healthz, health::readyz, health::metrics,
         quarantine::list,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign in, token rotation"),
+        (name = "users", description = "Passwords and disabling accounts"),
         (name = "sync", description = "The phone ↔ center exchange (DESIGN §5)"),
         (name = "cases", description = "Cases and their workflow steps"),
         (name = "workflow", description = "Dispatch rules, time limits, warnings, live events"),

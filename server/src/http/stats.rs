@@ -19,8 +19,8 @@ use serde::Deserialize;
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
+use crate::caller::Caller;
 use crate::policy::{self, Permission};
-use crate::scope::Caller;
 use crate::state::AppState;
 use crate::stats::{self, Export, GroupBy, Period, Report, Scope};
 

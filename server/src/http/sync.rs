@@ -1,12 +1,14 @@
 //! `POST /v1/sync`: one CBOR exchange carries the phone's outbox up and the center's news
 //! down (DESIGN §5).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -29,18 +31,38 @@ pub(crate) fn router() -> Router<AppState> {
 #[schema(value_type = String, format = Binary)]
 pub(crate) struct CborBody(#[allow(dead_code)] Vec<u8>);
 
-#[utoipa::path(post, path = "/v1/sync", tag = "sync", summary = "One sync exchange (CBOR, zstd content-encoding)", security(("bearer" = [])), request_body(content = CborBody, content_type = "application/cbor", description = "SyncRequest, CBOR, optionally zstd-compressed"), responses((status = 200, description = "SyncResponse, CBOR, zstd", content_type = "application/cbor", body = CborBody), (status = 413, description = "Body too large", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/sync", tag = "sync", summary = "One sync exchange (CBOR, zstd content-encoding)", security(("bearer" = [])), request_body(content = CborBody, content_type = "application/cbor", description = "SyncRequest, CBOR, optionally zstd-compressed"), responses((status = 200, description = "SyncResponse, CBOR, zstd", content_type = "application/cbor", body = CborBody), (status = 413, description = "Body too large", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody), (status = 408, description = "The body arrived too slowly (`body_timeout`)", body = crate::http::error::ErrorBody), (status = 503, description = "Too many sync bodies in flight (`busy`, with Retry-After)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn sync(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
+    // Who is asking, from the headers alone (the token names the device, which must be live):
+    // a body from nobody is never read, so strangers cannot make the server buffer.
+    let caller = match AuthUser::from_headers(&headers, &state).await {
+        Ok(AuthUser(caller)) => caller,
+        Err(e) => return Ok(unread(body, e.into_response())),
+    };
     let limit = state.limits_http.sync_body_bytes;
-    // The body is read before anything is refused: answering mid-upload makes phones see a
-    // reset connection instead of the error code.
-    let bytes = read_body(body, limit).await?;
-    let AuthUser(caller) = AuthUser::from_headers(&headers, &state).await?;
+    // The bytes this body may hold in memory, taken before reading: past the total in flight
+    // the phone is told to come back, and nothing is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let upfront = declared.map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX).min(limit));
+    let in_flight = state.limits_http.sync_bodies_in_flight;
+    let Some(mut reservation) = state.sync_bodies.reserve(upfront, in_flight) else {
+        return Ok(unread(body, busy()));
+    };
+    // Over the limit, the body is drained (not kept) before answering 413: answering
+    // mid-upload makes phones see a reset connection instead of the error code.
+    let bytes = match read_body(body, limit, &mut reservation, in_flight).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::Busy) => return Ok(busy()),
+        Err(BodyError::Api(e)) => return Err(e),
+    };
     let limits = DecodeLimits {
         max_body_bytes: limit,
         ..DecodeLimits::default()
@@ -88,9 +110,15 @@ pub(crate) async fn sync(
         .into_response())
 }
 
-/// Reads up to `limit` bytes. A larger body is drained (up to 4 × the limit, then the
+/// Reads up to `limit` bytes, growing `reservation` as bytes arrive beyond what it holds (a
+/// body sent without Content-Length). A larger body is drained (up to 4 × the limit, then the
 /// connection is given up) and answered 413 `body_too_large`.
-async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
+async fn read_body(
+    mut body: Body,
+    limit: usize,
+    reservation: &mut Reservation,
+    in_flight: usize,
+) -> Result<Bytes, BodyError> {
     let mut buf = Vec::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
@@ -100,6 +128,9 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
         if let Ok(data) = frame.into_data() {
             total += data.len();
             if total <= limit {
+                if !reservation.grow_to(total, in_flight) {
+                    return Err(BodyError::Busy);
+                }
                 buf.extend_from_slice(&data);
             } else if total > limit.saturating_mul(4) {
                 break;
@@ -107,11 +138,123 @@ async fn read_body(mut body: Body, limit: usize) -> Result<Bytes, ApiError> {
         }
     }
     if total > limit {
-        return Err(ApiError::new(
+        return Err(BodyError::Api(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             format!("sync bodies are limited to {limit} bytes"),
-        ));
+        )));
     }
     Ok(Bytes::from(buf))
+}
+
+/// Bytes of an unread body thrown away after an early answer (see [`unread`]).
+const DISCARD_BYTES: usize = 64 << 10;
+
+/// An answer given without reading the body (401, 503). The body is read and thrown away in
+/// the background, at most [`DISCARD_BYTES`] (a phone whose token expired sent a small
+/// one: it then reads the answer instead of a reset connection); a larger one is cut off.
+/// Nothing is kept, and `Connection: close` keeps the client from reusing the connection.
+fn unread(body: Body, mut response: Response) -> Response {
+    tokio::spawn(async move {
+        let mut body = body;
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > DISCARD_BYTES {
+                break;
+            }
+        }
+    });
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+enum BodyError {
+    /// The bodies in flight are at their limit.
+    Busy,
+    Api(ApiError),
+}
+
+impl From<ApiError> for BodyError {
+    fn from(e: ApiError) -> Self {
+        BodyError::Api(e)
+    }
+}
+
+/// 503 `busy` with `Retry-After`: too many sync bodies are being read at once.
+fn busy() -> Response {
+    let mut response = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        "the center is reading many syncs at once; try again shortly",
+    )
+    .into_response();
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(BUSY_RETRY_AFTER_SECS),
+    );
+    response
+}
+
+/// Seconds a phone is told to wait when the center is busy.
+const BUSY_RETRY_AFTER_SECS: u64 = 2;
+
+/// Bytes of sync bodies held in memory at once, over every connection (against
+/// `HttpLimits::sync_bodies_in_flight`). Reservations give their bytes back when dropped.
+#[derive(Debug, Default)]
+pub struct BodyBudget {
+    in_flight: AtomicUsize,
+}
+
+impl BodyBudget {
+    /// Bytes reserved right now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    fn take(&self, bytes: usize, limit: usize) -> bool {
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                n.checked_add(bytes).filter(|t| *t <= limit)
+            })
+            .is_ok()
+    }
+
+    fn reserve(self: &Arc<Self>, bytes: usize, limit: usize) -> Option<Reservation> {
+        self.take(bytes, limit).then(|| Reservation {
+            budget: self.clone(),
+            bytes,
+        })
+    }
+}
+
+/// Bytes of one body, held until the request is done.
+#[derive(Debug)]
+struct Reservation {
+    budget: Arc<BodyBudget>,
+    bytes: usize,
+}
+
+impl Reservation {
+    /// Holds at least `total` bytes; `false` if the budget has no room for them.
+    fn grow_to(&mut self, total: usize, limit: usize) -> bool {
+        if total <= self.bytes {
+            return true;
+        }
+        if !self.budget.take(total - self.bytes, limit) {
+            return false;
+        }
+        self.bytes = total;
+        true
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget
+            .in_flight
+            .fetch_sub(self.bytes, Ordering::AcqRel);
+    }
 }

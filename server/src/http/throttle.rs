@@ -1,15 +1,30 @@
-//! Sign-in throttling: failed logins are counted per account and per client address in fixed
-//! windows; past a limit `POST /v1/auth/login` answers 429 `rate_limited` with `Retry-After`
-//! before any password is checked.
+//! Sign-in throttling: exponential backoff per (account, client address) and per address,
+//! never a lock.
 //!
-//! Only failures count: a fleet of phones signing in from one NAT (or the load generator on
-//! 127.0.0.1) is never slowed by its own successes. The account key is the username as
-//! typed (trimmed, lowercased), whether or not the account exists, so the answer never tells
-//! which usernames are real. A success clears its account's count, never its address's (an
-//! attacker holding one valid account must not reset the count of their guesses elsewhere).
+//! Each key has a few free failures; after them every further failure doubles the wait
+//! before the next attempt (1 s, 2 s, 4 s, ... up to [`LoginLimits::max_delay_ms`]), and an
+//! attempt inside the wait is answered 429 `rate_limited` with `Retry-After` before any
+//! password is checked. The keys:
+//! - (account, address): a guesser at one account from one address slows down fast;
+//! - address: a guesser spraying many accounts from one address slows down too.
 //!
-//! Memory is bounded: entries die with their window, and each table holds at most
-//! [`LoginLimits::max_entries`]; when full, expired entries go first, then the oldest window.
+//! No key is the account alone: failures from other addresses never stop the rightful user
+//! signing in from their own address (only that address's own failures can slow them, and
+//! a success clears its (account, address) count). The price: a guesser holding many
+//! addresses gets a few tries per address per account; passwords are argon2 hashes, and
+//! the per-address backoff still bounds each address.
+//!
+//! Only failures count: a fleet of phones signing in from one NAT (or the load generator
+//! on 127.0.0.1) is never slowed by its own successes. The account is the username as typed
+//! (trimmed, lowercased), whether or not it exists, so the answer never tells which
+//! usernames are real. A success clears its (account, address) count, never the address's
+//! (an attacker holding one valid account must not reset the count of their guesses
+//! elsewhere). Attempts still being checked count as failures, so a burst of parallel
+//! guesses cannot all slip through before the first is counted.
+//!
+//! Memory is bounded: entries are forgotten [`LoginLimits::forget_after_ms`] after their last
+//! failure, and each table holds at most [`LoginLimits::max_entries`]; when full, forgotten
+//! entries go first, then the one whose last failure is oldest.
 //!
 //! The client address is the TCP peer (`ConnectInfo`). `X-Forwarded-For` is believed only
 //! when [`LoginLimits::trust_forwarded_for`] is set, for a server that sits behind its own
@@ -18,7 +33,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -28,17 +43,23 @@ use axum::response::{IntoResponse, Response};
 use super::ApiError;
 use crate::state::AppState;
 
-/// How many failed sign-ins are tolerated, and for how long they are remembered.
+/// How many failed sign-ins are free, and how the wait grows after them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LoginLimits {
-    /// Failures per account (username as typed) in one window. Default 5.
-    pub per_account: u32,
-    /// Failures per client address in one window. Default 50: a village office's NAT may
-    /// carry a few users mistyping at once.
+    /// Free failures per account (username as typed) from one address. Default 5.
+    pub per_account_address: u32,
+    /// Free failures per client address, over all accounts. Default 50: a village office's
+    /// NAT may carry a few users mistyping at once.
     pub per_address: u32,
-    /// The window, in milliseconds. Default 15 minutes.
-    pub window_ms: i64,
-    /// Entries per table (accounts, addresses). Default 100,000 (a few MiB at most).
+    /// The wait after the first failure past the free ones, in milliseconds; it doubles with
+    /// each further failure. Default 1 s.
+    pub base_delay_ms: i64,
+    /// The longest wait, in milliseconds. Default 15 minutes.
+    pub max_delay_ms: i64,
+    /// Failures are forgotten this long after the last one (at least `max_delay_ms`).
+    /// Default 1 hour.
+    pub forget_after_ms: i64,
+    /// Entries per table (account and address, address). Default 100,000 (a few MiB).
     pub max_entries: usize,
     /// Take the client address from the last `X-Forwarded-For` hop. Only behind a reverse
     /// proxy that sets it; default off.
@@ -48,21 +69,46 @@ pub struct LoginLimits {
 impl Default for LoginLimits {
     fn default() -> Self {
         LoginLimits {
-            per_account: 5,
+            per_account_address: 5,
             per_address: 50,
-            window_ms: 15 * 60 * 1000,
+            base_delay_ms: 1000,
+            max_delay_ms: 15 * 60 * 1000,
+            forget_after_ms: 60 * 60 * 1000,
             max_entries: 100_000,
             trust_forwarded_for: false,
         }
     }
 }
 
-/// Failures within one window.
-#[derive(Clone, Copy, Debug)]
-struct Window {
-    started: i64,
-    failures: u32,
+impl LoginLimits {
+    fn forget_after(&self) -> i64 {
+        self.forget_after_ms.max(self.max_delay_ms)
+    }
+
+    /// The wait after `failures` failures of which `free` cost nothing.
+    fn delay(&self, failures: u32, free: u32) -> i64 {
+        if failures < free.max(1) {
+            return 0;
+        }
+        let doublings = (failures - free.max(1)).min(40);
+        self.base_delay_ms
+            .saturating_mul(1_i64 << doublings)
+            .min(self.max_delay_ms)
+    }
 }
+
+/// One key's failures.
+#[derive(Clone, Copy, Debug, Default)]
+struct Failures {
+    count: u32,
+    last: i64,
+    /// Attempts admitted and not yet decided.
+    pending: u32,
+    /// A refusal since the last failure has been reported (audited once, not per request).
+    refusal_reported: bool,
+}
+
+type PairKey = (String, Option<IpAddr>);
 
 /// The failure tables, shared by every request of the process.
 #[derive(Debug, Default)]
@@ -72,73 +118,153 @@ pub struct LoginThrottle {
 
 #[derive(Debug, Default)]
 struct Tables {
-    accounts: HashMap<String, Window>,
-    addresses: HashMap<IpAddr, Window>,
+    pairs: HashMap<PairKey, Failures>,
+    addresses: HashMap<IpAddr, Failures>,
 }
 
 /// A refusal: try again after this many seconds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limited {
     pub retry_after_secs: u64,
+    /// The first refusal since the last failure (worth an audit entry; the ones after it,
+    /// cheap to send by the thousand, are not).
+    pub first: bool,
+}
+
+/// An admitted sign-in attempt, counted as a failure until told otherwise.
+#[derive(Debug)]
+pub struct Attempt {
+    throttle: Arc<LoginThrottle>,
+    limits: LoginLimits,
+    pair: PairKey,
+    addr: Option<IpAddr>,
+    decided: bool,
 }
 
 impl LoginThrottle {
-    /// Refuses when the account or the address has used up its failures in the current
-    /// window.
-    pub fn check(
-        &self,
+    /// Admits an attempt, or refuses it while the (account, address) or the address is
+    /// waiting out its backoff.
+    pub fn attempt(
+        self: &Arc<Self>,
         limits: &LoginLimits,
         account: &str,
         addr: Option<IpAddr>,
         now: i64,
-    ) -> Result<(), Limited> {
-        let tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
-        let key = account_key(account);
-        let mut until = None;
-        let mut over = |w: Option<&Window>, max: u32| {
-            if let Some(w) = w
-                && now < w.started + limits.window_ms
-                && w.failures >= max
-            {
-                let end = w.started + limits.window_ms;
-                until = Some(until.map_or(end, |u: i64| u.max(end)));
-            }
+    ) -> Result<Attempt, Limited> {
+        let mut tables = self.lock();
+        let pair = (account_key(account), addr);
+        let forget = limits.forget_after();
+        let wait_until = |f: Option<&Failures>, free: u32| {
+            f.filter(|f| now < f.last + forget || f.pending > 0)
+                .map(|f| f.last + limits.delay(f.count + f.pending, free))
+                .filter(|until| now < *until)
         };
-        over(tables.accounts.get(&key), limits.per_account);
+        let until = [
+            wait_until(tables.pairs.get(&pair), limits.per_account_address),
+            addr.and_then(|ip| wait_until(tables.addresses.get(&ip), limits.per_address)),
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        if let Some(until) = until {
+            let mut first = false;
+            let Tables { pairs, addresses } = &mut *tables;
+            for f in [
+                pairs.get_mut(&pair),
+                addr.and_then(|ip| addresses.get_mut(&ip)),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                first |= !f.refusal_reported;
+                f.refusal_reported = true;
+            }
+            return Err(Limited {
+                retry_after_secs: u64::try_from((until - now + 999) / 1000)
+                    .unwrap_or(1)
+                    .max(1),
+                first,
+            });
+        }
+        entry(&mut tables.pairs, pair.clone(), limits, now).pending += 1;
         if let Some(ip) = addr {
-            over(tables.addresses.get(&ip), limits.per_address);
+            entry(&mut tables.addresses, ip, limits, now).pending += 1;
         }
-        match until {
-            None => Ok(()),
-            Some(end) => Err(Limited {
-                retry_after_secs: u64::try_from((end - now + 999) / 1000).unwrap_or(1).max(1),
-            }),
-        }
+        drop(tables);
+        Ok(Attempt {
+            throttle: self.clone(),
+            limits: *limits,
+            pair,
+            addr,
+            decided: false,
+        })
     }
 
-    /// Counts one failed sign-in.
-    pub fn failed(&self, limits: &LoginLimits, account: &str, addr: Option<IpAddr>, now: i64) {
-        let mut tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
-        bump(&mut tables.accounts, account_key(account), limits, now);
-        if let Some(ip) = addr {
-            bump(&mut tables.addresses, ip, limits, now);
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A successful sign-in clears its account's failures (not its address's).
-    pub fn succeeded(&self, account: &str) {
-        let mut tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
-        tables.accounts.remove(&account_key(account));
-    }
-
-    /// Entries held (accounts, addresses), for tests and metrics.
+    /// Entries held ((account, address) pairs, addresses), for tests and metrics.
     pub fn len(&self) -> (usize, usize) {
-        let tables = self.tables.lock().unwrap_or_else(|p| p.into_inner());
-        (tables.accounts.len(), tables.addresses.len())
+        let tables = self.lock();
+        (tables.pairs.len(), tables.addresses.len())
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == (0, 0)
+    }
+}
+
+impl Attempt {
+    /// The password was wrong: one more failure for the pair and the address.
+    pub fn failed(mut self, now: i64) {
+        self.decided = true;
+        let mut tables = self.throttle.lock();
+        let forget = self.limits.forget_after();
+        let Tables { pairs, addresses } = &mut *tables;
+        for f in [
+            pairs.get_mut(&self.pair),
+            self.addr.and_then(|ip| addresses.get_mut(&ip)),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            f.pending = f.pending.saturating_sub(1);
+            if now >= f.last + forget {
+                f.count = 0;
+            }
+            f.count = f.count.saturating_add(1);
+            f.last = now;
+            f.refusal_reported = false;
+        }
+    }
+
+    /// The password was right: the pair's failures are cleared (the address's stay).
+    pub fn succeeded(mut self) {
+        self.decided = true;
+        let mut tables = self.throttle.lock();
+        tables.pairs.remove(&self.pair);
+        release(&mut tables.addresses, self.addr);
+    }
+}
+
+impl Drop for Attempt {
+    /// Decided neither way (an error before the password was checked): nothing counts.
+    fn drop(&mut self) {
+        if self.decided {
+            return;
+        }
+        let mut tables = self.throttle.lock();
+        if let Some(f) = tables.pairs.get_mut(&self.pair) {
+            f.pending = f.pending.saturating_sub(1);
+        }
+        release(&mut tables.addresses, self.addr);
+    }
+}
+
+fn release(addresses: &mut HashMap<IpAddr, Failures>, addr: Option<IpAddr>) {
+    if let Some(f) = addr.and_then(|ip| addresses.get_mut(&ip)) {
+        f.pending = f.pending.saturating_sub(1);
     }
 }
 
@@ -152,38 +278,41 @@ fn account_key(account: &str) -> String {
         .to_lowercase()
 }
 
-fn bump<K: Hash + Eq + Clone>(
-    table: &mut HashMap<K, Window>,
+/// The key's entry, made room for if the table is full, forgotten if stale.
+fn entry<'a, K: Hash + Eq + Clone>(
+    table: &'a mut HashMap<K, Failures>,
     key: K,
     limits: &LoginLimits,
     now: i64,
-) {
-    let live = |w: &Window| now < w.started + limits.window_ms;
+) -> &'a mut Failures {
+    let forget = limits.forget_after();
+    let live = |f: &Failures| now < f.last + forget || f.pending > 0;
     let cap = limits.max_entries.max(1);
     if !table.contains_key(&key) && table.len() >= cap {
-        table.retain(|_, w| live(w));
+        table.retain(|_, f| live(f));
         if table.len() >= cap {
-            // Still full of live windows: the oldest gives way (see module docs).
+            // Still full of live entries: the one with the oldest failure gives way.
             let oldest = table
                 .iter()
-                .min_by_key(|(_, w)| w.started)
+                .filter(|(_, f)| f.pending == 0)
+                .min_by_key(|(_, f)| f.last)
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 table.remove(&k);
             }
         }
     }
-    let w = table.entry(key).or_insert(Window {
-        started: now,
-        failures: 0,
+    let f = table.entry(key).or_insert(Failures {
+        last: now,
+        ..Failures::default()
     });
-    if !live(w) {
-        *w = Window {
-            started: now,
-            failures: 0,
+    if !live(f) {
+        *f = Failures {
+            last: now,
+            ..Failures::default()
         };
     }
-    w.failures = w.failures.saturating_add(1);
+    f
 }
 
 impl IntoResponse for Limited {
@@ -240,36 +369,94 @@ impl FromRequestParts<AppState> for ClientAddr {
 mod tests {
     use super::*;
 
-    #[test]
-    fn failures_lock_an_account_until_the_window_ends_and_tables_stay_bounded() {
-        let limits = LoginLimits {
-            per_account: 3,
-            per_address: 5,
-            window_ms: 60_000,
+    fn limits() -> LoginLimits {
+        LoginLimits {
+            per_account_address: 3,
+            per_address: 10,
+            base_delay_ms: 1000,
+            max_delay_ms: 60_000,
+            forget_after_ms: 3_600_000,
             max_entries: 4,
             trust_forwarded_for: false,
-        };
-        let t = LoginThrottle::default();
-        let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        for _ in 0..3 {
-            assert!(t.check(&limits, "Wang.Grid ", Some(ip), 0).is_ok());
-            t.failed(&limits, "Wang.Grid ", Some(ip), 0);
         }
-        // Same account however it is typed.
-        let err = t.check(&limits, "wang.grid", None, 1_000).unwrap_err();
-        assert_eq!(err.retry_after_secs, 59);
-        assert!(t.check(&limits, "wang.grid", None, 60_000).is_ok());
-        // Two more failures elsewhere exhaust the address.
-        t.failed(&limits, "a", Some(ip), 1_000);
-        t.failed(&limits, "b", Some(ip), 1_000);
-        assert!(t.check(&limits, "c", Some(ip), 2_000).is_err());
-        // A success clears the account, not the address.
-        t.succeeded("wang.grid");
-        assert!(t.check(&limits, "wang.grid", None, 2_000).is_ok());
-        assert!(t.check(&limits, "wang.grid", Some(ip), 2_000).is_err());
-        // Bounded: many accounts never grow the table past its cap.
+    }
+
+    /// Fails once at `now` if admitted; the wait in seconds if refused.
+    fn fail(t: &Arc<LoginThrottle>, account: &str, ip: IpAddr, now: i64) -> Option<u64> {
+        match t.attempt(&limits(), account, Some(ip), now) {
+            Ok(a) => {
+                a.failed(now);
+                None
+            }
+            Err(l) => Some(l.retry_after_secs),
+        }
+    }
+
+    #[test]
+    fn the_wait_doubles_per_failure_for_the_pair_and_never_blocks_other_addresses() {
+        let l = limits();
+        let t = Arc::new(LoginThrottle::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let mut now = 0;
+        // Three free failures, however the username is typed.
+        for name in ["Wang.Grid ", "wang.grid", " WANG.GRID"] {
+            assert_eq!(fail(&t, name, a, now), None);
+        }
+        // Then 1 s, 2 s, 4 s, ... up to the cap.
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            let wait = t.attempt(&l, "wang.grid", Some(a), now).unwrap_err();
+            waits.push(wait.retry_after_secs);
+            now += wait.retry_after_secs as i64 * 1000;
+            assert_eq!(fail(&t, "wang.grid", a, now), None);
+        }
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+        // The same account from another address is not slowed at all.
+        let ok = t.attempt(&l, "wang.grid", Some(b), now).unwrap();
+        ok.succeeded();
+        // A success clears the pair, not the address.
+        now += 60_000;
+        t.attempt(&l, "wang.grid", Some(a), now)
+            .unwrap()
+            .succeeded();
+        assert!(t.attempt(&l, "wang.grid", Some(a), now).is_ok());
+        // Failures are forgotten an hour after the last one.
+        let t = Arc::new(LoginThrottle::default());
+        for i in 0..4 {
+            fail(&t, "x", a, i);
+        }
+        assert!(t.attempt(&l, "x", Some(a), 10).is_err());
+        assert!(t.attempt(&l, "x", Some(a), 3_600_010).is_ok());
+    }
+
+    #[test]
+    fn the_address_backs_off_across_accounts_and_parallel_attempts_count() {
+        let l = limits();
+        let t = Arc::new(LoginThrottle::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        for i in 0..10 {
+            assert_eq!(fail(&t, &format!("spray-{i}"), a, 0), None);
+        }
+        let refused = t.attempt(&l, "someone.else", Some(a), 0).unwrap_err();
+        assert_eq!(refused.retry_after_secs, 1);
+        assert!(refused.first);
+        assert!(!t.attempt(&l, "someone.else", Some(a), 0).unwrap_err().first);
+
+        // Attempts in flight count: three free ones, the fourth waits.
+        let t = Arc::new(LoginThrottle::default());
+        let held: Vec<Attempt> = (0..3)
+            .map(|_| t.attempt(&l, "p", Some(a), 0).unwrap())
+            .collect();
+        assert!(t.attempt(&l, "p", Some(a), 0).is_err());
+        // Undecided attempts (an error before the password) give their place back.
+        drop(held);
+        assert!(t.attempt(&l, "p", Some(a), 0).is_ok());
+
+        // Bounded: many accounts never grow a table past its cap.
+        let t = Arc::new(LoginThrottle::default());
         for i in 0..100 {
-            t.failed(&limits, &format!("spray-{i}"), None, 3_000 + i);
+            fail(&t, &format!("spray-{i}"), a, 3_000 + i);
         }
         assert!(t.len().0 <= 4);
     }

@@ -11,8 +11,8 @@ use gridsync_core::protocol::RejectCode;
 use gridsync_core::workflow::{Event, EventKind, Status, fold, may_author};
 
 use super::Refusal;
+use crate::caller::Caller;
 use crate::db::cases::Projection;
-use crate::scope::Caller;
 use crate::state::AppState;
 
 /// Checks the merged document against the case before the push (`None`: a new case);

@@ -14,10 +14,10 @@ use tokio::sync::mpsc;
 
 use super::merge::{Merge, Premerged, distinct, merge};
 use super::{Job, Pushed, Refusal, Reply};
+use crate::caller::{Caller, revoked_after};
 use crate::db::Dialect;
 use crate::db::cases::{self, Projection};
 use crate::error::{Error, Result};
-use crate::scope::{Caller, revoked_after};
 use crate::state::AppState;
 
 /// At most this many pushes share a transaction (keeps one batch's latency bounded).

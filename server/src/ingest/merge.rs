@@ -12,9 +12,9 @@ use gridsync_core::protocol::{DocChanges, RejectCode};
 use gridsync_core::workflow::{Event, fold};
 
 use super::Refusal;
+use crate::caller::{Caller, revoked_after};
 use crate::db::cases::{self, Projection, SNAPSHOT_EVERY};
 use crate::error::Result;
-use crate::scope::{Caller, revoked_after};
 use crate::state::AppState;
 
 /// A merged case waiting to be written.

@@ -1,4 +1,5 @@
-//! The audit log: workflow steps and unmasked personal-data reads are recorded, hash-chained;
+//! The audit log: workflow steps and unmasked personal-data reads are recorded (beside the
+//! sign-ins, see accounts.rs), hash-chained;
 //! a row edited in the database breaks the chain at that row; only supervisors and
 //! administrators read the log; only the roles that need it see personal data unmasked.
 
@@ -32,7 +33,7 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
         masked["case"]["parties"][0]["id_number"],
         "330182********1234"
     );
-    let (_, log) = wu.get("/v1/audit");
+    let (_, log) = wu.get(&format!("/v1/audit?case={case}"));
     assert!(items(&log).is_empty(), "{log}");
 
     // Workflow steps through the API are audited.
@@ -72,7 +73,6 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
     assert_eq!(entries.len(), 4, "{log}");
     let oldest_first: Vec<&serde_json::Value> = entries.iter().rev().collect();
     let accept = oldest_first[0];
-    assert_eq!(accept["seq"], 1);
     assert_eq!(accept["action"], "CASE_ACTION");
     assert_eq!(accept["user_id"], "u-chen.dispatch");
     assert_eq!(accept["role"], "DISPATCHER");
@@ -83,11 +83,20 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
         accept["detail"]["event_id"], accepted["event_id"],
         "{accept}"
     );
+    // The first entry of all (the phone's sign-in) chains to the genesis hash.
+    let (_, all) = wu.get("/v1/audit?limit=1000");
+    let first = items(&all).last().unwrap();
     assert_eq!(
-        accept["prev_hash"],
+        (first["seq"].as_i64(), first["action"].as_str()),
+        (Some(1), Some("SIGN_IN"))
+    );
+    assert_eq!(
+        first["prev_hash"],
         "0000000000000000000000000000000000000000000000000000000000000000"
     );
+    let total = items(&all).len() as i64;
     assert_eq!(oldest_first[1]["detail"]["kind"], "DISPATCH");
+    let dispatch_seq = oldest_first[1]["seq"].as_i64().unwrap();
     assert_eq!(
         oldest_first[1]["detail"]["event_id"],
         dispatched["event_id"]
@@ -116,12 +125,16 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
 
     // Filters: by user, by time, paging.
     let (_, by_liu) = wu.get("/v1/audit?user=u-liu.labour");
-    assert_eq!(items(&by_liu).len(), 1);
+    let actions: Vec<&str> = items(&by_liu)
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["PERSONAL_DATA_READ", "SIGN_IN"]);
     let at = read["at"].as_i64().unwrap();
     let (_, later) = wu.get(&format!("/v1/audit?from={}", at + 3_600_000));
     assert!(items(&later).is_empty());
-    let (_, page) = wu.get("/v1/audit?limit=3");
-    assert_eq!(items(&page).len(), 3);
+    let (_, page) = wu.get(&format!("/v1/audit?limit={}", total - 1));
+    assert_eq!(items(&page).len() as i64, total - 1);
     let next = page["next"].as_i64().unwrap();
     let (_, rest) = wu.get(&format!("/v1/audit?limit=3&before={next}"));
     assert_eq!(items(&rest).len(), 1);
@@ -132,16 +145,19 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
     assert_eq!(s, 200);
     assert_eq!(
         report,
-        serde_json::json!({ "entries": 4, "ok": true, "first_bad": null })
+        serde_json::json!({ "entries": total, "ok": true, "first_bad": null })
     );
     let admin = Staff::login(&server, "admin");
     let (s, _) = admin.get("/v1/audit/verify");
     assert_eq!(s, 200);
 
-    // Edit the second entry behind the server's back: the chain breaks there.
+    // Edit the dispatch's entry behind the server's back: the chain breaks there. (The
+    // administrator's sign-in above added an entry.)
+    let total = total + 1;
     server.block_on(async {
-        sqlx::query("UPDATE audit_log SET detail = $1 WHERE seq = 2")
+        sqlx::query("UPDATE audit_log SET detail = $1 WHERE seq = $2")
             .bind(r#"{"event_id":"forged","kind":"DISPATCH"}"#)
+            .bind(dispatch_seq)
             .execute(&server.state.db.pool())
             .await
             .unwrap();
@@ -149,24 +165,25 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
     let (_, report) = wu.get("/v1/audit/verify");
     assert_eq!(
         report,
-        serde_json::json!({ "entries": 4, "ok": false, "first_bad": 2 })
+        serde_json::json!({ "entries": total, "ok": false, "first_bad": dispatch_seq })
     );
     let direct = server
         .block_on(gridsync_server::audit::verify(&server.state.db))
         .unwrap();
-    assert_eq!(direct.first_bad, Some(2));
+    assert_eq!(direct.first_bad, Some(dispatch_seq));
 
     // Re-hashing the forged row does not help: its successor's link breaks.
     server.block_on(async {
         let pool = server.state.db.pool();
         let row: (String, i64, String) =
-            sqlx::query_as("SELECT prev_hash, at, detail FROM audit_log WHERE seq = 2")
+            sqlx::query_as("SELECT prev_hash, at, detail FROM audit_log WHERE seq = $1")
+                .bind(dispatch_seq)
                 .fetch_one(&pool)
                 .await
                 .unwrap();
         let forged = gridsync_server::audit::entry_hash(
             &row.0,
-            2,
+            dispatch_seq,
             row.1,
             "u-chen.dispatch",
             "DISPATCHER",
@@ -175,14 +192,15 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
             Some(&case),
             &row.2,
         );
-        sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = 2")
+        sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = $2")
             .bind(forged)
+            .bind(dispatch_seq)
             .execute(&pool)
             .await
             .unwrap();
     });
     let (_, report) = wu.get("/v1/audit/verify");
-    assert_eq!(report["first_bad"], 3, "{report}");
+    assert_eq!(report["first_bad"], dispatch_seq + 1, "{report}");
 }
 
 #[test]
@@ -229,7 +247,10 @@ fn only_supervisors_and_admins_read_the_log_and_only_the_right_roles_unmask() {
     );
 
     let (_, log) = Staff::login(&server, "wu.super").get("/v1/audit");
-    let entries = items(&log);
+    let entries: Vec<_> = items(&log)
+        .iter()
+        .filter(|e| e["action"] != "SIGN_IN")
+        .collect();
     assert_eq!(entries.len(), 1, "{log}");
     assert_eq!(entries[0]["action"], "PERSONAL_DATA_READ");
     assert_eq!(entries[0]["role"], "VILLAGE_MEDIATOR");

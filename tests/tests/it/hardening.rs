@@ -82,7 +82,7 @@ fn login(base: &str, username: &str, password: &str, forwarded: Option<&str>) ->
 }
 
 #[test]
-fn failed_sign_ins_lock_the_account_alike_whether_or_not_it_exists() {
+fn failed_sign_ins_slow_down_alike_whether_or_not_the_account_exists() {
     let clock = Arc::new(ManualClock::new(Timestamp(T0)));
     let server = TestServer::start_with_clock(clock.clone());
     let base = server.base_url();
@@ -93,34 +93,109 @@ fn failed_sign_ins_lock_the_account_alike_whether_or_not_it_exists() {
         assert_eq!(a.status, 200, "success {i}: {:?}", a.body);
     }
 
-    let mut locked = Vec::new();
+    let mut slowed = Vec::new();
     for account in ["wang.grid", "nobody.here"] {
         for i in 0..5 {
             let a = login(&base, account, "guess", None);
             assert_eq!((a.status, a.code()), (401, "invalid_credentials"), "{i}");
         }
-        // The sixth attempt is refused before the password is checked, right or wrong,
-        // however the username is typed.
+        // The sixth attempt waits a second, refused before the password is checked, right
+        // or wrong, however the username is typed.
         let a = login(&base, &format!(" {} ", account.to_uppercase()), "x", None);
         assert_eq!((a.status, a.code()), (429, "rate_limited"), "{account}");
         let b = login(&base, account, DEMO_PASSWORD, None);
         assert_eq!(b.status, 429);
-        let retry: u64 = b.header("retry-after").unwrap().parse().unwrap();
-        assert!((890..=900).contains(&retry), "{retry}");
-        locked.push(b);
+        assert_eq!(b.header("retry-after"), Some("1"));
+        slowed.push(b);
     }
     // Nothing tells a real account from a made-up one.
-    assert_eq!(locked[0].body, locked[1].body);
+    assert_eq!(slowed[0].body, slowed[1].body);
     assert_eq!(
-        locked[0].header("retry-after"),
-        locked[1].header("retry-after")
+        slowed[0].header("retry-after"),
+        slowed[1].header("retry-after")
     );
 
     // Other accounts from the same address are unaffected (10 failures < 50).
     assert_eq!(login(&base, "zhao.grid", DEMO_PASSWORD, None).status, 200);
-    // The window passes; the password works again.
-    clock.advance(15 * 60 * 1000);
+    // The wait passes; the password works again, and clears the pair's failures.
+    clock.advance(1000);
     assert_eq!(login(&base, "wang.grid", DEMO_PASSWORD, None).status, 200);
+    assert_eq!(login(&base, "wang.grid", "guess", None).status, 401);
+}
+
+#[test]
+fn a_guesser_waits_longer_and_longer_while_the_rightful_user_signs_in_from_elsewhere() {
+    let clock = Arc::new(ManualClock::new(Timestamp(T0)));
+    let server = Custom::start_with(clock.clone(), None, |l| l.login.trust_forwarded_for = true);
+    let base = &server.base;
+    let (a, b) = (Some("203.0.113.5"), Some("198.51.100.9"));
+
+    // 50 wrong passwords for the administrator from address A, each as soon as allowed.
+    let mut failures = 0;
+    let mut waits = Vec::new();
+    while failures < 50 {
+        let r = login(base, "admin", "not-the-password", a);
+        match (r.status, r.code()) {
+            (401, "invalid_credentials") => failures += 1,
+            (429, "rate_limited") => {
+                let wait: i64 = r.header("retry-after").unwrap().parse().unwrap();
+                waits.push(wait);
+                clock.advance(wait * 1000);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // Five free failures, then the wait doubles up to 15 minutes: never a lock.
+    assert_eq!(&waits[..6], [1, 2, 4, 8, 16, 32]);
+    assert!(waits.windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+    assert_eq!(*waits.last().unwrap(), 900);
+
+    // The rightful administrator, from address B, signs in at once.
+    let ok = login(base, "admin", DEMO_PASSWORD, b);
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    // A still waits, even with the right password (it is not checked), ...
+    let r = login(base, "admin", DEMO_PASSWORD, a);
+    assert_eq!((r.status, r.code()), (429, "rate_limited"));
+    assert_eq!(r.header("retry-after"), Some("900"));
+    // ... and after the wait one more guess only buys a wait as long.
+    clock.advance(900 * 1000);
+    assert_eq!(login(base, "admin", "still-not-it", a).status, 401);
+    let r = login(base, "admin", "x", a);
+    assert_eq!(r.header("retry-after"), Some("900"));
+
+    // Audited: the refusals with their codes and the sign-in, ids only.
+    let entries = server
+        .block_on(gridsync_server::audit::query(
+            &server.state.db,
+            &gridsync_server::audit::Filter {
+                user_id: Some("u-admin".into()),
+                limit: Some(1000),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
+    let count = |action: &str, code: Option<&str>| {
+        entries
+            .iter()
+            .filter(|e| e.action == action)
+            .filter(|e| code.is_none_or(|c| e.detail["code"] == c))
+            .count()
+    };
+    assert_eq!(count("SIGN_IN_REFUSED", Some("invalid_credentials")), 51);
+    // One entry per wait, not one per refused request.
+    assert_eq!(
+        count("SIGN_IN_REFUSED", Some("rate_limited")),
+        waits.len() + 2
+    );
+    assert_eq!(count("SIGN_IN", None), 1);
+    for e in &entries {
+        let detail = e.detail.to_string();
+        assert!(!detail.contains("not-the-password") && !detail.contains(DEMO_PASSWORD));
+        assert!(
+            !detail.contains("203.0.113.5"),
+            "no addresses either: {detail}"
+        );
+    }
 }
 
 #[test]
@@ -148,45 +223,72 @@ fn failed_sign_ins_lock_the_address_and_forged_forwarding_headers_do_not_help() 
     assert!(accounts <= 51 && addresses == 1, "{accounts} {addresses}");
 }
 
-/// A server whose limits are changed before it serves (the proxy-trusting setup).
-struct Custom {
-    base: String,
-    rt: Option<tokio::runtime::Runtime>,
+/// A server whose limits are changed before it serves (the proxy-trusting setup), on a
+/// fresh database or another server's.
+pub(crate) struct Custom {
+    pub(crate) base: String,
+    pub(crate) addr: std::net::SocketAddr,
+    pub(crate) state: gridsync_server::AppState,
+    pub(crate) rt: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _db: TestDb,
+    pub(crate) db: TestDb,
 }
 
 impl Custom {
     fn start(limits: impl FnOnce(&mut gridsync_server::HttpLimits)) -> Custom {
+        Self::start_with(
+            Arc::new(gridsync_core::clock::SystemClock),
+            Some("test-secret-0123456789"),
+            limits,
+        )
+    }
+
+    /// `jwt_secret: None`: keys kept in the database, as installations run by default.
+    pub(crate) fn start_with(
+        clock: Arc<dyn gridsync_core::clock::Clock>,
+        jwt_secret: Option<&str>,
+        limits: impl FnOnce(&mut gridsync_server::HttpLimits),
+    ) -> Custom {
         let rt = gridsync_tests::runtime();
         let db = TestDb::new(&rt);
+        Self::start_on(rt, db, clock, jwt_secret, limits)
+    }
+
+    pub(crate) fn start_on(
+        rt: tokio::runtime::Runtime,
+        db: TestDb,
+        clock: Arc<dyn gridsync_core::clock::Clock>,
+        jwt_secret: Option<&str>,
+        limits: impl FnOnce(&mut gridsync_server::HttpLimits),
+    ) -> Custom {
         let config = gridsync_server::Config {
             database_url: db.url.clone(),
-            jwt_secret: Some("test-secret-0123456789".into()),
+            jwt_secret: jwt_secret.map(str::to_owned),
             demo: true,
             scan_every: None,
         };
-        let (mut state, _) = rt
-            .block_on(gridsync_server::open(
-                &config,
-                Arc::new(gridsync_core::clock::SystemClock),
-            ))
-            .unwrap();
+        let (mut state, _) = rt.block_on(gridsync_server::open(&config, clock)).unwrap();
         limits(&mut state.limits_http);
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        rt.spawn(gridsync_server::serve(state, listener, async {
+        rt.spawn(gridsync_server::serve(state.clone(), listener, async {
             let _ = stopped.await;
         }));
         Custom {
-            base,
+            base: format!("http://{addr}"),
+            addr,
+            state,
             rt: Some(rt),
             stop: Some(stop),
-            _db: db,
+            db,
         }
+    }
+
+    pub(crate) fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.as_ref().expect("runtime").block_on(f)
     }
 }
 
@@ -206,7 +308,7 @@ fn behind_a_trusted_proxy_each_forwarded_address_has_its_own_count() {
     let server = Custom::start(|l| {
         l.login.trust_forwarded_for = true;
         l.login.per_address = 3;
-        l.login.per_account = 100;
+        l.login.per_account_address = 100;
     });
     let base = &server.base;
     for i in 0..3 {

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on loopback (SQLite, or PostgreSQL when
 //! `GRIDSYNC_TEST_POSTGRES_URL` is set), phones as real `FieldStore`s over HTTP.
 
+mod accounts;
 mod audit;
 mod authz_sync;
 mod bad_input;
@@ -9,6 +10,7 @@ mod center;
 mod center_policy;
 mod chaos;
 mod conflict;
+mod connections;
 mod dispatch;
 mod hardening;
 mod health;

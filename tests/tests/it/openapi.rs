@@ -27,6 +27,8 @@ const ROUTES: &[&str] = &[
     "/v1/sync",
     "/v1/time-limits",
     "/v1/time-limits/{id}",
+    "/v1/users/{id}/disable",
+    "/v1/users/{id}/password",
     "/v1/warnings",
     "/v1/quarantine",
 ];
