@@ -6,9 +6,9 @@ use gridsync_core::case::{CaseDoc, CaseId};
 use gridsync_core::workflow::{Action, Author, EventKind, OrgRef, Tier, may_author};
 
 use crate::caller::Caller;
+use crate::db::Db;
 use crate::db::accounts::Org;
 use crate::db::cases::{self, Projection};
-use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
 use crate::policy::{self, Permission, Refusal};
 use crate::state::AppState;
@@ -526,9 +526,7 @@ pub async fn act_all(
         None
     };
     let mut tx = state.db.writer.begin().await?;
-    if state.db.dialect == Dialect::Postgres {
-        cases::lock_many(&mut tx, &[id]).await?;
-    }
+    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
     let mut steps = steps.to_vec();
     if let Some(county6) = number_in {
         let no = next_case_no_in(&mut tx, county6, state.clock.now()).await?;
@@ -587,9 +585,7 @@ pub async fn edit<T>(
     op: impl FnOnce(&mut CaseDoc, gridsync_core::case::Timestamp) -> Result<T>,
 ) -> Result<T> {
     let mut tx = state.db.writer.begin().await?;
-    if state.db.dialect == Dialect::Postgres {
-        cases::lock_many(&mut tx, &[id]).await?;
-    }
+    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
     let out = edit_in(&mut tx, state, id, op).await?;
     tx.commit().await?;
     Ok(out)
@@ -738,9 +734,7 @@ pub async fn intake(
     let id = doc.id();
     let changes = doc.changes_since(&[]);
     let mut tx = state.db.writer.begin().await?;
-    if state.db.dialect == Dialect::Postgres {
-        cases::lock_many(&mut tx, &[id]).await?;
-    }
+    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
     if cases::load(&mut tx, id, &state.actor).await?.is_some() {
         return Err(Error::Conflict(format!("case {id} exists")));
     }

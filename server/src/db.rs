@@ -393,6 +393,12 @@ impl Db {
         self.pool.clone()
     }
 
+    /// Whether writes queue for one connection (SQLite), so pushes gain by sharing a
+    /// transaction and its fsync; PostgreSQL commits on many connections in parallel.
+    pub(crate) fn has_single_writer(&self) -> bool {
+        self.dialect == Dialect::Sqlite
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.dialect
     }

@@ -25,7 +25,6 @@ use gridsync_core::protocol::{Ack, DocChanges, RejectCode, Rejection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::caller::Caller;
-use crate::db::Dialect;
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -98,7 +97,7 @@ impl Ingest {
     }
 
     async fn commit(&self, state: &AppState, job: Job) -> Result<Pushed> {
-        if state.db.dialect == Dialect::Postgres {
+        if !state.db.has_single_writer() {
             let mut done = commit::commit(state.clone(), vec![job]).await?;
             return Ok(done.pop().unwrap_or_default());
         }

@@ -434,8 +434,17 @@ fn placeholders(start: usize, n: usize) -> String {
 /// Rows per multi-row statement: well under SQLite's and PostgreSQL's parameter limits.
 const CHUNK: usize = 500;
 
-/// Locks many cases for a merge (PostgreSQL), in id order.
-pub(crate) async fn lock_many(conn: &mut AnyConnection, ids: &[CaseId]) -> Result<()> {
+/// Serialises merges of these cases with any other writer's, in id order (so two batches
+/// cannot deadlock). SQLite needs nothing: its one writer connection serialises everything;
+/// PostgreSQL takes `case_locks` rows `FOR UPDATE`.
+pub(crate) async fn lock_for_merge(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    ids: &[CaseId],
+) -> Result<()> {
+    if dialect == Dialect::Sqlite {
+        return Ok(());
+    }
     for chunk in ids.chunks(CHUNK) {
         let values = (1..=chunk.len())
             .map(|i| format!("(${i})"))

@@ -30,6 +30,16 @@ pub(crate) async fn device_row(pool: &AnyPool, device: &str) -> Result<DeviceRow
     })
 }
 
+/// Forgets everything the device held: its store is fresh (a new install, or data lost), so
+/// everything comes whole again.
+pub(crate) async fn forget_held(conn: &mut AnyConnection, device: &str) -> Result<()> {
+    sqlx::query("DELETE FROM device_cases WHERE device_id = $1")
+        .bind(device)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Forgets the cases sent whole in responses after `applied` (the device never applied
 /// them: the answer was lost); whether there were any.
 pub(crate) async fn forget_lost_whole_sends(

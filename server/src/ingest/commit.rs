@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 use super::merge::{Merge, Premerged, distinct, merge};
 use super::{Job, Pushed, Refusal, Reply};
 use crate::caller::{Caller, revoked_after};
-use crate::db::Dialect;
 use crate::db::cases::{self, Projection};
 use crate::error::{Error, Result};
 use crate::state::AppState;
@@ -69,15 +68,14 @@ pub(super) async fn commit(state: AppState, jobs: Vec<Job>) -> Result<Vec<Pushed
     let state = &state;
     let now = state.clock.now().0;
     let mut tx = state.db.writer.begin().await?;
-    if state.db.dialect == Dialect::Postgres {
-        // Every case of the batch, locked up front in id order: batches of two server
-        // processes cannot deadlock.
-        let ids: BTreeSet<CaseId> = jobs
-            .iter()
-            .flat_map(|j| j.push.iter().map(|p| p.doc_id))
-            .collect();
-        cases::lock_many(&mut tx, &ids.into_iter().collect::<Vec<_>>()).await?;
-    }
+    // Every case of the batch, locked up front in id order: batches of two server processes
+    // cannot deadlock.
+    let ids: BTreeSet<CaseId> = jobs
+        .iter()
+        .flat_map(|j| j.push.iter().map(|p| p.doc_id))
+        .collect();
+    let ids: Vec<CaseId> = ids.into_iter().collect();
+    cases::lock_for_merge(&mut tx, state.db.dialect, &ids).await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         outcomes.push(
@@ -116,10 +114,7 @@ async fn merge_push(
     let mut out = Pushed::default();
     if fresh {
         // A fresh store (new install, or data lost): everything comes whole again.
-        sqlx::query("DELETE FROM device_cases WHERE device_id = $1")
-            .bind(&caller.device_id)
-            .execute(&mut *tx)
-            .await?;
+        crate::db::feed::forget_held(tx, &caller.device_id).await?;
     }
     if push.is_empty() {
         return Ok(out);

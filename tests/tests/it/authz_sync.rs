@@ -18,7 +18,7 @@ use gridsync_core::workflow::{Author, EventKind, Role, may_author};
 use gridsync_server::db::accounts::User;
 use gridsync_tests::{Phone, TestServer};
 
-use crate::caller::push;
+use crate::scope::push;
 use serde_json::json;
 
 /// A payload that parses for each kind (the fold, not the ingest, judges the state).
@@ -181,7 +181,7 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                 let event_id = format!("mx-{username}-{cells}");
                 let before = load(&server, case);
                 let change =
-                    crate::caller::raw_change(&server, case, actor.clone(), |d| match probe {
+                    crate::scope::raw_change(&server, case, actor.clone(), |d| match probe {
                         Probe::Event(kind) => append_event(
                             d,
                             &event_id,
@@ -239,7 +239,7 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                         }
                     });
                 let marker = format!("companion of cell {cells}");
-                let beside = crate::caller::raw_change(&server, companion, actor.clone(), |d| {
+                let beside = crate::scope::raw_change(&server, companion, actor.clone(), |d| {
                     let notes = d.get(ROOT, "notes").unwrap().unwrap().1;
                     let n = d.length(&notes);
                     let note = d.insert_object(&notes, n, ObjType::Map).unwrap();

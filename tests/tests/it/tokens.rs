@@ -439,12 +439,10 @@ fn a_purged_case_takes_late_work_only_while_the_revocation_is_repeated() {
         let v = refresh(&server, &refresh_token, "late-1").unwrap();
         refresh_token = next(&v);
         phone.access_token = v["access_token"].as_str().unwrap().to_owned();
-        let change =
-            crate::caller::raw_change(&server, held, phone.store.actor_id().clone(), |d| {
-                automerge::transaction::Transactable::put(d, automerge::ROOT, "title", title)
-                    .unwrap();
-            });
-        crate::caller::push(
+        let change = crate::scope::raw_change(&server, held, phone.store.actor_id().clone(), |d| {
+            automerge::transaction::Transactable::put(d, automerge::ROOT, "title", title).unwrap();
+        });
+        crate::scope::push(
             &phone,
             vec![gridsync_core::protocol::DocChanges {
                 doc_id: held,

@@ -8,7 +8,7 @@ use automerge::{AutoCommit, ROOT};
 use gridsync_core::protocol::DocChanges;
 use gridsync_tests::{Phone, Staff, TestServer};
 
-use crate::caller::push;
+use crate::scope::push;
 
 fn items(page: &serde_json::Value) -> &Vec<serde_json::Value> {
     page["items"].as_array().expect("items")
