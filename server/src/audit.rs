@@ -6,22 +6,18 @@
 //! entry's canonical form: the JSON array `[seq, at, user_id, role, org_id, action, case_id,
 //! detail]` with `detail` as the exact JSON text stored. The first entry chains to
 //! [`GENESIS`]. Appends serialise: on SQLite through the one writer connection, on
-//! PostgreSQL through a transaction-scoped advisory lock ([`AUDIT_LOCK`]) taken before the
+//! PostgreSQL through a transaction-scoped advisory lock (`db::audit`) taken before the
 //! last hash is read, so several server processes on one database keep one chain.
 //!
 //! `detail` carries ids, codes and field names only, never personal data.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use crate::caller::Caller;
-use crate::db::{Db, Dialect};
+use crate::db::{self, Db, Dialect};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-
-/// PostgreSQL advisory lock key serialising appends ("gridaudt"; distinct from the feed's).
-pub const AUDIT_LOCK: i64 = 0x6772_6964_6175_6474;
 
 /// What the first entry chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -188,22 +184,7 @@ async fn append_in_at(
 ) -> Result<()> {
     let detail = serde_json::to_string(&entry.detail)
         .map_err(|e| Error::Invalid(format!("audit detail: {e}")))?;
-    if dialect == Dialect::Postgres {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(AUDIT_LOCK)
-            .execute(&mut *tx)
-            .await?;
-    }
-    let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *tx)
-        .await?;
-    let (seq, prev_hash) = match last {
-        Some(r) => (
-            r.try_get::<i64, _>("seq")? + 1,
-            r.try_get::<String, _>("hash")?,
-        ),
-        None => (1, GENESIS.to_owned()),
-    };
+    let (seq, prev_hash) = db::audit::last_link(tx, dialect).await?;
     let hash = entry_hash(
         &prev_hash,
         seq,
@@ -215,55 +196,23 @@ async fn append_in_at(
         entry.case_id.as_deref(),
         &detail,
     );
-    sqlx::query(
-        "INSERT INTO audit_log (seq, at, user_id, role, org_id, action, case_id, detail, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    db::audit::insert(
+        tx,
+        &db::audit::Row {
+            seq,
+            at,
+            user_id: entry.user_id,
+            role: entry.role,
+            org_id: entry.org_id,
+            action: entry.action,
+            case_id: entry.case_id,
+            detail,
+            prev_hash,
+            hash,
+        },
     )
-    .bind(seq)
-    .bind(at)
-    .bind(&entry.user_id)
-    .bind(&entry.role)
-    .bind(&entry.org_id)
-    .bind(&entry.action)
-    .bind(entry.case_id.as_deref())
-    .bind(&detail)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .await
 }
-
-/// A stored row, with `detail` as the exact text stored.
-struct RawRow {
-    seq: i64,
-    at: i64,
-    user_id: String,
-    role: String,
-    org_id: String,
-    action: String,
-    case_id: Option<String>,
-    detail: String,
-    prev_hash: String,
-    hash: String,
-}
-
-fn raw(r: &sqlx::any::AnyRow) -> Result<RawRow, sqlx::Error> {
-    Ok(RawRow {
-        seq: r.try_get("seq")?,
-        at: r.try_get("at")?,
-        user_id: r.try_get("user_id")?,
-        role: r.try_get("role")?,
-        org_id: r.try_get("org_id")?,
-        action: r.try_get("action")?,
-        case_id: r.try_get("case_id")?,
-        detail: r.try_get("detail")?,
-        prev_hash: r.try_get("prev_hash")?,
-        hash: r.try_get("hash")?,
-    })
-}
-
-const COLUMNS: &str = "seq, at, user_id, role, org_id, action, case_id, detail, prev_hash, hash";
 
 /// Walks the whole chain in `seq` order and reports the first entry that does not hold.
 pub async fn verify(db: &Db) -> Result<VerifyReport> {
@@ -273,15 +222,9 @@ pub async fn verify(db: &Db) -> Result<VerifyReport> {
     let mut expected_prev = GENESIS.to_owned();
     let mut after = i64::MIN;
     loop {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-        )))
-        .bind(after)
-        .bind(BATCH)
-        .fetch_all(&db.pool)
-        .await?;
-        for r in &rows {
-            let r = raw(r)?;
+        let rows = db::audit::after(&db.pool, after, BATCH).await?;
+        let n = rows.len() as i64;
+        for r in rows {
             entries += 1;
             after = r.seq;
             if first_bad.is_none() {
@@ -302,7 +245,7 @@ pub async fn verify(db: &Db) -> Result<VerifyReport> {
             }
             expected_prev = r.hash;
         }
-        if (rows.len() as i64) < BATCH {
+        if n < BATCH {
             break;
         }
     }
@@ -316,39 +259,34 @@ pub async fn verify(db: &Db) -> Result<VerifyReport> {
 /// Entries matching `filter`, newest first.
 pub async fn query(db: &Db, filter: &Filter) -> Result<Vec<Record>> {
     let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM audit_log
-         WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR user_id = $2)
-           AND at >= $3 AND at < $4 AND seq < $5
-         ORDER BY seq DESC LIMIT $6"
-    )))
-    .bind(filter.case_id.clone().unwrap_or_default())
-    .bind(filter.user_id.clone().unwrap_or_default())
-    .bind(filter.from.unwrap_or(i64::MIN))
-    .bind(filter.to.unwrap_or(i64::MAX))
-    .bind(filter.before.unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(&db.pool)
+    let rows = db::audit::matching(
+        &db.pool,
+        filter.case_id.as_deref().unwrap_or_default(),
+        filter.user_id.as_deref().unwrap_or_default(),
+        (
+            filter.from.unwrap_or(i64::MIN),
+            filter.to.unwrap_or(i64::MAX),
+        ),
+        filter.before.unwrap_or(i64::MAX),
+        limit,
+    )
     .await?;
-    rows.iter()
-        .map(|r| {
-            let r = raw(r)?;
-            Ok(Record {
-                seq: r.seq,
-                at: r.at,
-                user_id: r.user_id,
-                role: r.role,
-                org_id: r.org_id,
-                action: r.action,
-                case_id: r.case_id,
-                // Written by `append` as JSON; a row edited into non-JSON shows as a string.
-                detail: serde_json::from_str(&r.detail)
-                    .unwrap_or(serde_json::Value::String(r.detail)),
-                prev_hash: r.prev_hash,
-                hash: r.hash,
-            })
+    Ok(rows
+        .into_iter()
+        .map(|r| Record {
+            seq: r.seq,
+            at: r.at,
+            user_id: r.user_id,
+            role: r.role,
+            org_id: r.org_id,
+            action: r.action,
+            case_id: r.case_id,
+            // Written by `append` as JSON; a row edited into non-JSON shows as a string.
+            detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::String(r.detail)),
+            prev_hash: r.prev_hash,
+            hash: r.hash,
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]

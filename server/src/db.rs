@@ -5,6 +5,7 @@
 //! the types `Any` supports: TEXT ids, BIGINT epoch milliseconds, BOOLEAN, BLOB/BYTEA.
 
 pub mod accounts;
+pub(crate) mod audit;
 pub(crate) mod cases;
 pub(crate) mod feed;
 pub(crate) mod scope;
