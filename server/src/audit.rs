@@ -1,5 +1,6 @@
-//! The audit log: an append-only record of every workflow step taken at the center and every
-//! read of unmasked personal data, each entry hash-chained to the one before it.
+//! The audit log: an append-only record of every workflow step taken at the center, every
+//! read of unmasked personal data, every change of dispatch or time-limit rules and every
+//! export, each entry hash-chained to the one before it.
 //!
 //! An entry's `hash` is SHA-256 (hex) over the previous entry's hash, a newline, and the
 //! entry's canonical form: the JSON array `[seq, at, user_id, role, org_id, action, case_id,
@@ -43,6 +44,17 @@ pub const DEVICE_REVOKED: &str = "DEVICE_REVOKED";
 /// `user_id` and `role` of entries written by `gridsync admin` (the operator at the
 /// server's shell, not an account).
 pub const OPERATOR: &str = "OPERATOR";
+/// `action` of an auto-dispatch rule added (`detail`: the rule's id, codes and organisation
+/// ids).
+pub const RULE_ADDED: &str = "RULE_ADDED";
+/// `action` of an auto-dispatch rule removed (`detail`: as [`RULE_ADDED`]).
+pub const RULE_REMOVED: &str = "RULE_REMOVED";
+/// `action` of a time-limit rule set (`detail`: `rule`, `tier`, `category`, `area_prefix`,
+/// `replaced`).
+pub const TIME_LIMITS_CHANGED: &str = "TIME_LIMITS_CHANGED";
+/// `action` of a CSV export (`detail`: `export`, the filter `from`, `to`, `area`,
+/// `group_by`, and `rows`).
+pub const EXPORT: &str = "EXPORT";
 
 /// An entry to append: who did what to which case.
 #[derive(Clone, Debug, PartialEq, Serialize)]

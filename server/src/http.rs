@@ -92,12 +92,3 @@ async fn method_not_allowed() -> ApiError {
         "the route does not take this method",
     )
 }
-
-/// Roles that work cases at the center (the case, warning and live-feed endpoints).
-pub(crate) fn is_staff(role: gridsync_core::workflow::Role) -> bool {
-    use gridsync_core::workflow::Role;
-    matches!(
-        role,
-        Role::Dispatcher | Role::DepartmentHandler | Role::Supervisor | Role::VillageMediator
-    )
-}

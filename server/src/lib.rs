@@ -19,6 +19,7 @@ pub mod demo;
 mod error;
 pub mod http;
 pub mod ingest;
+pub mod policy;
 pub mod pull;
 pub mod rules;
 pub mod state;

@@ -4,15 +4,19 @@
 //! answer already carries the dispatch and the department's phones see the case at once.
 //!
 //! Rules are tried in `priority` order (then id); the first that matches wins. A rule that
-//! is not automatic is a suggestion shown to dispatchers.
+//! is not automatic is a suggestion shown to dispatchers. Staff change rules only inside
+//! their scope ([`add_by`], [`remove_by`]), and every change is audited.
 
 use gridsync_core::case::CaseId;
-use gridsync_core::workflow::{Action, Author, OrgRef, Role, Status};
+use gridsync_core::workflow::{Action, Author, OrgRef, Role, Status, Tier};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+use crate::caller::Caller;
 use crate::db::Db;
+use crate::db::accounts::Org;
 use crate::error::{Error, Result};
+use crate::policy::{self, Refusal};
 use crate::state::AppState;
 
 /// One rule.
@@ -66,28 +70,113 @@ pub async fn list(db: &Db) -> Result<Vec<DispatchRule>> {
     rows.iter().map(rule_from_row).collect()
 }
 
-/// Adds a rule after checking its codes and organisations.
-pub async fn add(db: &Db, rule: &DispatchRule, now: i64) -> Result<()> {
+/// What makes a rule sound, whoever adds it: known codes; a center (`center_org`) whose
+/// scope holds the rule's area (no `area_prefix`: a county-level center); a target that
+/// handles cases within that center's reach (`cases::dispatch_targets`, the same check as a
+/// dispatcher's DISPATCH: unknown 400, outside the reach 403 `out_of_scope`).
+async fn check(db: &Db, rule: &DispatchRule) -> Result<Org, Refusal> {
+    let invalid = |field: &str, message: String| Refusal::invalid("invalid_input", field, message);
+    if rule.id.trim().is_empty() || rule.id.len() > 64 {
+        return Err(invalid("id", "1 to 64 characters".into()));
+    }
     if let Some(c) = &rule.category {
         c.parse::<gridsync_core::case::Category>()
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| invalid("category", e.to_string()))?;
     }
     if let Some(r) = &rule.risk_level {
         r.parse::<gridsync_core::case::RiskLevel>()
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| invalid("risk_level", e.to_string()))?;
     }
     if rule
         .area_prefix
         .as_deref()
-        .is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        .is_some_and(|p| p.is_empty() || p.len() > 12 || !p.bytes().all(|b| b.is_ascii_digit()))
     {
-        return Err(Error::Invalid("area_prefix must be digits".into()));
+        return Err(invalid(
+            "area_prefix",
+            "a prefix of a 12-digit area code".into(),
+        ));
     }
-    for org in [&rule.center_org, &rule.target_org] {
-        if db.org(org).await?.is_none() {
-            return Err(Error::Invalid(format!("no organisation {org:?}")));
-        }
+    let center = db
+        .org(&rule.center_org)
+        .await?
+        .filter(|o| o.kind == "CENTER")
+        .ok_or_else(|| invalid("center_org", format!("no center {:?}", rule.center_org)))?;
+    let holds_area = match (rule.area_prefix.as_deref(), center.scope_prefix.as_deref()) {
+        (Some(area), Some(scope)) => area.starts_with(scope),
+        (None, Some(_)) => center.tier == Tier::County,
+        (_, None) => false,
+    };
+    if !holds_area {
+        return Err(invalid(
+            "area_prefix",
+            format!(
+                "the area lies outside {}'s scope (no area_prefix: a county center's rule)",
+                center.id
+            ),
+        ));
     }
+    crate::cases::dispatch_targets(
+        db,
+        &center,
+        std::slice::from_ref(&rule.target_org),
+        "invalid_input",
+        "target_org",
+    )
+    .await?;
+    Ok(center)
+}
+
+/// Adds a rule after checking it (trusted callers: the demo, `gridsync admin`; staff go
+/// through [`add_by`]).
+pub async fn add(db: &Db, rule: &DispatchRule, now: i64) -> Result<()> {
+    check(db, rule).await.map_err(|r| match r {
+        Refusal::Failed(e) => e,
+        other => Error::Invalid(other.to_string()),
+    })?;
+    let mut conn = db.writer.acquire().await?;
+    insert(&mut conn, rule, now).await
+}
+
+/// Adds a rule for a caller: its area inside the caller's scope (none: county-wide, for a
+/// county-level center's staff or an administrator), its center the caller's own or one
+/// below, and sound ([`check`]); audited in the same transaction.
+pub async fn add_by(state: &AppState, caller: &Caller, rule: &DispatchRule) -> Result<(), Refusal> {
+    if !policy::covers(caller, rule.area_prefix.as_deref()) {
+        return Err(Refusal::OutOfScope(
+            "the rule's area is outside your scope (no area_prefix: the whole county)".into(),
+        ));
+    }
+    let center = check(&state.db, rule).await?;
+    if !policy::covers_org(caller, &center) {
+        return Err(Refusal::OutOfScope(format!(
+            "{} is not your center or one below it",
+            center.id
+        )));
+    }
+    let mut tx = state.db.writer.begin().await?;
+    insert(&mut tx, rule, state.clock.now().0).await?;
+    let entry = crate::audit::Entry::by(caller, crate::audit::RULE_ADDED, None, audited(rule));
+    crate::audit::append_in(&mut tx, state, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Ids and codes of a rule, for the audit log.
+fn audited(rule: &DispatchRule) -> serde_json::Value {
+    serde_json::json!({
+        "rule": rule.id,
+        "priority": rule.priority,
+        "category": rule.category,
+        "risk_level": rule.risk_level,
+        "area_prefix": rule.area_prefix,
+        "center_org": rule.center_org,
+        "target_org": rule.target_org,
+        "automatic": rule.automatic,
+    })
+}
+
+async fn insert(conn: &mut sqlx::AnyConnection, rule: &DispatchRule, now: i64) -> Result<()> {
     sqlx::query(
         "INSERT INTO dispatch_rules (id, priority, category, risk_level, area_prefix, center_org,
             target_org, automatic, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -101,7 +190,7 @@ pub async fn add(db: &Db, rule: &DispatchRule, now: i64) -> Result<()> {
     .bind(&rule.target_org)
     .bind(i64::from(rule.automatic))
     .bind(now)
-    .execute(&db.writer)
+    .execute(&mut *conn)
     .await
     .map_err(|e| match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -120,6 +209,35 @@ pub async fn remove(db: &Db, id: &str) -> Result<()> {
     if done.rows_affected() == 0 {
         return Err(Error::NotFound("dispatch rule"));
     }
+    Ok(())
+}
+
+/// Removes a rule for a caller: only a rule whose area and center lie inside the caller's
+/// scope (a township's staff never remove the county's rules); audited in the same
+/// transaction.
+pub async fn remove_by(state: &AppState, caller: &Caller, id: &str) -> Result<(), Refusal> {
+    let Some(rule) = list(&state.db).await?.into_iter().find(|r| r.id == id) else {
+        return Err(Error::NotFound("dispatch rule").into());
+    };
+    let center = state.db.org(&rule.center_org).await?;
+    if !policy::covers(caller, rule.area_prefix.as_deref())
+        || !center.is_some_and(|c| policy::covers_org(caller, &c))
+    {
+        return Err(Refusal::OutOfScope(
+            "the rule lies outside your scope".into(),
+        ));
+    }
+    let mut tx = state.db.writer.begin().await?;
+    let done = sqlx::query("DELETE FROM dispatch_rules WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("dispatch rule").into());
+    }
+    let entry = crate::audit::Entry::by(caller, crate::audit::RULE_REMOVED, None, audited(&rule));
+    crate::audit::append_in(&mut tx, state, entry).await?;
+    tx.commit().await?;
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! Statistics (issue 4 item 5): the figures centers report, per group and in total, with a
 //! year-on-year comparison, and the CSV exports (statistics, case list, a GB/T
-//! 31000-2015-shaped dispute export).
+//! 31000-2015-shaped dispute export), each written to the audit log ([`export`]).
 //!
 //! **Cohort.** A case belongs to a period when it was *received* in it: its submission time
 //! (`submitted_at`), or, for a case resolved on the spot that was never submitted, the time
@@ -465,6 +465,71 @@ pub async fn compute(
     let now = cohort(state, scope, period).await?;
     let last = cohort(state, scope, period.year_earlier()).await?;
     Ok(report(period, scope, group_by, &now, &last))
+}
+
+// ---------------------------------------------------------------------------------------
+// Exports
+
+/// What a CSV export holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    /// The statistics ([`stats_csv`]).
+    Stats,
+    /// The case list ([`cases_csv`]).
+    Cases,
+    /// The GB/T 31000-shaped dispute export ([`gbt31000_csv`]).
+    Gbt31000,
+}
+
+impl Export {
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Export::Stats => "stats.csv",
+            Export::Cases => "cases.csv",
+            Export::Gbt31000 => "gbt31000.csv",
+        }
+    }
+}
+
+/// A CSV export for `by`, written to the audit log before it is handed out (which export,
+/// the filter, the row count: no personal data). Rows are cases, or for the statistics
+/// the groups and the total.
+pub async fn export(
+    state: &AppState,
+    by: &crate::caller::Caller,
+    what: Export,
+    scope: &Scope,
+    period: Period,
+    group_by: Option<GroupBy>,
+) -> Result<String> {
+    let (csv, rows) = match what {
+        Export::Stats => {
+            let report = compute(state, scope, period, group_by).await?;
+            (stats_csv(&report), report.groups.len() + 1)
+        }
+        Export::Cases => {
+            let cases = cohort(state, scope, period).await?;
+            (cases_csv(&cases), cases.len())
+        }
+        Export::Gbt31000 => {
+            let cases = cohort(state, scope, period).await?;
+            (gbt31000_csv(state, &cases).await?, cases.len())
+        }
+    };
+    let detail = serde_json::json!({
+        "export": what.file_name(),
+        "from": ymd(period.from),
+        "to": ymd(period.to),
+        "area": scope.area,
+        "group_by": (what == Export::Stats).then_some(group_by).flatten(),
+        "rows": rows,
+    });
+    crate::audit::append(
+        state,
+        crate::audit::Entry::by(by, crate::audit::EXPORT, None, detail),
+    )
+    .await?;
+    Ok(csv)
 }
 
 // ---------------------------------------------------------------------------------------

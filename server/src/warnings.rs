@@ -16,6 +16,7 @@ use sqlx::Row;
 
 use crate::db::{Db, Dialect};
 use crate::error::{Error, Result};
+use crate::policy::{self, Refusal};
 use crate::state::AppState;
 
 /// How often the scanner runs by default.
@@ -23,12 +24,15 @@ pub const SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// PostgreSQL advisory lock key of the scanner's leader.
 const SCANNER_LOCK: i64 = 0x6772_6964_7363_616e; // "gridscan"
 
-/// A time-limit rule: limits for a tier and/or category (`None`: any).
+/// A time-limit rule: limits for a tier and/or category (`None`: any), in an area.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimeLimitRule {
     pub id: String,
     pub tier: Option<String>,
     pub category: Option<String>,
+    /// An area-code prefix (a township's own limits); `None`: the whole county.
+    #[serde(default)]
+    pub area_prefix: Option<String>,
     /// Milliseconds per limit (`accept`, `accept_high_risk`, `sign`, `handle_simple`,
     /// `handle_general`, `handle_complex`, `follow_up`) and `yellow_percent`.
     #[schema(value_type = Object)]
@@ -36,23 +40,31 @@ pub struct TimeLimitRule {
 }
 
 impl TimeLimitRule {
-    /// How specific the rule is: tier and category 3, tier 2, category 1, neither 0.
-    fn specificity(&self) -> u8 {
-        u8::from(self.tier.is_some()) * 2 + u8::from(self.category.is_some())
+    /// How specific the rule is: a longer area prefix first (an area's own limits override
+    /// the county's), then tier and category 3, tier 2, category 1, neither 0.
+    fn specificity(&self) -> (usize, u8) {
+        (
+            self.area_prefix.as_deref().map_or(0, str::len),
+            u8::from(self.tier.is_some()) * 2 + u8::from(self.category.is_some()),
+        )
     }
 
-    fn matches(&self, tier: Tier, category: &str) -> bool {
+    fn matches(&self, tier: Tier, category: &str, area: &str) -> bool {
         self.tier.as_deref().is_none_or(|t| t == tier.as_code())
             && self.category.as_deref().is_none_or(|c| c == category)
+            && self
+                .area_prefix
+                .as_deref()
+                .is_none_or(|p| area.starts_with(p))
     }
 }
 
-/// The limits for a case at `tier` in `category`: the most specific matching rule, or the
-/// defaults.
-pub fn limits_for(rules: &[TimeLimitRule], tier: Tier, category: &str) -> TimeLimits {
+/// The limits for a case at `tier` in `category` and `area`: the most specific matching
+/// rule, or the defaults.
+pub fn limits_for(rules: &[TimeLimitRule], tier: Tier, category: &str, area: &str) -> TimeLimits {
     rules
         .iter()
-        .filter(|r| r.matches(tier, category))
+        .filter(|r| r.matches(tier, category, area))
         .max_by_key(|r| (r.specificity(), std::cmp::Reverse(r.id.clone())))
         .map(|r| r.limits.clone())
         .unwrap_or_default()
@@ -69,6 +81,7 @@ pub async fn limit_rules(db: &Db) -> Result<Vec<TimeLimitRule>> {
                 id: r.try_get("id")?,
                 tier: r.try_get("tier")?,
                 category: r.try_get("category")?,
+                area_prefix: r.try_get("area_prefix")?,
                 limits: TimeLimits {
                     accept: ms("accept")?,
                     accept_high_risk: ms("accept_high_risk")?,
@@ -84,15 +97,82 @@ pub async fn limit_rules(db: &Db) -> Result<Vec<TimeLimitRule>> {
         .collect()
 }
 
-/// Adds or replaces a time-limit rule.
+/// Adds or replaces a time-limit rule (trusted callers: tools, tests; staff go through
+/// [`set_limit_rule`]).
 pub async fn put_limit_rule(db: &Db, rule: &TimeLimitRule, now: i64) -> Result<()> {
+    check_limit_rule(rule).map_err(|r| Error::Invalid(r.to_string()))?;
+    let mut conn = db.writer.acquire().await?;
+    upsert_limit_rule(&mut conn, rule, now).await
+}
+
+/// Sets a time-limit rule for a caller: only inside their scope (`policy::covers`), the
+/// rule it replaces too, written to the audit log in the same transaction.
+pub async fn set_limit_rule(
+    state: &AppState,
+    caller: &crate::caller::Caller,
+    rule: &TimeLimitRule,
+) -> std::result::Result<(), Refusal> {
+    check_limit_rule(rule)?;
+    let out_of_scope = || {
+        Refusal::OutOfScope(
+            "time limits for that area are outside your scope (no area_prefix: the whole county)"
+                .into(),
+        )
+    };
+    if !policy::covers(caller, rule.area_prefix.as_deref()) {
+        return Err(out_of_scope());
+    }
+    let old = limit_rules(&state.db)
+        .await?
+        .into_iter()
+        .find(|r| r.id == rule.id);
+    if old
+        .as_ref()
+        .is_some_and(|old| !policy::covers(caller, old.area_prefix.as_deref()))
+    {
+        return Err(out_of_scope());
+    }
+    let mut tx = state.db.writer.begin().await?;
+    upsert_limit_rule(&mut tx, rule, state.clock.now().0).await?;
+    let entry = crate::audit::Entry::by(
+        caller,
+        crate::audit::TIME_LIMITS_CHANGED,
+        None,
+        serde_json::json!({
+            "rule": rule.id,
+            "tier": rule.tier,
+            "category": rule.category,
+            "area_prefix": rule.area_prefix,
+            "replaced": old.is_some(),
+        }),
+    );
+    crate::audit::append_in(&mut tx, state, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+fn check_limit_rule(rule: &TimeLimitRule) -> std::result::Result<(), Refusal> {
+    let invalid = |field: &str, message: String| Refusal::invalid("invalid_input", field, message);
+    if rule.id.trim().is_empty() || rule.id.len() > 64 {
+        return Err(invalid("id", "1 to 64 characters".into()));
+    }
     if let Some(t) = &rule.tier {
         t.parse::<Tier>()
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| invalid("tier", e.to_string()))?;
     }
     if let Some(c) = &rule.category {
         c.parse::<gridsync_core::case::Category>()
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+            .map_err(|e| invalid("category", e.to_string()))?;
+    }
+    if rule
+        .area_prefix
+        .as_deref()
+        .is_some_and(|p| p.is_empty() || p.len() > 12 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(invalid(
+            "area_prefix",
+            "a prefix of a 12-digit area code".into(),
+        ));
     }
     let l = &rule.limits;
     let values = [
@@ -105,15 +185,26 @@ pub async fn put_limit_rule(db: &Db, rule: &TimeLimitRule, now: i64) -> Result<(
         l.follow_up,
     ];
     if values.iter().any(|v| *v <= 0) || !(1..=100).contains(&l.yellow_percent) {
-        return Err(Error::Invalid(
+        return Err(invalid(
+            "limits",
             "every limit must be positive, yellow_percent 1..=100".into(),
         ));
     }
+    Ok(())
+}
+
+async fn upsert_limit_rule(
+    conn: &mut sqlx::AnyConnection,
+    rule: &TimeLimitRule,
+    now: i64,
+) -> Result<()> {
+    let l = &rule.limits;
     sqlx::query(
-        "INSERT INTO time_limit_rules (id, tier, category, accept, accept_high_risk, sign,
-            handle_simple, handle_general, handle_complex, follow_up, yellow_percent, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        "INSERT INTO time_limit_rules (id, tier, category, area_prefix, accept, accept_high_risk,
+            sign, handle_simple, handle_general, handle_complex, follow_up, yellow_percent, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
          ON CONFLICT (id) DO UPDATE SET tier = excluded.tier, category = excluded.category,
+            area_prefix = excluded.area_prefix,
             accept = excluded.accept, accept_high_risk = excluded.accept_high_risk,
             sign = excluded.sign, handle_simple = excluded.handle_simple,
             handle_general = excluded.handle_general, handle_complex = excluded.handle_complex,
@@ -122,6 +213,7 @@ pub async fn put_limit_rule(db: &Db, rule: &TimeLimitRule, now: i64) -> Result<(
     .bind(&rule.id)
     .bind(&rule.tier)
     .bind(&rule.category)
+    .bind(&rule.area_prefix)
     .bind(l.accept)
     .bind(l.accept_high_risk)
     .bind(l.sign)
@@ -131,7 +223,7 @@ pub async fn put_limit_rule(db: &Db, rule: &TimeLimitRule, now: i64) -> Result<(
     .bind(l.follow_up)
     .bind(i64::from(l.yellow_percent))
     .bind(now)
-    .execute(&db.writer)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -156,6 +248,55 @@ impl LiveEvent {
         scope_prefix.is_some_and(|p| self.area_code.starts_with(p))
             || self.org_ids.iter().any(|o| o == org_id)
     }
+}
+
+/// An open warning as staff list it.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct WarningRow {
+    pub case_id: String,
+    pub kind: String,
+    pub level: String,
+    pub area_code: String,
+    pub due_at: Option<i64>,
+    pub raised_at: i64,
+    pub updated_at: i64,
+}
+
+/// The open warnings of cases in the caller's scope (by area, or assigned to the caller's
+/// organisation), filtered by `level` and `kind` (empty: any), nearest due first.
+pub async fn open_in_scope(
+    state: &AppState,
+    caller: &crate::caller::Caller,
+    level: &str,
+    kind: &str,
+) -> Result<Vec<WarningRow>> {
+    let (lo, hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
+    let rows = sqlx::query(
+        "SELECT * FROM warnings WHERE cleared_at IS NULL
+           AND ((area_code >= $1 AND area_code < $2) OR org_ids LIKE $3)
+           AND ($4 = '' OR level = $4) AND ($5 = '' OR kind = $5)
+         ORDER BY due_at IS NULL, due_at, raised_at LIMIT 1000",
+    )
+    .bind(lo)
+    .bind(hi)
+    .bind(format!("%,{},%", caller.org.id))
+    .bind(level)
+    .bind(kind)
+    .fetch_all(&state.db.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(WarningRow {
+                case_id: r.try_get("case_id")?,
+                kind: r.try_get("kind")?,
+                level: r.try_get("level")?,
+                area_code: r.try_get("area_code")?,
+                due_at: r.try_get("due_at")?,
+                raised_at: r.try_get("raised_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect()
 }
 
 /// What one scan did.

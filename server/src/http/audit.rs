@@ -1,34 +1,22 @@
 //! `GET /v1/audit` (query the audit log, newest first) and `GET /v1/audit/verify` (walk the
-//! hash chain), for supervisors and administrators only.
+//! hash chain), for the roles `crate::policy` lets read it (supervisors, administrators).
 
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use gridsync_core::workflow::Role;
 use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
 use crate::audit::{self, Filter, Record, VerifyReport};
-use crate::caller::Caller;
+use crate::policy::{self, Permission};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/audit", get(list))
         .route("/v1/audit/verify", get(verify))
-}
-
-fn may_read(caller: &Caller) -> Result<(), ApiError> {
-    if matches!(caller.user.role, Role::Supervisor | Role::Admin) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(
-            "not_permitted",
-            "only supervisors and administrators read the audit log",
-        ))
-    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -61,7 +49,7 @@ pub(crate) async fn list(
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    may_read(&caller)?;
+    policy::require(&caller, Permission::ReadAudit)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let filter = Filter {
         case_id: q.case.filter(|s| !s.is_empty()),
@@ -83,7 +71,7 @@ pub(crate) async fn verify(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<VerifyReport>, ApiError> {
-    may_read(&caller)?;
+    policy::require(&caller, Permission::ReadAudit)?;
     let report = audit::verify(&state.db).await?;
     if !report.ok {
         tracing::warn!(first_bad = ?report.first_bad, "audit chain does not verify");

@@ -12,14 +12,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use gridsync_core::case::CaseId;
-use gridsync_core::workflow::{Action, Author, EventKind, Role};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
+use super::ApiError;
 use super::auth::AuthUser;
 use super::error::{ApiJson, ApiQuery};
-use super::{ApiError, is_staff};
-use crate::caller::Caller;
+use crate::policy::{self, Permission};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -49,28 +47,8 @@ pub(crate) struct ListQuery {
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct CaseRow {
-    id: String,
-    case_no: Option<String>,
-    title: String,
-    status: String,
-    category: String,
-    risk_level: String,
-    high_risk: bool,
-    area_code: String,
-    tier: String,
-    handling_org: Option<String>,
-    assigned_orgs: Vec<String>,
-    supervision: String,
-    due_kind: Option<String>,
-    due_at: Option<i64>,
-    party_names: String,
-    updated_pos: i64,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Page {
-    items: Vec<CaseRow>,
+    items: Vec<crate::cases::CaseRow>,
     /// Pass as `before` for the next page; absent on the last page.
     next: Option<i64>,
 }
@@ -81,84 +59,20 @@ pub(crate) async fn list(
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
-    let limit = q.limit.unwrap_or(50).clamp(1, 500);
-    let (area_lo, area_hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
-    let area = q.area.clone().unwrap_or_default();
-    if !area.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::bad_request(
-            "invalid_area",
-            "area is an area-code prefix (digits)",
-        ));
-    }
-    let org = q.org.clone().unwrap_or_default();
-    let text = q
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(|t| format!("%{t}%"));
-    // Drafts are the recorder's own work: the center lists cases from submission on.
-    let rows = sqlx::query(
-        "SELECT * FROM cases k
-         WHERE ((k.area_code >= $1 AND k.area_code < $2) OR k.assigned_orgs LIKE $3 OR k.handling_org = $4)
-           AND k.status <> 'DRAFT'
-           AND ($5 = '' OR k.status = $5) AND ($6 = '' OR k.category = $6) AND ($7 = '' OR k.risk_level = $7)
-           AND ($8 = '' OR k.title LIKE $8 OR k.party_names LIKE $8 OR k.case_no LIKE $8)
-           AND k.updated_pos < $9
-           AND ($11 = '' OR (k.area_code >= $11 AND k.area_code < $12))
-           AND ($13 = '' OR k.assigned_orgs LIKE $14 OR k.handling_org = $13)
-           AND ($15 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $16))
-         ORDER BY k.updated_pos DESC LIMIT $10",
-    )
-    .bind(area_lo)
-    .bind(area_hi)
-    .bind(format!("%,{},%", caller.org.id))
-    .bind(&caller.org.id)
-    .bind(q.status.unwrap_or_default())
-    .bind(q.category.unwrap_or_default())
-    .bind(q.risk.unwrap_or_default())
-    .bind(text.unwrap_or_default())
-    .bind(q.before.unwrap_or(i64::MAX))
-    .bind(limit)
-    .bind(area.clone())
-    .bind(format!("{area}:"))
-    .bind(org.clone())
-    .bind(format!("%,{org},%"))
-    .bind(i64::from(q.overdue.unwrap_or(false)))
-    .bind(state.clock.now().0)
-    .fetch_all(&state.db.pool())
-    .await?;
-    let items: Vec<CaseRow> = rows.iter().map(row).collect::<Result<_, sqlx::Error>>()?;
-    let next = (items.len() as i64 == limit)
-        .then(|| items.last().map(|r| r.updated_pos))
-        .flatten();
+    policy::require(&caller, Permission::ReadCases)?;
+    let filter = crate::cases::CaseFilter {
+        status: q.status.unwrap_or_default(),
+        category: q.category.unwrap_or_default(),
+        risk: q.risk.unwrap_or_default(),
+        text: q.text.unwrap_or_default(),
+        limit: q.limit.unwrap_or(50),
+        before: q.before,
+        area: q.area.unwrap_or_default(),
+        org: q.org.unwrap_or_default(),
+        overdue: q.overdue.unwrap_or(false),
+    };
+    let (items, next) = crate::cases::list(&state, &caller, &filter).await?;
     Ok(Json(Page { items, next }))
-}
-
-fn row(r: &sqlx::any::AnyRow) -> Result<CaseRow, sqlx::Error> {
-    let assigned: String = r.try_get("assigned_orgs")?;
-    Ok(CaseRow {
-        id: r.try_get("id")?,
-        case_no: r.try_get("case_no")?,
-        title: r.try_get("title")?,
-        status: r.try_get("status")?,
-        category: r.try_get("category")?,
-        risk_level: r.try_get("risk_level")?,
-        high_risk: r.try_get::<i64, _>("high_risk")? != 0,
-        area_code: r.try_get("area_code")?,
-        tier: r.try_get("tier")?,
-        handling_org: r.try_get("handling_org")?,
-        assigned_orgs: assigned
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        supervision: r.try_get("supervision")?,
-        due_kind: r.try_get("due_kind")?,
-        due_at: r.try_get("due_at")?,
-        party_names: r.try_get("party_names")?,
-        updated_pos: r.try_get("updated_pos")?,
-    })
 }
 
 /// A case as the center shows it: fields (personal data masked), derived state, timeline.
@@ -171,28 +85,6 @@ pub(crate) struct CaseDetail {
     /// The derived workflow state (gridsync-core `WorkflowState`).
     #[schema(value_type = Object)]
     state: gridsync_core::workflow::WorkflowState,
-}
-
-async fn load_in_scope(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> Result<(CaseId, gridsync_core::case::CaseDoc), ApiError> {
-    let not_found = || {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "case_not_found",
-            "no such case in your scope",
-        )
-    };
-    let id: CaseId = id.parse().map_err(|_| not_found())?;
-    let doc = crate::cases::load(state, id).await?.ok_or_else(not_found)?;
-    let wf = doc.state(&state.limits, state.clock.now());
-    let p = crate::db::cases::Projection::of(&doc.case(), &wf);
-    if !caller.scope().contains(&p) {
-        return Err(not_found());
-    }
-    Ok((id, doc))
 }
 
 #[derive(Debug, Deserialize)]
@@ -209,50 +101,15 @@ pub(crate) async fn detail(
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<DetailQuery>,
 ) -> Result<Json<CaseDetail>, ApiError> {
-    let (id, doc) = load_in_scope(&state, &caller, &id).await?;
+    policy::require(&caller, Permission::ReadCases)?;
+    let (id, doc) = crate::cases::find_in_scope(&state, &caller, &id).await?;
     let mut out = view(&state, id, &doc);
     if q.unmasked {
-        if !may_see_personal_data(&caller, &out) {
-            return Err(ApiError::forbidden(
-                "personal_data_forbidden",
-                "your role does not need this case's personal data",
-            ));
-        }
-        let full = doc.case();
+        let full = crate::cases::reveal(&state, &caller, id, &doc).await?;
         out.case.parties = full.parties;
         out.case.address = full.address;
-        // Audited before it is shown: no entry, no data. Field names only.
-        crate::audit::append(
-            &state,
-            crate::audit::Entry::by(
-                &caller,
-                crate::audit::PERSONAL_DATA_READ,
-                Some(id.to_string()),
-                serde_json::json!({
-                    "fields": ["parties.id_number", "parties.phone", "parties.address", "address"],
-                    "parties": out.case.parties.len(),
-                }),
-            ),
-        )
-        .await?;
     }
     Ok(Json(out))
-}
-
-/// Who sees a case's personal data unmasked (the case is in the caller's scope already): a
-/// dispatcher, a department handler of an organisation handling or assigned the case, a
-/// village mediator of the case's village.
-fn may_see_personal_data(caller: &Caller, detail: &CaseDetail) -> bool {
-    let org = caller.org.id.as_str();
-    match caller.user.role {
-        Role::Dispatcher => true,
-        Role::DepartmentHandler => {
-            detail.state.handling_org.as_deref() == Some(org)
-                || detail.state.assigned_orgs.iter().any(|o| o.id == org)
-        }
-        Role::VillageMediator => detail.case.area_code == caller.org.area_code,
-        _ => false,
-    }
 }
 
 fn view(state: &AppState, id: CaseId, doc: &gridsync_core::case::CaseDoc) -> CaseDetail {
@@ -287,80 +144,27 @@ pub(crate) struct ActionDone {
     case: CaseDetail,
 }
 
-/// Takes a workflow step. `ACCEPT` may leave out `case_no`: the center assigns the next
-/// `{county6}-{yyyymmdd}-{seq}`.
-#[utoipa::path(post, path = "/v1/cases/{id}/actions", tag = "cases", summary = "Take a workflow step (ACCEPT numbers the case)", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID)")), request_body = ActionBody, responses((status = 200, body = ActionDone), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 409, description = "Not valid in the case's state", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+/// Takes a workflow step (`crate::cases::take_step` checks it). `ACCEPT` takes no
+/// `case_no`: the center assigns the next `{county6}-{yyyymmdd}-{seq}`. `DISPATCH` names
+/// registered organisations within the caller's reach by `to[].id`; their names come from
+/// the registry.
+#[utoipa::path(post, path = "/v1/cases/{id}/actions", tag = "cases", summary = "Take a workflow step (ACCEPT numbers the case)", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID)")), request_body = ActionBody, responses((status = 200, body = ActionDone), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 409, description = "Not valid in the case's state (`invalid_transition`)", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input: an unknown kind or a malformed payload (`invalid_action`, naming the field), `case_no` on ACCEPT, an unknown DISPATCH target", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or a DISPATCH target outside the caller's reach (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn act(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ActionBody>,
 ) -> Result<(StatusCode, Json<ActionDone>), ApiError> {
-    if !is_staff(caller.user.role) {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "only center staff take workflow steps here",
-        ));
-    }
-    let (id, _) = load_in_scope(&state, &caller, &id).await?;
-    let Some(kind) = EventKind::from_code(&body.kind) else {
-        return Err(ApiError::bad_request(
-            "invalid_action",
-            format!("unknown action kind {:?}", body.kind),
-        ));
-    };
-    let author = Author {
-        user: caller.user.id.clone(),
-        role: caller.user.role,
-        org: caller.org.id.clone(),
-    };
-    let mut payload = if body.payload.is_null() {
-        serde_json::json!({})
-    } else {
-        body.payload
-    };
-    let county: String = caller.org.area_code.chars().take(6).collect();
-    // Two accepts racing for one number: the unique index refuses one; it retries.
-    for attempt in 0..3 {
-        let needs_number = payload
-            .get("case_no")
-            .is_none_or(serde_json::Value::is_null);
-        if kind == EventKind::Accept && (needs_number || attempt > 0) {
-            payload["case_no"] = serde_json::json!(
-                crate::cases::next_case_no(&state, &county, state.clock.now()).await?
-            );
-            if payload.get("tier").is_none() {
-                payload["tier"] = serde_json::json!(caller.org.tier.as_code());
-            }
-        }
-        let action = Action::parse(kind.as_code(), &payload.to_string())
-            .map_err(|e| ApiError::bad_request("invalid_action", format!("{kind}: {e}")))?;
-        match crate::cases::act(&state, id, &action, &author).await {
-            Ok(event_id) => {
-                let doc = crate::cases::load(&state, id)
-                    .await?
-                    .ok_or(crate::Error::NotFound("case"))?;
-                tracing::info!(case = %id, kind = %kind, by = %caller.user.id, "workflow step");
-                return Ok((
-                    StatusCode::OK,
-                    Json(ActionDone {
-                        event_id,
-                        case: view(&state, id, &doc),
-                    }),
-                ));
-            }
-            Err(crate::Error::Database(sqlx::Error::Database(e)))
-                if e.is_unique_violation() && kind == EventKind::Accept =>
-            {
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "could not assign a case number; try again",
+    policy::require(&caller, Permission::TakeSteps)?;
+    let (id, event_id, doc) =
+        crate::cases::take_step(&state, &caller, &id, &body.kind, body.payload).await?;
+    tracing::info!(case = %id, kind = %body.kind, by = %caller.user.id, "workflow step");
+    Ok((
+        StatusCode::OK,
+        Json(ActionDone {
+            event_id,
+            case: view(&state, id, &doc),
+        }),
     ))
 }
 
@@ -373,34 +177,8 @@ pub(crate) async fn intake(
     AuthUser(caller): AuthUser,
     ApiJson(new): ApiJson<gridsync_core::case::NewCase>,
 ) -> Result<(StatusCode, Json<CaseDetail>), ApiError> {
-    if caller.user.role != Role::Dispatcher {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "cases are recorded at the center by dispatchers",
-        ));
-    }
-    if !caller
-        .org
-        .scope_prefix
-        .as_deref()
-        .is_some_and(|p| new.area_code.starts_with(p))
-    {
-        return Err(ApiError::forbidden(
-            "out_of_scope",
-            "the area is outside your organisation's scope",
-        ));
-    }
-    let author = Author {
-        user: caller.user.id.clone(),
-        role: caller.user.role,
-        org: caller.org.id.clone(),
-    };
-    let id = crate::cases::intake(&state, &new, &author).await?;
-    crate::warnings::alert_high_risk(&state, &[id]).await?;
-    crate::rules::auto_dispatch(&state, &[id]).await?;
-    let doc = crate::cases::load(&state, id)
-        .await?
-        .ok_or(crate::Error::NotFound("case"))?;
+    policy::require(&caller, Permission::Intake)?;
+    let (id, doc) = crate::cases::intake_by(&state, &caller, &new).await?;
     tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
     Ok((StatusCode::CREATED, Json(view(&state, id, &doc))))
 }

@@ -5,11 +5,11 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use gridsync_core::workflow::Role;
 use serde::Serialize;
 
 use super::ApiError;
 use super::auth::AuthUser;
+use crate::policy::{self, Permission};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -48,12 +48,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Quarantine>, ApiError> {
-    if caller.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "only administrators see the quarantine",
-        ));
-    }
+    policy::require(&caller, Permission::ReadQuarantine)?;
     let (unavailable_cases, parked_changes) = crate::db::cases::quarantine(&state.db).await?;
     Ok(Json(Quarantine {
         unavailable_cases,

@@ -4,25 +4,25 @@
 //! today), `area` (an area-code prefix inside the caller's scope) and, for the statistics,
 //! `group_by=category|area|month|source`. Definitions live in [`crate::stats`].
 //!
-//! Dispatchers, supervisors and department handlers only; the scope is the caller's
-//! organisation (`scope_prefix`), and a department without one counts only cases
-//! dispatched to it. Exports carry masked personal data only, so they are not audited as
-//! unmasked reads.
+//! Who may read and export: `crate::policy`; the scope is the caller's organisation
+//! (`scope_prefix`), and a department without one counts only cases dispatched to it.
+//! Exports carry masked personal data only; each is audited as an `EXPORT` (which, the
+//! filter, the row count).
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use gridsync_core::workflow::Role;
 use serde::Deserialize;
 
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
 use crate::caller::Caller;
+use crate::policy::{self, Permission};
 use crate::state::AppState;
-use crate::stats::{self, GroupBy, Period, Report, Scope};
+use crate::stats::{self, Export, GroupBy, Period, Report, Scope};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -47,15 +47,6 @@ fn parse(
     caller: &Caller,
     q: &StatsQuery,
 ) -> Result<(Period, Scope, Option<GroupBy>), ApiError> {
-    if !matches!(
-        caller.user.role,
-        Role::Dispatcher | Role::Supervisor | Role::DepartmentHandler
-    ) {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "statistics are for center staff",
-        ));
-    }
     let today = state.clock.now().china_date();
     let date = |v: &Option<String>, default: time::Date| match v.as_deref() {
         None | Some("") => Ok(default),
@@ -116,6 +107,7 @@ pub(crate) async fn stats_json(
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Json<Report>, ApiError> {
+    policy::require(&caller, Permission::ReadStatistics)?;
     let (period, scope, group_by) = parse(&state, &caller, &q)?;
     Ok(Json(
         stats::compute(&state, &scope, period, group_by).await?,
@@ -137,40 +129,43 @@ fn csv_response(name: &str, body: String) -> Response {
         .into_response()
 }
 
-#[utoipa::path(get, path = "/v1/stats.csv", tag = "statistics", summary = "Statistics as CSV", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/stats.csv", tag = "statistics", summary = "Statistics as CSV (audited)", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn stats_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Response, ApiError> {
-    let (period, scope, group_by) = parse(&state, &caller, &q)?;
-    let report = stats::compute(&state, &scope, period, group_by).await?;
-    Ok(csv_response("stats.csv", stats::stats_csv(&report)))
+    export(&state, &caller, &q, Export::Stats).await
 }
 
-#[utoipa::path(get, path = "/v1/cases.csv", tag = "statistics", summary = "The case list as CSV (masked)", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/cases.csv", tag = "statistics", summary = "The case list as CSV (masked; audited)", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn cases_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Response, ApiError> {
-    let (period, scope, _) = parse(&state, &caller, &q)?;
-    let cases = stats::cohort(&state, &scope, period).await?;
-    tracing::info!(by = %caller.user.id, rows = cases.len(), "case list export");
-    Ok(csv_response("cases.csv", stats::cases_csv(&cases)))
+    export(&state, &caller, &q, Export::Cases).await
 }
 
-#[utoipa::path(get, path = "/v1/export/gbt31000.csv", tag = "statistics", summary = "GB/T 31000-2015-shaped dispute export (masked)", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/export/gbt31000.csv", tag = "statistics", summary = "GB/T 31000-2015-shaped dispute export (masked; audited)", security(("bearer" = [])), params(StatsQuery), responses((status = 200, description = "CSV", content_type = "text/csv", body = String), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn gbt31000_csv(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Response, ApiError> {
-    let (period, scope, _) = parse(&state, &caller, &q)?;
-    let cases = stats::cohort(&state, &scope, period).await?;
-    tracing::info!(by = %caller.user.id, rows = cases.len(), "GB/T 31000 export");
-    Ok(csv_response(
-        "gbt31000.csv",
-        stats::gbt31000_csv(&state, &cases).await?,
-    ))
+    export(&state, &caller, &q, Export::Gbt31000).await
+}
+
+/// The three CSV routes: permitted, parsed, exported and audited.
+async fn export(
+    state: &AppState,
+    caller: &Caller,
+    q: &StatsQuery,
+    what: Export,
+) -> Result<Response, ApiError> {
+    policy::require(caller, Permission::Export)?;
+    let (period, scope, group_by) = parse(state, caller, q)?;
+    let csv = stats::export(state, caller, what, &scope, period, group_by).await?;
+    tracing::info!(by = %caller.user.id, export = what.file_name(), "export");
+    Ok(csv_response(what.file_name(), csv))
 }

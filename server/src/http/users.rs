@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use gridsync_core::workflow::Role;
 use serde::Deserialize;
 
 use super::ApiError;
@@ -15,6 +14,7 @@ use super::error::ApiJson;
 use super::throttle::ClientAddr;
 use crate::audit;
 use crate::auth;
+use crate::policy::{self, Permission};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -43,12 +43,9 @@ pub(crate) async fn set_password(
     ApiJson(req): ApiJson<PasswordRequest>,
 ) -> Result<StatusCode, Response> {
     let own = caller.user.id == id;
-    if !own && caller.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "only administrators set other users' passwords",
-        )
-        .into_response());
+    if !own {
+        policy::require(&caller, Permission::ManageUsers)
+            .map_err(|r| ApiError::from(r).into_response())?;
     }
     auth::check_new_password(&req.new_password)
         .map_err(|m| ApiError::bad_request("weak_password", m).into_response())?;
@@ -132,12 +129,7 @@ pub(crate) async fn disable(
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if caller.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "only administrators disable users",
-        ));
-    }
+    policy::require(&caller, Permission::ManageUsers)?;
     if caller.user.id == id {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -7,15 +7,14 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, put};
 use axum::{Json, Router};
-use gridsync_core::workflow::Role;
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
+use serde::Deserialize;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::BroadcastStream;
 
+use super::ApiError;
 use super::auth::AuthUser;
 use super::error::{ApiJson, ApiQuery};
-use super::{ApiError, is_staff};
+use crate::policy::{self, Permission};
 use crate::state::AppState;
 use crate::warnings::{self, TimeLimitRule};
 
@@ -34,57 +33,20 @@ pub(crate) struct WarningQuery {
     kind: Option<String>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct WarningRow {
-    case_id: String,
-    kind: String,
-    level: String,
-    area_code: String,
-    due_at: Option<i64>,
-    raised_at: i64,
-    updated_at: i64,
-}
-
-#[utoipa::path(get, path = "/v1/warnings", tag = "workflow", summary = "Open warnings in the caller's scope", security(("bearer" = [])), params(WarningQuery), responses((status = 200, body = Vec<WarningRow>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/warnings", tag = "workflow", summary = "Open warnings in the caller's scope", security(("bearer" = [])), params(WarningQuery), responses((status = 200, body = Vec<crate::warnings::WarningRow>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<WarningQuery>,
-) -> Result<Json<Vec<WarningRow>>, ApiError> {
-    if !is_staff(caller.user.role) {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "warnings are for center staff",
-        ));
-    }
-    let (lo, hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
-    let rows = sqlx::query(
-        "SELECT * FROM warnings WHERE cleared_at IS NULL
-           AND ((area_code >= $1 AND area_code < $2) OR org_ids LIKE $3)
-           AND ($4 = '' OR level = $4) AND ($5 = '' OR kind = $5)
-         ORDER BY due_at IS NULL, due_at, raised_at LIMIT 1000",
+) -> Result<Json<Vec<warnings::WarningRow>>, ApiError> {
+    policy::require(&caller, Permission::ReadWarnings)?;
+    let items = warnings::open_in_scope(
+        &state,
+        &caller,
+        &q.level.unwrap_or_default(),
+        &q.kind.unwrap_or_default(),
     )
-    .bind(lo)
-    .bind(hi)
-    .bind(format!("%,{},%", caller.org.id))
-    .bind(q.level.unwrap_or_default())
-    .bind(q.kind.unwrap_or_default())
-    .fetch_all(&state.db.pool())
     .await?;
-    let items = rows
-        .iter()
-        .map(|r| {
-            Ok(WarningRow {
-                case_id: r.try_get("case_id")?,
-                kind: r.try_get("kind")?,
-                level: r.try_get("level")?,
-                area_code: r.try_get("area_code")?,
-                due_at: r.try_get("due_at")?,
-                raised_at: r.try_get("raised_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()?;
     Ok(Json(items))
 }
 
@@ -95,12 +57,7 @@ pub(crate) async fn events(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    if !is_staff(caller.user.role) {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "the live feed is for center staff",
-        ));
-    }
+    policy::require(&caller, Permission::ReadWarnings)?;
     let scope = caller.org.scope_prefix.clone();
     let org = caller.org.id.clone();
     let stream = BroadcastStream::new(state.live.subscribe()).filter_map(move |item| {
@@ -126,30 +83,20 @@ pub(crate) async fn limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Vec<TimeLimitRule>>, ApiError> {
-    if !is_staff(caller.user.role) && caller.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "time limits are for center staff",
-        ));
-    }
+    policy::require(&caller, Permission::ReadTimeLimits)?;
     Ok(Json(warnings::limit_rules(&state.db).await?))
 }
 
-#[utoipa::path(put, path = "/v1/time-limits/{id}", tag = "workflow", summary = "Set a time-limit rule", security(("bearer" = [])), params(("id" = String, Path, description = "Rule id")), request_body = crate::warnings::TimeLimitRule, responses((status = 200, body = crate::warnings::TimeLimitRule), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(put, path = "/v1/time-limits/{id}", tag = "workflow", summary = "Set a time-limit rule (inside the caller's scope; audited)", security(("bearer" = [])), params(("id" = String, Path, description = "Rule id")), request_body = crate::warnings::TimeLimitRule, responses((status = 200, body = crate::warnings::TimeLimitRule), (status = 400, description = "Bad input (`invalid_input`, naming the field)", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or the rule's area, or the area of the rule it replaces, outside the caller's scope (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn put_limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(id): Path<String>,
     ApiJson(mut rule): ApiJson<TimeLimitRule>,
 ) -> Result<Json<TimeLimitRule>, ApiError> {
-    if !matches!(caller.user.role, Role::Admin | Role::Supervisor) {
-        return Err(ApiError::forbidden(
-            "not_permitted",
-            "only administrators and supervisors set time limits",
-        ));
-    }
+    policy::require(&caller, Permission::ManageTimeLimits)?;
     rule.id = id;
-    warnings::put_limit_rule(&state.db, &rule, state.clock.now().0).await?;
+    warnings::set_limit_rule(&state, &caller, &rule).await?;
     tracing::info!(rule = %rule.id, by = %caller.user.id, "time-limit rule set");
     Ok(Json(rule))
 }

@@ -8,6 +8,7 @@ mod authz_sync;
 mod bad_input;
 mod bandwidth;
 mod center;
+mod center_policy;
 mod chaos;
 mod conflict;
 mod connections;

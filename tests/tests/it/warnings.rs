@@ -212,6 +212,7 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
         id: "county-wages".into(),
         tier: Some("COUNTY".into()),
         category: Some("LABOUR_WAGES".into()),
+        area_prefix: None,
         limits: gridsync_core::workflow::TimeLimits {
             sign: 12 * H,
             ..Default::default()

@@ -1,0 +1,277 @@
+//! Who may do what at the center (DESIGN §9): one role × permission table.
+//!
+//! Beside it stand two other rules, each with one home: `gridsync_core::workflow::may_author`
+//! decides which workflow events a role may author (on a phone or here), and the scope
+//! (`Projection::in_scope_of`, [`covers`]) decides which cases and which areas a caller
+//! reaches. This table decides which of the center's doors a role may open at all; a handler
+//! asks it first (`policy::require(&caller, Permission::X)?`) and the domain function then
+//! judges scope and state.
+
+use gridsync_core::workflow::{Role, Tier};
+
+use crate::caller::Caller;
+use crate::db::accounts::Org;
+
+/// Something a role may do at the center.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// List and read cases in scope, personal data masked.
+    ReadCases,
+    /// See a case's ID numbers, phones and addresses (audited; the caller's relation to the
+    /// case is judged as well).
+    ReadPersonalData,
+    /// Take workflow steps through the case API (which steps: `may_author`).
+    TakeSteps,
+    /// Record a walk-in or hotline case (一站式受理).
+    Intake,
+    ReadDispatchRules,
+    /// Add and remove auto-dispatch rules inside one's scope.
+    ManageDispatchRules,
+    ReadTimeLimits,
+    /// Set time-limit rules inside one's scope.
+    ManageTimeLimits,
+    /// Open warnings and the live feed.
+    ReadWarnings,
+    ReadStatistics,
+    /// CSV exports (audited).
+    Export,
+    /// Read and verify the audit log.
+    ReadAudit,
+    /// See what the trust boundary holds aside (cases that do not open, parked changes).
+    ReadQuarantine,
+    /// Set other users' passwords, disable users.
+    ManageUsers,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 14] = [
+        Permission::ReadCases,
+        Permission::ReadPersonalData,
+        Permission::TakeSteps,
+        Permission::Intake,
+        Permission::ReadDispatchRules,
+        Permission::ManageDispatchRules,
+        Permission::ReadTimeLimits,
+        Permission::ManageTimeLimits,
+        Permission::ReadWarnings,
+        Permission::ReadStatistics,
+        Permission::Export,
+        Permission::ReadAudit,
+        Permission::ReadQuarantine,
+        Permission::ManageUsers,
+    ];
+
+    /// For messages: "your role may not {what}".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Permission::ReadCases => "read cases",
+            Permission::ReadPersonalData => "see personal data unmasked",
+            Permission::TakeSteps => "take workflow steps at the center",
+            Permission::Intake => "record cases at the center",
+            Permission::ReadDispatchRules => "read dispatch rules",
+            Permission::ManageDispatchRules => "change dispatch rules",
+            Permission::ReadTimeLimits => "read time limits",
+            Permission::ManageTimeLimits => "set time limits",
+            Permission::ReadWarnings => "read warnings or the live feed",
+            Permission::ReadStatistics => "read statistics",
+            Permission::Export => "export",
+            Permission::ReadAudit => "read the audit log",
+            Permission::ReadQuarantine => "see the quarantine",
+            Permission::ManageUsers => "manage other users",
+        }
+    }
+}
+
+/// The table. Grid workers work on their phones (they read their own village's cases here,
+/// masked); administrators configure (rules, limits) and audit but do not read or move
+/// cases; the server's own `System` actor never signs in, so it opens no door.
+pub fn permits(role: Role, permission: Permission) -> bool {
+    use Permission as P;
+    use Role as R;
+    match permission {
+        P::ReadCases => matches!(
+            role,
+            R::GridWorker
+                | R::VillageMediator
+                | R::Dispatcher
+                | R::DepartmentHandler
+                | R::Supervisor
+        ),
+        P::ReadPersonalData => {
+            matches!(
+                role,
+                R::VillageMediator | R::Dispatcher | R::DepartmentHandler
+            )
+        }
+        P::TakeSteps | P::ReadWarnings => matches!(
+            role,
+            R::VillageMediator | R::Dispatcher | R::DepartmentHandler | R::Supervisor
+        ),
+        P::ReadTimeLimits => matches!(
+            role,
+            R::VillageMediator | R::Dispatcher | R::DepartmentHandler | R::Supervisor | R::Admin
+        ),
+        P::Intake => role == R::Dispatcher,
+        P::ReadDispatchRules => matches!(role, R::Dispatcher | R::Supervisor | R::Admin),
+        P::ManageDispatchRules => matches!(role, R::Dispatcher | R::Admin),
+        P::ManageTimeLimits | P::ReadAudit => matches!(role, R::Supervisor | R::Admin),
+        P::ReadQuarantine | P::ManageUsers => role == R::Admin,
+        P::ReadStatistics | P::Export => {
+            matches!(role, R::Dispatcher | R::DepartmentHandler | R::Supervisor)
+        }
+    }
+}
+
+/// The caller's role has `permission`, or 403.
+pub fn require(caller: &Caller, permission: Permission) -> Result<(), Refusal> {
+    if permits(caller.user.role, permission) {
+        Ok(())
+    } else {
+        Err(Refusal::NotPermitted(permission))
+    }
+}
+
+/// Whether configuration for `area` (an area-code prefix; `None`: the whole county) lies
+/// inside the caller's scope. An administrator configures the whole deployment; anyone else
+/// only areas under their organisation's scope, and county-wide configuration only from a
+/// county-level center.
+pub fn covers(caller: &Caller, area: Option<&str>) -> bool {
+    if caller.user.role == Role::Admin {
+        return true;
+    }
+    let Some(scope) = caller.org.scope_prefix.as_deref() else {
+        return false;
+    };
+    match area {
+        Some(area) => area.starts_with(scope),
+        None => caller.org.kind == "CENTER" && caller.org.tier == Tier::County,
+    }
+}
+
+/// Whether `org` (a center, by its scope) lies at or below the caller's organisation.
+pub fn covers_org(caller: &Caller, org: &Org) -> bool {
+    caller.user.role == Role::Admin
+        || org
+            .scope_prefix
+            .as_deref()
+            .is_some_and(|p| covers(caller, Some(p)))
+}
+
+/// Why the center refuses a request, beside the storage errors of [`crate::Error`]. Each
+/// has one status and a stable code (`From<Refusal> for ApiError`).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The role's row of the table lacks the permission: 403 `not_permitted`
+    /// (`personal_data_forbidden` for [`Permission::ReadPersonalData`]).
+    #[error("your role may not {}", .0.describe())]
+    NotPermitted(Permission),
+    /// Outside the caller's scope, or a target outside the dispatching center's reach: 403
+    /// `out_of_scope`.
+    #[error("{0}")]
+    OutOfScope(String),
+    /// A field of the request is wrong: 400 with `code`; the message names the field.
+    #[error("{message} (field `{field}`)")]
+    Invalid {
+        code: &'static str,
+        field: String,
+        message: String,
+    },
+    /// No such thing in the caller's scope: 404 with `code`.
+    #[error("{1}")]
+    NotFound(&'static str, String),
+    #[error(transparent)]
+    Failed(#[from] crate::Error),
+}
+
+impl Refusal {
+    pub fn invalid(
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Refusal::Invalid {
+            code,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The stable code, for tests and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NotPermitted(Permission::ReadPersonalData) => "personal_data_forbidden",
+            Refusal::NotPermitted(_) => "not_permitted",
+            Refusal::OutOfScope(_) => "out_of_scope",
+            Refusal::Invalid { code, .. } | Refusal::NotFound(code, _) => code,
+            Refusal::Failed(_) => "internal",
+        }
+    }
+}
+
+impl From<gridsync_core::Error> for Refusal {
+    fn from(e: gridsync_core::Error) -> Self {
+        Refusal::Failed(e.into())
+    }
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(e: sqlx::Error) -> Self {
+        Refusal::Failed(e.into())
+    }
+}
+
+impl From<Refusal> for crate::http::ApiError {
+    fn from(r: Refusal) -> Self {
+        use axum::http::StatusCode;
+        let status = match &r {
+            Refusal::NotPermitted(_) | Refusal::OutOfScope(_) => StatusCode::FORBIDDEN,
+            Refusal::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Refusal::NotFound(..) => StatusCode::NOT_FOUND,
+            Refusal::Failed(_) => {
+                let Refusal::Failed(e) = r else {
+                    unreachable!()
+                };
+                return e.into();
+            }
+        };
+        crate::http::ApiError::new(status, r.code(), r.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table as data: one line per role, one column per permission in
+    /// [`Permission::ALL`]'s order. A change to the table must change this test.
+    #[test]
+    fn the_table_row_by_row() {
+        // Cases, PersonalData, Steps, Intake, ReadRules, ManageRules, ReadLimits,
+        // ManageLimits, Warnings, Stats, Export, Audit, Quarantine, Users
+        let expected: [(Role, [u8; 14]); 7] = [
+            (Role::GridWorker, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (
+                Role::VillageMediator,
+                [1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0],
+            ),
+            (Role::Dispatcher, [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0]),
+            (
+                Role::DepartmentHandler,
+                [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0],
+            ),
+            (Role::Supervisor, [1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0]),
+            (Role::Admin, [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1]),
+            (Role::System, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        ];
+        assert_eq!(expected.len(), Role::ALL.len(), "every role has a row");
+        for (role, row) in expected {
+            for (permission, want) in Permission::ALL.into_iter().zip(row) {
+                assert_eq!(
+                    permits(role, permission),
+                    want == 1,
+                    "{role:?} × {permission:?}"
+                );
+            }
+        }
+    }
+}
