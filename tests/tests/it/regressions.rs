@@ -415,6 +415,7 @@ fn regression_writing_time_limits_is_refused() {
         id: "county-wages".into(),
         tier: Some("COUNTY".into()),
         category: Some("LABOUR_WAGES".into()),
+        area_prefix: None,
         limits: gridsync_core::workflow::TimeLimits {
             sign: 12 * 3_600_000,
             ..Default::default()
