@@ -366,7 +366,9 @@ fn bench_judge(c: &mut Criterion) {
         b.iter(|| black_box(at_center.judge(&note, &writer)))
     });
     c.bench_function("judge/decode_only", |b| b.iter(|| black_box(note.decode())));
-    c.bench_function("judge/heads_only", |b| b.iter(|| black_box(at_center.heads())));
+    c.bench_function("judge/heads_only", |b| {
+        b.iter(|| black_box(at_center.heads()))
+    });
 }
 
 criterion_group!(

@@ -156,6 +156,25 @@ pub fn may_author(role: Role, kind: EventKind) -> bool {
     }
 }
 
+impl EventKind {
+    /// Steps the center takes through its own API, never from a device: accepting numbers
+    /// the case from the center's counter, dispatching names organisations from its
+    /// registry, and returning, voiding, reopening and archiving dispose of the case.
+    pub fn is_center_step(self) -> bool {
+        use EventKind as K;
+        matches!(
+            self,
+            K::Accept | K::Return | K::Void | K::Dispatch | K::Reopen | K::Archive
+        )
+    }
+}
+
+/// The permission table for events pushed from a device: [`may_author`] without the
+/// center's own steps ([`EventKind::is_center_step`]).
+pub fn may_push(role: Role, kind: EventKind) -> bool {
+    may_author(role, kind) && !kind.is_center_step()
+}
+
 /// Who takes a step: a user, in a role, for an organisation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Author {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use gridsync_core::case::{Case, CaseDoc, Timestamp};
 use gridsync_core::protocol::RejectCode;
-use gridsync_core::workflow::{Event, EventKind, Status, fold, may_author};
+use gridsync_core::workflow::{Event, EventKind, Status, fold, may_author, may_push};
 
 use super::Refusal;
 use crate::caller::Caller;
@@ -110,7 +110,13 @@ fn check_event(caller: &Caller, e: &Event) -> std::result::Result<(), String> {
             e.id
         ));
     }
-    if !may_author(caller.user.role, kind) {
+    if kind.is_center_step() && may_author(caller.user.role, kind) {
+        return Err(format!(
+            "{} is taken at the center (console or API), not from a device",
+            kind.label_en()
+        ));
+    }
+    if !may_push(caller.user.role, kind) {
         return Err(format!(
             "role {} may not {}",
             caller.user.role.as_code(),

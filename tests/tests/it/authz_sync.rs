@@ -3,7 +3,8 @@
 //! can send) × a case in and out of the caller's scope, plus field edits and forged
 //! authorship. Expected, cell by cell: a case outside the scope, or any case on the device
 //! of a role whose devices hold no cases (supervisor, administrator), is refused
-//! `out_of_scope`; an event the role may not author, or authored as someone else, or an
+//! `out_of_scope`; an event the role may not author from a device (`may_push`: the
+//! center's own steps are taken at the center), or authored as someone else, or an
 //! altered event, is refused `event_not_permitted`; a field the role may not edit (or the
 //! center's time limits) is refused `operation_not_permitted`; a permitted event or field
 //! edit on a case in scope is acknowledged. After every cell the center's copy is read back: a refused case is exactly
@@ -14,7 +15,7 @@ use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc};
 use gridsync_core::case::{CaseId, Part, may_edit};
 use gridsync_core::protocol::DocChanges;
-use gridsync_core::workflow::{Author, EventKind, Role, may_author};
+use gridsync_core::workflow::{Author, EventKind, Role, may_push};
 use gridsync_server::db::accounts::User;
 use gridsync_tests::{Phone, TestServer};
 
@@ -148,7 +149,7 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
         let own_kind = EventKind::ALL
             .iter()
             .copied()
-            .find(|k| may_author(role, *k))
+            .find(|k| may_push(role, *k))
             .unwrap_or(EventKind::Submit);
 
         for (probe, case_in) in probes.iter().zip(&inside) {
@@ -247,7 +248,7 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                     Err("out_of_scope")
                 } else {
                     match probe {
-                        Probe::Event(kind) if may_author(role, *kind) => Ok(()),
+                        Probe::Event(kind) if may_push(role, *kind) => Ok(()),
                         Probe::Event(_) | Probe::Forgery(_) => Err("event_not_permitted"),
                         Probe::Field("time_limits") => Err("operation_not_permitted"),
                         Probe::Field("title") if !may_edit(role, Part::Fields) => {

@@ -195,15 +195,12 @@ impl<'d> Objects<'d> {
         let doc = self.doc;
         self.roots.get_or_insert_with(|| {
             let mut by_id = HashMap::new();
-            let named = LISTS
-                .iter()
-                .map(|l| (*l, Target::List(l)))
-                .chain([
-                    ("risk_flags", Target::RiskFlags),
-                    ("payments", Target::Payments),
-                    ("location", Target::Other("location")),
-                    ("time_limits", Target::Other("time_limits")),
-                ]);
+            let named = LISTS.iter().map(|l| (*l, Target::List(l))).chain([
+                ("risk_flags", Target::RiskFlags),
+                ("payments", Target::Payments),
+                ("location", Target::Other("location")),
+                ("time_limits", Target::Other("time_limits")),
+            ]);
             for (name, target) in named {
                 for (_, id) in doc.get_all(ROOT, name).unwrap_or_default() {
                     if let Some(k) = key_of(&id) {
