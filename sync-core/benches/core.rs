@@ -366,6 +366,36 @@ fn bench_judge(c: &mut Criterion) {
         b.iter(|| black_box(at_center.judge(&note, &writer)))
     });
     c.bench_function("judge/decode_only", |b| b.iter(|| black_box(note.decode())));
+    // A new case as a phone pushes it (the record and two notes), merged at the center in
+    // one batch, or judged and applied change by change.
+    let mut phone = typical_doc();
+    let pushed: Vec<Vec<u8>> = phone.changes_since(&[]).into_iter().take(3).collect();
+    let parsed: Vec<automerge::Change> = pushed
+        .iter()
+        .map(|b| automerge::Change::from_bytes(b.clone()).unwrap())
+        .collect();
+    c.bench_function("merge/new_case_batch", |b| {
+        b.iter(|| black_box(CaseDoc::from_changes(&pushed, automerge::ActorId::random()).unwrap()))
+    });
+    c.bench_function("merge/new_case_judged_one_by_one", |b| {
+        b.iter(|| {
+            let mut doc = CaseDoc::empty(phone.id(), automerge::ActorId::random());
+            for ch in &parsed {
+                doc.judge(ch, &writer).unwrap();
+                doc.apply_parsed(vec![ch.clone()]).unwrap();
+            }
+            black_box(doc)
+        })
+    });
+    c.bench_function("merge/new_case_applied_one_by_one", |b| {
+        b.iter(|| {
+            let mut doc = CaseDoc::empty(phone.id(), automerge::ActorId::random());
+            for ch in &parsed {
+                doc.apply_parsed(vec![ch.clone()]).unwrap();
+            }
+            black_box(doc)
+        })
+    });
     c.bench_function("judge/heads_only", |b| {
         b.iter(|| black_box(at_center.heads()))
     });

@@ -502,3 +502,72 @@ fn a_case_is_recorded_only_by_its_signed_in_author() {
         Err(Refusal::Operation(_))
     ));
 }
+
+/// Two changes made one after the other on a phone, judged as a chain without applying the
+/// first: the second sees what the first made.
+fn chain(saved: &[u8], first: Edit, second: Edit) -> Result<(), Refusal> {
+    let mut raw = AutoCommit::load(saved)
+        .unwrap()
+        .with_actor(ActorId::random());
+    first(&mut raw);
+    let a = raw.get_last_local_change().unwrap().clone();
+    second(&mut raw);
+    let b = raw.get_last_local_change().unwrap().clone();
+    let mut center = CaseDoc::load(saved, ActorId::random()).unwrap();
+    let changes = vec![a, b];
+    assert!(center.is_chain_from_heads(&changes));
+    center.judge_chain(&changes, &Writer::new("u-wang", Role::GridWorker))
+}
+
+#[test]
+fn a_chain_is_judged_as_its_author_saw_each_change() {
+    let saved = center_case();
+    let add_note: Edit = |d| {
+        let n = d.length(obj(d, "notes"));
+        append_map(d, "notes", n, &note("一"))
+    };
+    // A second note after the first one's: fine.
+    assert_eq!(chain(&saved, add_note, add_note), Ok(()));
+    // A second note after the note the center had last, not after the first one: refused.
+    let before_it: Edit = |d| {
+        let n = d.length(obj(d, "notes"));
+        append_map(d, "notes", n - 1, &note("插队"))
+    };
+    assert!(matches!(
+        chain(&saved, add_note, before_it),
+        Err(Refusal::Operation(_))
+    ));
+    // Rewriting the note the first change wrote: refused, as for any existing note.
+    let rewrite_last: Edit = |d| {
+        let n = d.length(obj(d, "notes"));
+        let last = item(d, "notes", n - 1);
+        d.put(&last, "text", "改").unwrap()
+    };
+    assert!(matches!(
+        chain(&saved, add_note, rewrite_last),
+        Err(Refusal::Operation(_))
+    ));
+    // A party the first change added is corrected by the second: fine.
+    let add_party: Edit = |d| {
+        let n = d.length(obj(d, "parties"));
+        append_map(
+            d,
+            "parties",
+            n,
+            &[("id", "p-y".into()), ("name", "王五".into())],
+        )
+    };
+    let fix_party: Edit = |d| {
+        let n = d.length(obj(d, "parties"));
+        let p = item(d, "parties", n - 1);
+        d.put(&p, "phone", "13900000000").unwrap()
+    };
+    assert_eq!(chain(&saved, add_party, fix_party), Ok(()));
+    // A case id rewritten by the second change of a new case's chain: refused.
+    let retitle: Edit = |d| d.put(ROOT, "title", "新").unwrap();
+    let re_id: Edit = |d| d.put(ROOT, "id", "x").unwrap();
+    assert!(matches!(
+        chain(&saved, retitle, re_id),
+        Err(Refusal::Operation(_))
+    ));
+}

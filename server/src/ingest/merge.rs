@@ -191,7 +191,37 @@ pub(super) fn merge(
 
     // Judge and apply in causal order; what still lacks a dependency at the end is parked.
     let writer = Writer::new(caller.user.id.as_str(), caller.user.role);
+    let refused = |hash: &ChangeHash, refusal: OpRefusal| {
+        let code = match &refusal {
+            OpRefusal::Operation(_) => RejectCode::OperationNotPermitted,
+            OpRefusal::Event(_) => RejectCode::EventNotPermitted,
+            OpRefusal::Value(_) => RejectCode::InvalidValue,
+        };
+        (
+            code,
+            format!(
+                "change {} (or one after it) refused: {refusal}",
+                short(hash)
+            ),
+        )
+    };
     let mut new = Vec::with_capacity(fresh.len());
+    let chain: Vec<Change> = fresh.iter().map(|(c, _, _)| c.clone()).collect();
+    if fresh.len() > 1 && doc.is_chain_from_heads(&chain) {
+        // The usual push, a phone's successive edits: judged as a chain, applied at once
+        // (applying change by change cost a sixth more per new case).
+        if let Err(refusal) = doc.judge_chain(&chain, &writer) {
+            return Err(refused(&chain[0].hash(), refusal));
+        }
+        if let Err(e) = doc.apply_parsed(chain) {
+            return Err((RejectCode::MalformedChange, e.to_string()));
+        }
+        new.extend(
+            fresh
+                .drain(..)
+                .map(|(c, actor, bytes)| (hex::encode(c.hash().0), actor, bytes.clone())),
+        );
+    }
     loop {
         let mut progressed = false;
         let mut waiting = Vec::with_capacity(fresh.len());
@@ -202,12 +232,7 @@ pub(super) fn merge(
             }
             let hash = change.hash();
             if let Err(refusal) = doc.judge(&change, &writer) {
-                let (code, what) = match &refusal {
-                    OpRefusal::Operation(_) => (RejectCode::OperationNotPermitted, "refused"),
-                    OpRefusal::Event(_) => (RejectCode::EventNotPermitted, "refused"),
-                    OpRefusal::Value(_) => (RejectCode::InvalidValue, "refused"),
-                };
-                return Err((code, format!("change {} {what}: {refusal}", short(&hash))));
+                return Err(refused(&hash, refusal));
             }
             if let Err(e) = doc.apply_parsed(vec![change]) {
                 return Err((RejectCode::MalformedChange, e.to_string()));
