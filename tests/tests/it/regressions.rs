@@ -494,3 +494,40 @@ fn regression_writing_time_limits_is_refused() {
         wrong.join("\n")
     );
 }
+
+#[test]
+fn regression_deleting_the_case_id_is_refused_for_that_case_alone() {
+    let server = TestServer::start();
+    let (phone, case) = village_case(&server, "reg-id");
+    let mut other_phone = Phone::login(&server.base_url(), "wang.grid", "reg-id-2");
+    let other = other_phone.record("另一件纠纷");
+    other_phone.sync().unwrap();
+    let gone = raw_change(&server, case, phone.store.actor_id().clone(), |d| {
+        d.delete(ROOT, "id").unwrap();
+    });
+    let beside = raw_change(&server, other, phone.store.actor_id().clone(), |d| {
+        d.put(ROOT, "summary", "同一批的正当修改").unwrap();
+    });
+    let response = forge::try_push(
+        &phone,
+        vec![
+            DocChanges {
+                doc_id: case,
+                changes: vec![gone],
+            },
+            DocChanges {
+                doc_id: other,
+                changes: vec![beside],
+            },
+        ],
+    )
+    .unwrap_or_else(|e| panic!("the whole push failed instead of refusing one case: {e}"));
+    assert_refused(
+        &verdict(&response, case),
+        &[OP, "malformed_change"],
+        "deleting the case's id",
+    );
+    assert_eq!(verdict(&response, other), Ok(()), "the rest of the batch");
+    assert_eq!(load(&server, case).id(), case);
+    assert_eq!(load(&server, other).case().summary, "同一批的正当修改");
+}
