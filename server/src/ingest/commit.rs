@@ -122,7 +122,9 @@ async fn merge_push(
     let pushes = distinct(push);
     let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
     let held = cases::held_many(tx, &caller.device_id, &ids, revoked_after(state)).await?;
-    let mut prepared = premerged.map(|p| p.cases).unwrap_or_default();
+    let (mut prepared, parked_before) = premerged
+        .map(|p| (p.cases, p.parked))
+        .unwrap_or_default();
     let premerged_any = !prepared.is_empty();
     let versions = if premerged_any {
         cases::versions(tx, &ids).await?
@@ -149,7 +151,6 @@ async fn merge_push(
         cases::load_many(tx, &again, &state.actor).await?
     };
     // Changes this device has parked (usually none): when each was first parked.
-    let parked_before = cases::parked_of(tx, &caller.device_id).await?;
     let mut merges = Vec::new();
     for push in pushes {
         out.counts.pushed_cases += 1;

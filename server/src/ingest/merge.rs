@@ -38,6 +38,10 @@ pub(super) struct Merge {
 /// A push merged ahead of the committer (see [`premerge`]), case by case.
 pub(crate) struct Premerged {
     pub(super) cases: HashMap<CaseId, Prepared>,
+    /// The changes this device had parked (by hash, when first parked), read with the
+    /// cases: almost always none, and read here it costs the commit nothing. A row missed
+    /// by a race is harmless (it is deleted or expires on a later push).
+    pub(super) parked: HashMap<String, i64>,
 }
 
 pub(super) struct Prepared {
@@ -71,6 +75,7 @@ pub(crate) async fn premerge(
     let mut conn = state.db.pool.acquire().await?;
     let mut stored = cases::fetch_many(&mut conn, &ids).await?;
     let held = cases::held_many(&mut conn, &caller.device_id, &ids, revoked_after(state)).await?;
+    let parked = cases::parked_of(&mut conn, &caller.device_id).await?;
     drop(conn);
     let slot = state.ingest.merge_slot().await?;
     let (state, caller, actors) = (state.clone(), caller.clone(), actors.clone());
@@ -101,7 +106,7 @@ pub(crate) async fn premerge(
                 },
             );
         }
-        Ok(Premerged { cases })
+        Ok(Premerged { cases, parked })
     })
     .await
     .map_err(|e| crate::error::Error::Config(format!("the merge task failed: {e}")))?

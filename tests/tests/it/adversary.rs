@@ -1005,6 +1005,8 @@ struct Parked {
     case: CaseId,
     hash: ChangeHash,
     missing: Vec<u8>,
+    /// What the held-back change may change once it arrives (it is a permitted edit).
+    allowed: Allowed,
 }
 
 /// One pushed case: what it carried and what it should get.
@@ -1426,7 +1428,8 @@ impl World {
             let center = variant >= 98;
             let mut doc = doc.with_actor(self.second.clone());
             let before = doc.get_heads();
-            g.some_op(&mut doc, true);
+            // A permitted edit: once it arrives it lands, and may change what it edits.
+            let first = g.some_op(&mut doc, true);
             doc.commit();
             doc.set_actor(if center {
                 self.foreign[1].1.clone()
@@ -1453,6 +1456,7 @@ impl World {
                 case,
                 hash,
                 missing: missing.raw_bytes().to_vec(),
+                allowed: first.allowed,
             });
             return (
                 label,
@@ -1628,7 +1632,7 @@ impl World {
                     case,
                     label: "the missing dependency of a parked change arrives".into(),
                     expect: Expect::Any,
-                    allowed: Allowed::default(),
+                    allowed: p.allowed,
                     appended: Vec::new(),
                     before,
                 });
