@@ -122,9 +122,7 @@ async fn merge_push(
     let pushes = distinct(push);
     let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
     let held = cases::held_many(tx, &caller.device_id, &ids, revoked_after(state)).await?;
-    let (mut prepared, parked_before) = premerged
-        .map(|p| (p.cases, p.parked))
-        .unwrap_or_default();
+    let (mut prepared, parked_before) = premerged.map(|p| (p.cases, p.parked)).unwrap_or_default();
     let premerged_any = !prepared.is_empty();
     let versions = if premerged_any {
         cases::versions(tx, &ids).await?

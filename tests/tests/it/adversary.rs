@@ -1803,7 +1803,13 @@ impl World {
         }
 
         // What may have changed.
-        let landed = verdict.is_ok() && matches!(expect, Expect::Accept | Expect::RefuseOrRead(..));
+        // (`Any`: a held-back permitted edit whose dependents were parked; once it arrives it
+        // lands like any permitted edit.)
+        let landed = verdict.is_ok()
+            && matches!(
+                expect,
+                Expect::Accept | Expect::RefuseOrRead(..) | Expect::Any
+            );
         let parked = matches!(expect, Expect::Parked(..));
         if (verdict.is_err() || parked)
             && (after.heads != before.heads
