@@ -103,33 +103,7 @@ pub fn case_id(n: u8) -> CaseId {
     ])
 }
 
-const ROOT_KEYS: &[&str] = &[
-    "schema",
-    "id",
-    "area_code",
-    "grid_code",
-    "source",
-    "title",
-    "summary",
-    "category",
-    "occurred_at",
-    "address",
-    "location",
-    "people_involved",
-    "amount_involved",
-    "risk_level",
-    "risk_flags",
-    "difficulty",
-    "recorded_at",
-    "recorded_by",
-    "recorded_on",
-    "parties",
-    "notes",
-    "attachments",
-    "events",
-    "payments",
-    "time_limits",
-];
+const ROOT_KEYS: &[&str] = &gridsync_core::case::ROOT_KEYS;
 
 const ITEM_KEYS: &[&str] = &[
     "id",

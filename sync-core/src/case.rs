@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 pub(crate) use codes::code_enum;
 pub use codes::{AgreementForm, AttachmentKind, Source};
 pub use codes::{Category, Difficulty, IdDocType, NoteKind, PartyRole, RiskFlag, RiskLevel, Sex};
-pub use doc::{CaseDoc, FieldConflict, Part, Refusal, SCHEMA_VERSION, Writer, may_edit};
+pub use doc::{
+    CaseDoc, FieldConflict, LIMIT_KEYS, Part, ROOT_KEYS, Refusal, SCHEMA_VERSION, Writer, may_edit,
+};
 
 /// A case's identity: a UUID made on the phone that recorded it. It is the idempotency key
 /// of the whole system: a case synced twice is still one case.

@@ -30,6 +30,36 @@ pub use judge::{Part, Refusal, Writer, may_edit};
 /// The schema this version writes. Newer documents open; their unknown keys survive edits.
 pub const SCHEMA_VERSION: u64 = 1;
 
+/// Every root key of a schema-1 case document (what `record` and the typed operations
+/// write; the judge of pushed changes refuses any other).
+pub const ROOT_KEYS: [&str; 25] = [
+    "schema",
+    "id",
+    "area_code",
+    "grid_code",
+    "source",
+    "title",
+    "summary",
+    "category",
+    "occurred_at",
+    "address",
+    "location",
+    "people_involved",
+    "amount_involved",
+    "risk_level",
+    "risk_flags",
+    "difficulty",
+    "recorded_at",
+    "recorded_by",
+    "recorded_on",
+    "parties",
+    "notes",
+    "attachments",
+    "events",
+    "payments",
+    "time_limits",
+];
+
 /// A field whose concurrent edits conflict: every value is kept, one wins deterministically.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldConflict {
@@ -876,7 +906,7 @@ impl<'a> Fields<'a> {
 }
 
 /// The keys of the `time_limits` map, in milliseconds (`yellow_percent` in percent).
-const LIMIT_KEYS: [&str; 8] = [
+pub const LIMIT_KEYS: [&str; 8] = [
     "accept",
     "accept_high_risk",
     "sign",

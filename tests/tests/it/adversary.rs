@@ -82,46 +82,10 @@ const HOSTILE_DEVICE: &str = "adv-hostile";
 const OTHER_VILLAGES: [&str; 2] = ["330182101202", "330182102203"];
 
 const LISTS: [&str; 4] = ["parties", "notes", "attachments", "events"];
-const ROOT_KEYS: [&str; 25] = [
-    "schema",
-    "id",
-    "area_code",
-    "grid_code",
-    "source",
-    "title",
-    "summary",
-    "category",
-    "occurred_at",
-    "address",
-    "location",
-    "people_involved",
-    "amount_involved",
-    "risk_level",
-    "risk_flags",
-    "difficulty",
-    "recorded_at",
-    "recorded_by",
-    "recorded_on",
-    "parties",
-    "notes",
-    "attachments",
-    "events",
-    "payments",
-    "time_limits",
-];
+use gridsync_core::case::{LIMIT_KEYS, ROOT_KEYS};
 /// Keys only the center writes on an existing case (besides `time_limits`).
 const CENTER_KEYS: [&str; 5] = ["schema", "id", "recorded_at", "recorded_by", "recorded_on"];
 const STRING_FIELDS: [&str; 3] = ["title", "summary", "address"];
-const LIMIT_KEYS: [&str; 8] = [
-    "accept",
-    "accept_high_risk",
-    "sign",
-    "handle_simple",
-    "handle_general",
-    "handle_complex",
-    "follow_up",
-    "yellow_percent",
-];
 
 // ---- what a change should get ---------------------------------------------------------------
 
