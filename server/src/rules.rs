@@ -90,7 +90,7 @@ async fn check(db: &Db, rule: &DispatchRule) -> Result<Org, Refusal> {
     if rule
         .area_prefix
         .as_deref()
-        .is_some_and(|p| p.is_empty() || p.len() > 12 || !p.bytes().all(|b| b.is_ascii_digit()))
+        .is_some_and(|p| !gridsync_core::case::is_area_prefix(p))
     {
         return Err(invalid(
             "area_prefix",

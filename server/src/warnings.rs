@@ -167,7 +167,7 @@ fn check_limit_rule(rule: &TimeLimitRule) -> std::result::Result<(), Refusal> {
     if rule
         .area_prefix
         .as_deref()
-        .is_some_and(|p| p.is_empty() || p.len() > 12 || !p.bytes().all(|b| b.is_ascii_digit()))
+        .is_some_and(|p| !gridsync_core::case::is_area_prefix(p))
     {
         return Err(invalid(
             "area_prefix",

@@ -373,6 +373,11 @@ pub const MAX_CAPTION_CHARS: usize = 200;
 /// An event's JSON payload.
 pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 
+/// A prefix of an area code: the area of a county, township or village (a scope, a rule).
+pub fn is_area_prefix(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// A 12-digit statistical division code (统计用区划代码) of a village or community.
 pub fn is_area_code(s: &str) -> bool {
     s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
