@@ -397,26 +397,28 @@ pub fn report(
 /// The cohort of `period` in `scope`, from the projection.
 pub async fn cohort(state: &AppState, scope: &Scope, period: Period) -> Result<Vec<CaseFacts>> {
     let (start, end) = period.bounds();
-    let (scope_lo, scope_hi) = crate::db::cases::area_range(scope.scope_prefix.as_deref());
+    let seen = crate::db::scope::Scope::new(scope.scope_prefix.as_deref(), &scope.org_id);
+    let (scope_lo, scope_hi, org) = seen.params();
     // No area asked for: every code (the empty prefix).
     let (area_lo, area_hi) =
         crate::db::cases::area_range(Some(scope.area.as_deref().unwrap_or("")));
-    let rows = sqlx::query(
+    // Audited: built from constants only; values are bound.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT id, case_no, title, status, category, risk_level, area_code, source, party_names,
                 COALESCE(submitted_at, resolved_at) AS received_at, submitted_at, accepted_at,
                 resolved_at, resolved_success, resolved_on_time, resolved_tier, dispatched_at,
                 signed_at, signed_on_time, satisfaction
          FROM cases
-         WHERE ((area_code >= $1 AND area_code < $2) OR assigned_orgs LIKE $3 OR handling_org = $4)
-           AND area_code >= $5 AND area_code < $6
+         WHERE {}
+           AND area_code >= $4 AND area_code < $5
            AND status <> 'DRAFT'
-           AND COALESCE(submitted_at, resolved_at) >= $7 AND COALESCE(submitted_at, resolved_at) < $8
+           AND COALESCE(submitted_at, resolved_at) >= $6 AND COALESCE(submitted_at, resolved_at) < $7
          ORDER BY received_at, id",
-    )
+        crate::db::scope::Scope::sql(state.db.dialect, "cases", 1)
+    )))
     .bind(scope_lo)
     .bind(scope_hi)
-    .bind(format!("%,{},%", scope.org_id))
-    .bind(&scope.org_id)
+    .bind(org)
     .bind(area_lo)
     .bind(area_hi)
     .bind(start)

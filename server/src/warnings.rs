@@ -270,16 +270,19 @@ pub async fn open_in_scope(
     level: &str,
     kind: &str,
 ) -> Result<Vec<WarningRow>> {
-    let (lo, hi) = crate::db::cases::area_range(caller.org.scope_prefix.as_deref());
-    let rows = sqlx::query(
-        "SELECT * FROM warnings WHERE cleared_at IS NULL
-           AND ((area_code >= $1 AND area_code < $2) OR org_ids LIKE $3)
-           AND ($4 = '' OR level = $4) AND ($5 = '' OR kind = $5)
-         ORDER BY due_at IS NULL, due_at, raised_at LIMIT 1000",
-    )
+    // Who sees a warning is who sees its case: the one scope definition.
+    let (lo, hi, org) = caller.scope().params();
+    // Audited: built from constants only; values are bound.
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM warnings w WHERE w.cleared_at IS NULL
+           AND w.case_id IN (SELECT k.id FROM cases k WHERE {})
+           AND ($4 = '' OR w.level = $4) AND ($5 = '' OR w.kind = $5)
+         ORDER BY w.due_at IS NULL, w.due_at, w.raised_at LIMIT 1000",
+        crate::db::scope::Scope::sql(state.db.dialect, "k", 1)
+    )))
     .bind(lo)
     .bind(hi)
-    .bind(format!("%,{},%", caller.org.id))
+    .bind(org)
     .bind(level)
     .bind(kind)
     .fetch_all(&state.db.pool())
