@@ -286,7 +286,7 @@ async fn exchange(f: &Fixture, request: &SyncRequest) -> SyncResponse {
     let ids: BTreeSet<CaseId> = request.push.iter().map(|p| p.doc_id).collect();
     let mut before = BTreeMap::new();
     for id in &ids {
-        match gridsync_server::cases::load(&f.state, *id).await {
+        match gridsync_server::center::cases::load(&f.state, *id).await {
             Ok(Some(mut doc)) => {
                 before.insert(*id, Held::of(&mut doc));
             }
@@ -324,7 +324,7 @@ async fn exchange(f: &Fixture, request: &SyncRequest) -> SyncResponse {
     assert_eq!(decoded, response);
     // What others wrote survives, and every case the center held still loads.
     for (id, held) in &before {
-        let mut doc = match gridsync_server::cases::load(&f.state, *id).await {
+        let mut doc = match gridsync_server::center::cases::load(&f.state, *id).await {
             Ok(Some(doc)) => doc,
             Ok(None) => panic!("case {id} is gone from the center"),
             Err(e) => panic!("case {id} no longer loads at the center: {e}"),

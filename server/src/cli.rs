@@ -136,7 +136,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         jwt_secret,
         demo: args.demo,
-        scan_every: Some(gridsync_server::warnings::SCAN_EVERY),
+        scan_every: Some(gridsync_server::center::warnings::SCAN_EVERY),
     };
     let (mut state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;
     let limits = &mut state.limits_http;

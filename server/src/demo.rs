@@ -283,8 +283,8 @@ pub async fn seed(db: &Db, now: i64) -> Result<bool> {
         };
         db.create_user(&user, &hash, now).await?;
     }
-    for rule in crate::rules::demo_rules() {
-        crate::rules::add(db, &rule, now).await?;
+    for rule in crate::center::rules::demo_rules() {
+        crate::center::rules::add(db, &rule, now).await?;
     }
     Ok(true)
 }

@@ -13,7 +13,7 @@
 pub mod audit;
 pub mod auth;
 pub mod caller;
-pub mod cases;
+pub mod center;
 pub mod db;
 pub mod demo;
 mod error;
@@ -21,11 +21,9 @@ pub mod http;
 pub mod ingest;
 pub mod policy;
 pub mod pull;
-pub mod rules;
 pub mod state;
 pub mod stats;
 pub mod sync;
-pub mod warnings;
 
 use std::sync::{Arc, OnceLock};
 
@@ -48,7 +46,7 @@ pub struct Config {
     /// Load the demo county into an empty database.
     pub demo: bool,
     /// Run the warning scanner every this often (`None`: not at all; tests call
-    /// [`warnings::scan_once`] themselves).
+    /// [`center::warnings::scan_once`] themselves).
     pub scan_every: Option<std::time::Duration>,
 }
 
@@ -119,7 +117,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         ));
     }
     if let Some(every) = config.scan_every {
-        tokio::spawn(warnings::run(state.clone(), every));
+        tokio::spawn(center::warnings::run(state.clone(), every));
     }
     Ok((state, bootstrap))
 }

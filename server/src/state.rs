@@ -18,7 +18,7 @@ pub struct AppState {
     /// Pushes go through the group-committing ingest task.
     pub ingest: crate::ingest::Ingest,
     /// Warnings and alerts as they happen, for `GET /v1/events` subscribers.
-    pub live: tokio::sync::broadcast::Sender<crate::warnings::LiveEvent>,
+    pub live: tokio::sync::broadcast::Sender<crate::center::warnings::LiveEvent>,
     /// Turns `true` when shutdown begins: endless responses (the live feed) end, so the
     /// graceful shutdown only waits for real work such as syncs.
     pub closing: tokio::sync::watch::Sender<bool>,

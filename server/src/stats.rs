@@ -769,7 +769,7 @@ pub async fn gbt31000_csv(state: &AppState, cases: &[CaseFacts]) -> Result<Strin
         let Ok(id) = facts.id.parse::<CaseId>() else {
             continue;
         };
-        let Some(doc) = crate::cases::load(state, id).await? else {
+        let Some(doc) = crate::center::cases::load(state, id).await? else {
             continue;
         };
         let case = doc.case();

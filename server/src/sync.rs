@@ -64,9 +64,9 @@ pub async fn sync(
             rejected: pushed.counts.rejected,
             pulled_changes: 0,
         };
-        crate::warnings::alert_high_risk(state, &pushed.submitted).await?;
+        crate::center::warnings::alert_high_risk(state, &pushed.submitted).await?;
         // Before the pull, so this very answer carries the accept and the dispatch.
-        crate::rules::auto_dispatch(state, &pushed.submitted).await?;
+        crate::center::rules::auto_dispatch(state, &pushed.submitted).await?;
     }
 
     crate::pull::pull(state, caller, &device, request, &mut response, now).await?;

@@ -194,7 +194,7 @@ fn main() {
     let mut json_feed = Vec::new();
     for id in &docs {
         let mut center_now = server
-            .block_on(gridsync_server::cases::load(&server.state, *id))
+            .block_on(gridsync_server::center::cases::load(&server.state, *id))
             .expect("load")
             .expect("the center holds the case");
         let all: Vec<Change> = center_now

@@ -559,7 +559,10 @@ pub fn check_converged(server: &TestServer, phones: &[&Phone], ledger: &Ledger) 
         for summary in list {
             let view = phone.store.case(summary.id).expect("case");
             let doc = server
-                .block_on(gridsync_server::cases::load(&server.state, summary.id))
+                .block_on(gridsync_server::center::cases::load(
+                    &server.state,
+                    summary.id,
+                ))
                 .expect("load")
                 .unwrap_or_else(|| panic!("case {} not at the server", summary.id));
             let case = doc.case();

@@ -185,7 +185,7 @@ impl Day {
     /// day. Nothing of the day has been synced when this returns.
     pub fn prepare(server: &TestServer, device_id: &str) -> Day {
         // The township's rule: whatever its villages submit goes to its judicial office.
-        let rule = gridsync_server::rules::DispatchRule {
+        let rule = gridsync_server::center::rules::DispatchRule {
             id: format!("bandwidth-{device_id}"),
             priority: 5,
             category: None,
@@ -196,7 +196,11 @@ impl Day {
             automatic: true,
         };
         server
-            .block_on(gridsync_server::rules::add(&server.state.db, &rule, 0))
+            .block_on(gridsync_server::center::rules::add(
+                &server.state.db,
+                &rule,
+                0,
+            ))
             .expect("add dispatch rule");
 
         let mut phone = Phone::login(&server.base_url(), "wang.grid", device_id);

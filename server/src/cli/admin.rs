@@ -279,7 +279,7 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Rules => {
-            for r in gridsync_server::rules::list(&db).await? {
+            for r in gridsync_server::center::rules::list(&db).await? {
                 let any = |v: &Option<String>| v.clone().unwrap_or_else(|| "*".into());
                 println!(
                     "{}\tpriority {}\t{} / {} / {}\t{} -> {}\t{}",
@@ -308,7 +308,7 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
             area_prefix,
             automatic,
         } => {
-            let rule = gridsync_server::rules::DispatchRule {
+            let rule = gridsync_server::center::rules::DispatchRule {
                 id,
                 priority,
                 category,
@@ -318,11 +318,11 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 target_org: target,
                 automatic,
             };
-            gridsync_server::rules::add(&db, &rule, now).await?;
+            gridsync_server::center::rules::add(&db, &rule, now).await?;
             println!("added rule {}", rule.id);
         }
         AdminCommand::RemoveRule { id } => {
-            gridsync_server::rules::remove(&db, &id).await?;
+            gridsync_server::center::rules::remove(&db, &id).await?;
             println!("removed rule {id}");
         }
         AdminCommand::Orgs => {

@@ -48,7 +48,7 @@ pub(crate) struct ListQuery {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Page {
-    items: Vec<crate::cases::CaseRow>,
+    items: Vec<crate::center::cases::CaseRow>,
     /// Pass as `before` for the next page; absent on the last page.
     next: Option<i64>,
 }
@@ -60,7 +60,7 @@ pub(crate) async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Page>, ApiError> {
     policy::require(&caller, Permission::ReadCases)?;
-    let filter = crate::cases::CaseFilter {
+    let filter = crate::center::cases::CaseFilter {
         status: q.status.unwrap_or_default(),
         category: q.category.unwrap_or_default(),
         risk: q.risk.unwrap_or_default(),
@@ -71,7 +71,7 @@ pub(crate) async fn list(
         org: q.org.unwrap_or_default(),
         overdue: q.overdue.unwrap_or(false),
     };
-    let (items, next) = crate::cases::list(&state, &caller, &filter).await?;
+    let (items, next) = crate::center::cases::list(&state, &caller, &filter).await?;
     Ok(Json(Page { items, next }))
 }
 
@@ -102,10 +102,10 @@ pub(crate) async fn detail(
     ApiQuery(q): ApiQuery<DetailQuery>,
 ) -> Result<Json<CaseDetail>, ApiError> {
     policy::require(&caller, Permission::ReadCases)?;
-    let (id, doc) = crate::cases::find_in_scope(&state, &caller, &id).await?;
+    let (id, doc) = crate::center::cases::find_in_scope(&state, &caller, &id).await?;
     let mut out = view(&state, id, &doc);
     if q.unmasked {
-        let full = crate::cases::reveal(&state, &caller, id, &doc).await?;
+        let full = crate::center::cases::reveal(&state, &caller, id, &doc).await?;
         out.case.parties = full.parties;
         out.case.address = full.address;
     }
@@ -144,7 +144,7 @@ pub(crate) struct ActionDone {
     case: CaseDetail,
 }
 
-/// Takes a workflow step (`crate::cases::take_step` checks it). `ACCEPT` takes no
+/// Takes a workflow step (`crate::center::cases::take_step` checks it). `ACCEPT` takes no
 /// `case_no`: the center assigns the next `{county6}-{yyyymmdd}-{seq}`. `DISPATCH` names
 /// registered organisations within the caller's reach by `to[].id`; their names come from
 /// the registry.
@@ -157,7 +157,7 @@ pub(crate) async fn act(
 ) -> Result<(StatusCode, Json<ActionDone>), ApiError> {
     policy::require(&caller, Permission::TakeSteps)?;
     let (id, event_id, doc) =
-        crate::cases::take_step(&state, &caller, &id, &body.kind, body.payload).await?;
+        crate::center::cases::take_step(&state, &caller, &id, &body.kind, body.payload).await?;
     tracing::info!(case = %id, kind = %body.kind, by = %caller.user.id, "workflow step");
     Ok((
         StatusCode::OK,
@@ -178,7 +178,7 @@ pub(crate) async fn intake(
     ApiJson(new): ApiJson<gridsync_core::case::NewCase>,
 ) -> Result<(StatusCode, Json<CaseDetail>), ApiError> {
     policy::require(&caller, Permission::Intake)?;
-    let (id, doc) = crate::cases::intake_by(&state, &caller, &new).await?;
+    let (id, doc) = crate::center::cases::intake_by(&state, &caller, &new).await?;
     tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
     Ok((StatusCode::CREATED, Json(view(&state, id, &doc))))
 }

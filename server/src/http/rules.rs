@@ -1,12 +1,12 @@
 //! `GET/POST /v1/dispatch-rules`, `DELETE /v1/dispatch-rules/{id}`: the auto-dispatch rules.
 //! Who reads and who changes them: `crate::policy`; changes only inside the caller's scope,
-//! audited (`crate::rules::add_by`, `remove_by`).
+//! audited (`crate::center::rules::add_by`, `remove_by`).
 
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiJson;
+use crate::center::rules::{self, DispatchRule};
 use crate::policy::{self, Permission};
-use crate::rules::{self, DispatchRule};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,7 +19,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/dispatch-rules/{id}", delete(remove))
 }
 
-#[utoipa::path(get, path = "/v1/dispatch-rules", tag = "workflow", summary = "Auto-dispatch rules, in the order they are tried", security(("bearer" = [])), responses((status = 200, body = Vec<crate::rules::DispatchRule>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/dispatch-rules", tag = "workflow", summary = "Auto-dispatch rules, in the order they are tried", security(("bearer" = [])), responses((status = 200, body = Vec<crate::center::rules::DispatchRule>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -28,7 +28,7 @@ pub(crate) async fn list(
     Ok(Json(rules::list(&state.db).await?))
 }
 
-#[utoipa::path(post, path = "/v1/dispatch-rules", tag = "workflow", summary = "Add an auto-dispatch rule (inside the caller's scope; audited)", security(("bearer" = [])), request_body = crate::rules::DispatchRule, responses((status = 201, body = crate::rules::DispatchRule), (status = 409, description = "The id exists", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input (`invalid_input`, naming the field): an unknown code, center or target", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or the area, center or target outside the caller's scope (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/dispatch-rules", tag = "workflow", summary = "Add an auto-dispatch rule (inside the caller's scope; audited)", security(("bearer" = [])), request_body = crate::center::rules::DispatchRule, responses((status = 201, body = crate::center::rules::DispatchRule), (status = 409, description = "The id exists", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input (`invalid_input`, naming the field): an unknown code, center or target", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or the area, center or target outside the caller's scope (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn add(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -44,7 +44,7 @@ fn resolve_on_the_spot_offline_versus_center_dispatch() {
     let center = Author::new("u-chen.dispatch", Role::Dispatcher, "330182-center");
     let st = &server.state;
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::accept("330182-20261128-000009"),
@@ -53,7 +53,7 @@ fn resolve_on_the_spot_offline_versus_center_dispatch() {
         .unwrap();
     let to = OrgRef::new("330182101-judicial", "青溪司法所");
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::dispatch_to(to, Tier::Township),
@@ -67,7 +67,7 @@ fn resolve_on_the_spot_offline_versus_center_dispatch() {
     let limits = TimeLimits::default();
     let mine = phone.store.case(id).unwrap();
     let theirs = server
-        .block_on(gridsync_server::cases::load(st, id))
+        .block_on(gridsync_server::center::cases::load(st, id))
         .unwrap()
         .unwrap()
         .state(&limits, now);

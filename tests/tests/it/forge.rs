@@ -19,7 +19,7 @@ pub(crate) fn load(server: &TestServer, case: CaseId) -> CaseDoc {
 /// The center's copy of a case: `Ok(None)` when it has none, `Err` when it does not open.
 pub(crate) fn try_load(server: &TestServer, case: CaseId) -> Result<Option<CaseDoc>, String> {
     server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .map_err(|e| e.to_string())
 }
 

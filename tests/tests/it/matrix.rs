@@ -46,14 +46,14 @@ pub(crate) fn accept_and_dispatch(server: &TestServer, id: CaseId, to: &str) {
     let center = Author::new("u-chen.dispatch", Role::Dispatcher, "330182-center");
     let st = &server.state;
     let no = server
-        .block_on(gridsync_server::cases::next_case_no(
+        .block_on(gridsync_server::center::cases::next_case_no(
             st,
             "330182",
             st.clock.now(),
         ))
         .unwrap();
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::accept(no),
@@ -62,7 +62,9 @@ pub(crate) fn accept_and_dispatch(server: &TestServer, id: CaseId, to: &str) {
         .unwrap();
     let dispatch = Action::dispatch_to(OrgRef::new(to, to), Tier::County);
     server
-        .block_on(gridsync_server::cases::act(st, id, &dispatch, &center))
+        .block_on(gridsync_server::center::cases::act(
+            st, id, &dispatch, &center,
+        ))
         .unwrap();
 }
 

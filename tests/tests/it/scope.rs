@@ -38,7 +38,7 @@ fn village_b_cannot_reach_village_a_and_the_rest_of_its_batch_proceeds() {
     assert_eq!(response.acks.len(), 1);
     assert_eq!(response.acks[0].doc_id, own);
     let center = server
-        .block_on(gridsync_server::cases::load(&server.state, case_a))
+        .block_on(gridsync_server::center::cases::load(&server.state, case_a))
         .unwrap()
         .unwrap();
     assert_eq!(center.case().title, "A 村: 宅基地纠纷");
@@ -93,7 +93,7 @@ fn a_grid_worker_cannot_author_a_dispatch() {
     assert_eq!(response.rejected.len(), 1);
     assert_eq!(response.rejected[0].code.as_str(), "event_not_permitted");
     let center = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .unwrap()
         .unwrap();
     assert!(center.events().iter().all(|e| e.id != "forged-1"));
@@ -124,7 +124,7 @@ fn a_device_cannot_push_under_another_devices_actor() {
 
     // Relaying a change the center already holds is fine: nothing new under a foreign actor.
     let held = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .unwrap()
         .unwrap()
         .changes_since(&[]);
@@ -197,7 +197,7 @@ fn a_case_dispatched_to_a_department_arrives_whole_on_its_phone() {
     );
     let state = &server.state;
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             state,
             case,
             &gridsync_core::workflow::Action::accept("330182-20261128-000001"),
@@ -206,7 +206,7 @@ fn a_case_dispatched_to_a_department_arrives_whole_on_its_phone() {
         .unwrap();
     let to = gridsync_core::workflow::OrgRef::new("330182101-judicial", "青溪司法所");
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             state,
             case,
             &gridsync_core::workflow::Action::dispatch_to(

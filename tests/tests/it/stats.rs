@@ -113,7 +113,7 @@ impl Center<'_> {
     fn act(&mut self, when: Timestamp, id: CaseId, action: Action, by: &Author) {
         self.clock.set(when);
         self.server
-            .block_on(gridsync_server::cases::act(
+            .block_on(gridsync_server::center::cases::act(
                 &self.server.state,
                 id,
                 &action,

@@ -105,7 +105,7 @@ fn three_phones_two_villages_converge_with_the_center() {
         for id in all_cases(p) {
             let mine = p.store.case(id).unwrap();
             let center = server
-                .block_on(gridsync_server::cases::load(&server.state, id))
+                .block_on(gridsync_server::center::cases::load(&server.state, id))
                 .unwrap()
                 .unwrap();
             assert_eq!(mine.case, center.case(), "case {id} on {}", p.device_id);
@@ -238,7 +238,7 @@ fn one_case_pushed_from_many_devices_at_once_loses_no_note() {
         });
     }
     let center = server
-        .block_on(gridsync_server::cases::load(&server.state, id))
+        .block_on(gridsync_server::center::cases::load(&server.state, id))
         .unwrap()
         .unwrap()
         .case();
@@ -313,7 +313,7 @@ fn a_case_read_while_its_snapshot_is_rewritten_opens_whole() {
                 while !done.load(Ordering::Acquire) {
                     let floor = acked.load(Ordering::Acquire);
                     let doc = server
-                        .block_on(gridsync_server::cases::load(&server.state, id))
+                        .block_on(gridsync_server::center::cases::load(&server.state, id))
                         .expect("a case read beside pushes opens")
                         .expect("the case exists");
                     let notes = doc.case().notes.len();

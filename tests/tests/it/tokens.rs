@@ -326,7 +326,7 @@ fn a_revoked_device_loses_every_door_and_the_users_other_devices_keep_theirs() {
     );
     // A tampered push from it changes nothing at the center.
     let before = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .unwrap()
         .unwrap()
         .case();
@@ -335,7 +335,7 @@ fn a_revoked_device_loses_every_door_and_the_users_other_devices_keep_theirs() {
         .unwrap();
     assert_eq!(lost.sync().unwrap_err().code, "device_revoked");
     let after = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .unwrap()
         .unwrap()
         .case();
@@ -383,7 +383,7 @@ fn a_moved_users_phone_pushes_its_unsent_work_then_purges_the_old_villages_cases
     assert_eq!(report.unsent_changes, 0);
     let center = |id| {
         server
-            .block_on(gridsync_server::cases::load(&server.state, id))
+            .block_on(gridsync_server::center::cases::load(&server.state, id))
             .unwrap()
     };
     let held_at_center = center(held).unwrap();
@@ -452,7 +452,7 @@ fn a_purged_case_takes_late_work_only_while_the_revocation_is_repeated() {
     };
     let title = |server: &TestServer| {
         server
-            .block_on(gridsync_server::cases::load(&server.state, held))
+            .block_on(gridsync_server::center::cases::load(&server.state, held))
             .unwrap()
             .unwrap()
             .case()

@@ -101,7 +101,7 @@ fn a_change_waiting_for_a_dependency_is_parked_then_judged_when_it_arrives() {
 
     // Two edits made one after the other on the phone; only the second is pushed.
     let center = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .unwrap()
         .unwrap()
         .save();
@@ -111,7 +111,7 @@ fn a_change_waiting_for_a_dependency_is_parked_then_judged_when_it_arrives() {
     doc.put(ROOT, "summary", "第二步").unwrap();
     let second = doc.get_last_local_change().unwrap().raw_bytes().to_vec();
     let heads_before = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .unwrap()
         .unwrap()
         .heads();
@@ -129,7 +129,7 @@ fn a_change_waiting_for_a_dependency_is_parked_then_judged_when_it_arrives() {
     let heads_now: Vec<[u8; 32]> = heads_before.iter().map(|h| h.0).collect();
     assert_eq!(ack.heads, heads_now, "the parked change is not in the case");
     let mut now = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .unwrap()
         .unwrap();
     assert_eq!(now.heads(), heads_before);
@@ -159,7 +159,7 @@ fn a_change_waiting_for_a_dependency_is_parked_then_judged_when_it_arrives() {
     );
     assert!(answer.rejected.is_empty(), "{:?}", answer.rejected);
     let landed = server
-        .block_on(gridsync_server::cases::load(&server.state, case))
+        .block_on(gridsync_server::center::cases::load(&server.state, case))
         .unwrap()
         .unwrap();
     assert_eq!(landed.case().summary, "第二步");
@@ -207,7 +207,7 @@ fn a_stored_case_that_does_not_open_fails_only_itself() {
     assert_eq!(report.rejected[0].case_id, broken);
     assert_eq!(report.rejected[0].code, "case_unavailable");
     let sound_now = server
-        .block_on(gridsync_server::cases::load(&server.state, sound))
+        .block_on(gridsync_server::center::cases::load(&server.state, sound))
         .unwrap()
         .unwrap();
     assert!(sound_now.case().notes.iter().any(|n| n.text == "走访二"));

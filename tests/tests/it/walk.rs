@@ -19,7 +19,7 @@ fn one_case_walks_every_step_and_the_phone_follows() {
     let server = TestServer::start();
     let base = server.base_url();
     // Neighbour disputes of 青溪镇 go to its judicial office automatically.
-    let rule = gridsync_server::rules::DispatchRule {
+    let rule = gridsync_server::center::rules::DispatchRule {
         id: "qingxi-neighbour".into(),
         priority: 5,
         category: Some("NEIGHBOUR".into()),
@@ -30,7 +30,11 @@ fn one_case_walks_every_step_and_the_phone_follows() {
         automatic: true,
     };
     server
-        .block_on(gridsync_server::rules::add(&server.state.db, &rule, 0))
+        .block_on(gridsync_server::center::rules::add(
+            &server.state.db,
+            &rule,
+            0,
+        ))
         .unwrap();
 
     // 1. Recorded offline, submitted, synced: auto-dispatched within the same sync.
@@ -142,7 +146,7 @@ fn one_case_walks_every_step_and_the_phone_follows() {
         .unwrap();
     phone.sync().unwrap();
     let center = server
-        .block_on(gridsync_server::cases::load(&server.state, id))
+        .block_on(gridsync_server::center::cases::load(&server.state, id))
         .unwrap()
         .unwrap();
     let at_center = center.state(&server.state.limits, server.state.clock.now());

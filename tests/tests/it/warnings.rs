@@ -40,10 +40,12 @@ fn dispatched_case(server: &TestServer, clock: &ManualClock, difficulty: Difficu
     clock.set(T0);
     let st = &server.state;
     let no = server
-        .block_on(gridsync_server::cases::next_case_no(st, "330182", T0))
+        .block_on(gridsync_server::center::cases::next_case_no(
+            st, "330182", T0,
+        ))
         .unwrap();
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::accept(no),
@@ -52,7 +54,7 @@ fn dispatched_case(server: &TestServer, clock: &ManualClock, difficulty: Difficu
         .unwrap();
     let to = OrgRef::new("330182-labour", "劳动监察大队");
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::dispatch_to(to, Tier::County),
@@ -76,7 +78,7 @@ fn scan_level(
 ) -> Option<String> {
     clock.set(at);
     server
-        .block_on(gridsync_server::warnings::scan_once(&server.state))
+        .block_on(gridsync_server::center::warnings::scan_once(&server.state))
         .unwrap();
     server.block_on(async {
         sqlx::query_scalar::<_, String>(
@@ -114,7 +116,7 @@ fn an_unsigned_dispatch_warns_at_70_percent_and_is_supervised_at_100() {
     );
     let center_doc = |server: &TestServer| {
         server
-            .block_on(gridsync_server::cases::load(&server.state, id))
+            .block_on(gridsync_server::center::cases::load(&server.state, id))
             .unwrap()
             .unwrap()
     };
@@ -149,7 +151,7 @@ fn an_unsigned_dispatch_warns_at_70_percent_and_is_supervised_at_100() {
 
     // Signed for: the sign warning clears, the handling clock (7 days, general) runs.
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             &server.state,
             id,
             &Action::SignFor {},
@@ -176,7 +178,7 @@ fn handling_limits_follow_the_difficulty_3_7_15_days() {
         let signed = T0.plus_millis(H);
         clock.set(signed);
         server
-            .block_on(gridsync_server::cases::act(
+            .block_on(gridsync_server::center::cases::act(
                 &server.state,
                 id,
                 &Action::SignFor {},
@@ -208,7 +210,7 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
     let clock = Arc::new(ManualClock::new(T0));
     let server = TestServer::start_with_clock(clock.clone());
     // The county's rule for wage arrears handled at county level: sign within 12 hours.
-    let rule = gridsync_server::warnings::TimeLimitRule {
+    let rule = gridsync_server::center::warnings::TimeLimitRule {
         id: "county-wages".into(),
         tier: Some("COUNTY".into()),
         category: Some("LABOUR_WAGES".into()),
@@ -219,7 +221,7 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
         },
     };
     server
-        .block_on(gridsync_server::warnings::put_limit_rule(
+        .block_on(gridsync_server::center::warnings::put_limit_rule(
             &server.state.db,
             &rule,
             T0.0,
@@ -232,7 +234,7 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
     clock.set(T0);
     let st = &server.state;
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::accept("330182-20261118-000001"),
@@ -241,7 +243,7 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
         .unwrap();
     let to = OrgRef::new("330182-labour", "劳动监察大队");
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::dispatch_to(to, Tier::County),
@@ -395,7 +397,7 @@ fn an_installment_falling_due_warns_beside_the_follow_up() {
     let id = dispatched_case(&server, &clock, Difficulty::General);
     let st = &server.state;
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::SignFor {},
@@ -403,7 +405,7 @@ fn an_installment_falling_due_warns_beside_the_follow_up() {
         ))
         .unwrap();
     server
-        .block_on(gridsync_server::cases::act(
+        .block_on(gridsync_server::center::cases::act(
             st,
             id,
             &Action::StartHandling {},
@@ -429,7 +431,12 @@ fn an_installment_falling_due_warns_beside_the_follow_up() {
         agreement: Some(agreement),
     };
     server
-        .block_on(gridsync_server::cases::act(st, id, &resolve, &labour()))
+        .block_on(gridsync_server::center::cases::act(
+            st,
+            id,
+            &resolve,
+            &labour(),
+        ))
         .unwrap();
 
     // The follow-up limit runs 7 days from resolution; the installment's reminder window is

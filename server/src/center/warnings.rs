@@ -492,7 +492,7 @@ pub async fn scan_once(state: &AppState) -> Result<ScanReport> {
                 note: "签收超时，自动督办 / unsigned past its limit".into(),
                 auto: true,
             };
-            match crate::cases::act(state, id, &action, &author).await {
+            match crate::center::cases::act(state, id, &action, &author).await {
                 Ok(_) => {
                     report.supervised.push(id);
                     events.push(live("supervised", d, "SIGN", "RED"));

@@ -116,7 +116,7 @@ async fn check(db: &Db, rule: &DispatchRule) -> Result<Org, Refusal> {
             ),
         ));
     }
-    crate::cases::dispatch_targets(
+    crate::center::cases::dispatch_targets(
         db,
         &center,
         std::slice::from_ref(&rule.target_org),
@@ -267,7 +267,7 @@ pub async fn auto_dispatch(state: &AppState, ids: &[CaseId]) -> Result<Vec<CaseI
     }
     let mut done = Vec::new();
     for id in ids {
-        let Some(doc) = crate::cases::load(state, *id).await? else {
+        let Some(doc) = crate::center::cases::load(state, *id).await? else {
             continue;
         };
         let case = doc.case();
@@ -318,7 +318,7 @@ async fn apply(state: &AppState, id: CaseId, rule: &DispatchRule) -> Result<()> 
         auto: true,
     };
     // One transaction, one commit: this runs inside a phone's sync.
-    crate::cases::act_all(state, id, &[accept, dispatch], Some(&county), &system).await?;
+    crate::center::cases::act_all(state, id, &[accept, dispatch], Some(&county), &system).await?;
     tracing::info!(case = %id, rule = %rule.id, to = %target.id, "auto-dispatched");
     Ok(())
 }

@@ -521,7 +521,7 @@ pub async fn act_all(
             EventKind::Accept | EventKind::Dispatch | EventKind::Escalate
         )
     }) {
-        Some(crate::warnings::limit_rules(&state.db).await?)
+        Some(crate::center::warnings::limit_rules(&state.db).await?)
     } else {
         None
     };
@@ -543,7 +543,7 @@ pub async fn act_all(
             if let Some(rules) = &rules {
                 let case = doc.case();
                 let tier = doc.state(&state.limits, now).tier;
-                let limits = crate::warnings::limits_for(
+                let limits = crate::center::warnings::limits_for(
                     rules,
                     tier,
                     case.category.as_code(),
@@ -716,8 +716,8 @@ pub async fn intake_by(
         org: caller.org.id.clone(),
     };
     let id = intake(state, new, &author).await?;
-    crate::warnings::alert_high_risk(state, &[id]).await?;
-    crate::rules::auto_dispatch(state, &[id]).await?;
+    crate::center::warnings::alert_high_risk(state, &[id]).await?;
+    crate::center::rules::auto_dispatch(state, &[id]).await?;
     let doc = load(state, id).await?.ok_or(Error::NotFound("case"))?;
     Ok((id, doc))
 }
