@@ -799,14 +799,32 @@ pub(crate) async fn hold_many(
     Ok(())
 }
 
+/// A stored case that does not open.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct UnavailableCase {
+    pub(crate) case_id: String,
+    /// The error, for the operator (no personal data: a decoding error).
+    pub(crate) error: String,
+    /// Epoch milliseconds.
+    pub(crate) found_at: i64,
+    pub(crate) last_seen_at: i64,
+}
+
+/// A change waiting for its dependencies.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ParkedChange {
+    pub(crate) hash: String,
+    pub(crate) case_id: String,
+    pub(crate) device_id: String,
+    /// Epoch milliseconds, when first parked; refused after seven days.
+    pub(crate) received_at: i64,
+}
+
 /// The quarantine, for the administrator: unavailable cases and parked changes (at most
 /// 1,000 of each, newest first).
 pub(crate) async fn quarantine(
     db: &crate::db::Db,
-) -> Result<(
-    Vec<crate::http::quarantine::UnavailableCase>,
-    Vec<crate::http::quarantine::ParkedChange>,
-)> {
+) -> Result<(Vec<UnavailableCase>, Vec<ParkedChange>)> {
     let cases: Vec<(String, String, i64, i64)> = sqlx::query_as(
         "SELECT case_id, error, found_at, last_seen_at FROM unavailable_cases
          ORDER BY last_seen_at DESC LIMIT 1000",
@@ -822,25 +840,21 @@ pub(crate) async fn quarantine(
     Ok((
         cases
             .into_iter()
-            .map(|(case_id, error, found_at, last_seen_at)| {
-                crate::http::quarantine::UnavailableCase {
-                    case_id,
-                    error,
-                    found_at,
-                    last_seen_at,
-                }
+            .map(|(case_id, error, found_at, last_seen_at)| UnavailableCase {
+                case_id,
+                error,
+                found_at,
+                last_seen_at,
             })
             .collect(),
         parked
             .into_iter()
-            .map(
-                |(hash, case_id, device_id, received_at)| crate::http::quarantine::ParkedChange {
-                    hash,
-                    case_id,
-                    device_id,
-                    received_at,
-                },
-            )
+            .map(|(hash, case_id, device_id, received_at)| ParkedChange {
+                hash,
+                case_id,
+                device_id,
+                received_at,
+            })
             .collect(),
     ))
 }

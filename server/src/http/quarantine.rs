@@ -16,26 +16,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/quarantine", get(list))
 }
 
-/// A stored case that does not open.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct UnavailableCase {
-    pub(crate) case_id: String,
-    /// The error, for the operator (no personal data: a decoding error).
-    pub(crate) error: String,
-    /// Epoch milliseconds.
-    pub(crate) found_at: i64,
-    pub(crate) last_seen_at: i64,
-}
-
-/// A change waiting for its dependencies.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct ParkedChange {
-    pub(crate) hash: String,
-    pub(crate) case_id: String,
-    pub(crate) device_id: String,
-    /// Epoch milliseconds, when first parked; refused after seven days.
-    pub(crate) received_at: i64,
-}
+pub(crate) use crate::db::cases::{ParkedChange, UnavailableCase};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Quarantine {
