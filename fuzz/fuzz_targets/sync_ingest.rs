@@ -26,15 +26,10 @@ use axum::body::Body;
 use gridsync_core::case::{CaseId, Timestamp};
 use gridsync_core::clock::ManualClock;
 use gridsync_core::protocol::{DecodeLimits, DocChanges, RejectCode, SyncRequest, SyncResponse};
-<<<<<<< HEAD
-use gridsync_fuzz::{BOUND_ACTORS, NOW_MS, ORG, USER, actor, case_id, record, run};
-use gridsync_server::caller::Caller;
-=======
 use gridsync_fuzz::{
     BOUND_ACTORS, Held, KNOWN_REJECT_CODES, NOW_MS, ORG, USER, actor, case_id, record, run,
 };
-use gridsync_server::sync::Caller;
->>>>>>> h3
+use gridsync_server::caller::Caller;
 use gridsync_server::{AppState, Config};
 use libfuzzer_sys::fuzz_target;
 use sqlx::AnyConnection;
