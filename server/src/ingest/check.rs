@@ -123,5 +123,12 @@ fn check_event(caller: &Caller, e: &Event) -> std::result::Result<(), String> {
             kind.label_en()
         ));
     }
-    Ok(())
+    // The payload as the API would take it: a step the center would refuse as 400 is not
+    // stored because it came by sync (the fold would only show it as superseded).
+    let action = e
+        .action()
+        .map_err(|why| format!("event {}: the payload does not parse: {why}", e.id))?;
+    action
+        .validate()
+        .map_err(|why| format!("event {}: {why}", e.id))
 }

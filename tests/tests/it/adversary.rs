@@ -386,7 +386,8 @@ impl Gen<'_> {
             .filter(|o| match key {
                 "notes" => !matches!(str_at(d, o, "author").as_str(), "" | "u-wang.grid"),
                 "attachments" => self.others.contains(&str_at(d, o, "id")),
-                _ => true,
+                // Not one this change appended (its author's own, still being written).
+                _ => !matches!(str_at(d, o, "by_user").as_str(), "" | "u-wang.grid"),
             })
             .collect();
         items.choose(self.rng).cloned()
