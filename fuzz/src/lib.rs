@@ -31,6 +31,8 @@ pub const KNOWN_REJECT_CODES: &[&str] = &[
     "too_large",
     "operation_not_permitted",
     "invalid_value",
+    // A new case whose first change depends on changes the center never got.
+    "missing_dependencies",
 ];
 
 /// What others wrote in a case, as the center reads it: what a push must leave as it was.
