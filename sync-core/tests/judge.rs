@@ -409,6 +409,7 @@ fn each_operation_is_judged_as_the_table_says() {
             Err(Refusal::Operation(_)) => Expect::Operation,
             Err(Refusal::Event(_)) => Expect::Event,
             Err(Refusal::Value(_)) => Expect::Value,
+            Err(Refusal::Malformed(m)) => panic!("{what}: malformed: {m}"),
         };
         if got != expect {
             wrong.push(format!(

@@ -201,6 +201,7 @@ pub(super) fn merge(
             OpRefusal::Operation(_) => RejectCode::OperationNotPermitted,
             OpRefusal::Event(_) => RejectCode::EventNotPermitted,
             OpRefusal::Value(_) => RejectCode::InvalidValue,
+            OpRefusal::Malformed(_) => RejectCode::MalformedChange,
         };
         (
             code,

@@ -109,12 +109,17 @@ pub enum Refusal {
     Event(String),
     /// A value the HTTP API would refuse too (too long, an unknown code, a bad area code).
     Value(String),
+    /// A change whose operations cannot be read (refused as malformed).
+    Malformed(String),
 }
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Refusal::Operation(m) | Refusal::Event(m) | Refusal::Value(m) => f.write_str(m),
+            Refusal::Operation(m)
+            | Refusal::Event(m)
+            | Refusal::Value(m)
+            | Refusal::Malformed(m) => f.write_str(m),
         }
     }
 }
@@ -375,7 +380,10 @@ fn judge_one(
     chained: &mut HashMap<&'static str, (u64, ActorId)>,
     change: &Change,
 ) -> Result<(), Refusal> {
-    let expanded = change.decode();
+    // Automerge 0.12 panics decoding some hostile changes (an operation naming an actor the
+    // change does not list; found by `fuzz/sync_ingest`): refused as malformed instead.
+    let expanded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| change.decode()))
+        .map_err(|_| Refusal::Malformed("the change's operations cannot be read".into()))?;
     let actor = expanded.actor_id.clone();
     let start = expanded.start_op.get();
     let mut recorded = false;
