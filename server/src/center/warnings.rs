@@ -174,17 +174,7 @@ fn check_limit_rule(rule: &TimeLimitRule) -> std::result::Result<(), Refusal> {
             "a prefix of a 12-digit area code".into(),
         ));
     }
-    let l = &rule.limits;
-    let values = [
-        l.accept,
-        l.accept_high_risk,
-        l.sign,
-        l.handle_simple,
-        l.handle_general,
-        l.handle_complex,
-        l.follow_up,
-    ];
-    if values.iter().any(|v| *v <= 0) || !(1..=100).contains(&l.yellow_percent) {
+    if !rule.limits.is_valid() {
         return Err(invalid(
             "limits",
             "every limit must be positive, yellow_percent 1..=100".into(),

@@ -616,7 +616,15 @@ fn new_item_id() -> String {
 }
 
 fn limits_invalid(l: &TimeLimits) -> bool {
-    limit_values(l)[..7].iter().any(|x| *x <= 0) || !(1..=100).contains(&l.yellow_percent)
+    !l.is_valid()
+}
+
+impl TimeLimits {
+    /// Every limit positive, the yellow threshold 1..=100 %: the one rule, for the case
+    /// document and the center's configuration alike.
+    pub fn is_valid(&self) -> bool {
+        limit_values(self)[..7].iter().all(|x| *x > 0) && (1..=100).contains(&self.yellow_percent)
+    }
 }
 
 fn validate_new(new: &NewCase) -> Result<()> {
