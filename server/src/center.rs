@@ -7,3 +7,30 @@
 pub mod cases;
 pub mod rules;
 pub mod warnings;
+
+use crate::policy::Refusal;
+
+/// What every configuration rule (dispatch, time limits) must be, whoever writes it: an id of
+/// 1 to 64 characters, a known category, an area prefix that is one. 400 `invalid_input`
+/// naming the field.
+fn check_rule_fields(
+    id: &str,
+    category: Option<&str>,
+    area_prefix: Option<&str>,
+) -> std::result::Result<(), Refusal> {
+    let invalid = |field: &str, message: String| Refusal::invalid("invalid_input", field, message);
+    if id.trim().is_empty() || id.len() > 64 {
+        return Err(invalid("id", "1 to 64 characters".into()));
+    }
+    if let Some(c) = category {
+        c.parse::<gridsync_core::case::Category>()
+            .map_err(|e| invalid("category", e.to_string()))?;
+    }
+    if area_prefix.is_some_and(|p| !gridsync_core::case::is_area_prefix(p)) {
+        return Err(invalid(
+            "area_prefix",
+            "a prefix of a 12-digit area code".into(),
+        ));
+    }
+    Ok(())
+}

@@ -76,26 +76,14 @@ pub async fn list(db: &Db) -> Result<Vec<DispatchRule>> {
 /// dispatcher's DISPATCH: unknown 400, outside the reach 403 `out_of_scope`).
 async fn check(db: &Db, rule: &DispatchRule) -> Result<Org, Refusal> {
     let invalid = |field: &str, message: String| Refusal::invalid("invalid_input", field, message);
-    if rule.id.trim().is_empty() || rule.id.len() > 64 {
-        return Err(invalid("id", "1 to 64 characters".into()));
-    }
-    if let Some(c) = &rule.category {
-        c.parse::<gridsync_core::case::Category>()
-            .map_err(|e| invalid("category", e.to_string()))?;
-    }
+    super::check_rule_fields(
+        &rule.id,
+        rule.category.as_deref(),
+        rule.area_prefix.as_deref(),
+    )?;
     if let Some(r) = &rule.risk_level {
         r.parse::<gridsync_core::case::RiskLevel>()
             .map_err(|e| invalid("risk_level", e.to_string()))?;
-    }
-    if rule
-        .area_prefix
-        .as_deref()
-        .is_some_and(|p| !gridsync_core::case::is_area_prefix(p))
-    {
-        return Err(invalid(
-            "area_prefix",
-            "a prefix of a 12-digit area code".into(),
-        ));
     }
     let center = db
         .org(&rule.center_org)

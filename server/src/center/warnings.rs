@@ -153,26 +153,14 @@ pub async fn set_limit_rule(
 
 fn check_limit_rule(rule: &TimeLimitRule) -> std::result::Result<(), Refusal> {
     let invalid = |field: &str, message: String| Refusal::invalid("invalid_input", field, message);
-    if rule.id.trim().is_empty() || rule.id.len() > 64 {
-        return Err(invalid("id", "1 to 64 characters".into()));
-    }
+    super::check_rule_fields(
+        &rule.id,
+        rule.category.as_deref(),
+        rule.area_prefix.as_deref(),
+    )?;
     if let Some(t) = &rule.tier {
         t.parse::<Tier>()
             .map_err(|e| invalid("tier", e.to_string()))?;
-    }
-    if let Some(c) = &rule.category {
-        c.parse::<gridsync_core::case::Category>()
-            .map_err(|e| invalid("category", e.to_string()))?;
-    }
-    if rule
-        .area_prefix
-        .as_deref()
-        .is_some_and(|p| !gridsync_core::case::is_area_prefix(p))
-    {
-        return Err(invalid(
-            "area_prefix",
-            "a prefix of a 12-digit area code".into(),
-        ));
     }
     if !rule.limits.is_valid() {
         return Err(invalid(

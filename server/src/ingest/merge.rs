@@ -212,8 +212,12 @@ pub(super) fn merge(
         )
     };
     let mut new = Vec::with_capacity(fresh.len());
-    let chain: Vec<Change> = fresh.iter().map(|(c, _, _)| c.clone()).collect();
-    if fresh.len() > 1 && doc.is_chain_from_heads(&chain) {
+    let chain: Vec<Change> = if fresh.len() > 1 {
+        fresh.iter().map(|(c, _, _)| c.clone()).collect()
+    } else {
+        Vec::new()
+    };
+    if !chain.is_empty() && doc.is_chain_from_heads(&chain) {
         // The usual push, a phone's successive edits: judged as a chain, applied at once
         // (applying change by change cost a sixth more per new case).
         if let Err(refusal) = doc.judge_chain(&chain, &writer) {

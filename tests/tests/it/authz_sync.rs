@@ -13,7 +13,7 @@
 
 use automerge::transaction::Transactable;
 use automerge::{ObjType, ROOT, ReadDoc};
-use gridsync_core::case::{CaseId, Part, may_edit};
+use gridsync_core::case::{CaseId, LIMIT_KEYS, Part, may_edit};
 use gridsync_core::protocol::DocChanges;
 use gridsync_core::workflow::{Author, EventKind, Role, may_push};
 use gridsync_server::db::accounts::User;
@@ -175,15 +175,7 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                         // A complete, valid set: a year for everything (the deadlines a
                         // tampered phone would like).
                         let limits = d.put_object(ROOT, "time_limits", ObjType::Map).unwrap();
-                        for key in [
-                            "accept",
-                            "accept_high_risk",
-                            "sign",
-                            "handle_simple",
-                            "handle_general",
-                            "handle_complex",
-                            "follow_up",
-                        ] {
+                        for key in LIMIT_KEYS.into_iter().take(7) {
                             d.put(&limits, key, 365 * 86_400_000i64).unwrap();
                         }
                         d.put(&limits, "yellow_percent", 100i64).unwrap();
