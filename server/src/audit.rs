@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::caller::Caller;
 use crate::db::{self, Db, Dialect};
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::state::Center;
 
 /// What the first entry chains to.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -151,10 +151,10 @@ pub fn entry_hash(
     hex::encode(h.finalize())
 }
 
-/// Appends one entry at the state's clock time, chained to the last one.
-pub async fn append(state: &AppState, entry: Entry) -> Result<()> {
-    let mut tx = state.db.writer.begin().await?;
-    append_in(&mut tx, state, entry).await?;
+/// Appends one entry at the center's clock time, chained to the last one.
+pub async fn append(center: &Center, entry: Entry) -> Result<()> {
+    let mut tx = center.db.writer.begin().await?;
+    append_in(&mut tx, center, entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -168,23 +168,17 @@ pub async fn append_at(db: &Db, at: i64, entry: Entry) -> Result<()> {
 }
 
 /// [`append`] inside the caller's write transaction: the entry lands with what it records.
-pub(crate) async fn append_in(
-    tx: &mut sqlx::AnyConnection,
-    state: &AppState,
-    entry: Entry,
-) -> Result<()> {
-    append_in_at(tx, state.db.dialect, state.clock.now().0, entry).await
+pub(crate) async fn append_in(tx: &mut db::Conn, center: &Center, entry: Entry) -> Result<()> {
+    append_in_at(tx, center.db.dialect, center.clock.now().0, entry).await
 }
 
-async fn append_in_at(
-    tx: &mut sqlx::AnyConnection,
-    dialect: Dialect,
-    at: i64,
-    entry: Entry,
-) -> Result<()> {
+async fn append_in_at(tx: &mut db::Conn, dialect: Dialect, at: i64, entry: Entry) -> Result<()> {
     let detail = serde_json::to_string(&entry.detail)
         .map_err(|e| Error::Invalid(format!("audit detail: {e}")))?;
-    let (seq, prev_hash) = db::audit::last_link(tx, dialect).await?;
+    let (seq, prev_hash) = match db::audit::last_link(tx, dialect).await? {
+        Some((seq, hash)) => (seq + 1, hash),
+        None => (1, GENESIS.to_owned()),
+    };
     let hash = entry_hash(
         &prev_hash,
         seq,

@@ -3,13 +3,14 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+pub use crate::secrets::{key_id, random_secret};
 
 /// Access tokens live this long: short, since a stolen one cannot be revoked.
 pub const ACCESS_TTL_SECS: i64 = 15 * 60;
@@ -118,15 +119,6 @@ impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Keys(..)")
     }
-}
-
-/// The key id of a secret: a hash prefix, so the id says nothing of the key, and the same
-/// secret has the same id in every process (and in tools that mint tokens with it).
-pub fn key_id(secret: &[u8]) -> String {
-    let mut h = Sha256::new();
-    h.update(b"gridsync jwt kid\n");
-    h.update(secret);
-    hex::encode(&h.finalize()[..8])
 }
 
 impl Keys {
@@ -299,13 +291,6 @@ pub async fn reload_keys_every(
     }
 }
 
-/// A fresh random secret (for the JWT key, and refresh tokens).
-pub fn random_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// Refresh tokens are stored only as their SHA-256.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -335,6 +320,7 @@ mod tests {
             Err(TokenError::UnknownKey)
         );
         // alg: none with the same claims.
+        use base64::Engine as _;
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let none = format!(
             "{}.{}.",

@@ -4,7 +4,6 @@
 use crate::db::accounts::{Org, User};
 use crate::db::cases::Projection;
 use crate::db::scope::Scope;
-use crate::state::AppState;
 
 /// Phones drop archived cases after this long (DESIGN §5: 30 days by default).
 pub(crate) const PHONE_RETENTION_MS: i64 = 30 * 24 * 3_600_000;
@@ -66,6 +65,6 @@ impl Caller {
 
 /// After the window in which the phone is told of a revocation, it has purged the case and
 /// has no unsent work for it: an edit then comes from a copy it should not have.
-pub(crate) fn revoked_after(state: &AppState) -> i64 {
-    state.clock.now().0 - REVOKED_REPEAT_MS
+pub(crate) fn revoked_after(now: i64) -> i64 {
+    now - REVOKED_REPEAT_MS
 }

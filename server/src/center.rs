@@ -1,10 +1,15 @@
-//! The center's own work on cases, beside what phones push: workflow steps, intake and case
-//! numbers ([`cases`]), automatic dispatch ([`rules`]), time limits, the warning scanner,
-//! supervision, high-risk alerts and the live feed ([`warnings`]). Every edit of a case
+//! The center's own work on cases, beside what phones push. Calls run down this list:
+//! [`intake`] (one-stop intake: record, alert, auto-dispatch) → [`rules`] (automatic
+//! dispatch) and [`warnings`] (the scanner, supervision, high-risk alerts, the live feed) →
+//! [`cases`] (the list, workflow steps, case numbers) → [`reach`] (who may be dispatched
+//! to) and [`limits`] (time limits per tier, category and area). Every edit of a case
 //! document goes through `sync-core`'s typed operations and the one change-log writer
 //! (`db::cases::append_changes`), so it reaches the phones at their next sync.
 
 pub mod cases;
+pub mod intake;
+pub mod limits;
+pub mod reach;
 pub mod rules;
 pub mod warnings;
 

@@ -13,7 +13,7 @@ use anyhow::Context;
 
 use clap::{Args, Parser, Subcommand};
 use gridsync_core::clock::SystemClock;
-use gridsync_server::state::Timeouts;
+use gridsync_server::Timeouts;
 use gridsync_server::{Bootstrap, Config};
 
 /// The default database: an SQLite file in the working directory, created on first start.

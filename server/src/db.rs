@@ -6,14 +6,22 @@
 
 pub mod accounts;
 pub(crate) mod audit;
+pub(crate) mod case_list;
 pub(crate) mod cases;
 pub(crate) mod feed;
+pub(crate) mod limits;
+pub(crate) mod rules;
 pub(crate) mod scope;
+pub(crate) mod warnings;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 use crate::error::{Error, Result};
+
+/// A connection, or a transaction (through its `&mut *tx`), that the domain hands to the
+/// queries here.
+pub type Conn = sqlx::AnyConnection;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -174,7 +182,7 @@ impl Db {
         }
         let secret = match self.setting("jwt_secret").await? {
             Some(s) => s,
-            None => crate::auth::random_secret(),
+            None => crate::secrets::random_secret(),
         };
         let mut tx = self.writer.begin().await?;
         // Two processes starting at once may both insert; the newest then signs and the
@@ -183,7 +191,7 @@ impl Db {
             "INSERT INTO jwt_keys (kid, secret, created_at) VALUES ($1, $2, $3)
              ON CONFLICT (kid) DO NOTHING",
         )
-        .bind(crate::auth::key_id(secret.as_bytes()))
+        .bind(crate::secrets::key_id(secret.as_bytes()))
         .bind(&secret)
         .bind(now)
         .execute(&mut *tx)
@@ -223,8 +231,8 @@ impl Db {
     /// Returns the new key's id.
     pub async fn rotate_jwt_key(&self, now: i64) -> Result<String> {
         self.ensure_jwt_key(now).await?;
-        let secret = crate::auth::random_secret();
-        let kid = crate::auth::key_id(secret.as_bytes());
+        let secret = crate::secrets::random_secret();
+        let kid = crate::secrets::key_id(secret.as_bytes());
         let mut tx = self.writer.begin().await?;
         sqlx::query("UPDATE jwt_keys SET retired_at = $1 WHERE retired_at IS NULL")
             .bind(now)

@@ -21,4 +21,11 @@ pub enum Error {
     CaseUnavailable(gridsync_core::case::CaseId),
 }
 
+impl Error {
+    /// A unique index refused the write (a number or an id already taken).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::Database(sqlx::Error::Database(d)) if d.is_unique_violation())
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

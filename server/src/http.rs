@@ -2,6 +2,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod auth;
+pub mod budget;
 pub(crate) mod cases;
 pub(crate) mod conn;
 pub(crate) mod error;
@@ -9,6 +10,7 @@ pub(crate) mod health;
 pub(crate) mod openapi;
 pub(crate) mod quarantine;
 pub(crate) mod rules;
+pub mod state;
 pub(crate) mod stats;
 pub mod sync;
 pub mod throttle;
@@ -21,7 +23,7 @@ use axum::http::{HeaderName, HeaderValue};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::state::AppState;
+pub use state::AppState;
 
 pub use error::ApiError;
 

@@ -26,9 +26,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 use crate::caller::Caller;
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::state::Center;
 
-pub(crate) use commit::report_unavailable;
 pub use commit::{Committer, run};
 
 /// A case refused, with the reason the phone is told.
@@ -69,9 +68,10 @@ pub(crate) struct Job {
 
 type Reply = oneshot::Sender<std::result::Result<Pushed, String>>;
 
-/// The handle handlers push through.
+/// The handle pushes go through: the center it merges into, the committer's queue.
 #[derive(Clone, Debug)]
 pub struct Ingest {
+    center: Center,
     queue: mpsc::Sender<(Job, Reply)>,
     /// Merges running ahead of the committer at once: one per core. More would not merge
     /// faster, only hold more documents in memory (200 phones at once reached 240 MiB).
@@ -80,11 +80,22 @@ pub struct Ingest {
 
 impl Ingest {
     /// The handle and the receiving end, for [`run`].
-    pub fn new() -> (Ingest, Committer) {
+    pub fn new(center: Center) -> (Ingest, Committer) {
         let (queue, rx) = mpsc::channel(1024);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let merging = Arc::new(Semaphore::new(cores));
-        (Ingest { queue, merging }, Committer { rx })
+        let committer = Committer {
+            center: center.clone(),
+            rx,
+        };
+        (
+            Ingest {
+                center,
+                queue,
+                merging,
+            },
+            committer,
+        )
     }
 
     /// A slot to merge in (see [`merge::premerge`]).
@@ -96,9 +107,9 @@ impl Ingest {
             .map_err(|_| Error::Config("the ingest task has stopped".into()))
     }
 
-    async fn commit(&self, state: &AppState, job: Job) -> Result<Pushed> {
-        if !state.db.has_single_writer() {
-            let mut done = commit::commit(state.clone(), vec![job]).await?;
+    async fn commit(&self, job: Job) -> Result<Pushed> {
+        if !self.center.db.has_single_writer() {
+            let mut done = commit::commit(self.center.clone(), vec![job]).await?;
             return Ok(done.pop().unwrap_or_default());
         }
         let (reply, answer) = oneshot::channel();
@@ -111,48 +122,43 @@ impl Ingest {
             .map_err(|_| Error::Config("the ingest task has stopped".into()))?
             .map_err(Error::Config)
     }
-}
 
-/// Runs a device's push through the stages: merged ahead (in parallel with other pushes),
-/// then committed. `fresh`: the device's store is new (cursor 0).
-pub(crate) async fn push(
-    state: &AppState,
-    caller: &Caller,
-    push: &[DocChanges],
-    fresh: bool,
-) -> Result<Pushed> {
-    // Read before queueing: on PostgreSQL the writer is the shared pool, and a transaction
-    // waiting for a second connection could starve it.
-    let actors: HashSet<String> = if push.is_empty() {
-        HashSet::new()
-    } else {
-        state
-            .db
-            .device_actors(&caller.device_id)
-            .await?
-            .into_iter()
-            .collect()
-    };
-    // One copy of the pushed changes, shared by the merge ahead and the committer.
-    let push = Arc::new(push.to_vec());
-    let premerged = if push.is_empty() {
-        None
-    } else {
-        Some(merge::premerge(state, caller, &actors, push.clone()).await?)
-    };
-    state
-        .ingest
-        .commit(
-            state,
-            Job {
-                caller: caller.clone(),
-                actors,
-                push,
-                premerged,
-                fresh,
-            },
-        )
+    /// Runs a device's push through the stages: merged ahead (in parallel with other
+    /// pushes), then committed. `fresh`: the device's store is new (cursor 0).
+    pub(crate) async fn push(
+        &self,
+        caller: &Caller,
+        push: &[DocChanges],
+        fresh: bool,
+    ) -> Result<Pushed> {
+        // Read before queueing: on PostgreSQL the writer is the shared pool, and a
+        // transaction waiting for a second connection could starve it.
+        let actors: HashSet<String> = if push.is_empty() {
+            HashSet::new()
+        } else {
+            self.center
+                .db
+                .device_actors(&caller.device_id)
+                .await?
+                .into_iter()
+                .collect()
+        };
+        // One copy of the pushed changes, shared by the merge ahead and the committer.
+        let push = Arc::new(push.to_vec());
+        let premerged = if push.is_empty() {
+            None
+        } else {
+            Some(merge::premerge(self, caller, &actors, push.clone()).await?)
+        };
+        self.commit(Job {
+            caller: caller.clone(),
+            actors,
+            push,
+            premerged,
+            fresh,
+        })
         .await
+    }
 }
 
 /// Whether each pushed case appears once (a repeated case's later changes are not merged,

@@ -19,8 +19,10 @@ pub mod demo;
 mod error;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod policy;
 pub mod pull;
+mod secrets;
 pub mod state;
 pub mod stats;
 pub mod sync;
@@ -32,7 +34,8 @@ use gridsync_core::workflow::{Role, TimeLimits};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub use error::{Error, Result};
-pub use state::{AppState, HttpLimits, LoginLimits};
+pub use http::state::{AppState, HttpLimits, LoginLimits, Timeouts};
+pub use state::Center;
 
 /// How to start.
 #[derive(Clone, Debug)]
@@ -89,24 +92,27 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
     // This process's actor: reserved before any device can bind it.
     let actor = automerge::ActorId::random();
     db.reserve_actor(&actor.to_hex_string(), now).await?;
-    let (ingest, committer) = ingest::Ingest::new();
     let (live, _) = tokio::sync::broadcast::channel(1024);
-    let (closing, _) = tokio::sync::watch::channel(false);
-    let state = AppState {
-        ingest,
-        live,
-        closing,
+    let center = Center {
         db,
-        keys: keys.clone(),
         clock,
         limits: TimeLimits::default(),
         actor,
+        live,
+    };
+    let (ingest, committer) = ingest::Ingest::new(center.clone());
+    tokio::spawn(ingest::run(committer));
+    let (closing, _) = tokio::sync::watch::channel(false);
+    let state = AppState {
+        center,
+        ingest,
+        closing,
+        keys: keys.clone(),
         metrics: Some(metrics_handle()),
         limits_http: HttpLimits::default(),
         throttle: Arc::default(),
         sync_bodies: Arc::default(),
     };
-    tokio::spawn(ingest::run(state.clone(), committer));
     if from_database {
         // Another process (or `gridsync admin rotate-jwt-key`) may rotate the keys.
         tokio::spawn(auth::reload_keys_every(
@@ -117,7 +123,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         ));
     }
     if let Some(every) = config.scan_every {
-        tokio::spawn(center::warnings::run(state.clone(), every));
+        tokio::spawn(center::warnings::run(state.center.clone(), every));
     }
     Ok((state, bootstrap))
 }

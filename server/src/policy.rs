@@ -220,24 +220,6 @@ impl From<sqlx::Error> for Refusal {
     }
 }
 
-impl From<Refusal> for crate::http::ApiError {
-    fn from(r: Refusal) -> Self {
-        use axum::http::StatusCode;
-        let status = match &r {
-            Refusal::NotPermitted(_) | Refusal::OutOfScope(_) => StatusCode::FORBIDDEN,
-            Refusal::Invalid { .. } => StatusCode::BAD_REQUEST,
-            Refusal::NotFound(..) => StatusCode::NOT_FOUND,
-            Refusal::Failed(_) => {
-                let Refusal::Failed(e) = r else {
-                    unreachable!()
-                };
-                return e.into();
-            }
-        };
-        crate::http::ApiError::new(status, r.code(), r.to_string())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ use crate::caller::{Caller, PHONE_RETENTION_MS, REVOKED_REPEAT_MS};
 use crate::db::cases;
 use crate::db::feed::{self, DeviceRow, DeviceScope};
 use crate::error::Result;
-use crate::state::AppState;
+use crate::state::Center;
 
 /// Upper bound on what one response carries, whatever the phone asks for.
 const MAX_PULL_BYTES: u64 = 8 << 20;
@@ -21,7 +21,7 @@ const CHANGES_PAGE: i64 = 5000;
 
 /// Every delivery of cases (and so of their parties' personal data) to a device is in the
 /// audit chain before the answer leaves: one entry per sync, naming the cases.
-async fn audit_delivery(state: &AppState, caller: &Caller, response: &SyncResponse) -> Result<()> {
+async fn audit_delivery(center: &Center, caller: &Caller, response: &SyncResponse) -> Result<()> {
     if response.pull.is_empty() {
         return Ok(());
     }
@@ -30,7 +30,7 @@ async fn audit_delivery(state: &AppState, caller: &Caller, response: &SyncRespon
     ids.dedup();
     let changes: usize = response.pull.iter().map(|d| d.changes.len()).sum();
     crate::audit::append(
-        state,
+        center,
         crate::audit::Entry::by(
             caller,
             crate::audit::CASES_SYNCED,
@@ -42,7 +42,7 @@ async fn audit_delivery(state: &AppState, caller: &Caller, response: &SyncRespon
 }
 
 pub(crate) async fn pull(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     device_row: &DeviceRow,
     request: &SyncRequest,
@@ -58,7 +58,7 @@ pub(crate) async fn pull(
         cutoff: now - PHONE_RETENTION_MS,
         device,
     };
-    let dialect = state.db.dialect;
+    let dialect = center.db.dialect;
 
     // 1. Cases newly in scope (drafts stay with their author), whole. Only cases changed
     // since the cursor can have entered the scope, unless the scope itself changed (the
@@ -68,12 +68,12 @@ pub(crate) async fn pull(
     // last change may lie before the cursor.
     let applied = i64::try_from(request.applied_whole).unwrap_or(i64::MAX);
     let lost = device_row.whole_no > applied
-        && feed::forget_lost_whole_sends(&state.db.writer, device, applied).await?;
+        && feed::forget_lost_whole_sends(&center.db.writer, device, applied).await?;
     let rescan = lost
         || request.cursor == 0
         || device_row.scope_org.as_deref() != Some(caller.org.id.as_str());
     let since = (!rescan).then(|| i64::try_from(request.cursor).unwrap_or(i64::MAX));
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = center.db.pool.acquire().await?;
     let newly = feed::newly_in_scope(&mut conn, dialect, &at, since, NEWLY_PAGE).await?;
     if newly.len() as i64 == NEWLY_PAGE {
         response.more = true;
@@ -99,12 +99,12 @@ pub(crate) async fn pull(
     }
     drop(conn);
     if !sent_whole.is_empty() {
-        let no = feed::record_whole_send(&state.db.writer, device, &sent_whole).await?;
+        let no = feed::record_whole_send(&center.db.writer, device, &sent_whole).await?;
         response.whole_no = u64::try_from(no).unwrap_or(0);
     }
 
     // 2. New changes of held cases after the cursor, in feed order, minus the device's own.
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = center.db.pool.acquire().await?;
     let feed_end = cases::current_pos(&mut conn).await?;
     let mut cursor = request.cursor;
     if !response.more {
@@ -143,13 +143,13 @@ pub(crate) async fn pull(
     let leaving = feed::leaving(&mut conn, dialect, &at).await?;
     drop(conn);
     if !leaving.is_empty() {
-        feed::revoke(&state.db.writer, device, &leaving, now).await?;
+        feed::revoke(&center.db.writer, device, &leaving, now).await?;
     }
-    let revoked = feed::revoked_since(&state.db.pool, device, now - REVOKED_REPEAT_MS).await?;
+    let revoked = feed::revoked_since(&center.db.pool, device, now - REVOKED_REPEAT_MS).await?;
     response.revoked = revoked.iter().filter_map(|id| id.parse().ok()).collect();
-    audit_delivery(state, caller, response).await?;
+    audit_delivery(center, caller, response).await?;
     if rescan && !response.more {
-        feed::set_scope_org(&state.db.writer, device, &caller.org.id).await?;
+        feed::set_scope_org(&center.db.writer, device, &caller.org.id).await?;
     }
     Ok(())
 }

@@ -35,7 +35,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::state::Center;
 
 const HOUR: i64 = Timestamp::HOUR;
 /// First response is "within 24 hours" at exactly 24 h or less.
@@ -395,7 +395,7 @@ pub fn report(
 }
 
 /// The cohort of `period` in `scope`, from the projection.
-pub async fn cohort(state: &AppState, scope: &Scope, period: Period) -> Result<Vec<CaseFacts>> {
+pub async fn cohort(center: &Center, scope: &Scope, period: Period) -> Result<Vec<CaseFacts>> {
     let (start, end) = period.bounds();
     let seen = crate::db::scope::Scope::new(scope.scope_prefix.as_deref(), &scope.org_id);
     let (scope_lo, scope_hi, org) = seen.params();
@@ -414,7 +414,7 @@ pub async fn cohort(state: &AppState, scope: &Scope, period: Period) -> Result<V
            AND status <> 'DRAFT'
            AND COALESCE(submitted_at, resolved_at) >= $6 AND COALESCE(submitted_at, resolved_at) < $7
          ORDER BY received_at, id",
-        crate::db::scope::Scope::sql(state.db.dialect, "cases", 1)
+        crate::db::scope::Scope::sql(center.db.dialect, "cases", 1)
     )))
     .bind(scope_lo)
     .bind(scope_hi)
@@ -423,7 +423,7 @@ pub async fn cohort(state: &AppState, scope: &Scope, period: Period) -> Result<V
     .bind(area_hi)
     .bind(start)
     .bind(end)
-    .fetch_all(&state.db.pool())
+    .fetch_all(&center.db.pool())
     .await?;
     rows.iter()
         .map(|r| {
@@ -459,13 +459,13 @@ pub async fn cohort(state: &AppState, scope: &Scope, period: Period) -> Result<V
 
 /// The statistics of `period` in `scope`, with last year's.
 pub async fn compute(
-    state: &AppState,
+    center: &Center,
     scope: &Scope,
     period: Period,
     group_by: Option<GroupBy>,
 ) -> Result<Report> {
-    let now = cohort(state, scope, period).await?;
-    let last = cohort(state, scope, period.year_earlier()).await?;
+    let now = cohort(center, scope, period).await?;
+    let last = cohort(center, scope, period.year_earlier()).await?;
     Ok(report(period, scope, group_by, &now, &last))
 }
 
@@ -497,7 +497,7 @@ impl Export {
 /// the filter, the row count: no personal data). Rows are cases, or for the statistics
 /// the groups and the total.
 pub async fn export(
-    state: &AppState,
+    center: &Center,
     by: &crate::caller::Caller,
     what: Export,
     scope: &Scope,
@@ -506,16 +506,16 @@ pub async fn export(
 ) -> Result<String> {
     let (csv, rows) = match what {
         Export::Stats => {
-            let report = compute(state, scope, period, group_by).await?;
+            let report = compute(center, scope, period, group_by).await?;
             (stats_csv(&report), report.groups.len() + 1)
         }
         Export::Cases => {
-            let cases = cohort(state, scope, period).await?;
+            let cases = cohort(center, scope, period).await?;
             (cases_csv(&cases), cases.len())
         }
         Export::Gbt31000 => {
-            let cases = cohort(state, scope, period).await?;
-            (gbt31000_csv(state, &cases).await?, cases.len())
+            let cases = cohort(center, scope, period).await?;
+            (gbt31000_csv(center, &cases).await?, cases.len())
         }
     };
     let detail = serde_json::json!({
@@ -527,7 +527,7 @@ pub async fn export(
         "rows": rows,
     });
     crate::audit::append(
-        state,
+        center,
         crate::audit::Entry::by(by, crate::audit::EXPORT, None, detail),
     )
     .await?;
@@ -748,9 +748,9 @@ const GBT_COLUMNS: &[(&str, &str)] = &[
 
 /// `GET /v1/export/gbt31000.csv`: the cohort in the GB/T 31000-2015 dispute field set
 /// (domain notes §1), personal data masked. Dates are `YYYYMMDD` as in the standard.
-pub async fn gbt31000_csv(state: &AppState, cases: &[CaseFacts]) -> Result<String> {
+pub async fn gbt31000_csv(center: &Center, cases: &[CaseFacts]) -> Result<String> {
     let orgs: HashMap<String, (String, String)> = sqlx::query("SELECT id, name, kind FROM orgs")
-        .fetch_all(&state.db.pool())
+        .fetch_all(&center.db.pool())
         .await?
         .iter()
         .map(|r| Ok((r.try_get("id")?, (r.try_get("name")?, r.try_get("kind")?))))
@@ -762,18 +762,18 @@ pub async fn gbt31000_csv(state: &AppState, cases: &[CaseFacts]) -> Result<Strin
         })
         .unwrap_or_default()
     };
-    let now = state.clock.now();
+    let now = center.clock.now();
     let mut csv = Csv::new();
     csv.header(GBT_COLUMNS);
     for facts in cases {
         let Ok(id) = facts.id.parse::<CaseId>() else {
             continue;
         };
-        let Some(doc) = crate::center::cases::load(state, id).await? else {
+        let Some(doc) = crate::center::cases::load(center, id).await? else {
             continue;
         };
         let case = doc.case();
-        let wf = doc.state(&state.limits, now);
+        let wf = doc.state(&center.limits, now);
         let (code, name) = dispute_category_code(case.category);
         let main = case.parties.first();
         let outcome = wf.outcome.as_ref();
@@ -788,7 +788,7 @@ pub async fn gbt31000_csv(state: &AppState, cases: &[CaseFacts]) -> Result<Strin
         };
         let deadline = wf.signed_at.map(|s| {
             s.plus_millis(
-                state.limits.handle(case.difficulty)
+                center.limits.handle(case.difficulty)
                     + i64::from(wf.extension_days) * Timestamp::DAY,
             )
         });

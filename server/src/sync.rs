@@ -11,7 +11,7 @@ use gridsync_core::protocol::{SyncRequest, SyncResponse};
 use crate::caller::Caller;
 use crate::db::accounts::Org;
 use crate::error::Result;
-use crate::state::AppState;
+use crate::state::Center;
 
 /// What one sync did, for logs and metrics (no personal data).
 #[derive(Clone, Debug, Default)]
@@ -24,16 +24,17 @@ pub struct SyncStats {
 
 /// Runs one sync exchange.
 pub async fn sync(
-    state: &AppState,
+    center: &Center,
+    ingest: &crate::ingest::Ingest,
     caller: &Caller,
     request: &SyncRequest,
 ) -> Result<(SyncResponse, SyncStats)> {
-    let now = state.clock.now().0;
+    let now = center.clock.now().0;
     let mut response = SyncResponse::new(request.cursor);
     let mut stats = SyncStats::default();
-    let device = crate::db::feed::device_row(&state.db.pool, &caller.device_id).await?;
+    let device = crate::db::feed::device_row(&center.db.pool, &caller.device_id).await?;
     let moved;
-    let caller = match former_org(state, caller, request, &device).await? {
+    let caller = match former_org(center, caller, request, &device).await? {
         Some(org) => {
             moved = Caller {
                 former_org: Some(org),
@@ -44,7 +45,9 @@ pub async fn sync(
         None => caller,
     };
     if request.cursor == 0 || !request.push.is_empty() {
-        let pushed = crate::ingest::push(state, caller, &request.push, request.cursor == 0).await?;
+        let pushed = ingest
+            .push(caller, &request.push, request.cursor == 0)
+            .await?;
         // The compact acknowledgement (DESIGN §5, keys 6 and 8) when the phone speaks it and
         // the push names each case once (a repeated case's later changes are not merged).
         if request.pushed_through > 0 && crate::ingest::names_each_case_once(&request.push) {
@@ -64,21 +67,21 @@ pub async fn sync(
             rejected: pushed.counts.rejected,
             pulled_changes: 0,
         };
-        crate::center::warnings::alert_high_risk(state, &pushed.submitted).await?;
+        crate::center::warnings::alert_high_risk(center, &pushed.submitted).await?;
         // Before the pull, so this very answer carries the accept and the dispatch.
-        crate::center::rules::auto_dispatch(state, &pushed.submitted).await?;
+        crate::center::rules::auto_dispatch(center, &pushed.submitted).await?;
     }
 
-    crate::pull::pull(state, caller, &device, request, &mut response, now).await?;
+    crate::pull::pull(center, caller, &device, request, &mut response, now).await?;
     stats.pulled_changes = response.pull.iter().map(|d| d.changes.len()).sum();
-    state.db.touch_device(&caller.device_id, now).await?;
+    center.db.touch_device(&caller.device_id, now).await?;
     Ok((response, stats))
 }
 
 /// The organisation the device last synced under, if the user has moved since and the
 /// request pushes work (see [`Caller::former_org`]).
 async fn former_org(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     request: &SyncRequest,
     device: &crate::db::feed::DeviceRow,
@@ -87,7 +90,7 @@ async fn former_org(
         return Ok(None);
     }
     match &device.scope_org {
-        Some(id) if *id != caller.org.id => state.db.org(id).await,
+        Some(id) if *id != caller.org.id => center.db.org(id).await,
         _ => Ok(None),
     }
 }

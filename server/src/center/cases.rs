@@ -6,99 +6,11 @@ use gridsync_core::case::{CaseDoc, CaseId};
 use gridsync_core::workflow::{Action, Author, EventKind, OrgRef, Tier, may_author};
 
 use crate::caller::Caller;
-use crate::db::Db;
-use crate::db::accounts::Org;
+use crate::db::case_list;
 use crate::db::cases::{self, Projection};
 use crate::error::{Error, Result};
 use crate::policy::{self, Permission, Refusal};
-use crate::state::AppState;
-
-/// Organisation kinds that handle cases, so may be dispatched to: departments, specialised
-/// mediation rooms, and villages (the village's people's mediation committee, whose
-/// village mediator signs for the case: the village tier of 三级联动). Not a center: none of
-/// a center's roles may sign for a dispatch (`may_author`), so a case dispatched to one
-/// would be stranded.
-pub const HANDLING_KINDS: &[&str] = &["DEPARTMENT", "MEDIATION_ROOM", "VILLAGE"];
-
-/// Whether `center` may dispatch to `target` (whose parent organisation is `parent`): its
-/// reach. A center reaches the villages under its scope, and the departments and mediation
-/// rooms attached to a center at, below or above it on its own branch of the tree (by
-/// area: the attached center's scope and the dispatcher's are prefixes one of the other).
-/// So the county center reaches every township's police station and judicial office, a
-/// township center its own departments and the county's, never another township's.
-pub fn in_reach(center: &Org, target: &Org, parent: Option<&Org>) -> bool {
-    let Some(scope) = center.scope_prefix.as_deref() else {
-        return false;
-    };
-    match target.kind.as_str() {
-        "VILLAGE" => target.area_code.starts_with(scope),
-        "DEPARTMENT" | "MEDIATION_ROOM" => parent.is_some_and(|p| {
-            p.kind == "CENTER"
-                && p.scope_prefix
-                    .as_deref()
-                    .is_some_and(|q| q.starts_with(scope) || scope.starts_with(q))
-        }),
-        _ => false,
-    }
-}
-
-/// The registered organisations behind a dispatch's `to`, in order, each checked: known (400
-/// `invalid_action` naming `to`), able to handle cases (400), within `center`'s reach
-/// ([`in_reach`]; 403 `out_of_scope`). `code` is the 400 code of the caller's API.
-pub async fn dispatch_targets(
-    db: &Db,
-    center: &Org,
-    to: &[String],
-    code: &'static str,
-    field: &str,
-) -> Result<Vec<Org>, Refusal> {
-    if to.is_empty() {
-        return Err(Refusal::invalid(
-            code,
-            field,
-            "name at least one organisation",
-        ));
-    }
-    let mut orgs: Vec<Org> = Vec::with_capacity(to.len());
-    for id in to {
-        if orgs.iter().any(|o| &o.id == id) {
-            return Err(Refusal::invalid(
-                code,
-                field,
-                format!("{id:?} is named twice"),
-            ));
-        }
-        let Some(org) = db.org(id).await? else {
-            return Err(Refusal::invalid(
-                code,
-                field,
-                format!("no organisation {id:?}"),
-            ));
-        };
-        if !HANDLING_KINDS.contains(&org.kind.as_str()) {
-            return Err(Refusal::invalid(
-                code,
-                field,
-                format!(
-                    "{id:?} is a {}; cases go to one of {HANDLING_KINDS:?}",
-                    org.kind
-                ),
-            ));
-        }
-        let parent = match &org.parent_id {
-            Some(p) => db.org(p).await?,
-            None => None,
-        };
-        if !in_reach(center, &org, parent.as_ref()) {
-            return Err(Refusal::OutOfScope(format!(
-                "{id:?} is outside the reach of {}",
-                center.id
-            )));
-        }
-        orgs.push(org);
-    }
-    Ok(orgs)
-}
+use crate::state::Center;
 
 /// A case as the center's list shows it: the projection's columns (party names only, for
 /// search; no personal data beyond them).
@@ -120,6 +32,29 @@ pub struct CaseRow {
     pub due_at: Option<i64>,
     pub party_names: String,
     pub updated_pos: i64,
+}
+
+impl From<case_list::Listed> for CaseRow {
+    fn from(l: case_list::Listed) -> CaseRow {
+        CaseRow {
+            id: l.id,
+            case_no: l.case_no,
+            title: l.title,
+            status: l.status,
+            category: l.category,
+            risk_level: l.risk_level,
+            high_risk: l.high_risk,
+            area_code: l.area_code,
+            tier: l.tier,
+            handling_org: l.handling_org,
+            assigned_orgs: l.assigned_orgs,
+            supervision: l.supervision,
+            due_kind: l.due_kind,
+            due_at: l.due_at,
+            party_names: l.party_names,
+            updated_pos: l.updated_pos,
+        }
+    }
 }
 
 /// Which cases [`list`] returns, inside the caller's scope; empty strings: any.
@@ -145,83 +80,35 @@ pub struct CaseFilter {
 /// The cases in the caller's scope matching `filter`, newest change first, with the
 /// `before` of the next page (none on the last page).
 pub async fn list(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     filter: &CaseFilter,
 ) -> Result<(Vec<CaseRow>, Option<i64>), Refusal> {
-    use sqlx::Row;
     let limit = filter.limit.clamp(1, 500);
-    let area = filter.area.as_str();
-    if !area.bytes().all(|b| b.is_ascii_digit()) {
+    if !filter.area.bytes().all(|b| b.is_ascii_digit()) {
         return Err(Refusal::invalid(
             "invalid_area",
             "area",
             "an area-code prefix (digits)",
         ));
     }
-    let text = filter.text.trim();
-    let text = if text.is_empty() {
-        String::new()
-    } else {
-        format!("%{text}%")
+    let query = case_list::Query {
+        scope: caller.scope(),
+        status: &filter.status,
+        category: &filter.category,
+        risk: &filter.risk,
+        text: filter.text.trim(),
+        before: filter.before,
+        limit,
+        area: &filter.area,
+        org: &filter.org,
+        overdue_at: filter.overdue.then(|| center.clock.now().0),
     };
-    let (scope_lo, scope_hi, scope_org) = caller.scope().params();
-    // Drafts are the recorder's own work: the center lists cases from submission on.
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT * FROM cases k
-         WHERE {scope}
-           AND k.status <> 'DRAFT'
-           AND ($4 = '' OR k.status = $4) AND ($5 = '' OR k.category = $5) AND ($6 = '' OR k.risk_level = $6)
-           AND ($7 = '' OR k.title LIKE $7 OR k.party_names LIKE $7 OR k.case_no LIKE $7)
-           AND k.updated_pos < $8
-           AND ($10 = '' OR (k.area_code >= $10 AND k.area_code < $11))
-           AND ($12 = '' OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $12))
-           AND ($13 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $14))
-         ORDER BY k.updated_pos DESC LIMIT $9",
-        scope = crate::db::scope::Scope::sql(state.db.dialect, "k", 1),
-    )))
-    .bind(scope_lo)
-    .bind(scope_hi)
-    .bind(scope_org)
-    .bind(&filter.status)
-    .bind(&filter.category)
-    .bind(&filter.risk)
-    .bind(text)
-    .bind(filter.before.unwrap_or(i64::MAX))
-    .bind(limit)
-    .bind(area)
-    .bind(format!("{area}:"))
-    .bind(&filter.org)
-    .bind(i64::from(filter.overdue))
-    .bind(state.clock.now().0)
-    .fetch_all(&state.db.pool())
-    .await?;
-    let row = |r: &sqlx::any::AnyRow| -> Result<CaseRow, sqlx::Error> {
-        let assigned: String = r.try_get("assigned_orgs")?;
-        Ok(CaseRow {
-            id: r.try_get("id")?,
-            case_no: r.try_get("case_no")?,
-            title: r.try_get("title")?,
-            status: r.try_get("status")?,
-            category: r.try_get("category")?,
-            risk_level: r.try_get("risk_level")?,
-            high_risk: r.try_get::<i64, _>("high_risk")? != 0,
-            area_code: r.try_get("area_code")?,
-            tier: r.try_get("tier")?,
-            handling_org: r.try_get("handling_org")?,
-            assigned_orgs: assigned
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            supervision: r.try_get("supervision")?,
-            due_kind: r.try_get("due_kind")?,
-            due_at: r.try_get("due_at")?,
-            party_names: r.try_get("party_names")?,
-            updated_pos: r.try_get("updated_pos")?,
-        })
-    };
-    let items: Vec<CaseRow> = rows.iter().map(row).collect::<Result<_, sqlx::Error>>()?;
+    let items: Vec<CaseRow> = case_list::list(&center.db, &query)
+        .await?
+        .into_iter()
+        .map(CaseRow::from)
+        .collect();
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|r| r.updated_pos))
         .flatten();
@@ -230,14 +117,14 @@ pub async fn list(
 
 /// A case by its id, if it is in the caller's scope (else 404: its existence is not told).
 pub async fn find_in_scope(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     id: &str,
 ) -> Result<(CaseId, CaseDoc), Refusal> {
     let not_found = || Refusal::NotFound("case_not_found", "no such case in your scope".into());
     let id: CaseId = id.parse().map_err(|_| not_found())?;
-    let doc = load(state, id).await?.ok_or_else(not_found)?;
-    let wf = doc.state(&state.limits, state.clock.now());
+    let doc = load(center, id).await?.ok_or_else(not_found)?;
+    let wf = doc.state(&center.limits, center.clock.now());
     let p = Projection::of(&doc.case(), &wf);
     if !caller.scope().contains(&p) {
         return Err(not_found());
@@ -250,7 +137,7 @@ pub async fn find_in_scope(
 /// handling or assigned the case, a village mediator of the case's village. Audited
 /// before it is returned: no entry, no data.
 pub async fn reveal(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     id: CaseId,
     doc: &CaseDoc,
@@ -258,7 +145,7 @@ pub async fn reveal(
     use gridsync_core::workflow::Role;
     policy::require(caller, Permission::ReadPersonalData)?;
     let case = doc.case();
-    let wf = doc.state(&state.limits, state.clock.now());
+    let wf = doc.state(&center.limits, center.clock.now());
     let org = caller.org.id.as_str();
     let works_it = match caller.user.role {
         Role::Dispatcher => true,
@@ -273,7 +160,7 @@ pub async fn reveal(
     }
     // Field names only.
     crate::audit::append(
-        state,
+        center,
         crate::audit::Entry::by(
             caller,
             crate::audit::PERSONAL_DATA_READ,
@@ -296,13 +183,13 @@ pub async fn reveal(
 /// the registry ([`dispatch_targets`]). Then the state machine judges it (409
 /// `invalid_transition`). Returns the case id, the event id and the document after.
 pub async fn take_step(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     id: &str,
     kind: &str,
     payload: serde_json::Value,
 ) -> Result<(CaseId, String, CaseDoc), Refusal> {
-    let (id, _) = find_in_scope(state, caller, id).await?;
+    let (id, _) = find_in_scope(center, caller, id).await?;
     let Some(kind) = EventKind::from_code(kind) else {
         return Err(Refusal::invalid(
             "invalid_action",
@@ -319,7 +206,7 @@ pub async fn take_step(
     }
     let (mut action, tier_given) = parse_step(kind, payload, caller.org.tier)?;
     match &mut action {
-        Action::Dispatch { .. } => check_dispatch(state, caller, &mut action, tier_given).await?,
+        Action::Dispatch { .. } => check_dispatch(center, caller, &mut action, tier_given).await?,
         // Only the server's own steps are automatic.
         Action::Supervise { auto, .. } => *auto = false,
         _ => {}
@@ -334,17 +221,23 @@ pub async fn take_step(
     // A number already taken (an ACCEPT pushed by a dispatcher's phone names its own): the
     // unique index refuses it, and the step is taken again past it.
     for _ in 0..3 {
-        match act_all(state, id, std::slice::from_ref(&action), number_in, &author).await {
+        match act_all(
+            center,
+            id,
+            std::slice::from_ref(&action),
+            number_in,
+            &author,
+        )
+        .await
+        {
             Ok(mut events) => {
                 let event = events.pop().unwrap_or_default();
-                let doc = load(state, id).await?.ok_or(Error::NotFound("case"))?;
+                let doc = load(center, id).await?.ok_or(Error::NotFound("case"))?;
                 return Ok((id, event, doc));
             }
-            Err(Error::Database(sqlx::Error::Database(e)))
-                if e.is_unique_violation() && number_in.is_some() =>
-            {
+            Err(e) if e.is_unique_violation() && number_in.is_some() => {
                 // Past the taken number: the step's rollback had returned it to the counter.
-                next_case_no(state, &county, state.clock.now()).await?;
+                next_case_no(center, &county, center.clock.now()).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -356,7 +249,7 @@ pub async fn take_step(
 /// under their registered names; the lead target's tier unless the payload named one; an
 /// assignee only among the targets' users; never marked automatic.
 async fn check_dispatch(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     action: &mut Action,
     tier_given: bool,
@@ -372,7 +265,9 @@ async fn check_dispatch(
         return Ok(());
     };
     let ids: Vec<String> = to.iter().map(|o| o.id.clone()).collect();
-    let orgs = dispatch_targets(&state.db, &caller.org, &ids, "invalid_action", "to").await?;
+    let orgs =
+        super::reach::dispatch_targets(&center.db, &caller.org, &ids, "invalid_action", "to")
+            .await?;
     *to = orgs
         .iter()
         .map(|o| OrgRef::new(o.id.clone(), o.name.clone()))
@@ -381,7 +276,7 @@ async fn check_dispatch(
         *tier = orgs[0].tier;
     }
     if let Some(user) = assignee.as_deref() {
-        let known = state.db.user(user).await?;
+        let known = center.db.user(user).await?;
         if !known.is_some_and(|u| u.active && orgs.iter().any(|o| o.id == u.org_id)) {
             return Err(Refusal::invalid(
                 "invalid_action",
@@ -498,8 +393,8 @@ fn validated_field(action: &Action, message: &str) -> &'static str {
 /// Takes a workflow step on a case as `by` (staff through the API, or the server's
 /// `system` actor: auto-dispatch, automatic supervision) and records it in the audit log;
 /// returns the event id.
-pub async fn act(state: &AppState, id: CaseId, action: &Action, by: &Author) -> Result<String> {
-    let mut events = act_all(state, id, std::slice::from_ref(action), None, by).await?;
+pub async fn act(center: &Center, id: CaseId, action: &Action, by: &Author) -> Result<String> {
+    let mut events = act_all(center, id, std::slice::from_ref(action), None, by).await?;
     Ok(events.pop().unwrap_or_default())
 }
 
@@ -508,7 +403,7 @@ pub async fn act(state: &AppState, id: CaseId, action: &Action, by: &Author) -> 
 /// phone's sync). With `number_in` (a county's six digits) an `Accept` among the steps takes
 /// that county's next case number inside the same transaction. Returns the event ids.
 pub async fn act_all(
-    state: &AppState,
+    center: &Center,
     id: CaseId,
     steps: &[Action],
     number_in: Option<&str>,
@@ -521,29 +416,29 @@ pub async fn act_all(
             EventKind::Accept | EventKind::Dispatch | EventKind::Escalate
         )
     }) {
-        Some(crate::center::warnings::limit_rules(&state.db).await?)
+        Some(super::limits::limit_rules(&center.db).await?)
     } else {
         None
     };
-    let mut tx = state.db.writer.begin().await?;
-    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
+    let mut tx = center.db.writer.begin().await?;
+    cases::lock_for_merge(&mut tx, center.db.dialect, &[id]).await?;
     let mut steps = steps.to_vec();
     if let Some(county6) = number_in {
-        let no = next_case_no_in(&mut tx, county6, state.clock.now()).await?;
+        let no = next_case_no_in(&mut tx, county6, center.clock.now()).await?;
         for step in &mut steps {
             if let Action::Accept { case_no, .. } = step {
                 case_no.clone_from(&no);
             }
         }
     }
-    let events = edit_in(&mut tx, state, id, |doc, now| {
+    let events = edit_in(&mut tx, center, id, |doc, now| {
         let mut events = Vec::with_capacity(steps.len());
         for action in &steps {
             events.push(doc.act(action, by, now)?);
             if let Some(rules) = &rules {
                 let case = doc.case();
-                let tier = doc.state(&state.limits, now).tier;
-                let limits = crate::center::warnings::limits_for(
+                let tier = doc.state(&center.limits, now).tier;
+                let limits = super::limits::limits_for(
                     rules,
                     tier,
                     case.category.as_code(),
@@ -553,7 +448,7 @@ pub async fn act_all(
                     != case
                         .time_limits
                         .clone()
-                        .unwrap_or_else(|| state.limits.clone())
+                        .unwrap_or_else(|| center.limits.clone())
                 {
                     doc.set_time_limits(&limits, now)?;
                 }
@@ -571,7 +466,7 @@ pub async fn act_all(
             case_id: Some(id.to_string()),
             detail: serde_json::json!({ "kind": action.kind().as_code(), "event_id": event }),
         };
-        crate::audit::append_in(&mut tx, state, entry).await?;
+        crate::audit::append_in(&mut tx, center, entry).await?;
     }
     tx.commit().await?;
     Ok(events)
@@ -580,26 +475,26 @@ pub async fn act_all(
 /// Loads a case under its lock, applies `op`, logs the new changes and refreshes the
 /// projection, in one transaction.
 pub async fn edit<T>(
-    state: &AppState,
+    center: &Center,
     id: CaseId,
     op: impl FnOnce(&mut CaseDoc, gridsync_core::case::Timestamp) -> Result<T>,
 ) -> Result<T> {
-    let mut tx = state.db.writer.begin().await?;
-    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
-    let out = edit_in(&mut tx, state, id, op).await?;
+    let mut tx = center.db.writer.begin().await?;
+    cases::lock_for_merge(&mut tx, center.db.dialect, &[id]).await?;
+    let out = edit_in(&mut tx, center, id, op).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 /// [`edit`] inside the caller's transaction, which holds the case's lock.
 async fn edit_in<T>(
-    tx: &mut sqlx::AnyConnection,
-    state: &AppState,
+    tx: &mut crate::db::Conn,
+    center: &Center,
     id: CaseId,
     op: impl FnOnce(&mut CaseDoc, gridsync_core::case::Timestamp) -> Result<T>,
 ) -> Result<T> {
-    let now = state.clock.now();
-    let loaded = match cases::load(&mut *tx, id, &state.actor).await {
+    let now = center.clock.now();
+    let loaded = match cases::load(&mut *tx, id, &center.actor).await {
         Ok(Some(loaded)) => loaded,
         Ok(None) => return Err(Error::NotFound("case")),
         Err(e @ Error::Database(_)) => return Err(e),
@@ -612,8 +507,8 @@ async fn edit_in<T>(
     let out = op(&mut doc, now)?;
     let changes = doc.changes_since(&before);
     if !changes.is_empty() {
-        let last = log_changes(&mut *tx, state, id, &changes, now.0).await?;
-        let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
+        let last = log_changes(&mut *tx, center, id, &changes, now.0).await?;
+        let projection = Projection::of(&doc.case(), &doc.state(&center.limits, now));
         let snapshot = (loaded.replayed + changes.len() >= cases::SNAPSHOT_EVERY
             && doc.missing_deps().is_empty())
         .then(|| doc.save_checked().ok())
@@ -633,25 +528,25 @@ async fn edit_in<T>(
 
 /// A case's document as the center holds it. A stored case that does not open is reported
 /// (`/metrics`, the administrator's list) and answered `CaseUnavailable`, for it alone.
-pub async fn load(state: &AppState, id: CaseId) -> Result<Option<CaseDoc>> {
-    let mut conn = state.db.pool.acquire().await?;
-    match cases::load(&mut conn, id, &state.actor).await {
+pub async fn load(center: &Center, id: CaseId) -> Result<Option<CaseDoc>> {
+    let mut conn = center.db.pool.acquire().await?;
+    match cases::load(&mut conn, id, &center.actor).await {
         Ok(loaded) => Ok(loaded.map(|l| l.doc)),
         Err(e) => {
             drop(conn);
-            Err(unavailable(state, id, e).await)
+            Err(unavailable(center, id, e).await)
         }
     }
 }
 
 /// Reports a case whose stored document does not open; the error to answer with.
-async fn unavailable(state: &AppState, id: CaseId, e: Error) -> Error {
+async fn unavailable(center: &Center, id: CaseId, e: Error) -> Error {
     if let Error::Database(_) = e {
         return e;
     }
     let report = async {
-        let mut conn = state.db.writer.acquire().await?;
-        crate::ingest::report_unavailable(&mut conn, id, &e, state.clock.now().0).await
+        let mut conn = center.db.writer.acquire().await?;
+        cases::mark_unavailable(&mut conn, id, &e, center.clock.now().0).await
     };
     if let Err(failed) = report.await {
         tracing::error!(case = %id, error = %failed, "could not record an unavailable case");
@@ -664,101 +559,32 @@ async fn unavailable(state: &AppState, id: CaseId, e: Error) -> Error {
 /// step (tests, tools). Steps number inside their own transaction ([`act_all`]'s
 /// `number_in`), so a refused accept uses no number.
 pub async fn next_case_no(
-    state: &AppState,
+    center: &Center,
     county6: &str,
     now: gridsync_core::case::Timestamp,
 ) -> Result<String> {
-    let mut conn = state.db.writer.acquire().await?;
+    let mut conn = center.db.writer.acquire().await?;
     next_case_no_in(&mut conn, county6, now).await
 }
 
 /// [`next_case_no`] on the caller's connection (inside its transaction, if any).
 async fn next_case_no_in(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut crate::db::Conn,
     county6: &str,
     now: gridsync_core::case::Timestamp,
 ) -> Result<String> {
     let first = gridsync_core::case::format_case_no(county6, now, 1);
     let prefix = &first[..first.len() - 6];
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO case_numbers (prefix, last_seq) VALUES ($1, 1)
-         ON CONFLICT (prefix) DO UPDATE SET last_seq = case_numbers.last_seq + 1
-         RETURNING last_seq",
-    )
-    .bind(prefix)
-    .fetch_one(&mut *conn)
-    .await?;
+    let seq = cases::next_case_seq(conn, prefix).await?;
     let seq = u32::try_from(seq).map_err(|_| Error::Conflict("case numbers exhausted".into()))?;
     Ok(gridsync_core::case::format_case_no(county6, now, seq))
 }
 
-/// One-stop intake (一站式受理) by center staff: the area must lie in the caller's scope; the
-/// case is recorded and submitted, then goes through the high-risk alerts and
-/// auto-dispatch like a case from a phone.
-pub async fn intake_by(
-    state: &AppState,
-    caller: &Caller,
-    new: &gridsync_core::case::NewCase,
-) -> Result<(CaseId, CaseDoc), Refusal> {
-    if !caller
-        .org
-        .scope_prefix
-        .as_deref()
-        .is_some_and(|p| new.area_code.starts_with(p))
-    {
-        return Err(Refusal::OutOfScope(
-            "the area is outside your organisation's scope".into(),
-        ));
-    }
-    let author = Author {
-        user: caller.user.id.clone(),
-        role: caller.user.role,
-        org: caller.org.id.clone(),
-    };
-    let id = intake(state, new, &author).await?;
-    crate::center::warnings::alert_high_risk(state, &[id]).await?;
-    crate::center::rules::auto_dispatch(state, &[id]).await?;
-    let doc = load(state, id).await?.ok_or(Error::NotFound("case"))?;
-    Ok((id, doc))
-}
-
-/// Records a case at the center (walk-in, hotline, ...) and submits it, in one transaction.
-pub async fn intake(
-    state: &AppState,
-    new: &gridsync_core::case::NewCase,
-    by: &Author,
-) -> Result<CaseId> {
-    let now = state.clock.now();
-    let mut doc = CaseDoc::record(new, by, "center", now, state.actor.clone())?;
-    doc.act(&Action::Submit {}, by, now)?;
-    let id = doc.id();
-    let changes = doc.changes_since(&[]);
-    let mut tx = state.db.writer.begin().await?;
-    cases::lock_for_merge(&mut tx, state.db.dialect, &[id]).await?;
-    if cases::load(&mut tx, id, &state.actor).await?.is_some() {
-        return Err(Error::Conflict(format!("case {id} exists")));
-    }
-    let last = log_changes(&mut tx, state, id, &changes, now.0).await?;
-    let projection = Projection::of(&doc.case(), &doc.state(&state.limits, now));
-    let snapshot = doc.save_checked()?;
-    cases::upsert(
-        &mut tx,
-        id,
-        &projection,
-        Some((&snapshot, last)),
-        last,
-        now.0,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(id)
-}
-
 /// Appends changes made at the center (no device) to the log through the one change-log
 /// writer; returns the last feed position given.
-async fn log_changes(
-    tx: &mut sqlx::AnyConnection,
-    state: &AppState,
+pub(super) async fn log_changes(
+    tx: &mut crate::db::Conn,
+    center: &Center,
     id: CaseId,
     changes: &[Vec<u8>],
     now: i64,
@@ -784,6 +610,6 @@ async fn log_changes(
             bytes,
         })
         .collect();
-    let inserted = cases::append_changes(tx, state.db.dialect, &rows, None, now).await?;
+    let inserted = cases::append_changes(tx, center.db.dialect, &rows, None, now).await?;
     Ok(inserted.iter().map(|(_, pos)| *pos).max().unwrap_or(0))
 }

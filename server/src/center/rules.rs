@@ -9,34 +9,14 @@
 
 use gridsync_core::case::CaseId;
 use gridsync_core::workflow::{Action, Author, OrgRef, Role, Status, Tier};
-use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use crate::caller::Caller;
-use crate::db::Db;
 use crate::db::accounts::Org;
+pub use crate::db::rules::DispatchRule;
+use crate::db::{self, Db};
 use crate::error::{Error, Result};
 use crate::policy::{self, Refusal};
-use crate::state::AppState;
-
-/// One rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct DispatchRule {
-    pub id: String,
-    pub priority: i64,
-    /// A category code; `None`: any.
-    pub category: Option<String>,
-    /// A risk level code; `None`: any.
-    pub risk_level: Option<String>,
-    /// An area-code prefix; `None`: anywhere.
-    pub area_prefix: Option<String>,
-    /// The center that accepts.
-    pub center_org: String,
-    /// Where the case goes.
-    pub target_org: String,
-    /// Accept and dispatch without a person.
-    pub automatic: bool,
-}
+use crate::state::Center;
 
 impl DispatchRule {
     pub fn matches(&self, category: &str, risk_level: &str, area_code: &str) -> bool {
@@ -49,25 +29,9 @@ impl DispatchRule {
     }
 }
 
-fn rule_from_row(r: &sqlx::any::AnyRow) -> Result<DispatchRule> {
-    Ok(DispatchRule {
-        id: r.try_get("id")?,
-        priority: r.try_get("priority")?,
-        category: r.try_get("category")?,
-        risk_level: r.try_get("risk_level")?,
-        area_prefix: r.try_get("area_prefix")?,
-        center_org: r.try_get("center_org")?,
-        target_org: r.try_get("target_org")?,
-        automatic: r.try_get::<i64, _>("automatic")? != 0,
-    })
-}
-
 /// Every rule, in the order they are tried.
 pub async fn list(db: &Db) -> Result<Vec<DispatchRule>> {
-    let rows = sqlx::query("SELECT * FROM dispatch_rules ORDER BY priority, id")
-        .fetch_all(&db.pool())
-        .await?;
-    rows.iter().map(rule_from_row).collect()
+    db::rules::list(db).await
 }
 
 /// What makes a rule sound, whoever adds it: known codes; a center (`center_org`) whose
@@ -85,14 +49,14 @@ async fn check(db: &Db, rule: &DispatchRule) -> Result<Org, Refusal> {
         r.parse::<gridsync_core::case::RiskLevel>()
             .map_err(|e| invalid("risk_level", e.to_string()))?;
     }
-    let center = db
+    let owner = db
         .org(&rule.center_org)
         .await?
         .filter(|o| o.kind == "CENTER")
         .ok_or_else(|| invalid("center_org", format!("no center {:?}", rule.center_org)))?;
-    let holds_area = match (rule.area_prefix.as_deref(), center.scope_prefix.as_deref()) {
+    let holds_area = match (rule.area_prefix.as_deref(), owner.scope_prefix.as_deref()) {
         (Some(area), Some(scope)) => area.starts_with(scope),
-        (None, Some(_)) => center.tier == Tier::County,
+        (None, Some(_)) => owner.tier == Tier::County,
         (_, None) => false,
     };
     if !holds_area {
@@ -100,19 +64,19 @@ async fn check(db: &Db, rule: &DispatchRule) -> Result<Org, Refusal> {
             "area_prefix",
             format!(
                 "the area lies outside {}'s scope (no area_prefix: a county center's rule)",
-                center.id
+                owner.id
             ),
         ));
     }
-    crate::center::cases::dispatch_targets(
+    super::reach::dispatch_targets(
         db,
-        &center,
+        &owner,
         std::slice::from_ref(&rule.target_org),
         "invalid_input",
         "target_org",
     )
     .await?;
-    Ok(center)
+    Ok(owner)
 }
 
 /// Adds a rule after checking it (trusted callers: the demo, `gridsync admin`; staff go
@@ -123,29 +87,29 @@ pub async fn add(db: &Db, rule: &DispatchRule, now: i64) -> Result<()> {
         other => Error::Invalid(other.to_string()),
     })?;
     let mut conn = db.writer.acquire().await?;
-    insert(&mut conn, rule, now).await
+    db::rules::insert(&mut conn, rule, now).await
 }
 
 /// Adds a rule for a caller: its area inside the caller's scope (none: county-wide, for a
 /// county-level center's staff or an administrator), its center the caller's own or one
 /// below, and sound ([`check`]); audited in the same transaction.
-pub async fn add_by(state: &AppState, caller: &Caller, rule: &DispatchRule) -> Result<(), Refusal> {
+pub async fn add_by(center: &Center, caller: &Caller, rule: &DispatchRule) -> Result<(), Refusal> {
     if !policy::covers(caller, rule.area_prefix.as_deref()) {
         return Err(Refusal::OutOfScope(
             "the rule's area is outside your scope (no area_prefix: the whole county)".into(),
         ));
     }
-    let center = check(&state.db, rule).await?;
-    if !policy::covers_org(caller, &center) {
+    let owner = check(&center.db, rule).await?;
+    if !policy::covers_org(caller, &owner) {
         return Err(Refusal::OutOfScope(format!(
             "{} is not your center or one below it",
-            center.id
+            owner.id
         )));
     }
-    let mut tx = state.db.writer.begin().await?;
-    insert(&mut tx, rule, state.clock.now().0).await?;
+    let mut tx = center.db.writer.begin().await?;
+    db::rules::insert(&mut tx, rule, center.clock.now().0).await?;
     let entry = crate::audit::Entry::by(caller, crate::audit::RULE_ADDED, None, audited(rule));
-    crate::audit::append_in(&mut tx, state, entry).await?;
+    crate::audit::append_in(&mut tx, center, entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -164,67 +128,30 @@ fn audited(rule: &DispatchRule) -> serde_json::Value {
     })
 }
 
-async fn insert(conn: &mut sqlx::AnyConnection, rule: &DispatchRule, now: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO dispatch_rules (id, priority, category, risk_level, area_prefix, center_org,
-            target_org, automatic, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&rule.id)
-    .bind(rule.priority)
-    .bind(&rule.category)
-    .bind(&rule.risk_level)
-    .bind(&rule.area_prefix)
-    .bind(&rule.center_org)
-    .bind(&rule.target_org)
-    .bind(i64::from(rule.automatic))
-    .bind(now)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            Error::Conflict(format!("rule {} exists", rule.id))
-        }
-        _ => Error::Database(e),
-    })?;
-    Ok(())
-}
-
 pub async fn remove(db: &Db, id: &str) -> Result<()> {
-    let done = sqlx::query("DELETE FROM dispatch_rules WHERE id = $1")
-        .bind(id)
-        .execute(&db.writer)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound("dispatch rule"));
-    }
-    Ok(())
+    let mut conn = db.writer.acquire().await?;
+    db::rules::delete(&mut conn, id).await
 }
 
 /// Removes a rule for a caller: only a rule whose area and center lie inside the caller's
 /// scope (a township's staff never remove the county's rules); audited in the same
 /// transaction.
-pub async fn remove_by(state: &AppState, caller: &Caller, id: &str) -> Result<(), Refusal> {
-    let Some(rule) = list(&state.db).await?.into_iter().find(|r| r.id == id) else {
+pub async fn remove_by(center: &Center, caller: &Caller, id: &str) -> Result<(), Refusal> {
+    let Some(rule) = list(&center.db).await?.into_iter().find(|r| r.id == id) else {
         return Err(Error::NotFound("dispatch rule").into());
     };
-    let center = state.db.org(&rule.center_org).await?;
+    let owner = center.db.org(&rule.center_org).await?;
     if !policy::covers(caller, rule.area_prefix.as_deref())
-        || !center.is_some_and(|c| policy::covers_org(caller, &c))
+        || !owner.is_some_and(|c| policy::covers_org(caller, &c))
     {
         return Err(Refusal::OutOfScope(
             "the rule lies outside your scope".into(),
         ));
     }
-    let mut tx = state.db.writer.begin().await?;
-    let done = sqlx::query("DELETE FROM dispatch_rules WHERE id = $1")
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound("dispatch rule").into());
-    }
+    let mut tx = center.db.writer.begin().await?;
+    db::rules::delete(&mut tx, id).await?;
     let entry = crate::audit::Entry::by(caller, crate::audit::RULE_REMOVED, None, audited(&rule));
-    crate::audit::append_in(&mut tx, state, entry).await?;
+    crate::audit::append_in(&mut tx, center, entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -241,11 +168,11 @@ pub fn first_match<'a>(
 
 /// Applies the automatic rules to cases that a sync just brought in SUBMITTED. Returns the
 /// cases dispatched. A failure on one case is logged and leaves it for a dispatcher.
-pub async fn auto_dispatch(state: &AppState, ids: &[CaseId]) -> Result<Vec<CaseId>> {
+pub async fn auto_dispatch(center: &Center, ids: &[CaseId]) -> Result<Vec<CaseId>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rules: Vec<DispatchRule> = list(&state.db)
+    let rules: Vec<DispatchRule> = list(&center.db)
         .await?
         .into_iter()
         .filter(|r| r.automatic)
@@ -255,11 +182,11 @@ pub async fn auto_dispatch(state: &AppState, ids: &[CaseId]) -> Result<Vec<CaseI
     }
     let mut done = Vec::new();
     for id in ids {
-        let Some(doc) = crate::center::cases::load(state, *id).await? else {
+        let Some(doc) = crate::center::cases::load(center, *id).await? else {
             continue;
         };
         let case = doc.case();
-        let wf = doc.state(&state.limits, state.clock.now());
+        let wf = doc.state(&center.limits, center.clock.now());
         if wf.status != Status::Submitted {
             continue;
         }
@@ -271,7 +198,7 @@ pub async fn auto_dispatch(state: &AppState, ids: &[CaseId]) -> Result<Vec<CaseI
         ) else {
             continue;
         };
-        match apply(state, *id, rule).await {
+        match apply(center, *id, rule).await {
             Ok(()) => done.push(*id),
             Err(e) => {
                 tracing::warn!(case = %id, rule = %rule.id, error = %e, "auto-dispatch failed; left for a dispatcher")
@@ -281,22 +208,22 @@ pub async fn auto_dispatch(state: &AppState, ids: &[CaseId]) -> Result<Vec<CaseI
     Ok(done)
 }
 
-async fn apply(state: &AppState, id: CaseId, rule: &DispatchRule) -> Result<()> {
-    let center = state
+async fn apply(center: &Center, id: CaseId, rule: &DispatchRule) -> Result<()> {
+    let owner = center
         .db
         .org(&rule.center_org)
         .await?
         .ok_or(Error::NotFound("organisation"))?;
-    let target = state
+    let target = center
         .db
         .org(&rule.target_org)
         .await?
         .ok_or(Error::NotFound("organisation"))?;
-    let system = Author::new("system", Role::System, center.id.clone());
-    let county: String = center.area_code.chars().take(6).collect();
+    let system = Author::new("system", Role::System, owner.id.clone());
+    let county: String = owner.area_code.chars().take(6).collect();
     let accept = Action::Accept {
         case_no: String::new(), // the county's next number, taken in the same transaction
-        tier: center.tier,
+        tier: owner.tier,
     };
     let dispatch = Action::Dispatch {
         to: vec![OrgRef::new(target.id.clone(), target.name.clone())],
@@ -306,7 +233,7 @@ async fn apply(state: &AppState, id: CaseId, rule: &DispatchRule) -> Result<()> 
         auto: true,
     };
     // One transaction, one commit: this runs inside a phone's sync.
-    crate::center::cases::act_all(state, id, &[accept, dispatch], Some(&county), &system).await?;
+    crate::center::cases::act_all(center, id, &[accept, dispatch], Some(&county), &system).await?;
     tracing::info!(case = %id, rule = %rule.id, to = %target.id, "auto-dispatched");
     Ok(())
 }

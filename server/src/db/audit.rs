@@ -1,5 +1,6 @@
 //! The audit log's rows: the last link of the chain (taken under a lock, so appends
-//! serialise), appends, and reads. The chain itself is `crate::audit`'s.
+//! serialise), appends, and reads. The chain itself (hashes,
+//! verification) is the audit module's.
 
 use sqlx::{AnyConnection, AnyPool};
 
@@ -26,23 +27,24 @@ pub(crate) struct Row {
 
 const COLUMNS: &str = "seq, at, user_id, role, org_id, action, case_id, detail, prev_hash, hash";
 
-/// The next sequence number and the hash it chains to. Takes the append lock first on
-/// PostgreSQL (several server processes keep one chain); SQLite's one writer serialises.
-pub(crate) async fn last_link(tx: &mut AnyConnection, dialect: Dialect) -> Result<(i64, String)> {
+/// The last entry's sequence number and hash (`None`: the log is empty). Takes the append
+/// lock first on PostgreSQL (several server processes keep one chain); SQLite's one writer
+/// serialises.
+pub(crate) async fn last_link(
+    tx: &mut AnyConnection,
+    dialect: Dialect,
+) -> Result<Option<(i64, String)>> {
     if dialect == Dialect::Postgres {
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(AUDIT_LOCK)
             .execute(&mut *tx)
             .await?;
     }
-    let last: Option<(i64, String)> =
+    Ok(
         sqlx::query_as("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *tx)
-            .await?;
-    Ok(match last {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, crate::audit::GENESIS.to_owned()),
-    })
+            .await?,
+    )
 }
 
 pub(crate) async fn insert(tx: &mut AnyConnection, r: &Row) -> Result<()> {

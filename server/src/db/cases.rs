@@ -571,10 +571,12 @@ pub(crate) async fn unpark(conn: &mut AnyConnection, hashes: &[&str]) -> Result<
 pub(crate) async fn mark_unavailable(
     conn: &mut AnyConnection,
     id: CaseId,
-    error: &str,
+    error: &crate::error::Error,
     now: i64,
 ) -> Result<()> {
-    let error: String = error.chars().take(500).collect();
+    tracing::error!(case = %id, error = %error, "a stored case does not open");
+    metrics::counter!("gridsync_cases_unavailable_total").increment(1);
+    let error: String = error.to_string().chars().take(500).collect();
     sqlx::query(
         "INSERT INTO unavailable_cases (case_id, error, found_at, last_seen_at) VALUES ($1, $2, $3, $3)
          ON CONFLICT (case_id) DO UPDATE SET error = excluded.error, last_seen_at = excluded.last_seen_at",
@@ -585,6 +587,19 @@ pub(crate) async fn mark_unavailable(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+/// The next number of a county's day (`prefix`: `{county6}-{yyyymmdd}-`), from the
+/// `case_numbers` counter in one atomic statement: gaps are possible, clashes are not.
+pub(crate) async fn next_case_seq(conn: &mut AnyConnection, prefix: &str) -> Result<i64> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO case_numbers (prefix, last_seq) VALUES ($1, 1)
+         ON CONFLICT (prefix) DO UPDATE SET last_seq = case_numbers.last_seq + 1
+         RETURNING last_seq",
+    )
+    .bind(prefix)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// Reads many stored cases in two statements per chunk (absent ones are left out).

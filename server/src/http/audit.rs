@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
+use super::state::AppState;
 use crate::audit::{self, Filter, Record, VerifyReport};
 use crate::policy::{self, Permission};
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

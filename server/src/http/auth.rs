@@ -11,12 +11,12 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::error::ApiJson;
+use super::state::AppState;
 use super::throttle::ClientAddr;
 use crate::auth::{self, ACCESS_TTL_SECS, REFRESH_TTL_SECS, TokenError};
 use crate::caller::Caller;
 use crate::db::accounts::{DeviceState, Org, User};
 use crate::error::Error;
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::{ApiJson, ApiQuery};
+use super::state::AppState;
 use crate::policy::{self, Permission};
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -178,7 +178,7 @@ pub(crate) async fn intake(
     ApiJson(new): ApiJson<gridsync_core::case::NewCase>,
 ) -> Result<(StatusCode, Json<CaseDetail>), ApiError> {
     policy::require(&caller, Permission::Intake)?;
-    let (id, doc) = crate::center::cases::intake_by(&state, &caller, &new).await?;
+    let (id, doc) = crate::center::intake::intake_by(&state, &caller, &new).await?;
     tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
     Ok((StatusCode::CREATED, Json(view(&state, id, &doc))))
 }

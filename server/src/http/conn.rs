@@ -37,7 +37,7 @@ use tokio::time::{Instant, Sleep};
 use tower::Service;
 
 use super::ApiError;
-use crate::state::Timeouts;
+use super::state::Timeouts;
 
 /// Serves `router` on `listener` until `shutdown` resolves, then finishes the requests in
 /// flight. `on_shutdown` runs when the signal arrives (the live feed ends there).

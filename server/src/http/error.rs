@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use gridsync_core::protocol::DecodeError;
 
 use crate::error::Error;
+use crate::policy::Refusal;
 
 /// The body of every error answer.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
@@ -181,5 +182,23 @@ where
                 rejection.body_text(),
             )),
         }
+    }
+}
+
+/// The policy's refusals, as HTTP answers.
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let status = match &r {
+            Refusal::NotPermitted(_) | Refusal::OutOfScope(_) => StatusCode::FORBIDDEN,
+            Refusal::Invalid { .. } => StatusCode::BAD_REQUEST,
+            Refusal::NotFound(..) => StatusCode::NOT_FOUND,
+            Refusal::Failed(_) => {
+                let Refusal::Failed(e) = r else {
+                    unreachable!()
+                };
+                return e.into();
+            }
+        };
+        ApiError::new(status, r.code(), r.to_string())
     }
 }

@@ -7,7 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 
-use crate::state::AppState;
+use super::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

@@ -6,8 +6,8 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
+use super::state::AppState;
 use super::{audit, auth, cases, health, quarantine, rules, stats, sync, users, warnings};
-use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(

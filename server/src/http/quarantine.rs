@@ -9,8 +9,8 @@ use serde::Serialize;
 
 use super::ApiError;
 use super::auth::AuthUser;
+use super::state::AppState;
 use crate::policy::{self, Permission};
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/quarantine", get(list))

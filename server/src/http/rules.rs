@@ -5,9 +5,9 @@
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiJson;
+use super::state::AppState;
 use crate::center::rules::{self, DispatchRule};
 use crate::policy::{self, Permission};
-use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};

@@ -19,9 +19,9 @@ use serde::Deserialize;
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiQuery;
+use super::state::AppState;
 use crate::caller::Caller;
 use crate::policy::{self, Permission};
-use crate::state::AppState;
 use crate::stats::{self, Export, GroupBy, Period, Report, Scope};
 
 pub(crate) fn router() -> Router<AppState> {

@@ -1,8 +1,6 @@
 //! `POST /v1/sync`: one CBOR exchange carries the phone's outbox up and the center's news
 //! down (DESIGN §5).
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use axum::Router;
@@ -18,7 +16,8 @@ use tracing::Instrument;
 
 use super::ApiError;
 use super::auth::AuthUser;
-use crate::state::AppState;
+use super::budget::Reservation;
+use super::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     // The body is read with our own limit below, to answer 413 with a JSON code.
@@ -75,7 +74,7 @@ pub(crate) async fn sync(
         ));
     }
     let span = tracing::info_span!("sync", device = %caller.device_id, user = %caller.user.id);
-    let (response, stats) = crate::sync::sync(&state, &caller, &request)
+    let (response, stats) = crate::sync::sync(&state, &state.ingest, &caller, &request)
         .instrument(span.clone())
         .await?;
     let body = response.to_body();
@@ -200,61 +199,3 @@ fn busy() -> Response {
 
 /// Seconds a phone is told to wait when the center is busy.
 const BUSY_RETRY_AFTER_SECS: u64 = 2;
-
-/// Bytes of sync bodies held in memory at once, over every connection (against
-/// `HttpLimits::sync_bodies_in_flight`). Reservations give their bytes back when dropped.
-#[derive(Debug, Default)]
-pub struct BodyBudget {
-    in_flight: AtomicUsize,
-}
-
-impl BodyBudget {
-    /// Bytes reserved right now.
-    pub fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Relaxed)
-    }
-
-    fn take(&self, bytes: usize, limit: usize) -> bool {
-        self.in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                n.checked_add(bytes).filter(|t| *t <= limit)
-            })
-            .is_ok()
-    }
-
-    fn reserve(self: &Arc<Self>, bytes: usize, limit: usize) -> Option<Reservation> {
-        self.take(bytes, limit).then(|| Reservation {
-            budget: self.clone(),
-            bytes,
-        })
-    }
-}
-
-/// Bytes of one body, held until the request is done.
-#[derive(Debug)]
-struct Reservation {
-    budget: Arc<BodyBudget>,
-    bytes: usize,
-}
-
-impl Reservation {
-    /// Holds at least `total` bytes; `false` if the budget has no room for them.
-    fn grow_to(&mut self, total: usize, limit: usize) -> bool {
-        if total <= self.bytes {
-            return true;
-        }
-        if !self.budget.take(total - self.bytes, limit) {
-            return false;
-        }
-        self.bytes = total;
-        true
-    }
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.budget
-            .in_flight
-            .fetch_sub(self.bytes, Ordering::AcqRel);
-    }
-}

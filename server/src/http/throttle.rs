@@ -35,13 +35,12 @@ use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use crate::state::AppState;
 
 /// How many failed sign-ins are free, and how the wait grows after them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -335,18 +334,19 @@ impl IntoResponse for Limited {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ClientAddr(pub(crate) Option<IpAddr>);
 
-impl FromRequestParts<AppState> for ClientAddr {
+impl<S> FromRequestParts<S> for ClientAddr
+where
+    S: Send + Sync,
+    LoginLimits: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ci| ci.0.ip());
-        if state.limits_http.login.trust_forwarded_for {
+        if LoginLimits::from_ref(state).trust_forwarded_for {
             // The proxy appends the address it saw: only the last hop is vouched for (an
             // unreadable one falls back to the peer, never to a hop the client wrote).
             let forwarded = parts

@@ -11,11 +11,11 @@ use serde::Deserialize;
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::ApiJson;
+use super::state::AppState;
 use super::throttle::ClientAddr;
 use crate::audit;
 use crate::auth;
 use crate::policy::{self, Permission};
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()

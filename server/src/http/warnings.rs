@@ -14,9 +14,10 @@ use tokio_stream::wrappers::BroadcastStream;
 use super::ApiError;
 use super::auth::AuthUser;
 use super::error::{ApiJson, ApiQuery};
-use crate::center::warnings::{self, TimeLimitRule};
+use super::state::AppState;
+use crate::center::limits::{self, TimeLimitRule};
+use crate::center::warnings;
 use crate::policy::{self, Permission};
-use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -52,7 +53,7 @@ pub(crate) async fn list(
 
 /// The live feed: warnings raised, escalated and cleared, high-risk cases, automatic
 /// supervision, for the cases in the subscriber's scope.
-#[utoipa::path(get, path = "/v1/events", tag = "workflow", summary = "Live feed (Server-Sent Events) of warnings, high-risk alerts and supervision", security(("bearer" = [])), responses((status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = crate::center::warnings::LiveEvent), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/events", tag = "workflow", summary = "Live feed (Server-Sent Events) of warnings, high-risk alerts and supervision", security(("bearer" = [])), responses((status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = crate::live::LiveEvent), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -78,16 +79,16 @@ pub(crate) async fn events(
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-#[utoipa::path(get, path = "/v1/time-limits", tag = "workflow", summary = "Time-limit rules per tier and category", security(("bearer" = [])), responses((status = 200, body = Vec<crate::center::warnings::TimeLimitRule>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/time-limits", tag = "workflow", summary = "Time-limit rules per tier and category", security(("bearer" = [])), responses((status = 200, body = Vec<crate::center::limits::TimeLimitRule>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Vec<TimeLimitRule>>, ApiError> {
     policy::require(&caller, Permission::ReadTimeLimits)?;
-    Ok(Json(warnings::limit_rules(&state.db).await?))
+    Ok(Json(limits::limit_rules(&state.db).await?))
 }
 
-#[utoipa::path(put, path = "/v1/time-limits/{id}", tag = "workflow", summary = "Set a time-limit rule (inside the caller's scope; audited)", security(("bearer" = [])), params(("id" = String, Path, description = "Rule id")), request_body = crate::center::warnings::TimeLimitRule, responses((status = 200, body = crate::center::warnings::TimeLimitRule), (status = 400, description = "Bad input (`invalid_input`, naming the field)", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or the rule's area, or the area of the rule it replaces, outside the caller's scope (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(put, path = "/v1/time-limits/{id}", tag = "workflow", summary = "Set a time-limit rule (inside the caller's scope; audited)", security(("bearer" = [])), params(("id" = String, Path, description = "Rule id")), request_body = crate::center::limits::TimeLimitRule, responses((status = 200, body = crate::center::limits::TimeLimitRule), (status = 400, description = "Bad input (`invalid_input`, naming the field)", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or the rule's area, or the area of the rule it replaces, outside the caller's scope (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn put_limits(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -96,7 +97,7 @@ pub(crate) async fn put_limits(
 ) -> Result<Json<TimeLimitRule>, ApiError> {
     policy::require(&caller, Permission::ManageTimeLimits)?;
     rule.id = id;
-    warnings::set_limit_rule(&state, &caller, &rule).await?;
+    limits::set_limit_rule(&state, &caller, &rule).await?;
     tracing::info!(rule = %rule.id, by = %caller.user.id, "time-limit rule set");
     Ok(Json(rule))
 }

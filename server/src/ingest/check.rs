@@ -13,12 +13,12 @@ use gridsync_core::workflow::{Event, EventKind, Status, fold, may_author, may_pu
 use super::Refusal;
 use crate::caller::Caller;
 use crate::db::cases::Projection;
-use crate::state::AppState;
+use crate::state::Center;
 
 /// Checks the merged document against the case before the push (`None`: a new case);
 /// returns its projection.
 pub(super) fn result(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     doc: &CaseDoc,
     events_before: &HashMap<String, Event>,
@@ -59,7 +59,7 @@ pub(super) fn result(
             "grid_code: the area code followed by 3 digits".into(),
         ));
     }
-    let wf = fold(&case, &events_after, &state.limits, now);
+    let wf = fold(&case, &events_after, &center.limits, now);
     let projection = Projection::of(&case, &wf);
     match before {
         Some((old, status)) if old.area_code != case.area_code => {

@@ -7,9 +7,9 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::db::Conn;
 use gridsync_core::case::CaseId;
 use gridsync_core::protocol::{Ack, DocChanges, RejectCode, Rejection};
-use sqlx::AnyConnection;
 use tokio::sync::mpsc;
 
 use super::merge::{Merge, Premerged, distinct, merge};
@@ -17,7 +17,7 @@ use super::{Job, Pushed, Refusal, Reply};
 use crate::caller::{Caller, revoked_after};
 use crate::db::cases::{self, Projection};
 use crate::error::{Error, Result};
-use crate::state::AppState;
+use crate::state::Center;
 
 /// At most this many pushes share a transaction (keeps one batch's latency bounded).
 const MAX_BATCH: usize = 64;
@@ -25,11 +25,13 @@ const MAX_BATCH: usize = 64;
 /// The receiving end: [`run`] consumes it.
 #[derive(Debug)]
 pub struct Committer {
+    pub(super) center: Center,
     pub(super) rx: mpsc::Receiver<(Job, Reply)>,
 }
 
 /// The committer loop: runs until every [`Ingest`] handle is gone.
-pub async fn run(state: AppState, mut committer: Committer) {
+pub async fn run(mut committer: Committer) {
+    let center = committer.center.clone();
     while let Some(first) = committer.rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -43,7 +45,7 @@ pub async fn run(state: AppState, mut committer: Committer) {
         // A task per batch: a panic fails this batch (its phones retry), not the committer,
         // which would otherwise leave every later push waiting for an answer that never
         // comes.
-        let batch = tokio::spawn(commit(state.clone(), jobs));
+        let batch = tokio::spawn(commit(center.clone(), jobs));
         let outcome = match batch.await {
             Ok(outcome) => outcome,
             Err(e) => Err(Error::Config(format!("the ingest batch panicked: {e}"))),
@@ -64,10 +66,10 @@ pub async fn run(state: AppState, mut committer: Committer) {
     }
 }
 
-pub(super) async fn commit(state: AppState, jobs: Vec<Job>) -> Result<Vec<Pushed>> {
-    let state = &state;
-    let now = state.clock.now().0;
-    let mut tx = state.db.writer.begin().await?;
+pub(super) async fn commit(center: Center, jobs: Vec<Job>) -> Result<Vec<Pushed>> {
+    let center = &center;
+    let now = center.clock.now().0;
+    let mut tx = center.db.writer.begin().await?;
     // Every case of the batch, locked up front in id order: batches of two server processes
     // cannot deadlock.
     let ids: BTreeSet<CaseId> = jobs
@@ -75,13 +77,13 @@ pub(super) async fn commit(state: AppState, jobs: Vec<Job>) -> Result<Vec<Pushed
         .flat_map(|j| j.push.iter().map(|p| p.doc_id))
         .collect();
     let ids: Vec<CaseId> = ids.into_iter().collect();
-    cases::lock_for_merge(&mut tx, state.db.dialect, &ids).await?;
+    cases::lock_for_merge(&mut tx, center.db.dialect, &ids).await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         outcomes.push(
             merge_push(
                 &mut tx,
-                state,
+                center,
                 &job.caller,
                 &job.actors,
                 &job.push,
@@ -102,8 +104,8 @@ pub(super) async fn commit(state: AppState, jobs: Vec<Job>) -> Result<Vec<Pushed
 /// transaction commits.
 #[allow(clippy::too_many_arguments)]
 async fn merge_push(
-    tx: &mut AnyConnection,
-    state: &AppState,
+    tx: &mut Conn,
+    center: &Center,
     caller: &Caller,
     actors: &HashSet<String>,
     push: &[DocChanges],
@@ -121,7 +123,13 @@ async fn merge_push(
     }
     let pushes = distinct(push);
     let ids: Vec<CaseId> = pushes.iter().map(|p| p.doc_id).collect();
-    let held = cases::held_many(tx, &caller.device_id, &ids, revoked_after(state)).await?;
+    let held = cases::held_many(
+        tx,
+        &caller.device_id,
+        &ids,
+        revoked_after(center.clock.now().0),
+    )
+    .await?;
     let (mut prepared, parked_before) = premerged.map(|p| (p.cases, p.parked)).unwrap_or_default();
     let premerged_any = !prepared.is_empty();
     let versions = if premerged_any {
@@ -146,7 +154,7 @@ async fn merge_push(
     let mut loaded = if again.is_empty() {
         HashMap::new()
     } else {
-        cases::load_many(tx, &again, &state.actor).await?
+        cases::load_many(tx, &again, &center.actor).await?
     };
     // Changes this device has parked (usually none): when each was first parked.
     let mut merges = Vec::new();
@@ -156,7 +164,7 @@ async fn merge_push(
             Some(outcome) => outcome,
             None => match loaded.remove(&push.doc_id).transpose() {
                 Ok(prior) => merge(
-                    state,
+                    center,
                     caller,
                     actors,
                     push,
@@ -165,7 +173,7 @@ async fn merge_push(
                 ),
                 // One case that no longer opens fails only itself (and is reported).
                 Err(e) => {
-                    report_unavailable(tx, push.doc_id, &e, now).await?;
+                    cases::mark_unavailable(tx, push.doc_id, &e, now).await?;
                     Err((
                         RejectCode::CaseUnavailable,
                         "the center cannot open this case; an administrator has been told".into(),
@@ -195,7 +203,7 @@ async fn merge_push(
             .collect();
         cases::unpark(tx, &accepted).await?;
     }
-    out.counts.new_changes = write(tx, state, caller, &mut merges, now).await?;
+    out.counts.new_changes = write(tx, center, caller, &mut merges, now).await?;
     // Heads now; they are sent only after the commit.
     for m in &mut merges {
         out.acks.push(Ack {
@@ -240,25 +248,13 @@ fn expire_parked(
     }
 }
 
-/// Records a stored case that does not open (for the administrator's list and `/metrics`).
-pub(crate) async fn report_unavailable(
-    conn: &mut AnyConnection,
-    id: CaseId,
-    error: &crate::error::Error,
-    now: i64,
-) -> Result<()> {
-    tracing::error!(case = %id, error = %error, "a stored case does not open");
-    metrics::counter!("gridsync_cases_unavailable_total").increment(1);
-    cases::mark_unavailable(conn, id, &error.to_string(), now).await
-}
-
 /// Writes the merges: the organisations of the cases and that the device holds them, then
 /// the new changes in multi-row inserts (feed positions in commit order), then each case's
 /// projection and snapshot.
 /// Returns how many changes were new to the log.
 async fn write(
-    conn: &mut AnyConnection,
-    state: &AppState,
+    conn: &mut Conn,
+    center: &Center,
     caller: &Caller,
     merges: &mut [Merge],
     now: i64,
@@ -289,7 +285,7 @@ async fn write(
         cases::park(conn, m.id, &caller.device_id, &m.parked, now).await?;
     }
     let inserted =
-        cases::append_changes(conn, state.db.dialect, &rows, Some(&caller.device_id), now).await?;
+        cases::append_changes(conn, center.db.dialect, &rows, Some(&caller.device_id), now).await?;
     let mut last: HashMap<CaseId, i64> = HashMap::new();
     for (case, pos) in &inserted {
         let e = last.entry(*case).or_insert(*pos);

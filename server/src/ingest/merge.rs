@@ -15,7 +15,7 @@ use super::Refusal;
 use crate::caller::{Caller, revoked_after};
 use crate::db::cases::{self, Projection, SNAPSHOT_EVERY};
 use crate::error::Result;
-use crate::state::AppState;
+use crate::state::Center;
 
 /// A merged case waiting to be written.
 pub(super) struct Merge {
@@ -65,20 +65,27 @@ impl std::fmt::Debug for Premerged {
 /// pool. Pushes thus merge in parallel, and the committer (one task on SQLite) mostly only
 /// writes: it re-reads each case's version inside its transaction and merges again there
 /// only the cases that moved in between (another phone's push, a center action).
-pub(crate) async fn premerge(
-    state: &AppState,
+pub(super) async fn premerge(
+    ingest: &super::Ingest,
     caller: &Caller,
     actors: &HashSet<String>,
     push: std::sync::Arc<Vec<DocChanges>>,
 ) -> Result<Premerged> {
+    let center = &ingest.center;
     let ids: Vec<CaseId> = distinct(&push).iter().map(|p| p.doc_id).collect();
-    let mut conn = state.db.pool.acquire().await?;
+    let mut conn = center.db.pool.acquire().await?;
     let mut stored = cases::fetch_many(&mut conn, &ids).await?;
-    let held = cases::held_many(&mut conn, &caller.device_id, &ids, revoked_after(state)).await?;
+    let held = cases::held_many(
+        &mut conn,
+        &caller.device_id,
+        &ids,
+        revoked_after(center.clock.now().0),
+    )
+    .await?;
     let parked = cases::parked_of(&mut conn, &caller.device_id).await?;
     drop(conn);
-    let slot = state.ingest.merge_slot().await?;
-    let (state, caller, actors) = (state.clone(), caller.clone(), actors.clone());
+    let slot = ingest.merge_slot().await?;
+    let (center, caller, actors) = (center.clone(), caller.clone(), actors.clone());
     tokio::task::spawn_blocking(move || {
         let _slot = slot;
         let pushes = distinct(&push);
@@ -89,14 +96,14 @@ pub(crate) async fn premerge(
             let held = held.contains(&push.doc_id);
             // Merging ahead only saves the committer work: a case that does not open here is
             // left to the committer, which reads it inside its transaction and decides.
-            let prior = match prior.map(|s| s.open(&state.actor)).transpose() {
+            let prior = match prior.map(|s| s.open(&center.actor)).transpose() {
                 Ok(prior) => prior,
                 Err(e) => {
                     tracing::warn!(case = %push.doc_id, error = %e, "a case did not open for the merge ahead; the committer merges it");
                     continue;
                 }
             };
-            let outcome = merge(&state, &caller, &actors, push, prior, held);
+            let outcome = merge(&center, &caller, &actors, push, prior, held);
             cases.insert(
                 push.doc_id,
                 Prepared {
@@ -128,7 +135,7 @@ pub(super) fn distinct(push: &[DocChanges]) -> Vec<&DocChanges> {
 /// center lacks are parked (never applied, never served); finally the result is checked
 /// (events, time limits, area moves, scope) and folded.
 pub(super) fn merge(
-    state: &AppState,
+    center: &Center,
     caller: &Caller,
     actors: &HashSet<String>,
     push: &DocChanges,
@@ -149,7 +156,7 @@ pub(super) fn merge(
         }
     }
     let existed = prior.is_some();
-    let now = state.clock.now();
+    let now = center.clock.now();
     // What the case was before this push, read once: the scope check, the time limits, the
     // area and the events the push may not alter all come from it.
     let mut before: Option<(gridsync_core::case::Case, gridsync_core::workflow::Status)> = None;
@@ -158,7 +165,7 @@ pub(super) fn merge(
         Some(l) => {
             let case = l.doc.case();
             let events = l.doc.events();
-            let wf = fold(&case, &events, &state.limits, now);
+            let wf = fold(&case, &events, &center.limits, now);
             // Held before (even if since revoked: its unsent work is still welcome) or in scope.
             if !held && !caller.reaches(&Projection::of(&case, &wf)) {
                 return Err((
@@ -170,7 +177,7 @@ pub(super) fn merge(
             events_before = events.into_iter().map(|e| (e.id.clone(), e)).collect();
             (l.doc, l.replayed)
         }
-        None => (CaseDoc::empty(id, state.actor.clone()), 0),
+        None => (CaseDoc::empty(id, center.actor.clone()), 0),
     };
 
     // Actor binding: changes the center does not hold yet must come from this device's actors.
@@ -276,7 +283,7 @@ pub(super) fn merge(
     }
 
     let projection =
-        super::check::result(state, caller, &doc, &events_before, before.as_ref(), now)?;
+        super::check::result(center, caller, &doc, &events_before, before.as_ref(), now)?;
     // A new case starts without a snapshot (its first changes are replayed from the log, as
     // cheap as loading one): saving and checking one for every new case was a fifth of the
     // center's CPU in a sync (BENCHMARKS, issue 6).

@@ -411,7 +411,7 @@ fn regression_writing_time_limits_is_refused() {
     let server = TestServer::start();
     // The county's limits for wage arrears (the village's case is one), written into the
     // case when the county center accepts it.
-    let rule = gridsync_server::center::warnings::TimeLimitRule {
+    let rule = gridsync_server::center::limits::TimeLimitRule {
         id: "county-wages".into(),
         tier: Some("COUNTY".into()),
         category: Some("LABOUR_WAGES".into()),
@@ -422,7 +422,7 @@ fn regression_writing_time_limits_is_refused() {
         },
     };
     server
-        .block_on(gridsync_server::center::warnings::put_limit_rule(
+        .block_on(gridsync_server::center::limits::put_limit_rule(
             &server.state.db,
             &rule,
             0,

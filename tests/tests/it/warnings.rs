@@ -210,7 +210,7 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
     let clock = Arc::new(ManualClock::new(T0));
     let server = TestServer::start_with_clock(clock.clone());
     // The county's rule for wage arrears handled at county level: sign within 12 hours.
-    let rule = gridsync_server::center::warnings::TimeLimitRule {
+    let rule = gridsync_server::center::limits::TimeLimitRule {
         id: "county-wages".into(),
         tier: Some("COUNTY".into()),
         category: Some("LABOUR_WAGES".into()),
@@ -221,7 +221,7 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
         },
     };
     server
-        .block_on(gridsync_server::center::warnings::put_limit_rule(
+        .block_on(gridsync_server::center::limits::put_limit_rule(
             &server.state.db,
             &rule,
             T0.0,
