@@ -11,6 +11,7 @@ pub mod intake;
 pub mod limits;
 pub mod reach;
 pub mod rules;
+pub mod steps;
 pub mod warnings;
 
 use crate::policy::Refusal;

@@ -292,6 +292,64 @@ impl Action {
         }
     }
 
+    /// A valid action of `kind` with the most permissive payload (see
+    /// [`WorkflowState::allowed`]); `None` for a kind this version cannot build.
+    pub fn probe(kind: EventKind) -> Option<Self> {
+        let text = || "probe".to_owned();
+        Some(match kind {
+            EventKind::Submit => Action::Submit {},
+            EventKind::ResolveOnSite => Action::ResolveOnSite {
+                outcome: text(),
+                agreement: None,
+            },
+            EventKind::Accept => Action::Accept {
+                case_no: "000000-20000101-000001".into(),
+                tier: Tier::County,
+            },
+            EventKind::Return => Action::Return { reason: text() },
+            EventKind::Void => Action::Void { reason: text() },
+            EventKind::Dispatch => Action::Dispatch {
+                to: vec![OrgRef::new("probe", "probe")],
+                assignee: None,
+                tier: Tier::County,
+                note: String::new(),
+                auto: false,
+            },
+            EventKind::SignFor => Action::SignFor {},
+            EventKind::SendBack => Action::SendBack { reason: text() },
+            EventKind::StartHandling => Action::StartHandling {},
+            EventKind::ExtensionRequest => Action::ExtensionRequest {
+                days: 1,
+                reason: text(),
+            },
+            EventKind::ExtensionDecision => Action::ExtensionDecision {
+                approved: true,
+                days: 0,
+                note: String::new(),
+            },
+            EventKind::Escalate => Action::Escalate {
+                to_tier: Tier::County,
+                reason: text(),
+            },
+            EventKind::Resolve => Action::Resolve {
+                success: true,
+                outcome: text(),
+                agreement: None,
+            },
+            EventKind::FollowUp => Action::FollowUp(FollowUp {
+                satisfaction: 5,
+                ..FollowUp::default()
+            }),
+            EventKind::Reopen => Action::Reopen { reason: text() },
+            EventKind::Archive => Action::Archive {},
+            EventKind::Supervise => Action::Supervise {
+                level: SupervisionLevel::Red,
+                note: String::new(),
+                auto: false,
+            },
+        })
+    }
+
     pub fn dispatch_to(org: OrgRef, tier: Tier) -> Self {
         Action::Dispatch {
             to: vec![org],

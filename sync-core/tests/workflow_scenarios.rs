@@ -10,7 +10,9 @@
 //! - as a hand-built merged log of [`Event::new`] entries folded by [`fold`]: the same step
 //!   is kept, marked superseded with that reason, and the state does not move.
 //!
-//! Both must render the expected line. The rendering (see [`render`]) is
+//! Both must render the expected line, and `WorkflowState::allowed` before the step must
+//! list its kind when it applies and leave it out when the state, role, assignment or risk
+//! refuse it. The rendering (see [`render`]) is
 //! `STATUS case_no=… tier=… orgs=a,b assignee=… handler=… sup=… ext=Nd pending=Nd
 //! send_backs=N reopened=N outcome=success|failure[/late] follow_ups=N` followed by every
 //! running clock as `KIND[start..due]=LEVEL` (`INSTALLMENT:id[…]` for installments), then
@@ -735,6 +737,27 @@ fn run(s: &Scenario) -> Result<(), String> {
                     }
                 }
                 check("fold", got, expect)?;
+
+                // What `allowed` lists: every kind that applied, and no kind refused for
+                // the state, the role, the assignment or the risk (a payload may still be
+                // refused: malformed, below an escalation's tier).
+                let listed = before.allowed(&case, &author).contains(&action.kind());
+                let refused_as_kind = superseded.as_ref().is_some_and(|r| {
+                    !matches!(
+                        r,
+                        SupersedeReason::MalformedPayload { .. }
+                            | SupersedeReason::NotHigherTier { .. }
+                    )
+                });
+                if superseded.is_none() && !listed {
+                    return Err(format!(
+                        "{}: applied, yet not in allowed()",
+                        here("allowed")
+                    ));
+                }
+                if refused_as_kind && listed {
+                    return Err(format!("{}: refused, yet in allowed()", here("allowed")));
+                }
 
                 // The document: the step is taken through `act`, or refused untouched.
                 let heads = sorted(doc.heads());

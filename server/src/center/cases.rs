@@ -115,14 +115,23 @@ pub async fn list(
     Ok((items, next))
 }
 
-/// A case by its id, if it is in the caller's scope (else 404: its existence is not told).
+/// A case by its id or its case number (`330182-20261205-000001`), if it is in the
+/// caller's scope (else 404: its existence is not told).
 pub async fn find_in_scope(
     center: &Center,
     caller: &Caller,
     id: &str,
 ) -> Result<(CaseId, CaseDoc), Refusal> {
     let not_found = || Refusal::NotFound("case_not_found", "no such case in your scope".into());
-    let id: CaseId = id.parse().map_err(|_| not_found())?;
+    let id: CaseId = if gridsync_core::case::is_case_no(id) {
+        cases::id_by_case_no(&center.db, id)
+            .await?
+            .ok_or_else(not_found)?
+            .parse()
+            .map_err(|_| not_found())?
+    } else {
+        id.parse().map_err(|_| not_found())?
+    };
     let doc = load(center, id).await?.ok_or_else(not_found)?;
     let wf = doc.state(&center.limits, center.clock.now());
     let p = Projection::of(&doc.case(), &wf);
@@ -190,13 +199,23 @@ pub async fn take_step(
     payload: serde_json::Value,
 ) -> Result<(CaseId, String, CaseDoc), Refusal> {
     let (id, _) = find_in_scope(center, caller, id).await?;
-    let Some(kind) = EventKind::from_code(kind) else {
+    if kind == EventKind::Accept.as_code()
+        && payload
+            .as_object()
+            .is_some_and(|p| p.contains_key("case_no"))
+    {
         return Err(Refusal::invalid(
             "invalid_action",
-            "kind",
-            format!("unknown action kind {kind:?}"),
+            "case_no",
+            "ACCEPT payload: the center assigns the case number; leave case_no out",
         ));
+    }
+    let Some(known) = EventKind::from_code(kind) else {
+        return Err(super::steps::read(kind, payload)
+            .err()
+            .unwrap_or_else(|| Refusal::invalid("invalid_action", "kind", "unknown action kind")));
     };
+    let kind = known;
     if !may_author(caller.user.role, kind) {
         return Err(gridsync_core::Error::NotPermitted {
             role: caller.user.role,
@@ -204,7 +223,17 @@ pub async fn take_step(
         }
         .into());
     }
-    let (mut action, tier_given) = parse_step(kind, payload, caller.org.tier)?;
+    let (_, step) = super::steps::read(kind.as_code(), payload)?;
+    let (mut action, tier_given) = step.into_action(caller.org.tier);
+    if kind != EventKind::Accept {
+        action.validate().map_err(|message| {
+            Refusal::invalid(
+                "invalid_action",
+                validated_field(&action, &message),
+                format!("{kind} payload: {message}"),
+            )
+        })?;
+    }
     match &mut action {
         Action::Dispatch { .. } => check_dispatch(center, caller, &mut action, tier_given).await?,
         // Only the server's own steps are automatic.
@@ -252,7 +281,7 @@ async fn check_dispatch(
     center: &Center,
     caller: &Caller,
     action: &mut Action,
-    tier_given: bool,
+    tier_given: Option<Tier>,
 ) -> Result<(), Refusal> {
     let Action::Dispatch {
         to,
@@ -272,9 +301,7 @@ async fn check_dispatch(
         .iter()
         .map(|o| OrgRef::new(o.id.clone(), o.name.clone()))
         .collect();
-    if !tier_given {
-        *tier = orgs[0].tier;
-    }
+    *tier = tier_given.unwrap_or(orgs[0].tier);
     if let Some(user) = assignee.as_deref() {
         let known = center.db.user(user).await?;
         if !known.is_some_and(|u| u.active && orgs.iter().any(|o| o.id == u.org_id)) {
@@ -287,88 +314,6 @@ async fn check_dispatch(
     }
     *auto = false;
     Ok(())
-}
-
-/// A step's payload read into an [`Action`], every refusal a 400 naming the field. An
-/// ACCEPT gets a placeholder number (the transaction's) and, unless given, the accepting
-/// center's tier. Returns whether the payload named a tier.
-fn parse_step(
-    kind: EventKind,
-    payload: serde_json::Value,
-    own_tier: Tier,
-) -> Result<(Action, bool), Refusal> {
-    use serde_json::Value;
-    let invalid = |field: &str, message: &str| {
-        Refusal::invalid(
-            "invalid_action",
-            field,
-            format!("{kind} payload: {message}"),
-        )
-    };
-    let mut payload = match payload {
-        Value::Null => serde_json::json!({}),
-        v @ Value::Object(_) => v,
-        _ => return Err(invalid("payload", "the payload is a JSON object")),
-    };
-    let Some(obj) = payload.as_object_mut() else {
-        return Err(invalid("payload", "the payload is a JSON object"));
-    };
-    let tier_given = obj.contains_key("tier");
-    match kind {
-        EventKind::Accept => {
-            if obj.contains_key("case_no") {
-                return Err(invalid(
-                    "case_no",
-                    "the center assigns the case number; leave case_no out",
-                ));
-            }
-            obj.insert("case_no".into(), Value::String(String::new()));
-            if !tier_given {
-                obj.insert("tier".into(), own_tier.as_code().into());
-            }
-        }
-        EventKind::Dispatch => {
-            // Names come from the registry: a target may leave its name out.
-            if let Some(Value::Array(to)) = obj.get_mut("to") {
-                for t in to.iter_mut().filter_map(Value::as_object_mut) {
-                    t.entry("name")
-                        .or_insert_with(|| Value::String(String::new()));
-                }
-            }
-        }
-        _ => {}
-    }
-    // `kind` before `payload`, so the payload is read in place and errors carry its path.
-    let doc = serde_json::json!({ "kind": kind.as_code(), "payload": payload });
-    let action: Action = serde_path_to_error::deserialize(&doc).map_err(|e| {
-        let path = e.path().to_string();
-        let mut field = path
-            .strip_prefix("payload")
-            .unwrap_or(&path)
-            .trim_start_matches('.')
-            .to_owned();
-        let message = e.inner().to_string();
-        if let Some(name) = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-        {
-            field = if field.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{field}.{name}")
-            };
-        }
-        if field.is_empty() {
-            field = "payload".into();
-        }
-        invalid(&field, &message)
-    })?;
-    if kind != EventKind::Accept {
-        action
-            .validate()
-            .map_err(|message| invalid(validated_field(&action, &message), &message))?;
-    }
-    Ok((action, tier_given))
 }
 
 /// The payload field `Action::validate` judged, for the message.

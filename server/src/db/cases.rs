@@ -589,6 +589,16 @@ pub(crate) async fn mark_unavailable(
     Ok(())
 }
 
+/// The case numbered `case_no`, if any.
+pub(crate) async fn id_by_case_no(db: &crate::db::Db, case_no: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM cases WHERE case_no = $1")
+            .bind(case_no)
+            .fetch_optional(&db.pool())
+            .await?,
+    )
+}
+
 /// The next number of a county's day (`prefix`: `{county6}-{yyyymmdd}-`), from the
 /// `case_numbers` counter in one atomic statement: gaps are possible, clashes are not.
 pub(crate) async fn next_case_seq(conn: &mut AnyConnection, prefix: &str) -> Result<i64> {

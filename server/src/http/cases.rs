@@ -85,6 +85,21 @@ pub(crate) struct CaseDetail {
     /// The derived workflow state (gridsync-core `WorkflowState`).
     #[schema(value_type = Object)]
     state: gridsync_core::workflow::WorkflowState,
+    /// The steps the caller may take now (the fold and the policy table); a client shows
+    /// these buttons and posts the schema each names.
+    allowed_actions: Vec<AllowedAction>,
+}
+
+/// A step the caller may take now.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct AllowedAction {
+    /// The action kind (`POST /v1/cases/{id}/actions` `kind`).
+    kind: String,
+    label_zh: String,
+    label_en: String,
+    /// A JSON reference to the request's schema in `/v1/openapi.json` (the component
+    /// `Step_` + the kind).
+    schema: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,7 +109,7 @@ pub(crate) struct DetailQuery {
     unmasked: bool,
 }
 
-#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases", summary = "One case: fields (masked unless `unmasked=true` for roles that need it, audited), derived state", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID)"), ("unmasked" = Option<bool>, Query, description = "Full personal data (audited)")), responses((status = 200, body = CaseDetail), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases", summary = "One case: fields (masked unless `unmasked=true` for roles that need it, audited), derived state", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number (`330182-20261205-000001`)"), ("unmasked" = Option<bool>, Query, description = "Full personal data (audited)")), responses((status = 200, body = CaseDetail), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn detail(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -103,7 +118,7 @@ pub(crate) async fn detail(
 ) -> Result<Json<CaseDetail>, ApiError> {
     policy::require(&caller, Permission::ReadCases)?;
     let (id, doc) = crate::center::cases::find_in_scope(&state, &caller, &id).await?;
-    let mut out = view(&state, id, &doc);
+    let mut out = view(&state, &caller, id, &doc);
     if q.unmasked {
         let full = crate::center::cases::reveal(&state, &caller, id, &doc).await?;
         out.case.parties = full.parties;
@@ -112,7 +127,12 @@ pub(crate) async fn detail(
     Ok(Json(out))
 }
 
-fn view(state: &AppState, id: CaseId, doc: &gridsync_core::case::CaseDoc) -> CaseDetail {
+fn view(
+    state: &AppState,
+    caller: &crate::caller::Caller,
+    id: CaseId,
+    doc: &gridsync_core::case::CaseDoc,
+) -> CaseDetail {
     let mut case = doc.case();
     case.parties = case
         .parties
@@ -121,12 +141,26 @@ fn view(state: &AppState, id: CaseId, doc: &gridsync_core::case::CaseDoc) -> Cas
         .collect();
     case.address = gridsync_core::case::mask_address(&case.address);
     case.location = None;
+    let full = doc.case();
     let state_now =
-        gridsync_core::workflow::fold(&doc.case(), &doc.events(), &state.limits, state.clock.now());
+        gridsync_core::workflow::fold(&full, &doc.events(), &state.limits, state.clock.now());
+    let allowed_actions = crate::center::steps::allowed(caller, &full, &state_now)
+        .into_iter()
+        .map(|kind| AllowedAction {
+            kind: kind.as_code().to_owned(),
+            label_zh: kind.label_zh().to_owned(),
+            label_en: kind.label_en().to_owned(),
+            schema: format!(
+                "#/components/schemas/{}",
+                crate::center::steps::schema_name(kind)
+            ),
+        })
+        .collect();
     CaseDetail {
         id: id.to_string(),
         case,
         state: state_now,
+        allowed_actions,
     }
 }
 
@@ -148,7 +182,7 @@ pub(crate) struct ActionDone {
 /// `case_no`: the center assigns the next `{county6}-{yyyymmdd}-{seq}`. `DISPATCH` names
 /// registered organisations within the caller's reach by `to[].id`; their names come from
 /// the registry.
-#[utoipa::path(post, path = "/v1/cases/{id}/actions", tag = "cases", summary = "Take a workflow step (ACCEPT numbers the case)", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID)")), request_body = ActionBody, responses((status = 200, body = ActionDone), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 409, description = "Not valid in the case's state (`invalid_transition`)", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input: an unknown kind or a malformed payload (`invalid_action`, naming the field), `case_no` on ACCEPT, an unknown DISPATCH target", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or a DISPATCH target outside the caller's reach (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/cases/{id}/actions", tag = "cases", summary = "Take a workflow step (ACCEPT numbers the case)", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number (`330182-20261205-000001`)")), request_body = crate::center::steps::Step, responses((status = 200, body = ActionDone), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 409, description = "Not valid in the case's state (`invalid_transition`)", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input: an unknown kind or a malformed payload (`invalid_action`, naming the field), `case_no` on ACCEPT, an unknown DISPATCH target", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or a DISPATCH target outside the caller's reach (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn act(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -163,7 +197,7 @@ pub(crate) async fn act(
         StatusCode::OK,
         Json(ActionDone {
             event_id,
-            case: view(&state, id, &doc),
+            case: view(&state, &caller, id, &doc),
         }),
     ))
 }
@@ -180,5 +214,5 @@ pub(crate) async fn intake(
     policy::require(&caller, Permission::Intake)?;
     let (id, doc) = crate::center::intake::intake_by(&state, &caller, &new).await?;
     tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
-    Ok((StatusCode::CREATED, Json(view(&state, id, &doc))))
+    Ok((StatusCode::CREATED, Json(view(&state, &caller, id, &doc))))
 }

@@ -227,6 +227,21 @@ impl WorkflowState {
             })
     }
 
+    /// The kinds `author` may take now: those [`WorkflowState::check`] accepts with some
+    /// payload. Each kind is probed with the most permissive payload it has (the highest
+    /// tier, the strongest supervision), so a kind listed here may still refuse a particular
+    /// payload (an extension of too many days, a tier below an escalation), never the other
+    /// way round. Clients show their buttons from it instead of a copy of the rules.
+    pub fn allowed(&self, case: &Case, author: &Author) -> Vec<EventKind> {
+        EventKind::ALL
+            .iter()
+            .copied()
+            .filter(|kind| {
+                Action::probe(*kind).is_some_and(|probe| self.check(case, author, &probe).is_ok())
+            })
+            .collect()
+    }
+
     /// One step of the state machine. On `Err` nothing has changed.
     fn apply(
         &mut self,
