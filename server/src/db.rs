@@ -9,6 +9,7 @@ pub(crate) mod audit;
 pub(crate) mod cases;
 pub(crate) mod feed;
 pub(crate) mod scope;
+pub mod stats;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

@@ -24,6 +24,8 @@ pub struct AppState {
     pub closing: tokio::sync::watch::Sender<bool>,
     pub keys: Arc<Keys>,
     pub clock: Arc<dyn Clock>,
+    /// The county's time zone: calendar days of case numbers and statistics.
+    pub county_time: crate::county_time::CountyTime,
     pub limits: TimeLimits,
     /// This process's Automerge actor: fresh at every start, never reused (center-side
     /// edits of documents are authored under it).

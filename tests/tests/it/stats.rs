@@ -8,7 +8,8 @@ use gridsync_core::case::{CaseEdit, CaseId, Category, FollowUp, Timestamp};
 use gridsync_core::clock::ManualClock;
 use gridsync_core::store::FieldStore;
 use gridsync_core::workflow::{Action, Author, OrgRef, Role, Tier};
-use gridsync_server::stats::{Period, parse_date};
+use gridsync_server::county_time::CountyTime;
+use gridsync_server::stats::parse_date;
 use gridsync_tests::{Phone, TestServer};
 use serde_json::Value;
 
@@ -16,8 +17,12 @@ const H: i64 = Timestamp::HOUR;
 
 /// `hour` o'clock China time on `date`.
 fn at(date: &str, hour: i64) -> Timestamp {
-    let d = parse_date(date).unwrap();
-    Timestamp(Period { from: d, to: d }.bounds().0 + hour * H)
+    at_in(&CountyTime::default(), date, hour)
+}
+
+/// `hour` hours after the start of `date` in `zone`.
+fn at_in(zone: &CountyTime, date: &str, hour: i64) -> Timestamp {
+    Timestamp(zone.start_of_day(parse_date(date).unwrap()) + hour * H)
 }
 
 /// Signs in (again) at the server's current time; binds `actor` to `device` when given.
@@ -124,7 +129,8 @@ impl Center<'_> {
 
     fn accept(&mut self, when: Timestamp, id: CaseId) {
         self.seq += 1;
-        let no = gridsync_core::case::format_case_no("330182", when, self.seq);
+        let today = self.server.state.county_time.date(when);
+        let no = gridsync_core::case::format_case_no("330182", today, self.seq);
         self.act(when, id, Action::accept(no), &dispatcher());
     }
 
