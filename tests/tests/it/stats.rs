@@ -503,7 +503,7 @@ fn agreement(installments: &[(&str, Timestamp)]) -> Agreement {
             .map(|(id, due)| Installment {
                 id: (*id).into(),
                 due_at: *due,
-                amount: 100_00,
+                amount: 10_000,
                 paid_at: None,
             })
             .collect(),
