@@ -192,7 +192,7 @@ async fn export(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/stats/monthly.xlsx", tag = "statistics", summary = "The monthly report as an Excel workbook (one sheet per table; audited)", security(("bearer" = [])), params(MonthlyQuery), responses((status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/stats/monthly.xlsx", tag = "statistics", summary = "The monthly report as an Excel workbook (one sheet per table; audited)", security(("bearer" = [])), params(MonthlyQuery), responses((status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = XlsxBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn monthly_xlsx(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -221,3 +221,8 @@ pub(crate) async fn monthly_xlsx(
 }
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// An Excel workbook in the OpenAPI document: bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct XlsxBody(#[allow(dead_code)] Vec<u8>);
