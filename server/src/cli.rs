@@ -72,6 +72,11 @@ pub(crate) struct ServeArgs {
     /// `gridsync-demo`) into an empty database. Never on a real installation.
     #[arg(long, env = "GRIDSYNC_DEMO")]
     demo: bool,
+    /// The county's time zone, an IANA name: case numbers carry the county's date, and
+    /// statistics count its days and months. Resolved against the tz database built into
+    /// the binary; an unknown name stops the start.
+    #[arg(long, env = "GRIDSYNC_TIME_ZONE", default_value = gridsync_server::county_time::DEFAULT_TIME_ZONE)]
+    time_zone: String,
     /// Failed sign-ins for one account from one client address before each further
     /// failure doubles the wait (1 s, 2 s, ... 15 min; 429 `rate_limited` meanwhile).
     #[arg(
@@ -137,6 +142,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         jwt_secret,
         demo: args.demo,
         scan_every: Some(gridsync_server::center::warnings::SCAN_EVERY),
+        time_zone: args.time_zone,
     };
     let (mut state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;
     let limits = &mut state.limits_http;

@@ -16,6 +16,9 @@ pub enum Error {
     Conflict(String),
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// An export that could not be written (the workbook writer failed).
+    #[error("export: {0}")]
+    Export(String),
     /// A stored case that no longer opens (reported to the administrator).
     #[error("case {0} cannot be opened")]
     CaseUnavailable(gridsync_core::case::CaseId),

@@ -14,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod caller;
 pub mod center;
+pub mod county_time;
 pub mod db;
 pub mod demo;
 mod error;
@@ -51,6 +52,9 @@ pub struct Config {
     /// Run the warning scanner every this often (`None`: not at all; tests call
     /// [`center::warnings::scan_once`] themselves).
     pub scan_every: Option<std::time::Duration>,
+    /// The county's IANA time zone (`Asia/Shanghai` by default): case numbers, the days
+    /// and months of statistics and export dates. An unknown name fails [`open`].
+    pub time_zone: String,
 }
 
 /// What the first start did.
@@ -66,6 +70,8 @@ pub enum Bootstrap {
 
 /// Opens the database (creating and migrating it), loads keys and bootstraps accounts.
 pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, Bootstrap)> {
+    // Refused before anything is opened or written.
+    let county_time = county_time::CountyTime::parse(&config.time_zone)?;
     let db = db::Db::connect(&config.database_url).await?;
     let now = clock.now().0;
     let (keys, from_database) = match &config.jwt_secret {
@@ -96,6 +102,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
     let center = Center {
         db,
         clock,
+        county_time,
         limits: TimeLimits::default(),
         actor,
         live,

@@ -16,6 +16,8 @@ use crate::live::LiveEvent;
 pub struct Center {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
+    /// The county's time zone: calendar days of case numbers and statistics.
+    pub county_time: crate::county_time::CountyTime,
     /// Time limits where no configured rule applies.
     pub limits: TimeLimits,
     /// This process's Automerge actor: fresh at every start, never reused (center-side

@@ -67,9 +67,9 @@ impl Timestamp {
     pub fn plus_millis(self, ms: i64) -> Self {
         Self(self.0.saturating_add(ms))
     }
-    /// The calendar date in China Standard Time (UTC+8), which case numbers and reports use.
-    pub fn china_date(self) -> time::Date {
-        let offset = time::UtcOffset::from_hms(8, 0, 0).expect("valid offset");
+    /// The calendar date at `offset`: the county's UTC offset at this instant, which the
+    /// center's configured time zone gives (the core knows no time-zone database).
+    pub fn date_at(self, offset: time::UtcOffset) -> time::Date {
         let secs = self.0.div_euclid(1000);
         time::OffsetDateTime::from_unix_timestamp(secs)
             .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
@@ -388,14 +388,14 @@ pub fn is_grid_code(s: &str, area_code: &str) -> bool {
     s.len() == 15 && s.starts_with(area_code) && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A case number `{county6}-{yyyymmdd}-{seq}` (一案一码), assigned on acceptance.
-pub fn format_case_no(county6: &str, accepted_at: Timestamp, seq: u32) -> String {
-    let d = accepted_at.china_date();
+/// A case number `{county6}-{yyyymmdd}-{seq}` (一案一码), assigned on acceptance; `accepted_on`
+/// is the county's calendar date of the acceptance (the center's time zone).
+pub fn format_case_no(county6: &str, accepted_on: time::Date, seq: u32) -> String {
     format!(
         "{county6}-{:04}{:02}{:02}-{seq:06}",
-        d.year(),
-        u8::from(d.month()),
-        d.day()
+        accepted_on.year(),
+        u8::from(accepted_on.month()),
+        accepted_on.day()
     )
 }
 
@@ -422,10 +422,19 @@ mod tests {
     }
 
     #[test]
-    fn case_numbers_use_china_date() {
-        // 2026-11-27T20:00Z is already the 28th in Beijing.
+    fn case_numbers_use_the_date_at_an_offset() {
+        // 2026-11-27T20:00Z is already the 28th in Beijing, still the 27th in New York.
         let t = Timestamp(1_795_809_600_000);
-        assert_eq!(format_case_no("330182", t, 7), "330182-20261128-000007");
+        let beijing = time::UtcOffset::from_hms(8, 0, 0).unwrap();
+        let new_york = time::UtcOffset::from_hms(-5, 0, 0).unwrap();
+        assert_eq!(
+            format_case_no("330182", t.date_at(beijing), 7),
+            "330182-20261128-000007"
+        );
+        assert_eq!(
+            format_case_no("330182", t.date_at(new_york), 7),
+            "330182-20261127-000007"
+        );
         assert!(is_case_no("330182-20261128-000007"));
         assert!(!is_case_no("33018-20261128-7"));
     }

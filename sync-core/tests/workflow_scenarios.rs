@@ -861,6 +861,9 @@ fn warnings_at_69_70_and_100_percent() {
 /// acceptance times they carry (Beijing calendar days).
 #[test]
 fn case_numbers_in_the_scenarios_follow_the_format() {
+    let beijing = time::UtcOffset::from_hms(8, 0, 0).unwrap();
+    let format_case_no =
+        |county: &str, t: Timestamp, seq| format_case_no(county, t.date_at(beijing), seq);
     assert_eq!(format_case_no("330182", at("1h"), 1), CN);
     assert_eq!(format_case_no("330182", at("23h59m59s"), 1), CN);
     assert_eq!(

@@ -149,11 +149,30 @@ impl TestServer {
     /// Another server process's worth of state over an existing database (for the
     /// several-instances tests).
     pub fn start_on(rt: tokio::runtime::Runtime, db: TestDb, clock: Arc<dyn Clock>) -> TestServer {
+        let zone = gridsync_server::county_time::DEFAULT_TIME_ZONE;
+        Self::start_configured(rt, db, clock, zone)
+    }
+
+    /// The demo county on a fresh database, in a county whose time zone is `zone` (an IANA
+    /// name).
+    pub fn start_in_zone(clock: Arc<dyn Clock>, zone: &str) -> TestServer {
+        let rt = runtime();
+        let db = TestDb::new(&rt);
+        Self::start_configured(rt, db, clock, zone)
+    }
+
+    fn start_configured(
+        rt: tokio::runtime::Runtime,
+        db: TestDb,
+        clock: Arc<dyn Clock>,
+        zone: &str,
+    ) -> TestServer {
         let config = Config {
             database_url: db.url.clone(),
             jwt_secret: Some("test-secret-0123456789".into()),
             demo: true,
             scan_every: None,
+            time_zone: zone.into(),
         };
         let (state, _) = rt
             .block_on(gridsync_server::open(&config, clock))

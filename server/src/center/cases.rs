@@ -369,7 +369,7 @@ pub async fn act_all(
     cases::lock_for_merge(&mut tx, center.db.dialect, &[id]).await?;
     let mut steps = steps.to_vec();
     if let Some(county6) = number_in {
-        let no = next_case_no_in(&mut tx, county6, center.clock.now()).await?;
+        let no = next_case_no_in(&mut tx, center, county6, center.clock.now()).await?;
         for step in &mut steps {
             if let Action::Accept { case_no, .. } = step {
                 case_no.clone_from(&no);
@@ -500,7 +500,7 @@ async fn unavailable(center: &Center, id: CaseId, e: Error) -> Error {
 }
 
 /// The next case number `{county6}-{yyyymmdd}-{seq}` of a county for the day of `now`
-/// (China time), taken from the `case_numbers` counter in one atomic statement, outside any
+/// (the county's time zone), taken from the `case_numbers` counter in one atomic statement, outside any
 /// step (tests, tools). Steps number inside their own transaction ([`act_all`]'s
 /// `number_in`), so a refused accept uses no number.
 pub async fn next_case_no(
@@ -509,20 +509,22 @@ pub async fn next_case_no(
     now: gridsync_core::case::Timestamp,
 ) -> Result<String> {
     let mut conn = center.db.writer.acquire().await?;
-    next_case_no_in(&mut conn, county6, now).await
+    next_case_no_in(&mut conn, center, county6, now).await
 }
 
 /// [`next_case_no`] on the caller's connection (inside its transaction, if any).
 async fn next_case_no_in(
     conn: &mut crate::db::Conn,
+    center: &Center,
     county6: &str,
     now: gridsync_core::case::Timestamp,
 ) -> Result<String> {
-    let first = gridsync_core::case::format_case_no(county6, now, 1);
+    let today = center.county_time.date(now);
+    let first = gridsync_core::case::format_case_no(county6, today, 1);
     let prefix = &first[..first.len() - 6];
     let seq = cases::next_case_seq(conn, prefix).await?;
     let seq = u32::try_from(seq).map_err(|_| Error::Conflict("case numbers exhausted".into()))?;
-    Ok(gridsync_core::case::format_case_no(county6, now, seq))
+    Ok(gridsync_core::case::format_case_no(county6, today, seq))
 }
 
 /// Appends changes made at the center (no device) to the log through the one change-log

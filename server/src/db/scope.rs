@@ -24,11 +24,6 @@ impl<'a> Scope<'a> {
         }
     }
 
-    /// The scope of an area prefix (`None`: no area) and an organisation.
-    pub(crate) fn new(prefix: Option<&'a str>, org: &'a str) -> Scope<'a> {
-        Scope { prefix, org }
-    }
-
     /// No case at all (a device whose role holds none).
     pub(crate) const NOTHING: Scope<'static> = Scope {
         prefix: None,

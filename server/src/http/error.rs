@@ -83,7 +83,7 @@ impl From<Error> for ApiError {
                 "case_unavailable",
                 format!("case {id} cannot be opened; an administrator has been told"),
             ),
-            Error::Database(_) | Error::Config(_) => Self::internal(&e),
+            Error::Database(_) | Error::Config(_) | Error::Export(_) => Self::internal(&e),
         }
     }
 }

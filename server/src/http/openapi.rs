@@ -23,6 +23,7 @@ use super::{audit, auth, cases, health, quarantine, rules, stats, sync, users, w
         rules::list, rules::add, rules::remove,
         warnings::list, warnings::events, warnings::limits, warnings::put_limits,
         stats::stats_json, stats::stats_csv, stats::cases_csv, stats::gbt31000_csv,
+        stats::monthly_xlsx,
         audit::list, audit::verify,
         users::set_password, users::disable,
         health::healthz, health::readyz, health::metrics,

@@ -1,8 +1,11 @@
-//! Statistics and exports for center staff (issue 4 item 5): `GET /v1/stats` (JSON),
-//! `GET /v1/stats.csv`, `GET /v1/cases.csv` and `GET /v1/export/gbt31000.csv`. All take
-//! `from`, `to` (China dates `YYYY-MM-DD`, inclusive; default: 1 January of this year to
-//! today), `area` (an area-code prefix inside the caller's scope) and, for the statistics,
-//! `group_by=category|area|month|source`. Definitions live in [`crate::stats`].
+//! Statistics and exports for center staff (issue 4 item 5, issue 13 item 9):
+//! `GET /v1/stats` (JSON), `GET /v1/stats.csv`, `GET /v1/cases.csv`,
+//! `GET /v1/export/gbt31000.csv` and the monthly report `GET /v1/stats/monthly.xlsx`. All
+//! take `area` (an area-code prefix inside the caller's scope); the first four `from`, `to`
+//! (the county's dates `YYYY-MM-DD` in its configured time zone, inclusive; default:
+//! 1 January of this year to today) and, for the statistics, `group_by=category|area|
+//! month|source`; the workbook `month=YYYY-MM` (default: the month before this one).
+//! Definitions live in [`crate::stats`] and `docs/statistics.md`.
 //!
 //! Who may read and export: `crate::policy`; the scope is the caller's organisation
 //! (`scope_prefix`), and a department without one counts only cases dispatched to it.
@@ -30,6 +33,16 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/stats.csv", get(stats_csv))
         .route("/v1/cases.csv", get(cases_csv))
         .route("/v1/export/gbt31000.csv", get(gbt31000_csv))
+        .route("/v1/stats/monthly.xlsx", get(monthly_xlsx))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct MonthlyQuery {
+    /// `YYYY-MM`; default: the month before the current one (the county's calendar).
+    month: Option<String>,
+    /// An area-code prefix inside the caller's scope.
+    area: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -41,13 +54,41 @@ pub(crate) struct StatsQuery {
     group_by: Option<String>,
 }
 
+/// The caller's scope ([`crate::db::scope::Scope`] of their organisation), narrowed to
+/// `area` when it lies inside it.
+fn scope(caller: &Caller, area: Option<&str>) -> Result<Scope, ApiError> {
+    let prefix = caller.org.scope_prefix.clone();
+    let area = match area.map(str::trim) {
+        None | Some("") => None,
+        Some(a) if a.len() > 12 || !a.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(ApiError::bad_request(
+                "invalid_area",
+                "area is a prefix of a 12-digit area code",
+            ));
+        }
+        // Wider than the caller's scope: the scope is the limit anyway.
+        Some(a) if prefix.as_deref().is_some_and(|p| p.starts_with(a)) => None,
+        Some(a) if prefix.as_deref().is_some_and(|p| !a.starts_with(p)) => {
+            return Err(ApiError::forbidden(
+                "area_out_of_scope",
+                "that area is outside your organisation's scope",
+            ));
+        }
+        Some(a) => Some(a.to_owned()),
+    };
+    Ok(Scope {
+        org: caller.org.clone(),
+        area,
+    })
+}
+
 /// The period, scope and grouping of a request, checked.
 fn parse(
     state: &AppState,
     caller: &Caller,
     q: &StatsQuery,
 ) -> Result<(Period, Scope, Option<GroupBy>), ApiError> {
-    let today = state.clock.now().china_date();
+    let today = state.county_time.date(state.clock.now());
     let date = |v: &Option<String>, default: time::Date| match v.as_deref() {
         None | Some("") => Ok(default),
         Some(s) => stats::parse_date(s).ok_or_else(|| {
@@ -74,30 +115,7 @@ fn parse(
             )
         })?),
     };
-    let prefix = caller.org.scope_prefix.clone();
-    let area = match q.area.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(a) if a.len() > 12 || !a.bytes().all(|b| b.is_ascii_digit()) => {
-            return Err(ApiError::bad_request(
-                "invalid_area",
-                "area is a prefix of a 12-digit area code",
-            ));
-        }
-        // Wider than the caller's scope: the scope is the limit anyway.
-        Some(a) if prefix.as_deref().is_some_and(|p| p.starts_with(a)) => None,
-        Some(a) if prefix.as_deref().is_some_and(|p| !a.starts_with(p)) => {
-            return Err(ApiError::forbidden(
-                "area_out_of_scope",
-                "that area is outside your organisation's scope",
-            ));
-        }
-        Some(a) => Some(a.to_owned()),
-    };
-    let scope = Scope {
-        scope_prefix: prefix,
-        org_id: caller.org.id.clone(),
-        area,
-    };
+    let scope = scope(caller, q.area.as_deref())?;
     Ok((period, scope, group_by))
 }
 
@@ -114,11 +132,11 @@ pub(crate) async fn stats_json(
     ))
 }
 
-fn csv_response(name: &str, body: String) -> Response {
+fn file_response(name: &str, content_type: &str, body: Vec<u8>) -> Response {
     (
         StatusCode::OK,
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{name}\""),
@@ -156,7 +174,7 @@ pub(crate) async fn gbt31000_csv(
     export(&state, &caller, &q, Export::Gbt31000).await
 }
 
-/// The three CSV routes: permitted, parsed, exported and audited.
+/// The CSV routes: permitted, parsed, exported and audited.
 async fn export(
     state: &AppState,
     caller: &Caller,
@@ -167,5 +185,44 @@ async fn export(
     let (period, scope, group_by) = parse(state, caller, q)?;
     let csv = stats::export(state, caller, what, &scope, period, group_by).await?;
     tracing::info!(by = %caller.user.id, export = what.file_name(), "export");
-    Ok(csv_response(what.file_name(), csv))
+    Ok(file_response(
+        what.file_name(),
+        "text/csv; charset=utf-8",
+        csv,
+    ))
 }
+
+#[utoipa::path(get, path = "/v1/stats/monthly.xlsx", tag = "statistics", summary = "The monthly report as an Excel workbook (one sheet per table; audited)", security(("bearer" = [])), params(MonthlyQuery), responses((status = 200, description = "Excel workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = XlsxBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn monthly_xlsx(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    ApiQuery(q): ApiQuery<MonthlyQuery>,
+) -> Result<Response, ApiError> {
+    policy::require(&caller, Permission::Export)?;
+    let period = match q.month.as_deref().map(str::trim) {
+        None | Some("") => {
+            let today = state.county_time.date(state.clock.now());
+            Period::month_of(stats::add_months(today, -1))
+        }
+        Some(m) => stats::parse_month(m).ok_or_else(|| {
+            ApiError::bad_request("invalid_month", format!("{m:?} is not a YYYY-MM month"))
+        })?,
+    };
+    let scope = scope(&caller, q.area.as_deref())?;
+    let what = Export::MonthlyXlsx;
+    let book = stats::export(&state, &caller, what, &scope, period, None).await?;
+    tracing::info!(by = %caller.user.id, export = what.file_name(), "export");
+    let name = format!(
+        "monthly-{:04}-{:02}.xlsx",
+        period.from.year(),
+        u8::from(period.from.month())
+    );
+    Ok(file_response(&name, XLSX, book))
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// An Excel workbook in the OpenAPI document: bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct XlsxBody(#[allow(dead_code)] Vec<u8>);

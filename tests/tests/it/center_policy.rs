@@ -472,7 +472,7 @@ fn every_export_is_audited_with_its_filter_and_row_count() {
     let ids = submitted(&server, 2);
     let chen = Staff::login(&server, "chen.dispatch");
     assert_eq!(chen.act(&ids[0], "ACCEPT", json!({})).0, 200);
-    let today = gridsync_core::case::Timestamp(server.state.clock.now().0).china_date();
+    let today = server.state.county_time.date(server.state.clock.now());
     let day = format!(
         "{:04}-{:02}-{:02}",
         today.year(),

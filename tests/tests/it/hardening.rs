@@ -266,6 +266,7 @@ impl Custom {
             jwt_secret: jwt_secret.map(str::to_owned),
             demo: true,
             scan_every: None,
+            time_zone: gridsync_server::county_time::DEFAULT_TIME_ZONE.into(),
         };
         let (mut state, _) = rt.block_on(gridsync_server::open(&config, clock)).unwrap();
         limits(&mut state.limits_http);

@@ -24,6 +24,7 @@ const ROUTES: &[&str] = &[
     "/v1/export/gbt31000.csv",
     "/v1/stats",
     "/v1/stats.csv",
+    "/v1/stats/monthly.xlsx",
     "/v1/sync",
     "/v1/time-limits",
     "/v1/time-limits/{id}",

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
-use gridsync_core::case::{CaseEdit, CaseId, Category, FollowUp, Timestamp};
+use gridsync_core::case::{
+    Agreement, CaseEdit, CaseId, Category, FollowUp, Installment, Timestamp,
+};
 use gridsync_core::clock::ManualClock;
 use gridsync_core::store::FieldStore;
 use gridsync_core::workflow::{Action, Author, OrgRef, Role, Tier};
-use gridsync_server::stats::{Period, parse_date};
+use gridsync_server::county_time::CountyTime;
+use gridsync_server::stats::parse_date;
 use gridsync_tests::{Phone, TestServer};
 use serde_json::Value;
 
@@ -16,8 +19,12 @@ const H: i64 = Timestamp::HOUR;
 
 /// `hour` o'clock China time on `date`.
 fn at(date: &str, hour: i64) -> Timestamp {
-    let d = parse_date(date).unwrap();
-    Timestamp(Period { from: d, to: d }.bounds().0 + hour * H)
+    at_in(&CountyTime::default(), date, hour)
+}
+
+/// `hour` hours after the start of `date` in `zone`.
+fn at_in(zone: &CountyTime, date: &str, hour: i64) -> Timestamp {
+    Timestamp(zone.start_of_day(parse_date(date).unwrap()) + hour * H)
 }
 
 /// Signs in (again) at the server's current time; binds `actor` to `device` when given.
@@ -124,7 +131,8 @@ impl Center<'_> {
 
     fn accept(&mut self, when: Timestamp, id: CaseId) {
         self.seq += 1;
-        let no = gridsync_core::case::format_case_no("330182", when, self.seq);
+        let today = self.server.state.county_time.date(when);
+        let no = gridsync_core::case::format_case_no("330182", today, self.seq);
         self.act(when, id, Action::accept(no), &dispatcher());
     }
 
@@ -484,4 +492,503 @@ fn figures_worked_out_by_hand_with_year_on_year_and_exports() {
     );
     let c2_row = lines.iter().find(|l| l.contains("欠薪 C2")).unwrap();
     assert!(c2_row.contains(",0,"), "{c2_row}");
+}
+
+/// An agreement with installments `(id, due, paid)`.
+fn agreement(installments: &[(&str, Timestamp)]) -> Agreement {
+    Agreement {
+        terms: "分期支付".into(),
+        installments: installments
+            .iter()
+            .map(|(id, due)| Installment {
+                id: (*id).into(),
+                due_at: *due,
+                amount: 10_000,
+                paid_at: None,
+            })
+            .collect(),
+        ..Agreement::default()
+    }
+}
+
+/// Workbook cells as text (numbers in Rust's shortest form).
+fn sheet(book: &mut calamine::Xlsx<std::io::Cursor<Vec<u8>>>, name: &str) -> Vec<Vec<String>> {
+    use calamine::Reader;
+    let range = book.worksheet_range(name).unwrap();
+    range
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
+fn row<'a>(rows: &'a [Vec<String>], first: &str) -> &'a [String] {
+    rows.iter()
+        .find(|r| r.first().is_some_and(|c| c == first))
+        .unwrap_or_else(|| panic!("no row {first} in {rows:?}"))
+}
+
+fn num(s: &str) -> f64 {
+    s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
+}
+
+/// Issue 13 item 9: 调处 and its success, joint cases, 协议履行率, days per step and 环比 on
+/// a small county worked out by hand, across the February/March boundary; the monthly
+/// workbook read back; who may have it.
+#[test]
+fn mediation_joint_cases_agreements_steps_and_month_on_month() {
+    let clock = Arc::new(ManualClock::new(at("2026-02-01", 8)));
+    let server = TestServer::start_with_clock(clock.clone());
+    let mut phone = ClockedPhone::new(&server, clock.clone());
+    let mut center = Center {
+        server: &server,
+        clock: clock.clone(),
+        seq: 0,
+    };
+
+    // February: P1 submitted 02-10, accepted; P2 submitted 02-28 23:30 (the month's last
+    // half hour), resolved successfully in March. 2 received, 1 successful → 化解率 0.5.
+    clock.set(at("2026-02-10", 9));
+    let p1 = phone.record("二月 P1", Category::LabourWages);
+    phone.phone.store.submit(p1).unwrap();
+    clock.set(at("2026-02-28", 23).plus_millis(H / 2));
+    let p2 = phone.record("二月 P2", Category::Neighbour);
+    phone.phone.store.submit(p2).unwrap();
+    // March (hours are China time):
+    // M1 labour: submitted 03-02 09, accepted 11 (2 h), dispatched 12 to the labour
+    //    inspectorate AND the judicial office (joint, county tier), signed by labour 03-03
+    //    12 (24 h), resolved successfully 03-05 12 (48 h) with an agreement of one
+    //    installment due 03-20, paid 03-18; followed up 03-06 12 (24 h).
+    // M2 neighbours: submitted 03-03 09, accepted 10 (1 h), dispatched 10 (0 h) to the
+    //    township judicial office, signed 22 (12 h), resolved successfully 03-04 22 (24 h)
+    //    with an agreement without installments; followed up 03-05 22 (24 h): the
+    //    agreement was NOT performed.
+    // M3 labour: submitted 03-10 09, accepted 12 (3 h), dispatched 03-11 12 (24 h), signed
+    //    18 (6 h), handling: no outcome.
+    // M4 neighbours: resolved on the spot 03-15 10 (received then), agreement with an
+    //    installment due 05-01 (not yet due).
+    // M5 labour: submitted 03-31 23:30, nothing more.
+    // Not in March: a case submitted 04-01 00:30, a draft.
+    clock.set(at("2026-03-02", 9));
+    let m1 = phone.record("三月 M1", Category::LabourWages);
+    phone.phone.store.submit(m1).unwrap();
+    clock.set(at("2026-03-03", 9));
+    let m2 = phone.record("三月 M2", Category::Neighbour);
+    phone.phone.store.submit(m2).unwrap();
+    clock.set(at("2026-03-10", 9));
+    let m3 = phone.record("三月 M3", Category::LabourWages);
+    phone.phone.store.submit(m3).unwrap();
+    clock.set(at("2026-03-15", 10));
+    let m4 = phone.record("三月 M4", Category::Neighbour);
+    phone
+        .phone
+        .store
+        .act(
+            m4,
+            &Action::ResolveOnSite {
+                outcome: "当场说和".into(),
+                agreement: Some(agreement(&[("m4-1", at("2026-05-01", 0))])),
+            },
+        )
+        .unwrap();
+    clock.set(at("2026-03-31", 23).plus_millis(H / 2));
+    let m5 = phone.record("三月 M5", Category::LabourWages);
+    phone.phone.store.submit(m5).unwrap();
+    clock.set(at("2026-04-01", 0).plus_millis(H / 2));
+    let april = phone.record("四月", Category::LabourWages);
+    phone.phone.store.submit(april).unwrap();
+    phone.record("草稿", Category::LabourWages);
+    clock.set(at("2026-02-10", 9).plus_millis(H / 2));
+    phone.sync(&server);
+
+    center.accept(at("2026-02-10", 10), p1);
+    center.accept(at("2026-03-01", 9), p2);
+    center.dispatch_and_sign(at("2026-03-01", 10), p2, JUDICIAL, Tier::Township, 1);
+    center.resolve(at("2026-03-01", 12), p2, JUDICIAL, true);
+
+    center.accept(at("2026-03-02", 11), m1);
+    let joint = Action::Dispatch {
+        to: vec![OrgRef::new(LABOUR, LABOUR), OrgRef::new(JUDICIAL, JUDICIAL)],
+        assignee: None,
+        tier: Tier::County,
+        note: String::new(),
+        auto: false,
+    };
+    center.act(at("2026-03-02", 12), m1, joint, &dispatcher());
+    center.act(
+        at("2026-03-03", 12),
+        m1,
+        Action::SignFor {},
+        &handler(LABOUR),
+    );
+    center.act(
+        at("2026-03-03", 12),
+        m1,
+        Action::StartHandling {},
+        &handler(LABOUR),
+    );
+    let resolve = |agreement| Action::Resolve {
+        success: true,
+        outcome: "达成协议".into(),
+        agreement: Some(agreement),
+    };
+    center.act(
+        at("2026-03-05", 12),
+        m1,
+        resolve(agreement(&[("m1-1", at("2026-03-20", 0))])),
+        &handler(LABOUR),
+    );
+    clock.set(at("2026-03-18", 9));
+    server
+        .block_on(gridsync_server::center::cases::edit(
+            &server.state,
+            m1,
+            |doc, now| Ok(doc.mark_installment_paid("m1-1", now, now)?),
+        ))
+        .unwrap();
+    center.follow_up(at("2026-03-06", 12), m1, 5);
+
+    center.accept(at("2026-03-03", 10), m2);
+    center.dispatch_and_sign(at("2026-03-03", 10), m2, JUDICIAL, Tier::Township, 12);
+    center.act(
+        at("2026-03-04", 22),
+        m2,
+        resolve(agreement(&[])),
+        &handler(JUDICIAL),
+    );
+    let not_performed = Action::FollowUp(FollowUp {
+        satisfaction: 2,
+        agreement_performed: Some(false),
+        ..FollowUp::default()
+    });
+    center.act(at("2026-03-05", 22), m2, not_performed, &dispatcher());
+
+    center.accept(at("2026-03-10", 12), m3);
+    center.dispatch_and_sign(at("2026-03-11", 12), m3, LABOUR, Tier::County, 6);
+    clock.set(at("2026-04-02", 9));
+
+    // By hand, March: received 5 (M1..M5); resolved 3 (M1 M2 M4), all successfully →
+    // 化解率 3/5, 调解成功率 (over resolved) 3/3. 调处 (handling started or on the spot):
+    // M1 M2 M3 M4 → 4, 调处率 4/5, 调处成功率 3/4. Joint: M1, successful. Agreements: M1
+    // M2 M4; due: M1 (installment due 03-20) and M2 (answered at the follow-up); performed:
+    // M1 (paid) → 协议履行率 1/2. Tiers: M1 county, M2 township, M4 village.
+    // Days per step: accept (2 + 1 + 3) h / 3; dispatch (1 + 0 + 24) h / 3; sign
+    // (24 + 12 + 6) h / 3; handle (48 + 24) h / 2; follow-up (24 + 24) h / 2; overall
+    // (75 + 37 + 0) h / 3. 环比 against February: received (5 − 2) / 2 = 1.5, 化解率
+    // (0.6 − 0.5) / 0.5 = 0.2.
+    let (status, r) = get_json(
+        &server,
+        "chen.dispatch",
+        "/v1/stats?from=2026-03-01&to=2026-03-31",
+    );
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(
+        (&r["previous_from"], &r["previous_to"]),
+        (&"2026-02-01".into(), &"2026-02-28".into())
+    );
+    assert_eq!(r["time_zone"], "Asia/Shanghai");
+    let t = &r["total"]["current"];
+    assert_eq!(
+        (t["received"].as_u64(), t["resolved"].as_u64()),
+        (Some(5), Some(3)),
+        "{t}"
+    );
+    assert_close(&t["resolution_rate"], 0.6, "化解率");
+    assert_close(&t["mediation_success_rate"], 1.0, "调解成功率");
+    for (share, v) in [
+        ("village_share", 1.0 / 3.0),
+        ("township_share", 1.0 / 3.0),
+        ("county_share", 1.0 / 3.0),
+    ] {
+        assert_close(&t[share], v, share);
+    }
+    let h = &t["handling"];
+    assert_eq!(h["mediated"], 4, "{h}");
+    assert_close(&h["mediation_rate"], 0.8, "调处率");
+    assert_eq!(h["mediated_successfully"], 3);
+    assert_close(&h["mediated_success_rate"], 0.75, "调处成功率");
+    assert_eq!(
+        (
+            h["joint"].as_u64(),
+            h["joint_resolved_successfully"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (
+            &h["agreements"],
+            &h["agreements_due"],
+            &h["agreements_performed"]
+        ),
+        (&3.into(), &2.into(), &1.into())
+    );
+    assert_close(&h["agreement_performance_rate"], 0.5, "协议履行率");
+    let steps = &h["step_days"];
+    for (step, cases, hours) in [
+        ("accept", 3, 6.0 / 3.0),
+        ("dispatch", 3, 25.0 / 3.0),
+        ("sign", 3, 42.0 / 3.0),
+        ("handle", 2, 72.0 / 2.0),
+        ("follow_up", 2, 48.0 / 2.0),
+        ("overall", 3, 112.0 / 3.0),
+    ] {
+        assert_eq!(steps[step]["cases"], cases, "{step}: {steps}");
+        assert_close(&steps[step]["avg_days"], hours / 24.0, step);
+    }
+    let prev = &r["total"]["previous_period"];
+    assert_eq!(prev["received"], 2);
+    assert_close(&prev["resolution_rate"], 0.5, "February's 化解率");
+    assert!(
+        prev["handling"].is_null(),
+        "the comparison reads no workflow log"
+    );
+    let mom = &r["total"]["period_on_period"];
+    assert_close(&mom["received_change"], 1.5, "受理数环比");
+    assert_close(&mom["resolution_rate_change"], 0.2, "化解率环比");
+    assert!(
+        r["total"]["year_on_year"]["received_change"].is_null(),
+        "no March 2025"
+    );
+
+    // By month over February and March: March's base is February, February's January.
+    let (_, m) = get_json(
+        &server,
+        "chen.dispatch",
+        "/v1/stats?from=2026-02-01&to=2026-03-31&group_by=month",
+    );
+    let g = m["groups"].as_array().unwrap();
+    assert_eq!(
+        (g.len(), &g[0]["key"], &g[1]["key"]),
+        (2, &"2026-02".into(), &"2026-03".into())
+    );
+    assert_eq!(
+        (&g[0]["current"]["received"], &g[1]["current"]["received"]),
+        (&2.into(), &5.into())
+    );
+    assert_eq!(g[1]["previous_period"]["received"], 2);
+    assert_close(
+        &g[1]["period_on_period"]["received_change"],
+        1.5,
+        "March on February",
+    );
+    assert!(
+        g[0]["period_on_period"]["received_change"].is_null(),
+        "January had none"
+    );
+    assert_eq!(
+        m["previous_from"], "2025-12-01",
+        "two months before two months"
+    );
+
+    // The monthly workbook: March by default on 2 April.
+    let token = login(&server, "chen.dispatch", None);
+    let mut resp = gridsync_tests::agent()
+        .get(&server.url("/v1/stats/monthly.xlsx"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(ct.contains("spreadsheetml"), "{ct}");
+    let disposition = resp
+        .headers()
+        .get("content-disposition")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.contains("monthly-2026-03.xlsx"),
+        "{disposition}"
+    );
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(10 << 20)
+        .read_to_vec()
+        .unwrap();
+    let mut book: calamine::Xlsx<_> =
+        calamine::Reader::new(std::io::Cursor::new(bytes)).expect("an xlsx workbook");
+    assert_eq!(
+        calamine::Reader::sheet_names(&book),
+        ["汇总", "按类别", "按区域", "按来源", "层级分布", "环节用时"]
+    );
+    let summary = sheet(&mut book, "汇总");
+    assert_eq!(
+        summary[0],
+        ["指标", "本期", "上期", "环比", "去年同期", "同比"]
+    );
+    let received = row(&summary, "受理数");
+    assert_eq!(
+        (num(&received[1]), num(&received[2]), num(&received[3])),
+        (5.0, 2.0, 1.5)
+    );
+    assert_eq!(received[5], "", "no March 2025: no 同比");
+    assert!((num(&row(&summary, "化解率")[1]) - 0.6).abs() < 1e-9);
+    assert!((num(&row(&summary, "协议履行率")[1]) - 0.5).abs() < 1e-9);
+    assert_eq!(num(&row(&summary, "联合调处数")[1]), 1.0);
+    assert!((num(&row(&summary, "调处成功率")[1]) - 0.75).abs() < 1e-9);
+    let by_category = sheet(&mut book, "按类别");
+    assert_eq!(
+        &by_category[0][..4],
+        ["类别代码", "类别", "受理数", "已受理数"]
+    );
+    assert!(by_category[0].contains(&"协议履行率".to_owned()));
+    let labour = row(&by_category, "LABOUR_WAGES");
+    assert_eq!(
+        (labour[1].as_str(), num(&labour[2])),
+        ("劳资纠纷(欠薪)", 3.0)
+    );
+    assert_eq!(num(&row(&by_category, "TOTAL")[2]), 5.0);
+    let tiers = sheet(&mut book, "层级分布");
+    assert_eq!(tiers[0], ["层级", "办结数", "占比"]);
+    assert_eq!(num(&row(&tiers, "县级")[1]), 1.0);
+    let steps = sheet(&mut book, "环节用时");
+    assert_eq!(steps[0], ["环节", "案件数", "平均天数"]);
+    let handle = row(&steps, "办理(签收→办结)");
+    assert_eq!((num(&handle[1]), num(&handle[2])), (2.0, 1.5));
+
+    // Audited as an export, like the CSVs.
+    let (s, log) = get_json(&server, "wu.super", "/v1/audit?limit=1000");
+    assert_eq!(s, 200);
+    let exported: Vec<&Value> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "EXPORT" && e["detail"]["export"] == "monthly.xlsx")
+        .collect();
+    assert_eq!(exported.len(), 1, "{log}");
+    assert_eq!(exported[0]["detail"]["from"], "2026-03-01");
+
+    // Scope: the labour inspectorate (no area) sees what was dispatched to it: M1, M3.
+    let token = login(&server, "liu.labour", None);
+    let mut resp = gridsync_tests::agent()
+        .get(&server.url("/v1/stats/monthly.xlsx?month=2026-03"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(10 << 20)
+        .read_to_vec()
+        .unwrap();
+    let mut book: calamine::Xlsx<_> = calamine::Reader::new(std::io::Cursor::new(bytes)).unwrap();
+    let summary = sheet(&mut book, "汇总");
+    assert_eq!(num(&row(&summary, "受理数")[1]), 2.0, "{summary:?}");
+    assert_eq!(num(&row(&summary, "联合调处数")[1]), 1.0);
+    // Refusals: no export permission, an area outside the scope, a bad month.
+    let (s, v) = get_json(&server, "wang.grid", "/v1/stats/monthly.xlsx");
+    assert_eq!((s, v["code"].as_str()), (403, Some("not_permitted")));
+    let (s, v) = get_json(&server, "sun.town", "/v1/stats/monthly.xlsx?area=330182102");
+    assert_eq!((s, v["code"].as_str()), (403, Some("area_out_of_scope")));
+    let (s, v) = get_json(
+        &server,
+        "chen.dispatch",
+        "/v1/stats/monthly.xlsx?month=2026-3",
+    );
+    assert_eq!((s, v["code"].as_str()), (400, Some("invalid_month")));
+}
+
+/// Issue 13 item 8: a county in another time zone numbers its cases with its own date and
+/// counts statistics by its own days; an unknown zone stops the start.
+#[test]
+fn the_county_time_zone_numbers_cases_and_bounds_days() {
+    let new_york = CountyTime::parse("America/New_York").unwrap();
+    let ny = |date: &str, hour: i64, minutes: i64| {
+        at_in(&new_york, date, hour).plus_millis(minutes * 60_000)
+    };
+    let clock = Arc::new(ManualClock::new(ny("2026-03-10", 8, 0)));
+    let server = TestServer::start_in_zone(clock.clone(), "America/New_York");
+    assert_eq!(server.state.county_time.name(), "America/New_York");
+    let mut phone = ClockedPhone::new(&server, clock.clone());
+    // A: submitted 03-10 23:30 New York (03-11 in UTC and in China), accepted 23:45.
+    // B: submitted 03-11 00:30 New York. C: submitted 03-31 22:00 New York (April in UTC).
+    clock.set(ny("2026-03-10", 23, 30));
+    let a = phone.record("纽约 A", Category::LabourWages);
+    phone.phone.store.submit(a).unwrap();
+    clock.set(ny("2026-03-11", 0, 30));
+    let b = phone.record("纽约 B", Category::LabourWages);
+    phone.phone.store.submit(b).unwrap();
+    clock.set(ny("2026-03-31", 22, 0));
+    let c = phone.record("纽约 C", Category::LabourWages);
+    phone.phone.store.submit(c).unwrap();
+    clock.set(ny("2026-03-10", 23, 40));
+    phone.sync(&server);
+    clock.set(ny("2026-03-10", 23, 45));
+    let token = login(&server, "chen.dispatch", None);
+    let accepted: Value = gridsync_tests::agent()
+        .post(&server.url(&format!("/v1/cases/{a}/actions")))
+        .header("Authorization", &format!("Bearer {token}"))
+        .send_json(serde_json::json!({ "kind": "ACCEPT", "payload": {} }))
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let case_no = accepted["case"]["state"]["case_no"].as_str().unwrap();
+    assert!(case_no.contains("-20260310-"), "New York's date: {case_no}");
+
+    clock.set(ny("2026-04-02", 9, 0));
+    let count = |q: &str| {
+        let (s, r) = get_json(&server, "chen.dispatch", &format!("/v1/stats?{q}"));
+        assert_eq!(s, 200, "{r}");
+        assert_eq!(r["time_zone"], "America/New_York");
+        r
+    };
+    assert_eq!(
+        count("from=2026-03-10&to=2026-03-10")["total"]["current"]["received"],
+        1
+    );
+    assert_eq!(
+        count("from=2026-03-11&to=2026-03-11")["total"]["current"]["received"],
+        1
+    );
+    let march = count("from=2026-03-01&to=2026-03-31&group_by=month");
+    assert_eq!(
+        march["total"]["current"]["received"], 3,
+        "C is March's in New York"
+    );
+    let keys: Vec<&str> = march["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["2026-03"]);
+    // The case list prints New York dates.
+    let token = login(&server, "chen.dispatch", None);
+    let (s, csv) = get(
+        &server,
+        &token,
+        "/v1/cases.csv?from=2026-03-01&to=2026-03-31",
+    );
+    assert_eq!(s, 200);
+    let a_row = csv.lines().find(|l| l.contains("纽约 A")).unwrap();
+    assert!(a_row.ends_with(",2026-03-10,2026-03-10,"), "{a_row}");
+    drop(server);
+
+    // An unknown zone is refused before anything starts.
+    let rt = gridsync_tests::runtime();
+    let db = gridsync_tests::TestDb::new(&rt);
+    let config = gridsync_server::Config {
+        database_url: db.url.clone(),
+        jwt_secret: Some("test-secret-0123456789".into()),
+        demo: true,
+        scan_every: None,
+        time_zone: "Mars/Olympus_Mons".into(),
+    };
+    let e = rt
+        .block_on(gridsync_server::open(
+            &config,
+            Arc::new(ManualClock::new(Timestamp(0))),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown time zone \"Mars/Olympus_Mons\""), "{e}");
 }
