@@ -2,6 +2,7 @@
 //! `GRIDSYNC_TEST_POSTGRES_URL` is set), phones as real `FieldStore`s over HTTP.
 
 mod accounts;
+mod admin_api;
 mod adversary;
 mod audit;
 mod authz_sync;
