@@ -120,7 +120,7 @@ fn parse_tier(tier: Option<String>) -> Result<Option<gridsync_core::workflow::Ti
     .transpose()
 }
 
-#[utoipa::path(get, path = "/v1/orgs", tag = "administration", summary = "The organisation tree the caller administers", description = "Who may call it: administrators (`ManageOrgs`; anyone else 403 `not_permitted`). Lists the caller's organisation and everything below it, depth first; a county administrator sees the whole county.", security(("bearer" = [])), responses((status = 200, body = OrgList), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "`not_permitted`", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/orgs", tag = "administration", summary = "The organisation tree the caller administers", description = "Who may call it: administrators (`ManageOrgs`; anyone else 403 `not_permitted`). Lists the caller's organisation and everything below it, depth first; a county administrator sees the whole county.", security(("bearer" = [])), responses((status = 200, body = OrgList), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "`not_permitted`", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
