@@ -514,3 +514,29 @@ impl AuthUser {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::{APP_VERSION_MAX, app_version};
+
+    #[test]
+    fn the_app_version_is_the_user_agent_sanitized_and_bounded() {
+        let of = |raw: &[u8]| {
+            let mut h = HeaderMap::new();
+            h.insert(header::USER_AGENT, HeaderValue::from_bytes(raw).unwrap());
+            app_version(&h)
+        };
+        assert_eq!(app_version(&HeaderMap::new()), None);
+        assert_eq!(of(b"gridsync-ffi/0.1.0").as_deref(), Some("gridsync-ffi/0.1.0"));
+        assert_eq!(
+            of(b"  gridsync-ffi/0.1.0 \t (android 14)  ").as_deref(),
+            Some("gridsync-ffi/0.1.0 (android 14)")
+        );
+        assert_eq!(of("网格/1.0".as_bytes()).as_deref(), Some("??????/1.0"));
+        assert_eq!(of(b"   "), None);
+        let long = of(&[b'a'; 300]).unwrap();
+        assert_eq!(long.len(), APP_VERSION_MAX);
+    }
+}
