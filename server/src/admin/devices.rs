@@ -25,7 +25,7 @@ pub async fn list(
 }
 
 /// Revokes a device: its refresh tokens end, its next request is refused and its next
-/// sync tells it to wipe. Returns the device as it is now; revoking a revoked device
+/// sync tells it to wipe. Not the device the administrator calls from. Returns the device as it is now; revoking a revoked device
 /// changes (and audits) nothing.
 pub async fn revoke(db: &Db, actor: Actor<'_>, id: &str, now: i64) -> Result<DeviceInfo, Refusal> {
     actor.require(Permission::ManageDevices)?;
@@ -36,6 +36,16 @@ pub async fn revoke(db: &Db, actor: Actor<'_>, id: &str, now: i64) -> Result<Dev
         .ok_or_else(|| Refusal::NotFound("device_not_found", format!("no device {id:?}")))?;
     if !actor.reaches(&tree, &device.org_id) {
         return Err(out_of_scope("the device's user"));
+    }
+    if let Actor::Staff(caller) = actor
+        && caller.device_id == id
+    {
+        // Like disabling oneself: the console would lock its own administrator out
+        // mid-work. Signing out (`/v1/auth/logout`) ends one's own session.
+        return Err(Refusal::Conflict(
+            "cannot_revoke_own_device",
+            "this is the device you are calling from; sign out instead".into(),
+        ));
     }
     let mut tx = db.writer.begin().await?;
     if accounts::revoke_device_in(&mut tx, id, now).await? {

@@ -529,7 +529,10 @@ mod tests {
             app_version(&h)
         };
         assert_eq!(app_version(&HeaderMap::new()), None);
-        assert_eq!(of(b"gridsync-ffi/0.1.0").as_deref(), Some("gridsync-ffi/0.1.0"));
+        assert_eq!(
+            of(b"gridsync-ffi/0.1.0").as_deref(),
+            Some("gridsync-ffi/0.1.0")
+        );
         assert_eq!(
             of(b"  gridsync-ffi/0.1.0 \t (android 14)  ").as_deref(),
             Some("gridsync-ffi/0.1.0 (android 14)")

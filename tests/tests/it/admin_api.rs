@@ -602,6 +602,11 @@ fn nobody_escalates_beyond_their_reach() {
         let (got, v) = staff.post(path, &body);
         assert_eq!((got, code(&v)), (status, want), "{path} {body}: {v}");
     }
+    // Not the device one calls from (signing out does that).
+    let (_, v) = county.get("/v1/devices?user_id=u-admin");
+    let own = v["devices"][0]["id"].as_str().unwrap().to_owned();
+    let (status, v) = county.post(&format!("/v1/devices/{own}/revoke"), &json!({}));
+    assert_eq!((status, code(&v)), (409, "cannot_revoke_own_device"));
     // Inside the township, an administrator may make another (of the same reach, not more).
     let (status, v) = town.post(
         "/v1/users",
