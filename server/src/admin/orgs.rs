@@ -141,8 +141,13 @@ fn check_fields(tree: &OrgTree, org: &Org) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Creates an organisation under one the actor administers.
-pub async fn create(db: &Db, actor: Actor<'_>, new: NewOrg, now: i64) -> Result<Org, Refusal> {
+/// Creates an organisation under one the actor administers. Returns it with its depth.
+pub async fn create(
+    db: &Db,
+    actor: Actor<'_>,
+    new: NewOrg,
+    now: i64,
+) -> Result<(Org, usize), Refusal> {
     actor.require(Permission::ManageOrgs)?;
     let tree = OrgTree::load(db).await?;
     let name = check_name("name", &new.name, NAME_MAX)?;
@@ -208,7 +213,8 @@ pub async fn create(db: &Db, actor: Actor<'_>, new: NewOrg, now: i64) -> Result<
     );
     audit::append_in_at(&mut tx, db.dialect, now, entry).await?;
     tx.commit().await?;
-    Ok(org)
+    let depth = org.parent_id.as_deref().map_or(0, |p| tree.depth(p) + 1);
+    Ok((org, depth))
 }
 
 fn found<'t>(tree: &'t OrgTree, actor: &Actor<'_>, id: &str) -> Result<&'t Org, Refusal> {
@@ -221,14 +227,15 @@ fn found<'t>(tree: &'t OrgTree, actor: &Actor<'_>, id: &str) -> Result<&'t Org, 
     Ok(org)
 }
 
-/// Renames an organisation the actor administers (their own included).
+/// Renames an organisation the actor administers (their own included). Returns it with
+/// its depth.
 pub async fn rename(
     db: &Db,
     actor: Actor<'_>,
     id: &str,
     name: &str,
     now: i64,
-) -> Result<Org, Refusal> {
+) -> Result<(Org, usize), Refusal> {
     actor.require(Permission::ManageOrgs)?;
     let tree = OrgTree::load(db).await?;
     let mut org = found(&tree, &actor, id)?.clone();
@@ -242,18 +249,19 @@ pub async fn rename(
     audit::append_in_at(&mut tx, db.dialect, now, entry).await?;
     tx.commit().await?;
     org.name = name;
-    Ok(org)
+    Ok((org, tree.depth(id)))
 }
 
 /// Moves an organisation below the actor's own to another parent they administer, and
 /// re-scopes it if asked. The phones of everyone in its subtree rescan at their next sync.
+/// Returns it with its new depth.
 pub async fn move_to(
     db: &Db,
     actor: Actor<'_>,
     id: &str,
     to: MoveOrg,
     now: i64,
-) -> Result<Org, Refusal> {
+) -> Result<(Org, usize), Refusal> {
     actor.require(Permission::ManageOrgs)?;
     let mut tree = OrgTree::load(db).await?;
     let old = found(&tree, &actor, id)?.clone();
@@ -323,7 +331,7 @@ pub async fn move_to(
     );
     audit::append_in_at(&mut tx, db.dialect, now, entry).await?;
     tx.commit().await?;
-    Ok(moved)
+    Ok((moved, tree.depth(id)))
 }
 
 #[cfg(test)]

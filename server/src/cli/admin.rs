@@ -407,7 +407,7 @@ async fn org(db: &Db, command: OrgCommand, now: i64) -> anyhow::Result<()> {
                 area_code,
                 scope_prefix,
             };
-            let o = admin::orgs::create(db, Actor::Operator, new, now).await?;
+            let (o, _) = admin::orgs::create(db, Actor::Operator, new, now).await?;
             println!("created organisation {}", o.id);
         }
         OrgCommand::Rename { id, name } => {

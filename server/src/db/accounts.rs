@@ -360,27 +360,6 @@ impl Db {
         Ok(n > 0)
     }
 
-    /// Devices with their user, newest first (for `gridsync admin devices`).
-    pub async fn devices(&self) -> Result<Vec<(String, String, i64, Option<i64>, Option<i64>)>> {
-        let rows = sqlx::query(
-            "SELECT d.id, u.username, d.created_at, d.last_seen_at, d.revoked_at
-             FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                ))
-            })
-            .collect()
-    }
-
     pub(crate) async fn insert_refresh(
         &self,
         token_hash: &str,

@@ -147,8 +147,7 @@ pub(crate) async fn create(
         area_code: req.area_code,
         scope_prefix: req.scope_prefix,
     };
-    let org = admin::orgs::create(&state.db, Actor::Staff(&caller), new, now).await?;
-    let depth = admin::OrgTree::load(&state.db).await?.depth(&org.id);
+    let (org, depth) = admin::orgs::create(&state.db, Actor::Staff(&caller), new, now).await?;
     Ok((StatusCode::CREATED, Json(OrgView::of(org, depth))))
 }
 
@@ -160,8 +159,8 @@ pub(crate) async fn rename(
     ApiJson(req): ApiJson<RenameOrgRequest>,
 ) -> Result<Json<OrgView>, ApiError> {
     let now = state.clock.now().0;
-    let org = admin::orgs::rename(&state.db, Actor::Staff(&caller), &id, &req.name, now).await?;
-    let depth = admin::OrgTree::load(&state.db).await?.depth(&org.id);
+    let (org, depth) =
+        admin::orgs::rename(&state.db, Actor::Staff(&caller), &id, &req.name, now).await?;
     Ok(Json(OrgView::of(org, depth)))
 }
 
@@ -178,7 +177,6 @@ pub(crate) async fn move_org(
         area_code: req.area_code,
         scope_prefix: req.scope_prefix,
     };
-    let org = admin::orgs::move_to(&state.db, Actor::Staff(&caller), &id, to, now).await?;
-    let depth = admin::OrgTree::load(&state.db).await?.depth(&org.id);
+    let (org, depth) = admin::orgs::move_to(&state.db, Actor::Staff(&caller), &id, to, now).await?;
     Ok(Json(OrgView::of(org, depth)))
 }
