@@ -41,6 +41,21 @@ pub const PASSWORD_CHANGED: &str = "PASSWORD_CHANGED";
 pub const USER_DISABLED: &str = "USER_DISABLED";
 /// `action` of a device revoked (`detail`: `device_id`).
 pub const DEVICE_REVOKED: &str = "DEVICE_REVOKED";
+/// `action` of an organisation created (`detail`: `org_id`, `parent_id`, `kind`, `tier`,
+/// `area_code`, `scope_prefix`).
+pub const ORG_CREATED: &str = "ORG_CREATED";
+/// `action` of an organisation renamed (`detail`: `org_id`, `from`, `to`).
+pub const ORG_RENAMED: &str = "ORG_RENAMED";
+/// `action` of an organisation moved or re-scoped (`detail`: `org_id`, `from_parent`,
+/// `to_parent`, `area_code`, `scope_prefix` (each `[old, new]`), `devices_rescanning`).
+pub const ORG_MOVED: &str = "ORG_MOVED";
+/// `action` of a user created (`detail`: `user_id`, `role`, `org_id`, `password`
+/// `GIVEN` | `GENERATED`; never the password).
+pub const USER_CREATED: &str = "USER_CREATED";
+/// `action` of a user's role changed (`detail`: `user_id`, `from`, `to`).
+pub const USER_ROLE_CHANGED: &str = "USER_ROLE_CHANGED";
+/// `action` of a user moved to another organisation (`detail`: `user_id`, `from`, `to`).
+pub const USER_MOVED: &str = "USER_MOVED";
 /// `user_id` and `role` of entries written by `gridsync admin` (the operator at the
 /// server's shell, not an account).
 pub const OPERATOR: &str = "OPERATOR";
@@ -172,7 +187,12 @@ pub(crate) async fn append_in(tx: &mut db::Conn, center: &Center, entry: Entry) 
     append_in_at(tx, center.db.dialect, center.clock.now().0, entry).await
 }
 
-async fn append_in_at(tx: &mut db::Conn, dialect: Dialect, at: i64, entry: Entry) -> Result<()> {
+pub(crate) async fn append_in_at(
+    tx: &mut db::Conn,
+    dialect: Dialect,
+    at: i64,
+    entry: Entry,
+) -> Result<()> {
     let detail = serde_json::to_string(&entry.detail)
         .map_err(|e| Error::Invalid(format!("audit detail: {e}")))?;
     let (seq, prev_hash) = match db::audit::last_link(tx, dialect).await? {

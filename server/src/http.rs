@@ -5,9 +5,11 @@ pub(crate) mod auth;
 pub mod budget;
 pub(crate) mod cases;
 pub(crate) mod conn;
+pub(crate) mod devices;
 pub(crate) mod error;
 pub(crate) mod health;
 pub(crate) mod openapi;
+pub(crate) mod orgs;
 pub(crate) mod quarantine;
 pub(crate) mod rules;
 pub mod state;
@@ -55,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .merge(warnings::router())
         .merge(quarantine::router())
         .merge(users::router())
+        .merge(orgs::router())
+        .merge(devices::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Every body extractor (JSON) on every route; `/v1/sync` reads its own, larger one.

@@ -10,6 +10,7 @@
 //! the router, [`serve`] runs it until a shutdown signal, finishing in-flight requests.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod caller;

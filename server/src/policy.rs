@@ -39,12 +39,17 @@ pub enum Permission {
     ReadAudit,
     /// See what the trust boundary holds aside (cases that do not open, parked changes).
     ReadQuarantine,
-    /// Set other users' passwords, disable users.
+    /// Create users, change their role or organisation, set their passwords, disable them:
+    /// inside one's organisation's subtree ([`administers`]).
     ManageUsers,
+    /// Read, create, rename and move organisations inside one's subtree.
+    ManageOrgs,
+    /// List devices and revoke them, for users inside one's subtree.
+    ManageDevices,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 16] = [
         Permission::ReadCases,
         Permission::ReadPersonalData,
         Permission::TakeSteps,
@@ -59,6 +64,8 @@ impl Permission {
         Permission::ReadAudit,
         Permission::ReadQuarantine,
         Permission::ManageUsers,
+        Permission::ManageOrgs,
+        Permission::ManageDevices,
     ];
 
     /// For messages: "your role may not {what}".
@@ -78,6 +85,8 @@ impl Permission {
             Permission::ReadAudit => "read the audit log",
             Permission::ReadQuarantine => "see the quarantine",
             Permission::ManageUsers => "manage other users",
+            Permission::ManageOrgs => "manage organisations",
+            Permission::ManageDevices => "manage devices",
         }
     }
 }
@@ -115,7 +124,10 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         P::ReadDispatchRules => matches!(role, R::Dispatcher | R::Supervisor | R::Admin),
         P::ManageDispatchRules => matches!(role, R::Dispatcher | R::Admin),
         P::ManageTimeLimits | P::ReadAudit => matches!(role, R::Supervisor | R::Admin),
-        P::ReadQuarantine | P::ManageUsers => role == R::Admin,
+        // Administration: administrators only. Whoever manages accounts holds the keys to
+        // every scope below theirs; no working role (who reads or moves cases) also
+        // hands out accounts (separation of duties, docs/security.md).
+        P::ReadQuarantine | P::ManageUsers | P::ManageOrgs | P::ManageDevices => role == R::Admin,
         P::ReadStatistics | P::Export => {
             matches!(role, R::Dispatcher | R::DepartmentHandler | R::Supervisor)
         }
@@ -132,11 +144,12 @@ pub fn require(caller: &Caller, permission: Permission) -> Result<(), Refusal> {
 }
 
 /// Whether configuration for `area` (an area-code prefix; `None`: the whole county) lies
-/// inside the caller's scope. An administrator configures the whole deployment; anyone else
-/// only areas under their organisation's scope, and county-wide configuration only from a
+/// inside the caller's scope. An administrator of the top of the organisation tree
+/// configures the whole deployment; anyone else (a township's administrator too) only
+/// areas under their organisation's scope, and county-wide configuration only from a
 /// county-level center.
 pub fn covers(caller: &Caller, area: Option<&str>) -> bool {
-    if caller.user.role == Role::Admin {
+    if administers_all(caller) {
         return true;
     }
     let Some(scope) = caller.org.scope_prefix.as_deref() else {
@@ -150,11 +163,28 @@ pub fn covers(caller: &Caller, area: Option<&str>) -> bool {
 
 /// Whether `org` (a center, by its scope) lies at or below the caller's organisation.
 pub fn covers_org(caller: &Caller, org: &Org) -> bool {
-    caller.user.role == Role::Admin
+    administers_all(caller)
         || org
             .scope_prefix
             .as_deref()
             .is_some_and(|p| covers(caller, Some(p)))
+}
+
+/// An administrator at the top of the organisation tree (an organisation without a
+/// parent: the county center, or a fresh installation's `root`): reaches everything.
+fn administers_all(caller: &Caller) -> bool {
+    caller.user.role == Role::Admin && caller.org.parent_id.is_none()
+}
+
+/// Whether the caller administers the organisation whose lineage (its own id, then its
+/// parent's, up to the top of the tree) is given: the administrative scope is the caller's
+/// organisation's subtree in the organisation tree. A county administrator reaches every
+/// organisation of the county, a township's administrator the township center and what
+/// hangs below it (villages, its departments and rooms), which `covers_org` (by area) could
+/// not say of departments, which have no area scope. The permission is judged separately
+/// ([`require`]).
+pub fn administers<'a>(caller: &Caller, mut lineage: impl Iterator<Item = &'a str>) -> bool {
+    lineage.any(|id| id == caller.org.id)
 }
 
 /// Why the center refuses a request, beside the storage errors of [`crate::Error`]. Each
@@ -179,6 +209,10 @@ pub enum Refusal {
     /// No such thing in the caller's scope: 404 with `code`.
     #[error("{1}")]
     NotFound(&'static str, String),
+    /// The request is sound but the present state forbids it (a username taken, the last
+    /// administrator): 409 with `code`.
+    #[error("{1}")]
+    Conflict(&'static str, String),
     #[error(transparent)]
     Failed(#[from] crate::Error),
 }
@@ -202,7 +236,9 @@ impl Refusal {
             Refusal::NotPermitted(Permission::ReadPersonalData) => "personal_data_forbidden",
             Refusal::NotPermitted(_) => "not_permitted",
             Refusal::OutOfScope(_) => "out_of_scope",
-            Refusal::Invalid { code, .. } | Refusal::NotFound(code, _) => code,
+            Refusal::Invalid { code, .. }
+            | Refusal::NotFound(code, _)
+            | Refusal::Conflict(code, _) => code,
             Refusal::Failed(_) => "internal",
         }
     }
@@ -229,21 +265,16 @@ mod tests {
     #[test]
     fn the_table_row_by_row() {
         // Cases, PersonalData, Steps, Intake, ReadRules, ManageRules, ReadLimits,
-        // ManageLimits, Warnings, Stats, Export, Audit, Quarantine, Users
-        let expected: [(Role, [u8; 14]); 7] = [
-            (Role::GridWorker, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            (
-                Role::VillageMediator,
-                [1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0],
-            ),
-            (Role::Dispatcher, [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0]),
-            (
-                Role::DepartmentHandler,
-                [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0],
-            ),
-            (Role::Supervisor, [1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0]),
-            (Role::Admin, [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1]),
-            (Role::System, [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        // ManageLimits, Warnings, Stats, Export, Audit, Quarantine, Users, Orgs, Devices
+        #[rustfmt::skip]
+        let expected: [(Role, [u8; 16]); 7] = [
+            (Role::GridWorker,        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::VillageMediator,   [1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::Dispatcher,        [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
+            (Role::DepartmentHandler, [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
+            (Role::Supervisor,        [1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]),
+            (Role::Admin,             [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]),
+            (Role::System,            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         ];
         assert_eq!(expected.len(), Role::ALL.len(), "every role has a row");
         for (role, row) in expected {

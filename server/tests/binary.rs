@@ -401,3 +401,165 @@ fn two_server_processes_share_one_postgresql_and_lose_nothing() {
     }
     drop((s1, s2));
 }
+
+/// `gridsync admin org|user|device` are the HTTP API's twins: the same rules (the tree,
+/// the role ↔ kind table), the same audit entries, by the `OPERATOR`.
+#[test]
+fn the_admin_cli_is_the_apis_twin() {
+    let dir = tempfile::tempdir().unwrap();
+    let gridsync = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gridsync"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap()
+    };
+    let run = |args: &[&str]| {
+        let out = gridsync(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let refused = |args: &[&str], why: &str| {
+        let out = gridsync(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(why), "{args:?}: {err}");
+    };
+    run(&[
+        "admin",
+        "org",
+        "create",
+        "county",
+        "示范县中心",
+        "--kind",
+        "CENTER",
+        "--tier",
+        "COUNTY",
+        "--area-code",
+        "330182000000",
+    ]);
+    run(&[
+        "admin",
+        "org",
+        "create",
+        "town",
+        "青溪镇",
+        "--kind",
+        "CENTER",
+        "--tier",
+        "TOWNSHIP",
+        "--area-code",
+        "330182101000",
+        "--parent",
+        "county",
+    ]);
+    run(&[
+        "admin",
+        "org",
+        "create",
+        "east",
+        "东岭村",
+        "--kind",
+        "VILLAGE",
+        "--area-code",
+        "330182101201",
+        "--parent",
+        "town",
+    ]);
+    refused(
+        &[
+            "admin",
+            "org",
+            "create",
+            "far",
+            "外县村",
+            "--kind",
+            "VILLAGE",
+            "--area-code",
+            "330183101201",
+            "--parent",
+            "town",
+        ],
+        "inside the parent's area",
+    );
+    run(&["admin", "org", "rename", "east", "东岭村 (新)"]);
+    let tree = run(&["admin", "org", "list"]);
+    assert!(
+        tree.contains("    east\tVILLAGE\tVILLAGE\t330182101201\t330182101201\t东岭村 (新)"),
+        "{tree}"
+    );
+    let created = run(&[
+        "admin",
+        "user",
+        "create",
+        "wang",
+        "--role",
+        "GRID_WORKER",
+        "--org",
+        "east",
+    ]);
+    assert!(created.contains("password (shown once): "), "{created}");
+    refused(
+        &[
+            "admin",
+            "user",
+            "create",
+            "li",
+            "--role",
+            "GRID_WORKER",
+            "--org",
+            "town",
+        ],
+        "belongs to a VILLAGE",
+    );
+    run(&[
+        "admin",
+        "user",
+        "assign",
+        "wang",
+        "--role",
+        "VILLAGE_MEDIATOR",
+    ]);
+    assert!(
+        run(&["admin", "user", "list", "--org", "town"])
+            .contains("wang\tVILLAGE_MEDIATOR\teast\tactive")
+    );
+    run(&["admin", "org", "move", "east", "--parent", "county"]);
+    run(&["admin", "user", "disable", "wang"]);
+    assert!(run(&["admin", "user", "list"]).contains("DISABLED"));
+
+    let rt = gridsync_tests::runtime();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("gridsync.db").display()
+    );
+    let entries = rt.block_on(async {
+        let db = gridsync_server::db::Db::connect(&url).await.unwrap();
+        let filter = gridsync_server::audit::Filter {
+            limit: Some(100),
+            ..Default::default()
+        };
+        gridsync_server::audit::query(&db, &filter).await.unwrap()
+    });
+    let mut actions: Vec<&str> = entries.iter().map(|e| e.action.as_str()).collect();
+    actions.reverse();
+    assert_eq!(
+        actions,
+        [
+            "ORG_CREATED",
+            "ORG_CREATED",
+            "ORG_CREATED",
+            "ORG_RENAMED",
+            "USER_CREATED",
+            "USER_ROLE_CHANGED",
+            "ORG_MOVED",
+            "USER_DISABLED",
+        ]
+    );
+    assert!(entries.iter().all(|e| e.user_id == "OPERATOR"));
+}

@@ -1,11 +1,13 @@
-//! `gridsync admin`: organisations, users and devices, straight in the database.
+//! `gridsync admin`: organisations, users and devices, straight in the database, through
+//! the same domain functions as the HTTP API (`gridsync_server::admin`), audited as the
+//! `OPERATOR`. `org …`, `user …` and `device …` are the API's twins; the older flat
+//! commands (`create-org`, `create-user`, …) stay as hidden aliases for scripts.
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use gridsync_core::workflow::{Role, Tier};
-use gridsync_server::audit;
+use gridsync_server::admin::{self, Actor};
 use gridsync_server::db::Db;
-use gridsync_server::db::accounts::{Org, User};
 
 use super::DEFAULT_DATABASE_URL;
 
@@ -20,7 +22,17 @@ pub(crate) struct AdminArgs {
 
 #[derive(Debug, Subcommand)]
 enum AdminCommand {
+    /// The organisation tree: list, create, rename, move.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Users: list, create, change role or organisation, disable, set a password.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Devices: list (last sync, app version), revoke.
+    #[command(subcommand)]
+    Device(DeviceCommand),
     /// Create an organisation (center, department, village, mediation room).
+    #[command(hide = true)]
     CreateOrg {
         /// Stable id, e.g. `330182-labour`.
         id: String,
@@ -44,6 +56,7 @@ enum AdminCommand {
         scope_prefix: Option<String>,
     },
     /// Create a user. The password is generated and printed once unless given.
+    #[command(hide = true)]
     CreateUser {
         username: String,
         /// GRID_WORKER, VILLAGE_MEDIATOR, DISPATCHER, DEPARTMENT_HANDLER, SUPERVISOR, ADMIN.
@@ -58,14 +71,18 @@ enum AdminCommand {
         password: Option<String>,
     },
     /// Move a user to another organisation; their phones' scope follows at the next sync.
+    #[command(hide = true)]
     MoveUser { username: String, org: String },
     /// Revoke a device: its next sync is refused and it wipes its local data.
+    #[command(hide = true)]
     RevokeDevice { device_id: String },
     /// Set a user's password. It is read from the terminal (asked twice, not echoed) or
     /// from the first line of stdin, never from the command line. The user's sessions end.
+    #[command(hide = true)]
     SetPassword { username: String },
     /// Disable a user: their devices are revoked (each wipes itself), their sessions end and
     /// their access tokens are refused from now on.
+    #[command(hide = true)]
     DisableUser { username: String },
     /// Make a new access-token signing key. Tokens signed with the previous key stay valid
     /// until they expire (15 minutes); running servers take the new key within a minute.
@@ -77,8 +94,10 @@ enum AdminCommand {
         key_file: Option<std::path::PathBuf>,
     },
     /// List devices.
+    #[command(hide = true)]
     Devices,
     /// List organisations.
+    #[command(hide = true)]
     Orgs,
     /// List the auto-dispatch rules, in the order they are tried.
     Rules,
@@ -112,10 +131,105 @@ enum AdminCommand {
     RemoveRule { id: String },
 }
 
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// The tree, depth first: id, kind, tier, area code, scope prefix, name.
+    List,
+    /// Create an organisation: under a center (`--parent`), inside its area.
+    Create {
+        /// Stable id, e.g. `330182-labour`.
+        id: String,
+        /// Display name, e.g. 县人社局劳动保障监察大队.
+        name: String,
+        /// CENTER, DEPARTMENT, VILLAGE or MEDIATION_ROOM.
+        #[arg(long)]
+        kind: String,
+        /// VILLAGE, TOWNSHIP or COUNTY (default: a village's VILLAGE, else the parent's).
+        #[arg(long)]
+        tier: Option<Tier>,
+        /// 12-digit statistical division code of the area it serves.
+        #[arg(long)]
+        area_code: String,
+        /// Parent organisation id (omit only for a new top of the tree).
+        #[arg(long)]
+        parent: Option<String>,
+        /// Area-code prefix of the cases it sees (default by kind and tier; departments
+        /// and mediation rooms see only cases dispatched to them).
+        #[arg(long)]
+        scope_prefix: Option<String>,
+    },
+    /// Rename an organisation.
+    Rename { id: String, name: String },
+    /// Move an organisation under another center, optionally with a new area; the phones of
+    /// everyone below it rescan at their next sync.
+    Move {
+        id: String,
+        #[arg(long)]
+        parent: String,
+        #[arg(long)]
+        area_code: Option<String>,
+        #[arg(long)]
+        scope_prefix: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Users (of one organisation and below, with `--org`): username, role, org, state.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Create a user. The password is generated and printed once unless given.
+    Create {
+        username: String,
+        /// GRID_WORKER, VILLAGE_MEDIATOR, DISPATCHER, DEPARTMENT_HANDLER, SUPERVISOR, ADMIN
+        /// (it must fit the organisation's kind).
+        #[arg(long)]
+        role: Role,
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long, env = "GRIDSYNC_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// Change a user's role and/or organisation; their phones follow at the next sync.
+    Assign {
+        username: String,
+        #[arg(long)]
+        role: Option<Role>,
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Disable a user: their devices are revoked (each wipes itself), their sessions end and
+    /// their access tokens are refused from now on.
+    Disable { username: String },
+    /// Set a user's password, read from the terminal (asked twice, not echoed) or the first
+    /// line of stdin, never from the command line. The user's sessions end.
+    SetPassword { username: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// Devices, newest first: id, user, state, created, last sync, app version.
+    List {
+        /// Only this user's (username).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a device: its next sync is refused and it wipes its local data.
+    Revoke { device_id: String },
+}
+
 pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let db = Db::connect(&args.database_url).await?;
     let now = gridsync_core::clock::Clock::now(&gridsync_core::clock::SystemClock).0;
     match args.command {
+        AdminCommand::Org(command) => org(&db, command, now).await?,
+        AdminCommand::User(command) => user(&db, command, now).await?,
+        AdminCommand::Device(command) => device(&db, command, now).await?,
         AdminCommand::CreateOrg {
             id,
             name,
@@ -125,17 +239,16 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
             parent,
             scope_prefix,
         } => {
-            let org = Org {
+            let command = OrgCommand::Create {
                 id,
-                parent_id: parent,
                 name,
-                kind: kind.to_uppercase(),
-                tier,
+                kind,
+                tier: Some(tier),
                 area_code,
+                parent,
                 scope_prefix,
             };
-            db.create_org(&org, now).await?;
-            println!("created organisation {}", org.id);
+            org(&db, command, now).await?;
         }
         AdminCommand::CreateUser {
             username,
@@ -144,92 +257,31 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
             display_name,
             password,
         } => {
-            let generated = password.is_none();
-            let password = password.unwrap_or_else(gridsync_server::auth::random_secret);
-            let user = User {
-                id: format!("u-{username}"),
-                display_name: display_name.unwrap_or_else(|| username.clone()),
+            let command = UserCommand::Create {
                 username,
                 role,
-                org_id: org,
-                active: true,
+                org,
+                display_name,
+                password,
             };
-            db.create_user(&user, &gridsync_server::auth::hash_password(&password), now)
-                .await?;
-            println!("created user {} ({})", user.username, user.role);
-            if generated {
-                println!("password (shown once): {password}");
-            }
+            user(&db, command, now).await?;
         }
         AdminCommand::MoveUser { username, org } => {
-            db.move_user(&format!("u-{username}"), &org).await?;
-            println!("moved {username} to {org}");
+            let command = UserCommand::Assign {
+                username,
+                role: None,
+                org: Some(org),
+            };
+            user(&db, command, now).await?;
         }
         AdminCommand::RevokeDevice { device_id } => {
-            db.revoke_device(&device_id, now).await?;
-            audit::append_at(
-                &db,
-                now,
-                operator_entry(
-                    audit::DEVICE_REVOKED,
-                    serde_json::json!({ "device_id": device_id }),
-                ),
-            )
-            .await?;
-            println!("revoked device {device_id}");
+            device(&db, DeviceCommand::Revoke { device_id }, now).await?;
         }
         AdminCommand::SetPassword { username } => {
-            let user = db
-                .user_named(&username)
-                .await?
-                .with_context(|| format!("no user {username:?}"))?;
-            let password = read_new_password()?;
-            if let Err(why) = gridsync_server::auth::check_new_password(&password) {
-                anyhow::bail!("{why}");
-            }
-            let hash = gridsync_server::auth::hash_password(&password);
-            let ended = db.set_password(&user.id, &hash, None, now).await?;
-            audit::append_at(
-                &db,
-                now,
-                operator_entry(
-                    audit::PASSWORD_CHANGED,
-                    serde_json::json!({ "user_id": user.id, "by": audit::OPERATOR, "sessions_revoked": ended }),
-                ),
-            )
-            .await?;
-            println!("password set for {username}; {ended} session(s) ended");
+            user(&db, UserCommand::SetPassword { username }, now).await?;
         }
         AdminCommand::DisableUser { username } => {
-            let user = db
-                .user_named(&username)
-                .await?
-                .with_context(|| format!("no user {username:?}"))?;
-            let (devices, ended) = db.disable_user(&user.id, now).await?;
-            audit::append_at(
-                &db,
-                now,
-                operator_entry(
-                    audit::USER_DISABLED,
-                    serde_json::json!({ "user_id": user.id, "devices_revoked": devices, "sessions_revoked": ended }),
-                ),
-            )
-            .await?;
-            for device in &devices {
-                audit::append_at(
-                    &db,
-                    now,
-                    operator_entry(
-                        audit::DEVICE_REVOKED,
-                        serde_json::json!({ "device_id": device, "user_id": user.id }),
-                    ),
-                )
-                .await?;
-            }
-            println!(
-                "disabled {username}: {} device(s) revoked, {ended} session(s) ended",
-                devices.len()
-            );
+            user(&db, UserCommand::Disable { username }, now).await?;
         }
         AdminCommand::RotateJwtKey { key_file: None } => {
             let kid = db.rotate_jwt_key(now).await?;
@@ -265,19 +317,7 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 path.display()
             );
         }
-        AdminCommand::Devices => {
-            for (id, user, created, seen, revoked) in db.devices().await? {
-                let state = if revoked.is_some() {
-                    "REVOKED"
-                } else {
-                    "active"
-                };
-                println!(
-                    "{id}\t{user}\t{state}\tcreated {created}\tlast seen {}",
-                    seen.map(|s| s.to_string()).unwrap_or("-".into())
-                );
-            }
-        }
+        AdminCommand::Devices => device(&db, DeviceCommand::List { user: None }, now).await?,
         AdminCommand::Rules => {
             for r in gridsync_server::center::rules::list(&db).await? {
                 let any = |v: &Option<String>| v.clone().unwrap_or_else(|| "*".into());
@@ -325,28 +365,179 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
             gridsync_server::center::rules::remove(&db, &id).await?;
             println!("removed rule {id}");
         }
-        AdminCommand::Orgs => {
-            for o in db.orgs().await? {
-                println!(
-                    "{}\t{}\t{}\t{}\t{}",
-                    o.id, o.kind, o.tier, o.area_code, o.name
-                );
+        AdminCommand::Orgs => org(&db, OrgCommand::List, now).await?,
+    }
+    Ok(())
+}
+
+async fn org(db: &Db, command: OrgCommand, now: i64) -> anyhow::Result<()> {
+    let show = |o: &gridsync_server::db::accounts::Org, depth: usize| {
+        println!(
+            "{}{}\t{}\t{}\t{}\t{}\t{}",
+            "  ".repeat(depth),
+            o.id,
+            o.kind,
+            o.tier,
+            o.area_code,
+            o.scope_prefix.as_deref().unwrap_or("-"),
+            o.name
+        );
+    };
+    match command {
+        OrgCommand::List => {
+            for (o, depth) in admin::orgs::list(db, Actor::Operator).await? {
+                show(&o, depth);
             }
+        }
+        OrgCommand::Create {
+            id,
+            name,
+            kind,
+            tier,
+            area_code,
+            parent,
+            scope_prefix,
+        } => {
+            let new = admin::orgs::NewOrg {
+                id: Some(id),
+                parent_id: parent,
+                name,
+                kind,
+                tier,
+                area_code,
+                scope_prefix,
+            };
+            let (o, _) = admin::orgs::create(db, Actor::Operator, new, now).await?;
+            println!("created organisation {}", o.id);
+        }
+        OrgCommand::Rename { id, name } => {
+            admin::orgs::rename(db, Actor::Operator, &id, &name, now).await?;
+            println!("renamed {id}");
+        }
+        OrgCommand::Move {
+            id,
+            parent,
+            area_code,
+            scope_prefix,
+        } => {
+            let to = admin::orgs::MoveOrg {
+                parent_id: parent.clone(),
+                area_code,
+                scope_prefix,
+            };
+            admin::orgs::move_to(db, Actor::Operator, &id, to, now).await?;
+            println!("moved {id} under {parent}");
         }
     }
     Ok(())
 }
 
-/// An audit entry by the operator at the server's shell.
-fn operator_entry(action: &str, detail: serde_json::Value) -> audit::Entry {
-    audit::Entry {
-        user_id: audit::OPERATOR.into(),
-        role: audit::OPERATOR.into(),
-        org_id: String::new(),
-        action: action.into(),
-        case_id: None,
-        detail,
+async fn user_id(db: &Db, username: &str) -> anyhow::Result<String> {
+    Ok(db
+        .user_named(username)
+        .await?
+        .with_context(|| format!("no user {username:?}"))?
+        .id)
+}
+
+async fn user(db: &Db, command: UserCommand, now: i64) -> anyhow::Result<()> {
+    match command {
+        UserCommand::List { org } => {
+            for u in admin::users::list(db, Actor::Operator, org.as_deref()).await? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    u.username,
+                    u.role,
+                    u.org_id,
+                    if u.active { "active" } else { "DISABLED" },
+                    u.display_name
+                );
+            }
+        }
+        UserCommand::Create {
+            username,
+            role,
+            org,
+            display_name,
+            password,
+        } => {
+            let new = admin::users::NewUser {
+                username,
+                display_name,
+                role: role.as_code().to_owned(),
+                org_id: org,
+                password,
+            };
+            let (u, generated) = admin::users::create(db, Actor::Operator, new, now).await?;
+            println!("created user {} ({})", u.username, u.role);
+            if let Some(password) = generated {
+                println!("password (shown once): {password}");
+            }
+        }
+        UserCommand::Assign {
+            username,
+            role,
+            org,
+        } => {
+            let id = user_id(db, &username).await?;
+            let change = admin::users::Assignment {
+                role: role.map(|r| r.as_code().to_owned()),
+                org_id: org,
+            };
+            let u = admin::users::assign(db, Actor::Operator, &id, change, now).await?;
+            println!("{username} is now {} of {}", u.role, u.org_id);
+        }
+        UserCommand::Disable { username } => {
+            let id = user_id(db, &username).await?;
+            let done = admin::users::disable(db, Actor::Operator, &id, now).await?;
+            println!(
+                "disabled {username}: {} device(s) revoked, {} session(s) ended",
+                done.devices_revoked.len(),
+                done.sessions_revoked
+            );
+        }
+        UserCommand::SetPassword { username } => {
+            let id = user_id(db, &username).await?;
+            let password = read_new_password()?;
+            if let Err(why) = gridsync_server::auth::check_new_password(&password) {
+                anyhow::bail!("{why}");
+            }
+            let ended = admin::users::set_password(db, Actor::Operator, &id, password, now).await?;
+            println!("password set for {username}; {ended} session(s) ended");
+        }
     }
+    Ok(())
+}
+
+async fn device(db: &Db, command: DeviceCommand, now: i64) -> anyhow::Result<()> {
+    match command {
+        DeviceCommand::List { user } => {
+            let id = match user {
+                Some(u) => Some(user_id(db, &u).await?),
+                None => None,
+            };
+            for d in admin::devices::list(db, Actor::Operator, id.as_deref()).await? {
+                let state = if d.revoked_at.is_some() {
+                    "REVOKED"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{}\t{state}\tcreated {}\tlast seen {}\t{}",
+                    d.id,
+                    d.username,
+                    d.created_at,
+                    d.last_seen_at.map(|s| s.to_string()).unwrap_or("-".into()),
+                    d.app_version.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        DeviceCommand::Revoke { device_id } => {
+            admin::devices::revoke(db, Actor::Operator, &device_id, now).await?;
+            println!("revoked device {device_id}");
+        }
+    }
+    Ok(())
 }
 
 /// A new password from the terminal (twice, echo off) or the first line of stdin: never

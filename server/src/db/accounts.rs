@@ -75,30 +75,8 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
 
 impl Db {
     pub async fn create_org(&self, org: &Org, now: i64) -> Result<()> {
-        if !ORG_KINDS.contains(&org.kind.as_str()) {
-            return Err(Error::Invalid(format!(
-                "org kind must be one of {ORG_KINDS:?}"
-            )));
-        }
-        if !gridsync_core::case::is_area_code(&org.area_code) {
-            return Err(Error::Invalid("area_code must be 12 digits".into()));
-        }
-        sqlx::query(
-            "INSERT INTO orgs (id, parent_id, name, kind, tier, area_code, scope_prefix, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&org.id)
-        .bind(&org.parent_id)
-        .bind(&org.name)
-        .bind(&org.kind)
-        .bind(org.tier.as_code())
-        .bind(&org.area_code)
-        .bind(&org.scope_prefix)
-        .bind(now)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| conflict_or(e, "an organisation with this id exists"))?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        insert_org(&mut conn, org, now).await
     }
 
     pub async fn org(&self, id: &str) -> Result<Option<Org>> {
@@ -120,22 +98,16 @@ impl Db {
         if self.org(&user.org_id).await?.is_none() {
             return Err(Error::Invalid(format!("no organisation {:?}", user.org_id)));
         }
-        sqlx::query(
-            "INSERT INTO users (id, username, display_name, password_hash, role, org_id, active, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&user.id)
-        .bind(&user.username)
-        .bind(&user.display_name)
-        .bind(password_hash)
-        .bind(user.role.as_code())
-        .bind(&user.org_id)
-        .bind(i64::from(user.active))
-        .bind(now)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| conflict_or(e, "a user with this username exists"))?;
-        Ok(())
+        let mut conn = self.writer.acquire().await?;
+        insert_user(&mut conn, user, password_hash, now).await
+    }
+
+    /// Every user, by username.
+    pub async fn users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from_row).collect()
     }
 
     pub async fn user_count(&self) -> Result<i64> {
@@ -188,24 +160,7 @@ impl Db {
         now: i64,
     ) -> Result<u64> {
         let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(password_hash)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("user"));
-        }
-        let ended = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2
-             WHERE user_id = $1 AND revoked_at IS NULL AND device_id <> $3",
-        )
-        .bind(user_id)
-        .bind(now)
-        .bind(keep_device.unwrap_or(""))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let ended = set_password_in(&mut tx, user_id, password_hash, keep_device, now).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -216,34 +171,9 @@ impl Db {
     /// revoked now and the sessions ended.
     pub async fn disable_user(&self, user_id: &str, now: i64) -> Result<(Vec<String>, u64)> {
         let mut tx = self.writer.begin().await?;
-        let done = sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(Error::NotFound("user"));
-        }
-        let devices: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
-        )
-        .bind(user_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-            .bind(user_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let ended = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(user_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let done = disable_user_in(&mut tx, user_id, now).await?;
         tx.commit().await?;
-        Ok((devices, ended))
+        Ok(done)
     }
 
     /// Moves a user to another organisation: their phones' scope follows at the next sync.
@@ -364,14 +294,14 @@ impl Db {
     }
 
     /// The caller behind a token, as the database knows them now (role and organisation
-    /// changes apply at once), with whether the device is revoked.
+    /// changes apply at once), with their device's state.
     pub(crate) async fn principal(
         &self,
         user_id: &str,
         device_id: &str,
-    ) -> Result<Option<(User, Org, bool)>> {
+    ) -> Result<Option<Principal>> {
         let row = sqlx::query(
-            "SELECT d.revoked_at, d.user_id AS device_user FROM devices d WHERE d.id = $1",
+            "SELECT d.revoked_at, d.user_id AS device_user, d.app_version FROM devices d WHERE d.id = $1",
         )
         .bind(device_id)
         .fetch_optional(&self.pool)
@@ -379,6 +309,7 @@ impl Db {
         let Some(row) = row else { return Ok(None) };
         let device_user: String = row.try_get("device_user")?;
         let revoked: Option<i64> = row.try_get("revoked_at")?;
+        let app_version: Option<String> = row.try_get("app_version")?;
         if device_user != user_id {
             return Ok(None);
         }
@@ -388,7 +319,12 @@ impl Db {
         let Some(org) = self.org(&user.org_id).await? else {
             return Ok(None);
         };
-        Ok(Some((user, org, revoked.is_some())))
+        Ok(Some(Principal {
+            user,
+            org,
+            revoked: revoked.is_some(),
+            app_version,
+        }))
     }
 
     pub(crate) async fn touch_device(&self, device_id: &str, now: i64) -> Result<()> {
@@ -406,22 +342,13 @@ impl Db {
 
     /// Revokes a device: its tokens die, its next sync is told to wipe.
     pub async fn revoke_device(&self, device_id: &str, now: i64) -> Result<()> {
-        let done =
-            sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                .bind(device_id)
-                .bind(now)
-                .execute(&self.writer)
-                .await?;
-        if done.rows_affected() == 0 && !self.device_exists(device_id).await? {
+        let mut tx = self.writer.begin().await?;
+        if !revoke_device_in(&mut tx, device_id, now).await?
+            && !self.device_exists(device_id).await?
+        {
             return Err(Error::NotFound("device"));
         }
-        sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL",
-        )
-        .bind(device_id)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -431,27 +358,6 @@ impl Db {
             .fetch_one(&self.pool)
             .await?;
         Ok(n > 0)
-    }
-
-    /// Devices with their user, newest first (for `gridsync admin devices`).
-    pub async fn devices(&self) -> Result<Vec<(String, String, i64, Option<i64>, Option<i64>)>> {
-        let rows = sqlx::query(
-            "SELECT d.id, u.username, d.created_at, d.last_seen_at, d.revoked_at
-             FROM devices d JOIN users u ON u.id = d.user_id ORDER BY d.created_at DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get(0)?,
-                    r.try_get(1)?,
-                    r.try_get(2)?,
-                    r.try_get(3)?,
-                    r.try_get(4)?,
-                ))
-            })
-            .collect()
     }
 
     pub(crate) async fn insert_refresh(
@@ -521,6 +427,16 @@ impl Db {
     }
 }
 
+/// A token's user and organisation now, and its device's state.
+#[derive(Clone, Debug)]
+pub(crate) struct Principal {
+    pub(crate) user: User,
+    pub(crate) org: Org,
+    pub(crate) revoked: bool,
+    /// What the device last said it runs ([`DeviceInfo::app_version`]).
+    pub(crate) app_version: Option<String>,
+}
+
 /// What `register_device` found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DeviceState {
@@ -534,4 +450,312 @@ fn conflict_or(e: sqlx::Error, message: &str) -> Error {
         sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(message.into()),
         _ => Error::Database(e),
     }
+}
+
+/// A device as administrators see it (`GET /v1/devices`, `gridsync admin device list`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub user_id: String,
+    pub username: String,
+    /// The user's organisation now.
+    pub org_id: String,
+    pub created_at: i64,
+    /// Its last sync (minute resolution; its registration until it syncs).
+    pub last_seen_at: Option<i64>,
+    /// The sanitized `User-Agent` it last spoke with, e.g. `gridsync-ffi/0.1.0`.
+    pub app_version: Option<String>,
+    pub revoked_at: Option<i64>,
+}
+
+fn device_from_row(r: &sqlx::any::AnyRow) -> Result<DeviceInfo> {
+    Ok(DeviceInfo {
+        id: r.try_get("id")?,
+        user_id: r.try_get("user_id")?,
+        username: r.try_get("username")?,
+        org_id: r.try_get("org_id")?,
+        created_at: r.try_get("created_at")?,
+        last_seen_at: r.try_get("last_seen_at")?,
+        app_version: r.try_get("app_version")?,
+        revoked_at: r.try_get("revoked_at")?,
+    })
+}
+
+const DEVICE_COLUMNS: &str =
+    "SELECT d.id, d.user_id, u.username, u.org_id, d.created_at, d.last_seen_at,
+            d.app_version, d.revoked_at
+     FROM devices d JOIN users u ON u.id = d.user_id";
+
+impl Db {
+    /// Every device with its user, newest first.
+    pub async fn device_infos(&self) -> Result<Vec<DeviceInfo>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{DEVICE_COLUMNS} ORDER BY d.created_at DESC, d.id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(device_from_row).collect()
+    }
+
+    pub async fn device_info(&self, id: &str) -> Result<Option<DeviceInfo>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{DEVICE_COLUMNS} WHERE d.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(device_from_row).transpose()
+    }
+
+    /// Records the app a device speaks with (already sanitized by the caller). Writes only
+    /// when it changed, so a request costs no write once the version is known.
+    pub(crate) async fn set_app_version(&self, device_id: &str, app_version: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE devices SET app_version = $2
+             WHERE id = $1 AND (app_version IS NULL OR app_version <> $2)",
+        )
+        .bind(device_id)
+        .bind(app_version)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Inserts an organisation (kind and area code checked here too, for every writer).
+pub(crate) async fn insert_org(conn: &mut sqlx::AnyConnection, org: &Org, now: i64) -> Result<()> {
+    if !ORG_KINDS.contains(&org.kind.as_str()) {
+        return Err(Error::Invalid(format!(
+            "org kind must be one of {ORG_KINDS:?}"
+        )));
+    }
+    if !gridsync_core::case::is_area_code(&org.area_code) {
+        return Err(Error::Invalid("area_code must be 12 digits".into()));
+    }
+    sqlx::query(
+        "INSERT INTO orgs (id, parent_id, name, kind, tier, area_code, scope_prefix, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&org.id)
+    .bind(&org.parent_id)
+    .bind(&org.name)
+    .bind(&org.kind)
+    .bind(org.tier.as_code())
+    .bind(&org.area_code)
+    .bind(&org.scope_prefix)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, "an organisation with this id exists"))?;
+    Ok(())
+}
+
+pub(crate) async fn rename_org(conn: &mut sqlx::AnyConnection, id: &str, name: &str) -> Result<()> {
+    let done = sqlx::query("UPDATE orgs SET name = $2 WHERE id = $1")
+        .bind(id)
+        .bind(name)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("organisation"));
+    }
+    Ok(())
+}
+
+/// Re-parents an organisation and sets its area code and scope prefix (unchanged values
+/// may be passed as they are).
+pub(crate) async fn move_org(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+    parent_id: &str,
+    area_code: &str,
+    scope_prefix: Option<&str>,
+) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE orgs SET parent_id = $2, area_code = $3, scope_prefix = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(parent_id)
+    .bind(area_code)
+    .bind(scope_prefix)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("organisation"));
+    }
+    Ok(())
+}
+
+/// Makes the devices of the users of these organisations rescan their whole scope at their
+/// next sync (the pull compares `scope_org` with the user's organisation). Returns the
+/// devices touched.
+pub(crate) async fn rescan_devices_of_orgs(
+    conn: &mut sqlx::AnyConnection,
+    org_ids: &[String],
+) -> Result<u64> {
+    let mut n = 0;
+    for org in org_ids {
+        n += sqlx::query(
+            "UPDATE devices SET scope_org = NULL
+             WHERE user_id IN (SELECT id FROM users WHERE org_id = $1) AND scope_org IS NOT NULL",
+        )
+        .bind(org)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(n)
+}
+
+/// The same for one user's devices (a role change: what the device holds changes).
+pub(crate) async fn rescan_devices_of_user(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE devices SET scope_org = NULL WHERE user_id = $1 AND scope_org IS NOT NULL",
+    )
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+pub(crate) async fn insert_user(
+    conn: &mut sqlx::AnyConnection,
+    user: &User,
+    password_hash: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, username, display_name, password_hash, role, org_id, active, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&user.id)
+    .bind(&user.username)
+    .bind(&user.display_name)
+    .bind(password_hash)
+    .bind(user.role.as_code())
+    .bind(&user.org_id)
+    .bind(i64::from(user.active))
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| conflict_or(e, "a user with this username exists"))?;
+    Ok(())
+}
+
+/// Sets a user's role and organisation.
+pub(crate) async fn assign_user(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    role: Role,
+    org_id: &str,
+) -> Result<()> {
+    let done = sqlx::query("UPDATE users SET role = $2, org_id = $3 WHERE id = $1")
+        .bind(user_id)
+        .bind(role.as_code())
+        .bind(org_id)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    Ok(())
+}
+
+/// Active administrators, on the writer (inside the change that would remove one).
+pub(crate) async fn active_admins(conn: &mut sqlx::AnyConnection) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1 AND active = 1")
+            .bind(Role::Admin.as_code())
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+/// [`Db::set_password`] inside a transaction.
+pub(crate) async fn set_password_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    password_hash: &str,
+    keep_device: Option<&str>,
+    now: i64,
+) -> Result<u64> {
+    let done = sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    Ok(sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $2
+         WHERE user_id = $1 AND revoked_at IS NULL AND device_id <> $3",
+    )
+    .bind(user_id)
+    .bind(now)
+    .bind(keep_device.unwrap_or(""))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// [`Db::disable_user`] inside a transaction.
+pub(crate) async fn disable_user_in(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<(Vec<String>, u64)> {
+    let done = sqlx::query("UPDATE users SET active = 0 WHERE id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    let devices: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM devices WHERE user_id = $1 AND revoked_at IS NULL ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("UPDATE devices SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let ended = sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok((devices, ended))
+}
+
+/// Revokes a device and ends its refresh tokens; `false` if it was not live (revoked
+/// before, or no such device).
+pub(crate) async fn revoke_device_in(
+    conn: &mut sqlx::AnyConnection,
+    device_id: &str,
+    now: i64,
+) -> Result<bool> {
+    let done =
+        sqlx::query("UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(device_id)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(device_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }

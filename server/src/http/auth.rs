@@ -2,8 +2,8 @@
 //! extractor every protected handler takes.
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -79,6 +79,7 @@ pub(crate) struct TokenResponse {
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, Response> {
     let limits = state.limits_http.login;
@@ -108,6 +109,13 @@ pub(crate) async fn login(
     match sign_in(&state, req).await {
         Ok((user, answer)) => {
             attempt.succeeded();
+            if let Some(version) = app_version(&headers) {
+                state
+                    .db
+                    .set_app_version(&answer.device_id, &version)
+                    .await
+                    .map_err(|e| ApiError::from(e).into_response())?;
+            }
             audit_user(
                 &state,
                 &user,
@@ -259,6 +267,7 @@ async fn sign_in(state: &AppState, req: LoginRequest) -> Result<(User, TokenResp
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", description = "Anyone holding a refresh token may call it, for the device it was issued to: `device_id` is required (400 `device_id_required`); another device's id ends the token's whole session family (401 `device_mismatch`). A token used twice ends its family too (401 `refresh_reused`).", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input, `device_id_required`", body = crate::http::error::ErrorBody), (status = 401, description = "Unknown, expired, reused or revoked token; `device_mismatch`; `account_disabled`", body = crate::http::error::ErrorBody), (status = 403, description = "Device revoked (`device_revoked`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn refresh(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let now = state.clock.now().0;
@@ -285,8 +294,8 @@ pub(crate) async fn refresh(
             "the refresh token belongs to another device; sign in again",
         ));
     }
-    if let Some((_, _, revoked)) = state.db.principal(&row.user_id, &row.device_id).await?
-        && revoked
+    if let Some(p) = state.db.principal(&row.user_id, &row.device_id).await?
+        && p.revoked
     {
         return Err(device_revoked());
     }
@@ -314,6 +323,9 @@ pub(crate) async fn refresh(
     let Some(user) = state.db.user(&row.user_id).await?.filter(|u| u.active) else {
         return Err(account_disabled());
     };
+    if let Some(version) = app_version(&headers) {
+        state.db.set_app_version(&row.device_id, &version).await?;
+    }
     Ok(Json(
         issue(&state, user, row.device_id, &row.family_id).await?,
     ))
@@ -379,6 +391,34 @@ async fn issue(
             area_code: org.area_code,
         },
     })
+}
+
+/// The longest app version kept (a browser's User-Agent is cut here).
+pub(crate) const APP_VERSION_MAX: usize = 64;
+
+/// The app a request comes from, as its `User-Agent` says (`gridsync-ffi/0.1.0` from the
+/// phones), sanitized: printable ASCII only (anything else becomes `?`), whitespace runs
+/// folded, at most [`APP_VERSION_MAX`] characters. `None` without the header or when
+/// nothing printable is left.
+pub(crate) fn app_version(headers: &HeaderMap) -> Option<String> {
+    let raw = headers.get(axum::http::header::USER_AGENT)?.as_bytes();
+    let mut out = String::with_capacity(APP_VERSION_MAX);
+    for &b in raw {
+        if out.len() >= APP_VERSION_MAX {
+            break;
+        }
+        let c = match b {
+            b' ' | b'\t' => ' ',
+            0x21..=0x7e => b as char,
+            _ => '?',
+        };
+        if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            continue;
+        }
+        out.push(c);
+    }
+    let out = out.trim_end().to_owned();
+    (!out.is_empty()).then_some(out)
 }
 
 fn account_disabled() -> ApiError {
@@ -447,23 +487,59 @@ impl AuthUser {
                 ApiError::unauthorized("invalid_token", "the access token is not valid")
             }
         })?;
-        let Some((user, org, revoked)) = state.db.principal(&claims.sub, &claims.dev).await? else {
+        let Some(principal) = state.db.principal(&claims.sub, &claims.dev).await? else {
             return Err(ApiError::unauthorized(
                 "invalid_token",
                 "the access token names no known device",
             ));
         };
-        if revoked {
+        if principal.revoked {
             return Err(device_revoked());
         }
-        if !user.active {
+        if !principal.user.active {
             return Err(account_disabled());
         }
+        // Every authenticated request (a sync among them) keeps the device's app version
+        // current; it writes only when the version changed.
+        if let Some(version) = app_version(headers)
+            && principal.app_version.as_deref() != Some(version.as_str())
+        {
+            state.db.set_app_version(&claims.dev, &version).await?;
+        }
         Ok(AuthUser(Caller {
-            user,
-            org,
+            user: principal.user,
+            org: principal.org,
             device_id: claims.dev,
             former_org: None,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::{APP_VERSION_MAX, app_version};
+
+    #[test]
+    fn the_app_version_is_the_user_agent_sanitized_and_bounded() {
+        let of = |raw: &[u8]| {
+            let mut h = HeaderMap::new();
+            h.insert(header::USER_AGENT, HeaderValue::from_bytes(raw).unwrap());
+            app_version(&h)
+        };
+        assert_eq!(app_version(&HeaderMap::new()), None);
+        assert_eq!(
+            of(b"gridsync-ffi/0.1.0").as_deref(),
+            Some("gridsync-ffi/0.1.0")
+        );
+        assert_eq!(
+            of(b"  gridsync-ffi/0.1.0 \t (android 14)  ").as_deref(),
+            Some("gridsync-ffi/0.1.0 (android 14)")
+        );
+        assert_eq!(of("网格/1.0".as_bytes()).as_deref(), Some("??????/1.0"));
+        assert_eq!(of(b"   "), None);
+        let long = of(&[b'a'; 300]).unwrap();
+        assert_eq!(long.len(), APP_VERSION_MAX);
     }
 }

@@ -192,6 +192,7 @@ impl From<Refusal> for ApiError {
             Refusal::NotPermitted(_) | Refusal::OutOfScope(_) => StatusCode::FORBIDDEN,
             Refusal::Invalid { .. } => StatusCode::BAD_REQUEST,
             Refusal::NotFound(..) => StatusCode::NOT_FOUND,
+            Refusal::Conflict(..) => StatusCode::CONFLICT,
             Refusal::Failed(_) => {
                 let Refusal::Failed(e) = r else {
                     unreachable!()

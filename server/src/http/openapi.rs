@@ -7,7 +7,9 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::state::AppState;
-use super::{audit, auth, cases, health, quarantine, rules, stats, sync, users, warnings};
+use super::{
+    audit, auth, cases, devices, health, orgs, quarantine, rules, stats, sync, users, warnings,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,14 +27,17 @@ use super::{audit, auth, cases, health, quarantine, rules, stats, sync, users, w
         stats::stats_json, stats::stats_csv, stats::cases_csv, stats::gbt31000_csv,
         stats::monthly_xlsx,
         audit::list, audit::verify,
-        users::set_password, users::disable,
+        users::list, users::create, users::assign, users::set_password, users::disable,
+        orgs::list, orgs::create, orgs::rename, orgs::move_org,
+        devices::list, devices::revoke,
         health::healthz, health::readyz, health::metrics,
         quarantine::list,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign in, token rotation"),
-        (name = "users", description = "Passwords and disabling accounts"),
+        (name = "users", description = "Accounts: create, role and organisation, passwords, disabling"),
+        (name = "administration", description = "The organisation tree and devices (administrators, in their subtree)"),
         (name = "sync", description = "The phone ↔ center exchange (DESIGN §5)"),
         (name = "cases", description = "Cases and their workflow steps"),
         (name = "workflow", description = "Dispatch rules, time limits, warnings, live events"),

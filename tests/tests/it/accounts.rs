@@ -120,7 +120,7 @@ fn users_change_their_own_password_and_only_administrators_set_others() {
         Some(&admin.token),
         &set,
     );
-    assert_eq!((status, code(&v)), (404, "not_found"));
+    assert_eq!((status, code(&v)), (404, "user_not_found"));
 
     // Audited, with ids only.
     let entries = audit_entries(&server);

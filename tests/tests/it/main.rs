@@ -3,6 +3,7 @@
 
 mod accounts;
 mod actions;
+mod admin_api;
 mod adversary;
 mod audit;
 mod authz_sync;
