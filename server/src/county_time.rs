@@ -92,6 +92,101 @@ impl CountyTime {
     }
 }
 
+impl CountyTime {
+    /// `ms` (epoch milliseconds) as the API shows it: in this zone's offset at that instant.
+    pub fn stamp(&self, ms: i64) -> Stamp {
+        Stamp {
+            millis: ms,
+            offset_seconds: self.offset_at(Timestamp(ms)).whole_seconds(),
+        }
+    }
+
+    /// [`CountyTime::stamp`] of an optional instant.
+    pub fn stamp_opt(&self, ms: Option<i64>) -> Option<Stamp> {
+        ms.map(|ms| self.stamp(ms))
+    }
+}
+
+/// An instant in the API: RFC 3339 with its offset (`2026-12-05T14:30:00+08:00`;
+/// milliseconds when there are any). Answers carry the county's offset at that instant;
+/// requests may give any offset (`Z` too), which is read as the instant it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Stamp {
+    /// Epoch milliseconds.
+    pub millis: i64,
+    offset_seconds: i32,
+}
+
+impl Stamp {
+    /// Epoch milliseconds.
+    pub fn millis(self) -> i64 {
+        self.millis
+    }
+}
+
+impl std::fmt::Display for Stamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let instant =
+            jiff::Timestamp::from_millisecond(self.millis).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let offset =
+            jiff::tz::Offset::from_seconds(self.offset_seconds).unwrap_or(jiff::tz::Offset::UTC);
+        write!(f, "{}", instant.display_with_offset(offset))
+    }
+}
+
+impl std::str::FromStr for Stamp {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Stamp, String> {
+        let instant: jiff::Timestamp = s.parse().map_err(|e| {
+            format!("{s:?} is not an RFC 3339 time with an offset (2026-12-05T14:30:00+08:00): {e}")
+        })?;
+        // The offset as written, for echoing; only the instant matters.
+        let offset_seconds = s
+            .rfind(['+', '-'])
+            .filter(|at| *at > 10)
+            .and_then(|at| {
+                let rest = &s[at..];
+                let mut parts = rest[1..].split(':');
+                let h: i32 = parts.next()?.parse().ok()?;
+                let m: i32 = parts.next().unwrap_or("0").parse().ok()?;
+                let secs = h * 3600 + m * 60;
+                Some(if rest.starts_with('-') { -secs } else { secs })
+            })
+            .unwrap_or(0);
+        Ok(Stamp {
+            millis: instant.as_millisecond(),
+            offset_seconds,
+        })
+    }
+}
+
+impl serde::Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Stamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Stamp, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl utoipa::PartialSchema for Stamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("RFC 3339 with its offset; answers use the county's"))
+            .examples(["2026-12-05T14:30:00+08:00"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Stamp {}
+
 fn unknown(name: &str) -> Error {
     Error::Config(format!(
         "unknown time zone {name:?}: give an IANA name such as {DEFAULT_TIME_ZONE} or America/New_York"
@@ -104,6 +199,31 @@ mod tests {
 
     fn date(s: &str) -> time::Date {
         crate::stats::parse_date(s).unwrap()
+    }
+
+    #[test]
+    fn stamps_are_rfc3339_with_the_countys_offset_and_read_back() {
+        let shanghai = CountyTime::default();
+        let stamp = shanghai.stamp(1_706_716_800_000);
+        assert_eq!(stamp.to_string(), "2024-02-01T00:00:00+08:00");
+        let with_ms = shanghai.stamp(1_706_716_800_123);
+        assert_eq!(with_ms.to_string(), "2024-02-01T00:00:00.123+08:00");
+        for text in [
+            "2024-02-01T00:00:00+08:00",
+            "2024-01-31T16:00:00Z",
+            "2024-01-31T11:00:00-05:00",
+        ] {
+            let read: Stamp = text.parse().unwrap();
+            assert_eq!(read.millis(), 1_706_716_800_000, "{text}");
+        }
+        assert!("2024-02-01 00:00".parse::<Stamp>().is_err());
+        assert!("1706716800000".parse::<Stamp>().is_err());
+        let json = serde_json::to_string(&stamp).unwrap();
+        assert_eq!(json, "\"2024-02-01T00:00:00+08:00\"");
+        assert_eq!(
+            serde_json::from_str::<Stamp>(&json).unwrap().millis(),
+            stamp.millis()
+        );
     }
 
     #[test]
