@@ -22,6 +22,7 @@ use utoipa::openapi::schema::{
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::caller::Caller;
+use crate::county_time::Stamp;
 use crate::policy::{self, Permission, Refusal};
 
 /// A step with no data (SUBMIT, SIGN_FOR, START_HANDLING, ARCHIVE).
@@ -116,13 +117,14 @@ pub struct EscalatePayload {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstallmentBody {
+    /// The installment's id (empty: one is given).
+    #[serde(default)]
     pub id: String,
-    /// Epoch milliseconds.
-    pub due_at: i64,
+    pub due_at: Stamp,
     /// In fen (分).
     pub amount: i64,
     #[serde(default)]
-    pub paid_at: Option<i64>,
+    pub paid_at: Option<Stamp>,
 }
 
 /// A mediation agreement (人民调解法 Art 28: written or oral).
@@ -134,9 +136,8 @@ pub struct AgreementBody {
     #[schema(schema_with = agreement_form_schema)]
     pub form: AgreementForm,
     pub terms: String,
-    /// Epoch milliseconds.
     #[serde(default)]
-    pub signed_at: Option<i64>,
+    pub signed_at: Option<Stamp>,
     #[serde(default)]
     pub installments: Vec<InstallmentBody>,
 }
@@ -146,15 +147,15 @@ impl From<AgreementBody> for Agreement {
         Agreement {
             form: a.form,
             terms: a.terms,
-            signed_at: a.signed_at.map(Timestamp),
+            signed_at: a.signed_at.map(|t| Timestamp(t.millis())),
             installments: a
                 .installments
                 .into_iter()
                 .map(|i| Installment {
                     id: i.id,
-                    due_at: Timestamp(i.due_at),
+                    due_at: Timestamp(i.due_at.millis()),
                     amount: i.amount,
-                    paid_at: i.paid_at.map(Timestamp),
+                    paid_at: i.paid_at.map(|t| Timestamp(t.millis())),
                 })
                 .collect(),
         }

@@ -21,6 +21,7 @@ mod health;
 mod loadgen;
 mod matrix;
 mod openapi;
+mod readme;
 mod regressions;
 mod scope;
 mod stats;

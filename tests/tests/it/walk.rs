@@ -108,14 +108,17 @@ fn one_case_walks_every_step_and_the_phone_follows() {
     // 4. Resolved with a written agreement paid in two installments.
     let due1 = server.state.clock.now().0 + 30 * 86_400_000;
     let due2 = due1 + 30 * 86_400_000;
+    // Times in the API are RFC 3339 with an offset.
+    let rfc3339 = |ms: i64| server.state.county_time.stamp(ms).to_string();
+    let (due1_text, due2_text) = (rfc3339(due1), rfc3339(due2));
     step(
         &liu,
         &case,
         "RESOLVE",
         json!({ "success": true, "outcome": "双方达成调解协议",
                 "agreement": { "form": "WRITTEN", "terms": "分两期支付 6000 元", "signed_at": null,
-                    "installments": [ { "id": "", "due_at": due1, "amount": 300000, "paid_at": null },
-                                      { "id": "", "due_at": due2, "amount": 300000, "paid_at": null } ] } }),
+                    "installments": [ { "id": "", "due_at": due1_text, "amount": 300000, "paid_at": null },
+                                      { "id": "", "due_at": due2_text, "amount": 300000, "paid_at": null } ] } }),
     );
     phone.sync().unwrap();
     let v = phone.store.case(id).unwrap().state;
