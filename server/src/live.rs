@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::county_time::Stamp;
+
 /// Something staff see live: a warning raised, escalated or cleared, a high-risk case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LiveEvent {
@@ -15,7 +17,7 @@ pub struct LiveEvent {
     pub area_code: String,
     /// Organisations the case is assigned to or handled by.
     pub org_ids: Vec<String>,
-    pub due_at: Option<i64>,
+    pub due_at: Option<Stamp>,
 }
 
 impl LiveEvent {

@@ -29,13 +29,13 @@ pub struct CaseRow {
     pub assigned_orgs: Vec<String>,
     pub supervision: String,
     pub due_kind: Option<String>,
-    pub due_at: Option<i64>,
+    pub due_at: Option<crate::county_time::Stamp>,
     pub party_names: String,
     pub updated_pos: i64,
 }
 
-impl From<case_list::Listed> for CaseRow {
-    fn from(l: case_list::Listed) -> CaseRow {
+impl CaseRow {
+    fn of(l: case_list::Listed, time: &crate::county_time::CountyTime) -> CaseRow {
         CaseRow {
             id: l.id,
             case_no: l.case_no,
@@ -50,7 +50,7 @@ impl From<case_list::Listed> for CaseRow {
             assigned_orgs: l.assigned_orgs,
             supervision: l.supervision,
             due_kind: l.due_kind,
-            due_at: l.due_at,
+            due_at: time.stamp_opt(l.due_at),
             party_names: l.party_names,
             updated_pos: l.updated_pos,
         }
@@ -107,7 +107,7 @@ pub async fn list(
     let items: Vec<CaseRow> = case_list::list(&center.db, &query)
         .await?
         .into_iter()
-        .map(CaseRow::from)
+        .map(|l| CaseRow::of(l, &center.county_time))
         .collect();
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|r| r.updated_pos))

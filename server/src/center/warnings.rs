@@ -9,6 +9,7 @@
 use gridsync_core::case::{CaseId, Timestamp};
 use gridsync_core::workflow::{Action, Author, Role, Status, SupervisionLevel, warning_level};
 
+use crate::county_time::{CountyTime, Stamp};
 use crate::db;
 use crate::error::Result;
 use crate::live::LiveEvent;
@@ -17,7 +18,17 @@ use crate::state::Center;
 /// How often the scanner runs by default.
 pub const SCAN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
-pub use crate::db::warnings::WarningRow;
+/// An open warning as staff list it.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct WarningRow {
+    pub case_id: String,
+    pub kind: String,
+    pub level: String,
+    pub area_code: String,
+    pub due_at: Option<Stamp>,
+    pub raised_at: Stamp,
+    pub updated_at: Stamp,
+}
 
 /// The open warnings of cases in the caller's scope (by area, or assigned to the caller's
 /// organisation), filtered by `level` and `kind` (empty: any), nearest due first.
@@ -28,7 +39,20 @@ pub async fn open_in_scope(
     kind: &str,
 ) -> Result<Vec<WarningRow>> {
     // Who sees a warning is who sees its case: the one scope definition.
-    db::warnings::open_in_scope(&center.db, &caller.scope(), level, kind).await
+    let rows = db::warnings::open_in_scope(&center.db, &caller.scope(), level, kind).await?;
+    let time = &center.county_time;
+    Ok(rows
+        .into_iter()
+        .map(|w| WarningRow {
+            case_id: w.case_id,
+            kind: w.kind,
+            level: w.level,
+            area_code: w.area_code,
+            due_at: time.stamp_opt(w.due_at),
+            raised_at: time.stamp(w.raised_at),
+            updated_at: time.stamp(w.updated_at),
+        })
+        .collect())
 }
 
 /// What one scan did.
@@ -145,7 +169,7 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
                 db::warnings::raise(&mut tx, &raised, now.0).await?;
             }
         }
-        events.push(live("warning", d, kind, level));
+        events.push(live(&center.county_time, "warning", d, kind, level));
     }
     let still: std::collections::HashSet<&String> = current.iter().map(|(id, ..)| id).collect();
     for id in open.keys().filter(|id| !still.contains(id)) {
@@ -180,7 +204,7 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
             match crate::center::cases::act(center, id, &action, &author).await {
                 Ok(_) => {
                     report.supervised.push(id);
-                    events.push(live("supervised", d, "SIGN", "RED"));
+                    events.push(live(&center.county_time, "supervised", d, "SIGN", "RED"));
                 }
                 Err(e) => tracing::warn!(case = %id, error = %e, "automatic supervision failed"),
             }
@@ -199,7 +223,7 @@ fn rows_area(rows: &[db::warnings::Running], case_id: &str) -> String {
         .unwrap_or_default()
 }
 
-fn live(event: &str, d: &Due, kind: &str, level: &str) -> LiveEvent {
+fn live(time: &CountyTime, event: &str, d: &Due, kind: &str, level: &str) -> LiveEvent {
     LiveEvent {
         event: event.into(),
         case_id: d.case_id.clone(),
@@ -207,7 +231,7 @@ fn live(event: &str, d: &Due, kind: &str, level: &str) -> LiveEvent {
         level: level.into(),
         area_code: d.area.clone(),
         org_ids: d.orgs.clone(),
-        due_at: (d.due > 0).then_some(d.due),
+        due_at: (d.due > 0).then(|| time.stamp(d.due)),
     }
 }
 

@@ -12,16 +12,16 @@ use crate::error::Result;
 /// PostgreSQL advisory lock key of the scanner's leader ("gridscan").
 const SCANNER_LOCK: i64 = 0x6772_6964_7363_616e;
 
-/// An open warning as staff list it.
-#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct WarningRow {
-    pub case_id: String,
-    pub kind: String,
-    pub level: String,
-    pub area_code: String,
-    pub due_at: Option<i64>,
-    pub raised_at: i64,
-    pub updated_at: i64,
+/// An open warning as stored.
+#[derive(Clone, Debug)]
+pub(crate) struct WarningRow {
+    pub(crate) case_id: String,
+    pub(crate) kind: String,
+    pub(crate) level: String,
+    pub(crate) area_code: String,
+    pub(crate) due_at: Option<i64>,
+    pub(crate) raised_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 /// The open warnings of cases in `scope`, filtered by `level` and `kind` (empty: any),

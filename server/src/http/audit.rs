@@ -11,6 +11,7 @@ use super::auth::AuthUser;
 use super::error::ApiQuery;
 use super::state::AppState;
 use crate::audit::{self, Filter, Record, VerifyReport};
+use crate::county_time::Stamp;
 use crate::policy::{self, Permission};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -26,19 +27,57 @@ pub(crate) struct AuditQuery {
     case: Option<String>,
     /// User id.
     user: Option<String>,
-    /// Epoch milliseconds, inclusive.
-    from: Option<i64>,
-    /// Epoch milliseconds, exclusive.
-    to: Option<i64>,
+    /// Inclusive (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    from: Option<Stamp>,
+    /// Exclusive (RFC 3339).
+    #[param(value_type = Option<String>, format = DateTime)]
+    to: Option<Stamp>,
     /// Page size (default 100, at most 1000).
     limit: Option<i64>,
     /// `seq` of the last entry of the previous page.
     before: Option<i64>,
 }
 
+/// An entry of the chain. Its hash covers the instant in epoch milliseconds (`at_ms`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditEntry {
+    seq: i64,
+    at: Stamp,
+    /// `at` as the hash covers it.
+    at_ms: i64,
+    user_id: String,
+    role: String,
+    org_id: String,
+    action: String,
+    case_id: Option<String>,
+    #[schema(value_type = Object)]
+    detail: serde_json::Value,
+    prev_hash: String,
+    hash: String,
+}
+
+impl AuditEntry {
+    fn of(r: Record, time: &crate::county_time::CountyTime) -> AuditEntry {
+        AuditEntry {
+            seq: r.seq,
+            at: time.stamp(r.at),
+            at_ms: r.at,
+            user_id: r.user_id,
+            role: r.role,
+            org_id: r.org_id,
+            action: r.action,
+            case_id: r.case_id,
+            detail: r.detail,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct AuditPage {
-    items: Vec<Record>,
+    items: Vec<AuditEntry>,
     /// Pass as `before` for the next page; absent on the last page.
     next: Option<i64>,
 }
@@ -54,8 +93,8 @@ pub(crate) async fn list(
     let filter = Filter {
         case_id: q.case.filter(|s| !s.is_empty()),
         user_id: q.user.filter(|s| !s.is_empty()),
-        from: q.from,
-        to: q.to,
+        from: q.from.map(Stamp::millis),
+        to: q.to.map(Stamp::millis),
         before: q.before,
         limit: Some(limit),
     };
@@ -63,6 +102,10 @@ pub(crate) async fn list(
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|r| r.seq))
         .flatten();
+    let items = items
+        .into_iter()
+        .map(|r| AuditEntry::of(r, &state.county_time))
+        .collect();
     Ok(Json(AuditPage { items, next }))
 }
 

@@ -12,6 +12,7 @@ use super::auth::AuthUser;
 use super::error::ApiQuery;
 use super::state::AppState;
 use crate::admin::{self, Actor};
+use crate::county_time::{CountyTime, Stamp};
 use crate::db::accounts::DeviceInfo;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -28,29 +29,27 @@ pub(crate) struct DeviceView {
     username: String,
     /// The user's organisation now.
     org_id: String,
-    /// Epoch milliseconds.
-    created_at: i64,
-    /// Its last sync (epoch milliseconds, minute resolution); its registration until then.
-    last_seen_at: Option<i64>,
+    created_at: Stamp,
+    /// Its last sync (minute resolution); its registration until then.
+    last_seen_at: Option<Stamp>,
     /// What it last said it runs: its sanitized `User-Agent`, e.g. `gridsync-ffi/0.1.0`.
     app_version: Option<String>,
     revoked: bool,
-    /// Epoch milliseconds.
-    revoked_at: Option<i64>,
+    revoked_at: Option<Stamp>,
 }
 
-impl From<DeviceInfo> for DeviceView {
-    fn from(d: DeviceInfo) -> Self {
+impl DeviceView {
+    fn of(d: DeviceInfo, time: &CountyTime) -> Self {
         DeviceView {
             id: d.id,
             user_id: d.user_id,
             username: d.username,
             org_id: d.org_id,
-            created_at: d.created_at,
-            last_seen_at: d.last_seen_at,
+            created_at: time.stamp(d.created_at),
+            last_seen_at: time.stamp_opt(d.last_seen_at),
             app_version: d.app_version,
             revoked: d.revoked_at.is_some(),
-            revoked_at: d.revoked_at,
+            revoked_at: time.stamp_opt(d.revoked_at),
         }
     }
 }
@@ -77,7 +76,10 @@ pub(crate) async fn list(
     let user = q.user_id.filter(|u| !u.is_empty());
     let devices = admin::devices::list(&state.db, Actor::Staff(&caller), user.as_deref()).await?;
     Ok(Json(DeviceList {
-        devices: devices.into_iter().map(DeviceView::from).collect(),
+        devices: devices
+            .into_iter()
+            .map(|d| DeviceView::of(d, &state.county_time))
+            .collect(),
     }))
 }
 
@@ -89,5 +91,5 @@ pub(crate) async fn revoke(
 ) -> Result<Json<DeviceView>, ApiError> {
     let now = state.clock.now().0;
     let device = admin::devices::revoke(&state.db, Actor::Staff(&caller), &id, now).await?;
-    Ok(Json(device.into()))
+    Ok(Json(DeviceView::of(device, &state.county_time)))
 }

@@ -719,7 +719,12 @@ fn a_revoked_device_is_refused_at_sync_and_refresh_and_shows_its_app_version() {
         .unwrap()
         .clone();
     assert_eq!(device["app_version"], "gridsync-ffi/9.8.7 (android 14)");
-    assert!(device["last_seen_at"].as_i64().is_some());
+    assert!(
+        device["last_seen_at"]
+            .as_str()
+            .is_some_and(|t| t.parse::<gridsync_server::county_time::Stamp>().is_ok()),
+        "{device}"
+    );
     assert_eq!(device["revoked"], false);
 
     let (status, v) = county.post("/v1/devices/rev-phone/revoke", &json!({}));

@@ -130,9 +130,20 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
         .map(|e| e["action"].as_str().unwrap())
         .collect();
     assert_eq!(actions, ["PERSONAL_DATA_READ", "SIGN_IN"]);
-    let at = read["at"].as_i64().unwrap();
-    let (_, later) = wu.get(&format!("/v1/audit?from={}", at + 3_600_000));
+    // Times are RFC 3339 with the county's offset; `at_ms` is what the hash covers.
+    let at = read["at_ms"].as_i64().unwrap();
+    let at_text = read["at"].as_str().unwrap();
+    assert!(at_text.ends_with("+08:00"), "{at_text}");
+    let stamp = |ms: i64| {
+        gridsync_server::county_time::CountyTime::default()
+            .stamp(ms)
+            .to_string()
+            .replace('+', "%2B")
+    };
+    let (_, later) = wu.get(&format!("/v1/audit?from={}", stamp(at + 3_600_000)));
     assert!(items(&later).is_empty());
+    let (_, since) = wu.get(&format!("/v1/audit?from={}", stamp(at)));
+    assert!(!items(&since).is_empty());
     let (_, page) = wu.get(&format!("/v1/audit?limit={}", total - 1));
     assert_eq!(items(&page).len() as i64, total - 1);
     let next = page["next"].as_i64().unwrap();
