@@ -3,6 +3,7 @@
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub mod budget;
+pub(crate) mod case_view;
 pub(crate) mod cases;
 pub(crate) mod conn;
 pub(crate) mod devices;

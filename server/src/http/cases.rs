@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::auth::AuthUser;
+use super::case_view::{CaseView, StateView};
 use super::error::{ApiJson, ApiQuery};
 use super::state::AppState;
 use crate::policy::{self, Permission};
@@ -79,12 +80,10 @@ pub(crate) async fn list(
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct CaseDetail {
     id: String,
-    /// The case's fields (gridsync-core `Case`).
-    #[schema(value_type = Object)]
-    case: gridsync_core::case::Case,
-    /// The derived workflow state (gridsync-core `WorkflowState`).
-    #[schema(value_type = Object)]
-    state: gridsync_core::workflow::WorkflowState,
+    /// The case's fields.
+    case: CaseView,
+    /// What the workflow derives from its log.
+    state: StateView,
     /// The steps the caller may take now (the fold and the policy table); a client shows
     /// these buttons and posts the schema each names.
     allowed_actions: Vec<AllowedAction>,
@@ -118,29 +117,24 @@ pub(crate) async fn detail(
 ) -> Result<Json<CaseDetail>, ApiError> {
     policy::require(&caller, Permission::ReadCases)?;
     let (id, doc) = crate::center::cases::find_in_scope(&state, &caller, &id).await?;
-    let mut out = view(&state, &caller, id, &doc);
-    if q.unmasked {
-        let full = crate::center::cases::reveal(&state, &caller, id, &doc).await?;
-        out.case.parties = full.parties;
-        out.case.address = full.address;
-    }
+    let full = if q.unmasked {
+        Some(crate::center::cases::reveal(&state, &caller, id, &doc).await?)
+    } else {
+        None
+    };
+    let out = view(&state, &caller, id, &doc, full);
     Ok(Json(out))
 }
 
+/// The case as `caller` sees it: personal data masked unless `unmasked` holds the fields
+/// [`crate::center::cases::reveal`] gave them.
 fn view(
     state: &AppState,
     caller: &crate::caller::Caller,
     id: CaseId,
     doc: &gridsync_core::case::CaseDoc,
+    unmasked: Option<gridsync_core::case::Case>,
 ) -> CaseDetail {
-    let mut case = doc.case();
-    case.parties = case
-        .parties
-        .iter()
-        .map(gridsync_core::case::Party::masked)
-        .collect();
-    case.address = gridsync_core::case::mask_address(&case.address);
-    case.location = None;
     let full = doc.case();
     let state_now =
         gridsync_core::workflow::fold(&full, &doc.events(), &state.limits, state.clock.now());
@@ -156,10 +150,23 @@ fn view(
             ),
         })
         .collect();
+    let case = match unmasked {
+        Some(case) => case,
+        None => {
+            let mut case = full;
+            case.parties = case
+                .parties
+                .iter()
+                .map(gridsync_core::case::Party::masked)
+                .collect();
+            case.address = gridsync_core::case::mask_address(&case.address);
+            case
+        }
+    };
     CaseDetail {
         id: id.to_string(),
-        case,
-        state: state_now,
+        case: CaseView::of(&case, &state.county_time),
+        state: StateView::of(&state_now, &state.county_time),
         allowed_actions,
     }
 }
@@ -197,7 +204,7 @@ pub(crate) async fn act(
         StatusCode::OK,
         Json(ActionDone {
             event_id,
-            case: view(&state, &caller, id, &doc),
+            case: view(&state, &caller, id, &doc, None),
         }),
     ))
 }
@@ -214,5 +221,8 @@ pub(crate) async fn intake(
     policy::require(&caller, Permission::Intake)?;
     let (id, doc) = crate::center::intake::intake_by(&state, &caller, &new).await?;
     tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
-    Ok((StatusCode::CREATED, Json(view(&state, &caller, id, &doc))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, &caller, id, &doc, None)),
+    ))
 }
