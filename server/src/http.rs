@@ -9,6 +9,7 @@ pub(crate) mod conn;
 pub(crate) mod devices;
 pub(crate) mod error;
 pub(crate) mod health;
+pub mod language;
 pub(crate) mod openapi;
 pub(crate) mod orgs;
 pub(crate) mod quarantine;
@@ -68,7 +69,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.limits_http.timeouts,
             conn::body_deadline,
-        ));
+        ))
+        // Error messages in the caller's language (codes unchanged).
+        .layer(axum::middleware::from_fn(language::localize));
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static(name),

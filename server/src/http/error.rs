@@ -16,8 +16,11 @@ use crate::policy::Refusal;
 pub(crate) struct ErrorBody {
     /// Stable, snake_case: programs match on it.
     pub(crate) code: String,
-    /// For people.
+    /// For people, in the language `Accept-Language` prefers (zh-CN or English).
     pub(crate) message: String,
+    /// In a Chinese answer: the English message, which may name a field or a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) detail: Option<String>,
 }
 
 /// An error answered as `{"code": "...", "message": "..."}`.
@@ -62,6 +65,7 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             code: self.code.into_owned(),
             message: self.message,
+            detail: None,
         };
         (self.status, Json(body)).into_response()
     }

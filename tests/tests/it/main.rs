@@ -18,6 +18,7 @@ mod dispatch;
 mod forge;
 mod hardening;
 mod health;
+mod language;
 mod loadgen;
 mod matrix;
 mod openapi;
