@@ -5,7 +5,17 @@ use gridsync_core::case::{CaseDoc, CaseId};
 use gridsync_core::workflow::{Action, Author};
 
 use super::cases;
+use gridsync_core::case::{
+    Category, Difficulty, IdDocType, Location, NewCase, PartyInput, PartyRole, RiskFlag, RiskLevel,
+    Sex, Source,
+};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Schema;
+
+use super::steps::codes_schema;
 use crate::caller::Caller;
+use crate::county_time::Stamp;
 use crate::db::{self, cases::Projection};
 use crate::error::{Error, Result};
 use crate::policy::Refusal;
@@ -73,4 +83,156 @@ pub async fn intake(
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// A party as the intake desk enters it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PartyBody {
+    #[serde(default)]
+    #[schema(schema_with = party_role_schema)]
+    pub role: PartyRole,
+    pub name: String,
+    #[serde(default)]
+    #[schema(schema_with = id_type_schema)]
+    pub id_type: IdDocType,
+    #[serde(default)]
+    pub id_number: String,
+    #[serde(default)]
+    #[schema(schema_with = sex_schema)]
+    pub sex: Sex,
+    #[serde(default)]
+    pub ethnicity: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub minor: bool,
+}
+
+/// A precise position (WGS-84 degrees): sensitive personal data, never shown in lists.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationBody {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// A walk-in or hotline case as the intake desk records it (`POST /v1/cases`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "area_code": "330182101201", "source": "WALK_IN", "title": "来访：拖欠工程款",
+    "summary": "包工头拖欠12名工人工资共计8.6万元", "category": "LABOUR_WAGES",
+    "occurred_at": "2026-12-01T09:00:00+08:00", "risk_level": "YELLOW",
+    "people_involved": 12, "amount_involved": 8600000,
+    "parties": [{"role": "APPLICANT", "name": "张建国", "id_number": "330182197001011234", "phone": "13800005678"},
+                {"role": "RESPONDENT", "name": "李老板"}]
+}))]
+pub struct IntakeBody {
+    /// The village's 12-digit area code, inside the caller's scope.
+    pub area_code: String,
+    #[serde(default)]
+    pub grid_code: String,
+    #[serde(default)]
+    #[schema(schema_with = source_schema)]
+    pub source: Source,
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    #[schema(schema_with = category_schema)]
+    pub category: Category,
+    #[serde(default)]
+    pub occurred_at: Option<Stamp>,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub location: Option<LocationBody>,
+    #[serde(default)]
+    pub people_involved: u32,
+    /// In fen (分).
+    #[serde(default)]
+    pub amount_involved: i64,
+    #[serde(default)]
+    #[schema(schema_with = risk_level_schema)]
+    pub risk_level: RiskLevel,
+    #[serde(default)]
+    #[schema(schema_with = risk_flags_schema)]
+    pub risk_flags: Vec<RiskFlag>,
+    #[serde(default)]
+    #[schema(schema_with = difficulty_schema)]
+    pub difficulty: Difficulty,
+    #[serde(default)]
+    pub parties: Vec<PartyBody>,
+}
+
+impl From<IntakeBody> for NewCase {
+    fn from(b: IntakeBody) -> NewCase {
+        NewCase {
+            id: None,
+            area_code: b.area_code,
+            grid_code: b.grid_code,
+            source: b.source,
+            title: b.title,
+            summary: b.summary,
+            category: b.category,
+            occurred_at: b
+                .occurred_at
+                .map(|t| gridsync_core::case::Timestamp(t.millis())),
+            address: b.address,
+            location: b.location.map(|l| Location {
+                lat: l.lat,
+                lon: l.lon,
+            }),
+            people_involved: b.people_involved,
+            amount_involved: b.amount_involved,
+            risk_level: b.risk_level,
+            risk_flags: b.risk_flags,
+            difficulty: b.difficulty,
+            parties: b
+                .parties
+                .into_iter()
+                .map(|p| PartyInput {
+                    role: p.role,
+                    name: p.name,
+                    id_type: p.id_type,
+                    id_number: p.id_number,
+                    sex: p.sex,
+                    ethnicity: p.ethnicity,
+                    phone: p.phone,
+                    address: p.address,
+                    minor: p.minor,
+                })
+                .collect(),
+        }
+    }
+}
+
+macro_rules! code_schema {
+    ($name:ident, $ty:ty) => {
+        fn $name() -> Schema {
+            codes_schema(<$ty>::ALL.iter().map(|c| c.as_code()), false)
+        }
+    };
+}
+code_schema!(source_schema, Source);
+code_schema!(category_schema, Category);
+code_schema!(risk_level_schema, RiskLevel);
+code_schema!(difficulty_schema, Difficulty);
+code_schema!(party_role_schema, PartyRole);
+code_schema!(id_type_schema, IdDocType);
+code_schema!(sex_schema, Sex);
+
+fn risk_flags_schema() -> Schema {
+    use utoipa::openapi::schema::ArrayBuilder;
+    Schema::Array(
+        ArrayBuilder::new()
+            .items(utoipa::openapi::RefOr::T(codes_schema(
+                RiskFlag::ALL.iter().map(|c| c.as_code()),
+                false,
+            )))
+            .build(),
+    )
 }

@@ -327,7 +327,11 @@ impl ToSchema for Step {
     }
 }
 
-fn codes_schema(codes: impl IntoIterator<Item = &'static str>, nullable: bool) -> Schema {
+/// A string schema listing `codes` (and `null` when `nullable`).
+pub(crate) fn codes_schema(
+    codes: impl IntoIterator<Item = &'static str>,
+    nullable: bool,
+) -> Schema {
     let ty = if nullable {
         SchemaType::from_iter([Type::String, Type::Null])
     } else {

@@ -212,13 +212,14 @@ pub(crate) async fn act(
 /// One-stop intake at the center (一站式受理): a walk-in or hotline case recorded by staff
 /// becomes the same kind of case document as one from a phone, submitted at once, and goes
 /// through the same auto-dispatch and high-risk alerts.
-#[utoipa::path(post, path = "/v1/cases", tag = "cases", summary = "One-stop intake: record a walk-in or hotline case at the center", security(("bearer" = [])), request_body(content = Object, description = "gridsync-core NewCase"), responses((status = 201, body = CaseDetail), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/cases", tag = "cases", summary = "One-stop intake: record a walk-in or hotline case at the center", security(("bearer" = [])), request_body = crate::center::intake::IntakeBody, responses((status = 201, body = CaseDetail), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn intake(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
-    ApiJson(new): ApiJson<gridsync_core::case::NewCase>,
+    ApiJson(body): ApiJson<crate::center::intake::IntakeBody>,
 ) -> Result<(StatusCode, Json<CaseDetail>), ApiError> {
     policy::require(&caller, Permission::Intake)?;
+    let new = body.into();
     let (id, doc) = crate::center::intake::intake_by(&state, &caller, &new).await?;
     tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
     Ok((

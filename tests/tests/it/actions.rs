@@ -272,3 +272,27 @@ fn a_case_is_found_by_its_number_and_the_list_carries_full_ids() {
         assert!(id.parse::<CaseId>().is_ok());
     }
 }
+
+#[test]
+fn the_intake_example_is_recorded_with_its_times_and_stray_fields_are_refused() {
+    let server = TestServer::start();
+    let chen = Staff::login(&server, "chen.dispatch");
+    let (_, openapi) = chen.get("/v1/openapi.json");
+    let example = openapi["components"]["schemas"]["IntakeBody"]["example"].clone();
+    assert!(example.is_object(), "IntakeBody has an example");
+    let (status, body) = chen.post("/v1/cases", &example);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["state"]["status"], "SUBMITTED");
+    // The instant given, shown in the county's offset.
+    assert_eq!(body["case"]["occurred_at"], "2026-12-01T09:00:00+08:00");
+    assert_eq!(body["case"]["parties"][0]["phone"], "138****5678");
+
+    let mut stray = example.clone();
+    stray["id"] = json!("00000000-0000-4000-8000-000000000000");
+    let (status, body) = chen.post("/v1/cases", &stray);
+    assert_eq!(status, 400, "the center makes the id: {body}");
+    let mut in_ms = example;
+    in_ms["occurred_at"] = json!(1_790_000_000_000_i64);
+    let (status, body) = chen.post("/v1/cases", &in_ms);
+    assert_eq!(status, 400, "times are RFC 3339: {body}");
+}
