@@ -427,7 +427,14 @@ impl Action {
             | Action::SendBack { reason }
             | Action::Reopen { reason }
             | Action::Escalate { reason, .. } => needs(reason, "a reason"),
-            Action::CoHandlingFeedback { opinion } => needs(opinion, "an opinion"),
+            Action::CoHandlingFeedback { opinion } => {
+                needs(opinion, "an opinion")?;
+                if opinion.chars().count() > 2000 {
+                    Err("an opinion is at most 2000 characters".into())
+                } else {
+                    Ok(())
+                }
+            }
             Action::ExtensionRequest { days, reason } => {
                 needs(reason, "a reason")?;
                 if *days == 0 || *days > 90 {

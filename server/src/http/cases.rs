@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/cases", get(list).post(intake))
         .route("/v1/cases/{id}", get(detail))
         .route("/v1/cases/{id}/actions", post(act))
+        .route("/v1/cases/{id}/suggestion", post(confirm_suggestion))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -48,12 +49,14 @@ pub(crate) struct ListQuery {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Page {
-    items: Vec<crate::center::cases::CaseRow>,
+    /// Rows of the queue; `suggestion` is the dispatch a rule suggests, for callers who may
+    /// dispatch, on cases waiting for one (SUBMITTED, ACCEPTED).
+    items: Vec<crate::center::suggest::QueueRow>,
     /// Pass as `before` for the next page; absent on the last page.
     next: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/cases", tag = "cases", summary = "Cases in the caller's scope, newest change first", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", summary = "Cases in the caller's scope, newest change first, with suggested dispatches for dispatchers", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -71,7 +74,7 @@ pub(crate) async fn list(
         org: q.org.unwrap_or_default(),
         overdue: q.overdue.unwrap_or(false),
     };
-    let (items, next) = crate::center::cases::list(&state, &caller, &filter).await?;
+    let (items, next) = crate::center::suggest::queue(&state, &caller, &filter).await?;
     Ok(Json(Page { items, next }))
 }
 
@@ -88,6 +91,10 @@ pub(crate) struct CaseDetail {
     /// The steps the caller may take now (the fold and the policy table); a client shows
     /// these buttons and posts the schema each names.
     allowed_actions: Vec<AllowedAction>,
+    /// The dispatch a rule suggests (建议分派), for a caller who may dispatch, while the case
+    /// waits for a dispatch (SUBMITTED, ACCEPTED); confirm it with
+    /// `POST /v1/cases/{id}/suggestion`.
+    suggestion: Option<crate::center::suggest::Suggestion>,
 }
 
 /// A step the caller may take now.
@@ -118,7 +125,7 @@ pub(crate) async fn detail(
 ) -> Result<Json<CaseDetail>, ApiError> {
     policy::require(&caller, Permission::ReadCases)?;
     let (id, doc) = crate::center::cases::find_in_scope(&state, &caller, &id).await?;
-    let mut out = view(&state, &caller, id, &doc);
+    let mut out = view(&state, &caller, id, &doc).await?;
     if q.unmasked {
         let full = crate::center::cases::reveal(&state, &caller, id, &doc).await?;
         out.case.parties = full.parties;
@@ -127,12 +134,12 @@ pub(crate) async fn detail(
     Ok(Json(out))
 }
 
-fn view(
+async fn view(
     state: &AppState,
     caller: &crate::caller::Caller,
     id: CaseId,
     doc: &gridsync_core::case::CaseDoc,
-) -> CaseDetail {
+) -> Result<CaseDetail, ApiError> {
     let mut case = doc.case();
     case.parties = case
         .parties
@@ -156,12 +163,14 @@ fn view(
             ),
         })
         .collect();
-    CaseDetail {
+    let suggestion = crate::center::suggest::for_case(state, caller, &full, &state_now).await?;
+    Ok(CaseDetail {
         id: id.to_string(),
         case,
         state: state_now,
         allowed_actions,
-    }
+        suggestion,
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -197,9 +206,47 @@ pub(crate) async fn act(
         StatusCode::OK,
         Json(ActionDone {
             event_id,
-            case: view(&state, &caller, id, &doc),
+            case: view(&state, &caller, id, &doc).await?,
         }),
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"rule_id": "wages-labour"}))]
+pub(crate) struct ConfirmBody {
+    /// The rule of the suggestion shown (`suggestion.rule_id`): if the rules changed since,
+    /// the answer is 409 `suggestion_changed` and nothing is taken.
+    rule_id: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SuggestionConfirmed {
+    /// The events taken: ACCEPT (if the case was SUBMITTED), then DISPATCH.
+    event_ids: Vec<String>,
+    case: CaseDetail,
+}
+
+/// Confirms the dispatch a rule suggests (建议分派) in one step: ACCEPT (numbering the case)
+/// if it is SUBMITTED, and DISPATCH to the rule's target, in one transaction, each audited
+/// like a step taken through `/actions` and checked like a dispatcher's own DISPATCH (the
+/// target within the caller's reach, its registered name). Who: roles that take steps and
+/// may author ACCEPT and DISPATCH (dispatchers); scope: cases in the caller's scope (404
+/// otherwise).
+#[utoipa::path(post, path = "/v1/cases/{id}/suggestion", tag = "cases", summary = "Confirm the suggested dispatch: accept (if submitted) and dispatch in one step", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number")), request_body = ConfirmBody, responses((status = 200, body = SuggestionConfirmed), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 409, description = "Not waiting for a dispatch (`invalid_transition`), no rule matches (`no_suggestion`), or another rule matches now (`suggestion_changed`)", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or the rule's target is outside the caller's reach (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn confirm_suggestion(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ConfirmBody>,
+) -> Result<Json<SuggestionConfirmed>, ApiError> {
+    let (id, event_ids, doc) =
+        crate::center::suggest::confirm(&state, &caller, &id, &body.rule_id).await?;
+    tracing::info!(case = %id, rule = %body.rule_id, by = %caller.user.id, "suggested dispatch confirmed");
+    Ok(Json(SuggestionConfirmed {
+        event_ids,
+        case: view(&state, &caller, id, &doc).await?,
+    }))
 }
 
 /// One-stop intake at the center (一站式受理): a walk-in or hotline case recorded by staff
@@ -214,5 +261,8 @@ pub(crate) async fn intake(
     policy::require(&caller, Permission::Intake)?;
     let (id, doc) = crate::center::intake::intake_by(&state, &caller, &new).await?;
     tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
-    Ok((StatusCode::CREATED, Json(view(&state, &caller, id, &doc))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, &caller, id, &doc).await?),
+    ))
 }
