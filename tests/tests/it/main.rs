@@ -17,6 +17,7 @@ mod connections;
 mod dispatch;
 mod forge;
 mod hardening;
+mod joint;
 mod health;
 mod loadgen;
 mod matrix;
