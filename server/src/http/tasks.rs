@@ -25,7 +25,7 @@ pub(crate) struct Tasks {
 /// (grid workers, village mediators, dispatchers, department handlers, supervisors; not
 /// administrators). Scope: the caller's own (the cases `GET /v1/cases` lists to them), at
 /// most 2000 candidate cases, most recently changed first.
-#[utoipa::path(get, path = "/v1/me/tasks", tag = "cases", summary = "My tasks: what the caller must do now, overdue first", security(("bearer" = [])), responses((status = 200, body = Tasks), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (administrators)", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/me/tasks", tag = "cases", summary = "My tasks: what the caller must do now, overdue first", security(("bearer" = [])), responses((status = 200, body = Tasks), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (administrators)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn mine(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
