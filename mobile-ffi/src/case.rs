@@ -12,8 +12,8 @@ use gridsync_core::store as st;
 use crate::FieldError;
 use crate::codes::{parse, parse_all};
 use crate::workflow::{
-    Agreement, CoFeedback, Deadline, DeadlineKind, FollowUp, OrgRef, Outcome, Status, SupervisionLevel, Tier,
-    TimelineEntry, WarningLevel,
+    Agreement, CoFeedback, Deadline, DeadlineKind, FollowUp, OrgRef, Outcome, Status,
+    SupervisionLevel, Tier, TimelineEntry, WarningLevel,
 };
 
 /// A position, WGS-84 degrees. Sensitive personal data.

@@ -47,6 +47,6 @@ pub use session::Session;
 pub use sync::{PendingCounts, RejectedCase, SyncReport};
 pub use task::{Task, TaskKind};
 pub use workflow::{
-    Agreement, CoFeedback, Deadline, DeadlineKind, FollowUp, FollowUpInput, Installment, OrgRef, Outcome, Role,
-    Status, SupervisionLevel, Tier, TimelineEntry, WarningLevel,
+    Agreement, CoFeedback, Deadline, DeadlineKind, FollowUp, FollowUpInput, Installment, OrgRef,
+    Outcome, Role, Status, SupervisionLevel, Tier, TimelineEntry, WarningLevel,
 };

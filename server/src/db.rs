@@ -12,8 +12,8 @@ pub(crate) mod feed;
 pub(crate) mod limits;
 pub(crate) mod rules;
 pub(crate) mod scope;
-pub(crate) mod tasks;
 pub mod stats;
+pub(crate) mod tasks;
 pub(crate) mod warnings;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -268,17 +268,17 @@ mod tests {
     /// [`Permission::ALL`]'s order. A change to the table must change this test.
     #[test]
     fn the_table_row_by_row() {
-        // Cases, PersonalData, Steps, Intake, ReadRules, ManageRules, ReadLimits,
+        // Cases, PersonalData, Steps, Tasks, Intake, ReadRules, ManageRules, ReadLimits,
         // ManageLimits, Warnings, Stats, Export, Audit, Quarantine, Users, Orgs, Devices
         #[rustfmt::skip]
-        let expected: [(Role, [u8; 16]); 7] = [
-            (Role::GridWorker,        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            (Role::VillageMediator,   [1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
-            (Role::Dispatcher,        [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
-            (Role::DepartmentHandler, [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
-            (Role::Supervisor,        [1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]),
-            (Role::Admin,             [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]),
-            (Role::System,            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        let expected: [(Role, [u8; 17]); 7] = [
+            (Role::GridWorker,        [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::VillageMediator,   [1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::Dispatcher,        [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
+            (Role::DepartmentHandler, [1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
+            (Role::Supervisor,        [1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]),
+            (Role::Admin,             [0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]),
+            (Role::System,            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         ];
         assert_eq!(expected.len(), Role::ALL.len(), "every role has a row");
         for (role, row) in expected {

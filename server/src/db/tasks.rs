@@ -14,7 +14,11 @@ pub(crate) const MAX_CANDIDATES: i64 = 2000;
 /// Ids of the cases in `scope` still in the workflow: not drafts, archived or void, and a
 /// followed-up case only while a deadline (an installment) runs. With `org`, only cases
 /// dispatched to or handled by that organisation (a department's work is always so).
-pub(crate) async fn candidates(db: &Db, scope: Scope<'_>, org: Option<&str>) -> Result<Vec<String>> {
+pub(crate) async fn candidates(
+    db: &Db,
+    scope: Scope<'_>,
+    org: Option<&str>,
+) -> Result<Vec<String>> {
     let (scope_lo, scope_hi, scope_org) = scope.params();
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT k.id FROM cases k

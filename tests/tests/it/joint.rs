@@ -119,14 +119,20 @@ fn joint_handling_lead_signs_co_handlers_feed_back_from_console_and_phone() {
     );
     assert!(items(&police.get("/v1/me/tasks").1).is_empty());
     let (status, body) = liu.act(&case, "CO_HANDLING_FEEDBACK", feedback);
-    assert_eq!((status, body["code"].as_str()), (409, Some("invalid_transition")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
     let (status, body) = zhou.act(
         &case,
         "CO_HANDLING_FEEDBACK",
         serde_json::json!({"opinion": " "}),
     );
     assert_eq!(status, 400, "{body}");
-    assert!(body["message"].as_str().unwrap().contains("opinion"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("opinion"),
+        "{body}"
+    );
 
     // The lead signs; the co-handler's clock keeps running until it answers.
     assert_eq!(liu.act(&case, "SIGN_FOR", serde_json::json!({})).0, 200);
@@ -211,7 +217,10 @@ fn joint_handling_lead_signs_co_handlers_feed_back_from_console_and_phone() {
         .unwrap()["superseded"]
         .clone();
     assert_eq!(superseded["reason"], "not_assigned");
-    assert_eq!(liu.act(&case, "START_HANDLING", serde_json::json!({})).0, 200);
+    assert_eq!(
+        liu.act(&case, "START_HANDLING", serde_json::json!({})).0,
+        200
+    );
     let (status, body) = liu.act(
         &case,
         "RESOLVE",
@@ -219,7 +228,10 @@ fn joint_handling_lead_signs_co_handlers_feed_back_from_console_and_phone() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["case"]["state"]["status"], "RESOLVED");
-    assert_eq!(body["case"]["state"]["co_feedback"][0]["org"]["id"], JUDICIAL);
+    assert_eq!(
+        body["case"]["state"]["co_feedback"][0]["org"]["id"],
+        JUDICIAL
+    );
 }
 
 #[test]
@@ -263,10 +275,17 @@ fn a_silent_co_handler_is_warned_on_its_own_limit() {
     assert_eq!(level(72).as_deref(), Some("RED"));
     let zhou = Staff::login(&server, "zhou.judicial");
     let t = tasks_on(&zhou, &case);
-    assert_eq!((t[0]["level"].as_str(), t[0]["overdue"].as_bool()), (Some("RED"), Some(true)));
     assert_eq!(
-        zhou.act(&case, "CO_HANDLING_FEEDBACK", serde_json::json!({"opinion": "同意劳动监察意见"}))
-            .0,
+        (t[0]["level"].as_str(), t[0]["overdue"].as_bool()),
+        (Some("RED"), Some(true))
+    );
+    assert_eq!(
+        zhou.act(
+            &case,
+            "CO_HANDLING_FEEDBACK",
+            serde_json::json!({"opinion": "同意劳动监察意见"})
+        )
+        .0,
         200
     );
     assert_eq!(level(73), None, "cleared once the co-handler answered");
@@ -323,7 +342,11 @@ fn my_tasks_overdue_first_then_by_deadline_and_not_for_administrators() {
     // Any role that works cases; administrators get 403; each sees only their scope.
     assert_eq!(Staff::login(&server, "admin").get("/v1/me/tasks").0, 403);
     let sun = Staff::login(&server, "sun.town");
-    assert_eq!(items(&sun.get("/v1/me/tasks").1).len(), 3, "their township's village");
+    assert_eq!(
+        items(&sun.get("/v1/me/tasks").1).len(),
+        3,
+        "their township's village"
+    );
     let zhao = Staff::login(&server, "zhao.grid");
     let (status, body) = zhao.get("/v1/me/tasks");
     assert_eq!((status, items(&body).len()), (200, 0), "another village");
@@ -357,7 +380,10 @@ fn a_suggested_dispatch_shows_to_dispatchers_and_is_confirmed_in_one_step() {
         .find(|r| r["id"] == case.as_str())
         .unwrap();
     assert_eq!(row["suggestion"]["rule_id"], "wages-labour");
-    assert_eq!(row["title"], "欠薪 建议分派", "the row's own fields stay flat");
+    assert_eq!(
+        row["title"], "欠薪 建议分派",
+        "the row's own fields stay flat"
+    );
 
     // Not for those who may not dispatch; not outside the caller's scope.
     let wu = Staff::login(&server, "wu.super");
@@ -365,7 +391,10 @@ fn a_suggested_dispatch_shows_to_dispatchers_and_is_confirmed_in_one_step() {
     let body = serde_json::json!({"rule_id": "wages-labour"});
     let path = format!("/v1/cases/{case}/suggestion");
     assert_eq!(wu.post(&path, &body).0, 403);
-    assert_eq!(Staff::login(&server, "liu.labour").post(&path, &body).0, 404);
+    assert_eq!(
+        Staff::login(&server, "liu.labour").post(&path, &body).0,
+        404
+    );
     let sun = Staff::login(&server, "sun.town");
     assert_eq!(
         sun.post(&format!("/v1/cases/{other}/suggestion"), &body).0,
@@ -373,7 +402,10 @@ fn a_suggested_dispatch_shows_to_dispatchers_and_is_confirmed_in_one_step() {
         "another township's case"
     );
     let (status, answer) = chen.post(&path, &serde_json::json!({"rule_id": "traffic-room"}));
-    assert_eq!((status, answer["code"].as_str()), (409, Some("suggestion_changed")));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("suggestion_changed"))
+    );
 
     // One request: accepted (numbered) and dispatched, each step audited as chen's.
     let (status, answer) = chen.post(&path, &body);
@@ -381,8 +413,15 @@ fn a_suggested_dispatch_shows_to_dispatchers_and_is_confirmed_in_one_step() {
     assert_eq!(answer["event_ids"].as_array().unwrap().len(), 2);
     let state = &answer["case"]["state"];
     assert_eq!(state["status"], "DISPATCHED");
-    assert!(state["case_no"].as_str().is_some_and(|n| n.starts_with("330182-")));
-    assert_eq!(state["assigned_orgs"][0]["name"], "县人社局劳动保障监察大队");
+    assert!(
+        state["case_no"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("330182-"))
+    );
+    assert_eq!(
+        state["assigned_orgs"][0]["name"],
+        "县人社局劳动保障监察大队"
+    );
     assert!(answer["case"]["suggestion"].is_null());
     let audited: Vec<String> = server.block_on(async {
         sqlx::query_scalar("SELECT user_id FROM audit_log WHERE case_id = $1 AND action = 'CASE_ACTION' ORDER BY seq")
@@ -393,7 +432,10 @@ fn a_suggested_dispatch_shows_to_dispatchers_and_is_confirmed_in_one_step() {
     });
     assert_eq!(audited, ["u-chen.dispatch", "u-chen.dispatch"]);
     let (status, answer) = chen.post(&path, &body);
-    assert_eq!((status, answer["code"].as_str()), (409, Some("invalid_transition")));
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (409, Some("invalid_transition"))
+    );
 
     // The labour inspectorate's phone holds it and lists it to sign.
     let mut liu = Phone::login(&base, "liu.labour", "suggest-liu");
