@@ -140,6 +140,7 @@ const ITEM_KEYS: &[&str] = &[
     "handle_complex",
     "follow_up",
     "yellow_percent",
+    "co_handle",
 ];
 
 const LISTS: &[&str] = &["parties", "notes", "attachments", "events"];

@@ -12,8 +12,8 @@ use gridsync_core::store as st;
 use crate::FieldError;
 use crate::codes::{parse, parse_all};
 use crate::workflow::{
-    Agreement, Deadline, DeadlineKind, FollowUp, OrgRef, Outcome, Status, SupervisionLevel, Tier,
-    TimelineEntry, WarningLevel,
+    Agreement, CoFeedback, Deadline, DeadlineKind, FollowUp, OrgRef, Outcome, Status,
+    SupervisionLevel, Tier, TimelineEntry, WarningLevel,
 };
 
 /// A position, WGS-84 degrees. Sensitive personal data.
@@ -292,6 +292,9 @@ pub struct CaseDetail {
     pub outcome: Option<Outcome>,
     pub follow_ups: Vec<FollowUp>,
     pub agreement: Option<Agreement>,
+    /// Feedback of the co-handling organisations of a joint dispatch (协办意见), for the
+    /// lead to resolve with.
+    pub co_feedback: Vec<CoFeedback>,
     /// Every event, in the merged order, superseded ones flagged.
     pub timeline: Vec<TimelineEntry>,
 
@@ -574,6 +577,7 @@ impl From<st::CaseView> for CaseDetail {
             outcome: state.outcome.as_ref().map(Into::into),
             follow_ups: state.follow_ups.iter().map(Into::into).collect(),
             agreement: state.agreement.as_ref().map(Into::into),
+            co_feedback: state.co_feedback.iter().map(Into::into).collect(),
             timeline: state.timeline.iter().map(Into::into).collect(),
             unsent_changes,
             rejection: rejection.map(|(code, message)| Rejection { code, message }),

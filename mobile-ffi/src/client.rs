@@ -20,6 +20,7 @@ use crate::codes::parse;
 use crate::http::{self, Http, Reply};
 use crate::session::{self, LoginRequest, LogoutRequest, RefreshRequest, Session, TokenReply};
 use crate::sync::{PendingCounts, SyncReport};
+use crate::task::Task;
 use crate::workflow::FollowUpInput;
 
 /// Exchanges one `sync` call makes at most before it returns with `more` set: a phone
@@ -227,7 +228,23 @@ impl FieldClient {
         self.write(|s| s.act(id, &action)).map(drop)
     }
 
+    /// 协办意见: the feedback of a co-handling organisation of a joint dispatch, for the
+    /// lead organisation to resolve with. Department handlers and village mediators of an
+    /// organisation the case is dispatched to after the lead (`not_assigned` otherwise).
+    pub fn co_handling_feedback(&self, case_id: String, opinion: String) -> Result<(), FieldError> {
+        let id = case_id_of(&case_id)?;
+        let action = Action::CoHandlingFeedback { opinion };
+        self.write(|s| s.act(id, &action)).map(drop)
+    }
+
     // ---- reading ------------------------------------------------------------------------
+
+    /// What the signed-in user must do now on the cases this phone holds (待受理, 待签收,
+    /// 待处理, 协办, 待回访, ...): overdue first, then by deadline. Empty before sign-in.
+    pub fn tasks(&self) -> Result<Vec<Task>, FieldError> {
+        let tasks = self.store().tasks()?;
+        Ok(tasks.into_iter().map(Into::into).collect())
+    }
 
     /// Lists cases (from the store's index: cheap even with thousands of cases).
     pub fn cases(&self, filter: CaseFilter) -> Result<Vec<CaseSummary>, FieldError> {

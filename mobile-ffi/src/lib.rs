@@ -8,7 +8,7 @@
 //!   `Send + Sync`; every call blocks and may come from any thread.
 //! - Mirror types, one file per concept, each with `From` conversions from the core's
 //!   types: `case.rs` (inputs, list rows, the detail screen), `workflow.rs` (status,
-//!   deadlines, timeline), `sync.rs` (reports), `session.rs` (who is signed in, the
+//!   deadlines, timeline, co-handlers' feedback), `task.rs` (the task list), `sync.rs` (reports), `session.rs` (who is signed in, the
 //!   `/v1/auth/*` contract), `codes.rs` (coded values and their labels).
 //! - [`FieldError`] (`error.rs`): the one error, flat, with a stable `code`.
 //! - `http.rs`: the `ureq` + rustls transport (no OpenSSL).
@@ -33,6 +33,7 @@ mod error;
 mod http;
 mod session;
 mod sync;
+mod task;
 mod workflow;
 
 pub use case::{
@@ -44,7 +45,8 @@ pub use codes::{CodeKind, CodeLabel, code_label, code_list};
 pub use error::FieldError;
 pub use session::Session;
 pub use sync::{PendingCounts, RejectedCase, SyncReport};
+pub use task::{Task, TaskKind};
 pub use workflow::{
-    Agreement, Deadline, DeadlineKind, FollowUp, FollowUpInput, Installment, OrgRef, Outcome, Role,
-    Status, SupervisionLevel, Tier, TimelineEntry, WarningLevel,
+    Agreement, CoFeedback, Deadline, DeadlineKind, FollowUp, FollowUpInput, Installment, OrgRef,
+    Outcome, Role, Status, SupervisionLevel, Tier, TimelineEntry, WarningLevel,
 };

@@ -79,6 +79,9 @@ pub enum DeadlineKind {
     FollowUp,
     /// An agreement installment not yet paid.
     Installment,
+    /// 协办时限: a co-handling organisation (the deadline's `item`) has not given its
+    /// feedback on a joint case.
+    CoHandle,
 }
 
 /// How far along a time limit is: yellow at 70 % (by default), red at 100 %.
@@ -98,7 +101,7 @@ pub struct Deadline {
     pub started_at: i64,
     pub due_at: i64,
     pub level: WarningLevel,
-    /// For installments: which one.
+    /// For installments: which one; for co-handling: the organisation's id.
     pub item: Option<String>,
 }
 
@@ -129,6 +132,26 @@ pub struct TimelineEntry {
 pub struct OrgRef {
     pub id: String,
     pub name: String,
+}
+
+/// A co-handling organisation's feedback (协办意见) on a joint case.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record, serde::Serialize)]
+pub struct CoFeedback {
+    pub org: OrgRef,
+    pub opinion: String,
+    pub by_user: String,
+    pub at: i64,
+}
+
+impl From<&wf::CoFeedback> for CoFeedback {
+    fn from(f: &wf::CoFeedback) -> Self {
+        CoFeedback {
+            org: (&f.org).into(),
+            opinion: f.opinion.clone(),
+            by_user: f.by_user.clone(),
+            at: f.at.0,
+        }
+    }
 }
 
 /// The outcome of the resolve (or resolve-on-the-spot) that stands.
@@ -310,6 +333,7 @@ impl From<wf::DeadlineKind> for DeadlineKind {
             K::Handle => DeadlineKind::Handle,
             K::FollowUp => DeadlineKind::FollowUp,
             K::Installment => DeadlineKind::Installment,
+            K::CoHandle => DeadlineKind::CoHandle,
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The center's own work on cases, beside what phones push. Calls run down this list:
-//! [`intake`] (one-stop intake: record, alert, auto-dispatch) → [`rules`] (automatic
+//! [`tasks`] (my tasks: the workflow's `task_for` over the caller's scope) and [`suggest`]
+//! (a matching rule as a suggested dispatch, confirmed in one step) and [`intake`]
+//! (one-stop intake: record, alert, auto-dispatch) → [`rules`] (automatic
 //! dispatch) and [`warnings`] (the scanner, supervision, high-risk alerts, the live feed) →
 //! [`cases`] (the list, workflow steps, case numbers) → [`reach`] (who may be dispatched
 //! to) and [`limits`] (time limits per tier, category and area). Every edit of a case
@@ -12,6 +14,8 @@ pub mod limits;
 pub mod reach;
 pub mod rules;
 pub mod steps;
+pub mod suggest;
+pub mod tasks;
 pub mod warnings;
 
 use crate::policy::Refusal;

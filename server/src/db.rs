@@ -13,6 +13,7 @@ pub(crate) mod limits;
 pub(crate) mod rules;
 pub(crate) mod scope;
 pub mod stats;
+pub(crate) mod tasks;
 pub(crate) mod warnings;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

@@ -17,6 +17,7 @@ pub(crate) mod rules;
 pub mod state;
 pub(crate) mod stats;
 pub mod sync;
+pub(crate) mod tasks;
 pub mod throttle;
 pub(crate) mod users;
 pub(crate) mod warnings;
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(auth::router())
         .merge(cases::router())
+        .merge(tasks::router())
         .merge(audit::router())
         .merge(sync::router())
         .merge(stats::router())

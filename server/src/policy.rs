@@ -22,6 +22,8 @@ pub enum Permission {
     ReadPersonalData,
     /// Take workflow steps through the case API (which steps: `may_author`).
     TakeSteps,
+    /// Read one's own task list (待办, `GET /v1/me/tasks`) over one's scope.
+    ReadTasks,
     /// Record a walk-in or hotline case (一站式受理).
     Intake,
     ReadDispatchRules,
@@ -49,10 +51,11 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadCases,
         Permission::ReadPersonalData,
         Permission::TakeSteps,
+        Permission::ReadTasks,
         Permission::Intake,
         Permission::ReadDispatchRules,
         Permission::ManageDispatchRules,
@@ -74,6 +77,7 @@ impl Permission {
             Permission::ReadCases => "read cases",
             Permission::ReadPersonalData => "see personal data unmasked",
             Permission::TakeSteps => "take workflow steps at the center",
+            Permission::ReadTasks => "read a task list",
             Permission::Intake => "record cases at the center",
             Permission::ReadDispatchRules => "read dispatch rules",
             Permission::ManageDispatchRules => "change dispatch rules",
@@ -98,7 +102,7 @@ pub fn permits(role: Role, permission: Permission) -> bool {
     use Permission as P;
     use Role as R;
     match permission {
-        P::ReadCases => matches!(
+        P::ReadCases | P::ReadTasks => matches!(
             role,
             R::GridWorker
                 | R::VillageMediator
@@ -264,17 +268,17 @@ mod tests {
     /// [`Permission::ALL`]'s order. A change to the table must change this test.
     #[test]
     fn the_table_row_by_row() {
-        // Cases, PersonalData, Steps, Intake, ReadRules, ManageRules, ReadLimits,
+        // Cases, PersonalData, Steps, Tasks, Intake, ReadRules, ManageRules, ReadLimits,
         // ManageLimits, Warnings, Stats, Export, Audit, Quarantine, Users, Orgs, Devices
         #[rustfmt::skip]
-        let expected: [(Role, [u8; 16]); 7] = [
-            (Role::GridWorker,        [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            (Role::VillageMediator,   [1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
-            (Role::Dispatcher,        [1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
-            (Role::DepartmentHandler, [1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
-            (Role::Supervisor,        [1, 0, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]),
-            (Role::Admin,             [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]),
-            (Role::System,            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        let expected: [(Role, [u8; 17]); 7] = [
+            (Role::GridWorker,        [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::VillageMediator,   [1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::Dispatcher,        [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
+            (Role::DepartmentHandler, [1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
+            (Role::Supervisor,        [1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]),
+            (Role::Admin,             [0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]),
+            (Role::System,            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         ];
         assert_eq!(expected.len(), Role::ALL.len(), "every role has a row");
         for (role, row) in expected {

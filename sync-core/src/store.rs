@@ -289,6 +289,44 @@ impl FieldStore {
         )
     }
 
+    /// What the signed-in user must do now on the cases this phone holds (待办), overdue
+    /// first, then by deadline: [`crate::workflow::task_for`] over every case still in
+    /// the workflow. Empty before anyone signed in.
+    pub fn tasks(&self) -> Result<Vec<crate::workflow::CaseTask>> {
+        let Some(me) = self.identity()? else {
+            return Ok(Vec::new());
+        };
+        let now = self.clock.now();
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM cases
+                 WHERE revoked = 0 AND status NOT IN ('DRAFT', 'ARCHIVED', 'VOID')",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut tasks = Vec::new();
+        for id in ids {
+            let Ok(id) = id.parse::<CaseId>() else {
+                continue;
+            };
+            let doc = load_doc(&self.conn, id, &self.actor)?;
+            let case = doc.case();
+            let state = crate::workflow::fold(&case, &doc.events(), &self.limits, now);
+            if let Some(task) = crate::workflow::task_for(&state, &case, &me) {
+                tasks.push(crate::workflow::CaseTask {
+                    case_id: id,
+                    case_no: state.case_no.clone(),
+                    title: case.title.clone(),
+                    status: state.status,
+                    task,
+                });
+            }
+        }
+        crate::workflow::sort_tasks(&mut tasks);
+        Ok(tasks)
+    }
+
     /// Cases and changes waiting for the center.
     pub fn pending(&self) -> Result<Pending> {
         Ok(self.conn.query_row(

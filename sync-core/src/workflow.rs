@@ -22,6 +22,7 @@
 //! ```
 
 mod fold;
+mod task;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,9 +30,10 @@ use crate::case::code_enum;
 use crate::case::{Agreement, FollowUp, Timestamp};
 
 pub use fold::{
-    Deadline, DeadlineKind, Outcome, SupersedeReason, TimelineEntry, WarningLevel, WorkflowState,
-    fold, warning_level,
+    CoFeedback, Deadline, DeadlineKind, Outcome, SupersedeReason, TimelineEntry, WarningLevel,
+    WorkflowState, fold, warning_level,
 };
+pub use task::{CaseTask, Task, TaskKind, sort_tasks, task_for};
 
 code_enum! {
     /// Where a case stands. Derived, never stored.
@@ -107,6 +109,7 @@ code_enum! {
         Reopen = "REOPEN", "重办", "reopen";
         Archive = "ARCHIVE", "归档", "archive";
         Supervise = "SUPERVISE", "督办", "supervise";
+        CoHandlingFeedback = "CO_HANDLING_FEEDBACK", "协办意见", "co-handling feedback";
     }
 }
 
@@ -137,7 +140,12 @@ pub fn may_author(role: Role, kind: EventKind) -> bool {
         K::Submit => matches!(role, R::GridWorker | R::VillageMediator | R::Dispatcher),
         K::ResolveOnSite => matches!(role, R::GridWorker | R::VillageMediator),
         K::Accept | K::Return | K::Void | K::Dispatch => matches!(role, R::Dispatcher | R::System),
-        K::SignFor | K::SendBack | K::StartHandling | K::ExtensionRequest | K::Resolve => {
+        K::SignFor
+        | K::SendBack
+        | K::StartHandling
+        | K::ExtensionRequest
+        | K::Resolve
+        | K::CoHandlingFeedback => {
             matches!(role, R::DepartmentHandler | R::VillageMediator)
         }
         K::ExtensionDecision => matches!(role, R::Dispatcher | R::Supervisor),
@@ -282,6 +290,11 @@ pub enum Action {
         #[serde(default)]
         auto: bool,
     },
+    /// 协办意见: a co-handling organisation of a joint dispatch (one named after the lead)
+    /// records its feedback for the lead, who resolves with it in view.
+    CoHandlingFeedback {
+        opinion: String,
+    },
 }
 
 impl Action {
@@ -347,6 +360,7 @@ impl Action {
                 note: String::new(),
                 auto: false,
             },
+            EventKind::CoHandlingFeedback => Action::CoHandlingFeedback { opinion: text() },
         })
     }
 
@@ -379,6 +393,7 @@ impl Action {
             Action::Reopen { .. } => EventKind::Reopen,
             Action::Archive {} => EventKind::Archive,
             Action::Supervise { .. } => EventKind::Supervise,
+            Action::CoHandlingFeedback { .. } => EventKind::CoHandlingFeedback,
         }
     }
 
@@ -412,6 +427,14 @@ impl Action {
             | Action::SendBack { reason }
             | Action::Reopen { reason }
             | Action::Escalate { reason, .. } => needs(reason, "a reason"),
+            Action::CoHandlingFeedback { opinion } => {
+                needs(opinion, "an opinion")?;
+                if opinion.chars().count() > 2000 {
+                    Err("an opinion is at most 2000 characters".into())
+                } else {
+                    Ok(())
+                }
+            }
             Action::ExtensionRequest { days, reason } => {
                 needs(reason, "a reason")?;
                 if *days == 0 || *days > 90 {
@@ -510,6 +533,10 @@ pub struct TimeLimits {
     pub handle_complex: i64,
     /// Resolved → followed up; also the reminder window before each installment falls due.
     pub follow_up: i64,
+    /// Dispatched → each co-handling organisation's feedback (协办意见) on a joint case.
+    /// Absent from limits written before joint handling: the default applies.
+    #[serde(default = "TimeLimits::default_co_handle")]
+    pub co_handle: i64,
     /// Warnings turn yellow at this share of a limit (percent) and red at 100 %.
     pub yellow_percent: u8,
 }
@@ -526,12 +553,18 @@ impl Default for TimeLimits {
             handle_general: 7 * D,
             handle_complex: 15 * D,
             follow_up: 7 * D,
+            co_handle: Self::default_co_handle(),
             yellow_percent: 70,
         }
     }
 }
 
 impl TimeLimits {
+    /// Co-handlers answer within 3 days of the dispatch by default.
+    pub const fn default_co_handle() -> i64 {
+        3 * Timestamp::DAY
+    }
+
     pub fn handle(&self, difficulty: crate::case::Difficulty) -> i64 {
         use crate::case::Difficulty;
         match difficulty {

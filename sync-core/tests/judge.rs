@@ -100,6 +100,33 @@ fn rows() -> Vec<(&'static str, Role, Edit, Expect)> {
             Expect::Ok,
         ),
         (
+            "append a co-handler's feedback (协办意见) from a department's phone",
+            Role::DepartmentHandler,
+            |d| {
+                let n = d.length(obj(d, "events"));
+                let fields = vec![
+                    ("id", "e-fb".into()),
+                    ("kind", "CO_HANDLING_FEEDBACK".into()),
+                    ("by_user", "u-qian".into()),
+                    ("by_role", "DEPARTMENT_HANDLER".into()),
+                    ("org", "dept-justice".into()),
+                    ("at", ScalarValue::Int(5)),
+                    ("payload", r#"{"opinion":"建议先行支付令"}"#.into()),
+                ];
+                append_map(d, "events", n, &fields)
+            },
+            Expect::Ok,
+        ),
+        (
+            "alter a co-handler's feedback after it was appended",
+            Role::DepartmentHandler,
+            |d| {
+                let e = item(d, "events", 0);
+                d.put(&e, "payload", r#"{"opinion":"改口"}"#).unwrap()
+            },
+            Expect::Event,
+        ),
+        (
             "append a note",
             Role::GridWorker,
             |d| {

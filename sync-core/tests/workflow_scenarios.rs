@@ -15,7 +15,8 @@
 //! refuse it. The rendering (see [`render`]) is
 //! `STATUS case_no=… tier=… orgs=a,b assignee=… handler=… sup=… ext=Nd pending=Nd
 //! send_backs=N reopened=N outcome=success|failure[/late] follow_ups=N` followed by every
-//! running clock as `KIND[start..due]=LEVEL` (`INSTALLMENT:id[…]` for installments), then
+//! running clock as `KIND[start..due]=LEVEL` (`INSTALLMENT:id[…]` for installments,
+//! `CO_HANDLE:org[…]` for a co-handler's feedback; `feedback=org,…` lists feedback given), then
 //! `superseded=reason` when the step did not apply. A field at its default (tier VILLAGE,
 //! supervision NONE, zero counts, no value) is left out. Times are relative to
 //! [`common::T0`], 2026-03-01 00:00 Beijing time: `1d2h30m`.
@@ -238,6 +239,11 @@ fn reopen(reason: &str) -> Action {
 fn archive() -> Action {
     Action::Archive {}
 }
+fn feedback(opinion: &str) -> Action {
+    Action::CoHandlingFeedback {
+        opinion: opinion.into(),
+    }
+}
 fn supervise(level: SupervisionLevel) -> Action {
     Action::Supervise {
         level,
@@ -325,17 +331,49 @@ fn transition_scenarios() -> Vec<Scenario> {
             step("0", Worker, submit(), "SUBMITTED ACCEPT[0..1d]=NONE"),
             step("1h", Center, accept(CN, County), "ACCEPTED case_no=330182-20260301-000001 tier=COUNTY"),
             step("2h", Center, dispatch(&[], County), "ACCEPTED case_no=330182-20260301-000001 tier=COUNTY superseded=malformed"),
-            step("2h", Center, dispatch(&[DEPT_LABOUR, DEPT_JUSTICE], County), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE"),
-            step("3h", TownshipOffice, sign(), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE superseded=not_assigned"),
-            step("3h", TownshipOffice, send_back("不属于本单位职责"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE superseded=not_assigned"),
+            step("2h", Center, dispatch(&[DEPT_LABOUR, DEPT_JUSTICE], County), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE"),
+            step("3h", TownshipOffice, sign(), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE superseded=not_assigned"),
+            step("3h", TownshipOffice, send_back("不属于本单位职责"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE superseded=not_assigned"),
             step("3h", Labour, send_back("欠薪主体在外县，请协调"), "ACCEPTED case_no=330182-20260301-000001 tier=COUNTY send_backs=1"),
             step("3h", Justice, sign(), "ACCEPTED case_no=330182-20260301-000001 tier=COUNTY send_backs=1 superseded=invalid_transition(ACCEPTED)"),
-            step("4h", Center, dispatch(&[DEPT_JUSTICE, DEPT_LABOUR], County), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour send_backs=1 SIGN[4h..1d4h]=NONE"),
-            step("5h", Labour, sign(), "SIGNED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE"),
-            step("5h", Justice, sign(), "SIGNED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE superseded=invalid_transition(SIGNED)"),
-            step("6h", Justice, start(), "SIGNED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE superseded=not_assigned"),
-            step("6h", Labour, start(), "IN_PROGRESS case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE"),
-            step("1d", Justice, resolve(true), "IN_PROGRESS case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE superseded=not_assigned"),
+            step("4h", Center, dispatch(&[DEPT_JUSTICE, DEPT_LABOUR], County), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour send_backs=1 SIGN[4h..1d4h]=NONE CO_HANDLE:dept-labour[4h..3d4h]=NONE"),
+            step("5h", Labour, sign(), "SIGNED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE CO_HANDLE:dept-justice[4h..3d4h]=NONE"),
+            step("5h", Justice, sign(), "SIGNED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE CO_HANDLE:dept-justice[4h..3d4h]=NONE superseded=invalid_transition(SIGNED)"),
+            step("6h", Justice, start(), "SIGNED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE CO_HANDLE:dept-justice[4h..3d4h]=NONE superseded=not_assigned"),
+            step("6h", Labour, start(), "IN_PROGRESS case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE CO_HANDLE:dept-justice[4h..3d4h]=NONE"),
+            step("1d", Justice, resolve(true), "IN_PROGRESS case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour assignee=u-chen handler=dept-labour send_backs=1 HANDLE[5h..7d5h]=NONE CO_HANDLE:dept-justice[4h..3d4h]=NONE superseded=not_assigned"),
+        ]),
+        scenario("joint handling (会诊): the lead signs and handles, the co-handler gives its feedback, the lead resolves with it in view", GREEN, vec![
+            step("0", Worker, submit(), "SUBMITTED ACCEPT[0..1d]=NONE"),
+            step("1h", Center, accept(CN, County), "ACCEPTED case_no=330182-20260301-000001 tier=COUNTY"),
+            step("1h", Justice, feedback("建议劳动仲裁"), "ACCEPTED case_no=330182-20260301-000001 tier=COUNTY superseded=invalid_transition(ACCEPTED)"),
+            step("2h", Center, dispatch(&[DEPT_LABOUR, DEPT_JUSTICE], County), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE"),
+            step("3h", Worker, feedback("村里已调解两次"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE superseded=not_permitted(GRID_WORKER)"),
+            step("3h", Center, feedback("请加快"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE superseded=not_permitted(DISPATCHER)"),
+            step("3h", TownshipOffice, feedback("非本所辖区"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE superseded=not_assigned"),
+            step("3h", Labour, feedback("牵头单位不写协办意见"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE superseded=not_assigned"),
+            step("4h", Justice, feedback(" "), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice SIGN[2h..1d2h]=NONE CO_HANDLE:dept-justice[2h..3d2h]=NONE superseded=malformed"),
+            step("4h", Justice, feedback("欠薪事实清楚，建议先行支付令"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice feedback=dept-justice SIGN[2h..1d2h]=NONE"),
+            step("5h", Labour, sign(), "SIGNED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice assignee=u-chen handler=dept-labour feedback=dept-justice HANDLE[5h..7d5h]=NONE"),
+            step("6h", Justice, feedback("补充：可申请法律援助"), "SIGNED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice assignee=u-chen handler=dept-labour feedback=dept-justice,dept-justice HANDLE[5h..7d5h]=NONE"),
+            step("6h", Labour, start(), "IN_PROGRESS case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice assignee=u-chen handler=dept-labour feedback=dept-justice,dept-justice HANDLE[5h..7d5h]=NONE"),
+            step("2d", Justice, resolve(true), "IN_PROGRESS case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice assignee=u-chen handler=dept-labour feedback=dept-justice,dept-justice HANDLE[5h..7d5h]=NONE superseded=not_assigned"),
+            step("2d", Labour, resolve(true), "RESOLVED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice assignee=u-chen handler=dept-labour outcome=success feedback=dept-justice,dept-justice FOLLOW_UP[2d..9d]=NONE"),
+            step("2d1h", Justice, feedback("迟到的意见"), "RESOLVED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour,dept-justice assignee=u-chen handler=dept-labour outcome=success feedback=dept-justice,dept-justice FOLLOW_UP[2d..9d]=NONE superseded=invalid_transition(RESOLVED)"),
+        ]),
+        scenario("joint handling: a silent co-handler warns at 70 % and 100 % of its own limit; an escalation ends the group and a new dispatch starts another", GREEN, vec![
+            step("0", Worker, submit(), "SUBMITTED ACCEPT[0..1d]=NONE"),
+            step("1h", TownshipCenter, accept(CN, Township), "ACCEPTED case_no=330182-20260301-000001 tier=TOWNSHIP"),
+            step("2h", TownshipCenter, dispatch(&[TOWNSHIP_OFFICE, VILLAGE], Township), "DISPATCHED case_no=330182-20260301-000001 tier=TOWNSHIP orgs=330182101-sfs,330182101201 SIGN[2h..1d2h]=NONE CO_HANDLE:330182101201[2h..3d2h]=NONE"),
+            step("3h", TownshipOffice, sign(), "SIGNED case_no=330182-20260301-000001 tier=TOWNSHIP orgs=330182101-sfs,330182101201 assignee=u-zhou handler=330182101-sfs HANDLE[3h..7d3h]=NONE CO_HANDLE:330182101201[2h..3d2h]=NONE"),
+            step("4h", TownshipOffice, start(), "IN_PROGRESS case_no=330182-20260301-000001 tier=TOWNSHIP orgs=330182101-sfs,330182101201 assignee=u-zhou handler=330182101-sfs HANDLE[3h..7d3h]=NONE CO_HANDLE:330182101201[2h..3d2h]=NONE"),
+            clock("2d4h24m", "IN_PROGRESS case_no=330182-20260301-000001 tier=TOWNSHIP orgs=330182101-sfs,330182101201 assignee=u-zhou handler=330182101-sfs HANDLE[3h..7d3h]=NONE CO_HANDLE:330182101201[2h..3d2h]=YELLOW"),
+            clock("3d2h", "IN_PROGRESS case_no=330182-20260301-000001 tier=TOWNSHIP orgs=330182101-sfs,330182101201 assignee=u-zhou handler=330182101-sfs HANDLE[3h..7d3h]=NONE CO_HANDLE:330182101201[2h..3d2h]=RED"),
+            step("3d3h", TownshipOffice, escalate(County, "涉及跨镇用工主体"), "ESCALATED case_no=330182-20260301-000001 tier=COUNTY"),
+            step("3d3h", Mediator, feedback("村里的意见"), "ESCALATED case_no=330182-20260301-000001 tier=COUNTY superseded=invalid_transition(ESCALATED)"),
+            step("3d4h", Center, dispatch(&[DEPT_JUSTICE, DEPT_LABOUR], County), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour SIGN[3d4h..4d4h]=NONE CO_HANDLE:dept-labour[3d4h..6d4h]=NONE"),
+            step("3d5h", Mediator, feedback("村里的意见"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour SIGN[3d4h..4d4h]=NONE CO_HANDLE:dept-labour[3d4h..6d4h]=NONE superseded=not_assigned"),
+            step("3d6h", Labour, feedback("用工主体在外县，已函请协查"), "DISPATCHED case_no=330182-20260301-000001 tier=COUNTY orgs=dept-justice,dept-labour feedback=dept-labour SIGN[3d4h..4d4h]=NONE"),
         ]),
         scenario("extension: requested, approved, refused, approved for fewer days", GREEN, vec![
             step("0", Worker, submit(), "SUBMITTED ACCEPT[0..1d]=NONE"),
@@ -631,6 +669,10 @@ fn render(s: &WorkflowState) -> String {
     if !s.follow_ups.is_empty() {
         out.push(format!("follow_ups={}", s.follow_ups.len()));
     }
+    if !s.co_feedback.is_empty() {
+        let orgs: Vec<&str> = s.co_feedback.iter().map(|f| f.org.id.as_str()).collect();
+        out.push(format!("feedback={}", orgs.join(",")));
+    }
     for d in &s.deadlines {
         let kind = match d.kind {
             DeadlineKind::Accept => "ACCEPT".to_owned(),
@@ -640,6 +682,7 @@ fn render(s: &WorkflowState) -> String {
             DeadlineKind::Installment => {
                 format!("INSTALLMENT:{}", d.item.as_deref().unwrap_or("?"))
             }
+            DeadlineKind::CoHandle => format!("CO_HANDLE:{}", d.item.as_deref().unwrap_or("?")),
         };
         let level = match d.level {
             gridsync_core::workflow::WarningLevel::None => "NONE",

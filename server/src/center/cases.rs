@@ -240,30 +240,36 @@ pub async fn take_step(
         Action::Supervise { auto, .. } => *auto = false,
         _ => {}
     }
+    let mut events = steps_by(center, caller, id, std::slice::from_ref(&action)).await?;
+    let event = events.pop().unwrap_or_default();
+    let doc = load(center, id).await?.ok_or(Error::NotFound("case"))?;
+    Ok((id, event, doc))
+}
+
+/// Takes checked steps as the caller, in one transaction with their audit entries; an
+/// ACCEPT among them takes the caller's county's next case number in it. Returns the event
+/// ids.
+pub(super) async fn steps_by(
+    center: &Center,
+    caller: &Caller,
+    id: CaseId,
+    steps: &[Action],
+) -> Result<Vec<String>, Refusal> {
     let author = Author {
         user: caller.user.id.clone(),
         role: caller.user.role,
         org: caller.org.id.clone(),
     };
     let county: String = caller.org.area_code.chars().take(6).collect();
-    let number_in = (kind == EventKind::Accept).then_some(county.as_str());
+    let number_in = steps
+        .iter()
+        .any(|a| a.kind() == EventKind::Accept)
+        .then_some(county.as_str());
     // A number already taken (an ACCEPT pushed by a dispatcher's phone names its own): the
     // unique index refuses it, and the step is taken again past it.
     for _ in 0..3 {
-        match act_all(
-            center,
-            id,
-            std::slice::from_ref(&action),
-            number_in,
-            &author,
-        )
-        .await
-        {
-            Ok(mut events) => {
-                let event = events.pop().unwrap_or_default();
-                let doc = load(center, id).await?.ok_or(Error::NotFound("case"))?;
-                return Ok((id, event, doc));
-            }
+        match act_all(center, id, steps, number_in, &author).await {
+            Ok(events) => return Ok(events),
             Err(e) if e.is_unique_violation() && number_in.is_some() => {
                 // Past the taken number: the step's rollback had returned it to the counter.
                 next_case_no(center, &county, center.clock.now()).await?;
@@ -330,6 +336,7 @@ fn validated_field(action: &Action, message: &str) -> &'static str {
         Action::Resolve { .. } | Action::ResolveOnSite { .. } => "outcome",
         Action::FollowUp(_) => "satisfaction",
         Action::Supervise { .. } => "level",
+        Action::CoHandlingFeedback { .. } => "opinion",
         Action::Accept { .. } => "case_no",
         _ => "payload",
     }

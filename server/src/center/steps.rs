@@ -210,6 +210,16 @@ pub struct SupervisePayload {
     pub note: String,
 }
 
+/// CO_HANDLING_FEEDBACK: 协办意见 of a co-handling organisation of a joint dispatch (one
+/// named after the lead), for the lead to resolve with.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"opinion": "经核实，用工单位确有拖欠，建议由劳动监察牵头责令支付，司法所配合调解"}))]
+pub struct CoHandlingFeedbackPayload {
+    /// 1 to 2000 characters.
+    pub opinion: String,
+}
+
 /// A step as the API takes it: `{"kind": ..., "payload": {...}}`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", content = "payload", rename_all = "SCREAMING_SNAKE_CASE")]
@@ -231,6 +241,7 @@ pub enum Step {
     Reopen(ReasonPayload),
     Archive(NoPayload),
     Supervise(SupervisePayload),
+    CoHandlingFeedback(CoHandlingFeedbackPayload),
 }
 
 /// Each kind's payload schema: (kind, payload type name, its schema, its components).
@@ -266,6 +277,7 @@ fn payloads() -> Vec<PayloadSchema> {
         payload::<ReasonPayload>(K::Reopen),
         payload::<NoPayload>(K::Archive),
         payload::<SupervisePayload>(K::Supervise),
+        payload::<CoHandlingFeedbackPayload>(K::CoHandlingFeedback),
     ]
 }
 
@@ -486,6 +498,7 @@ impl Step {
                 note: p.note,
                 auto: false,
             },
+            Step::CoHandlingFeedback(p) => Action::CoHandlingFeedback { opinion: p.opinion },
         };
         (action, tier_given)
     }

@@ -453,6 +453,7 @@ fn deadline_label(kind: DeadlineKind) -> &'static str {
         DeadlineKind::Handle => "办理时限",
         DeadlineKind::FollowUp => "回访时限",
         DeadlineKind::Installment => "履行期限",
+        DeadlineKind::CoHandle => "协办时限",
     }
 }
 

@@ -17,7 +17,8 @@ pub struct TimeLimitRule {
     #[serde(default)]
     pub area_prefix: Option<String>,
     /// Milliseconds per limit (`accept`, `accept_high_risk`, `sign`, `handle_simple`,
-    /// `handle_general`, `handle_complex`, `follow_up`) and `yellow_percent`.
+    /// `handle_general`, `handle_complex`, `follow_up`, and `co_handle`: a co-handling
+    /// organisation's feedback on a joint case, 3 days when left out) and `yellow_percent`.
     #[schema(value_type = Object)]
     pub limits: TimeLimits,
 }
@@ -43,6 +44,7 @@ pub(crate) async fn list(db: &Db) -> Result<Vec<TimeLimitRule>> {
                     handle_general: ms("handle_general")?,
                     handle_complex: ms("handle_complex")?,
                     follow_up: ms("follow_up")?,
+                    co_handle: ms("co_handle")?,
                     yellow_percent: u8::try_from(ms("yellow_percent")?).unwrap_or(70),
                 },
             })
@@ -55,14 +57,16 @@ pub(crate) async fn upsert(conn: &mut Conn, rule: &TimeLimitRule, now: i64) -> R
     let l = &rule.limits;
     sqlx::query(
         "INSERT INTO time_limit_rules (id, tier, category, area_prefix, accept, accept_high_risk,
-            sign, handle_simple, handle_general, handle_complex, follow_up, yellow_percent, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+            sign, handle_simple, handle_general, handle_complex, follow_up, yellow_percent, created_at,
+            co_handle)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
          ON CONFLICT (id) DO UPDATE SET tier = excluded.tier, category = excluded.category,
             area_prefix = excluded.area_prefix,
             accept = excluded.accept, accept_high_risk = excluded.accept_high_risk,
             sign = excluded.sign, handle_simple = excluded.handle_simple,
             handle_general = excluded.handle_general, handle_complex = excluded.handle_complex,
-            follow_up = excluded.follow_up, yellow_percent = excluded.yellow_percent",
+            follow_up = excluded.follow_up, yellow_percent = excluded.yellow_percent,
+            co_handle = excluded.co_handle",
     )
     .bind(&rule.id)
     .bind(&rule.tier)
@@ -77,6 +81,7 @@ pub(crate) async fn upsert(conn: &mut Conn, rule: &TimeLimitRule, now: i64) -> R
     .bind(l.follow_up)
     .bind(i64::from(l.yellow_percent))
     .bind(now)
+    .bind(l.co_handle)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -132,6 +132,8 @@ pub(crate) struct LimitsView {
     pub(crate) handle_general: i64,
     pub(crate) handle_complex: i64,
     pub(crate) follow_up: i64,
+    /// A co-handler's feedback on a joint dispatch (协办意见).
+    pub(crate) co_handle: i64,
     /// A clock turns yellow at this share of its limit.
     pub(crate) yellow_percent: u8,
 }
@@ -187,6 +189,7 @@ impl CaseView {
                 handle_general: l.handle_general,
                 handle_complex: l.handle_complex,
                 follow_up: l.follow_up,
+                co_handle: l.co_handle,
                 yellow_percent: l.yellow_percent,
             }),
         }
@@ -349,6 +352,18 @@ pub(crate) struct StateView {
     pub(crate) timeline: Vec<TimelineView>,
     pub(crate) agreement: Option<AgreementView>,
     pub(crate) escalated_to: Option<String>,
+    /// Co-handlers' feedback (协办意见) on the current joint dispatch, for the lead.
+    pub(crate) co_feedback: Vec<CoFeedbackView>,
+}
+
+/// A co-handling organisation's feedback.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct CoFeedbackView {
+    pub(crate) org: OrgView,
+    pub(crate) opinion: String,
+    pub(crate) by_user: String,
+    pub(crate) at: Stamp,
+    pub(crate) event_id: String,
 }
 
 impl StateView {
@@ -409,6 +424,20 @@ impl StateView {
                 .collect(),
             agreement: s.agreement.as_ref().map(|a| AgreementView::of(a, time)),
             escalated_to: s.escalated_to.as_ref().map(code),
+            co_feedback: s
+                .co_feedback
+                .iter()
+                .map(|f| CoFeedbackView {
+                    org: OrgView {
+                        id: f.org.id.clone(),
+                        name: f.org.name.clone(),
+                    },
+                    opinion: f.opinion.clone(),
+                    by_user: f.by_user.clone(),
+                    at: time.stamp(f.at.0),
+                    event_id: f.event_id.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -26,6 +26,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/cases", get(list).post(intake))
         .route("/v1/cases/{id}", get(detail))
         .route("/v1/cases/{id}/actions", post(act))
+        .route("/v1/cases/{id}/suggestion", post(confirm_suggestion))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -49,12 +50,14 @@ pub(crate) struct ListQuery {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Page {
-    items: Vec<crate::center::cases::CaseRow>,
+    /// Rows of the queue; `suggestion` is the dispatch a rule suggests, for callers who may
+    /// dispatch, on cases waiting for one (SUBMITTED, ACCEPTED).
+    items: Vec<crate::center::suggest::QueueRow>,
     /// Pass as `before` for the next page; absent on the last page.
     next: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/cases", tag = "cases", summary = "Cases in the caller's scope, newest change first", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", summary = "Cases in the caller's scope, newest change first, with suggested dispatches for dispatchers", security(("bearer" = [])), params(ListQuery), responses((status = 200, body = Page), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -72,7 +75,7 @@ pub(crate) async fn list(
         org: q.org.unwrap_or_default(),
         overdue: q.overdue.unwrap_or(false),
     };
-    let (items, next) = crate::center::cases::list(&state, &caller, &filter).await?;
+    let (items, next) = crate::center::suggest::queue(&state, &caller, &filter).await?;
     Ok(Json(Page { items, next }))
 }
 
@@ -87,6 +90,10 @@ pub(crate) struct CaseDetail {
     /// The steps the caller may take now (the fold and the policy table); a client shows
     /// these buttons and posts the schema each names.
     allowed_actions: Vec<AllowedAction>,
+    /// The dispatch a rule suggests (建议分派), for a caller who may dispatch, while the case
+    /// waits for a dispatch (SUBMITTED, ACCEPTED); confirm it with
+    /// `POST /v1/cases/{id}/suggestion`.
+    suggestion: Option<crate::center::suggest::Suggestion>,
 }
 
 /// A step the caller may take now.
@@ -122,19 +129,19 @@ pub(crate) async fn detail(
     } else {
         None
     };
-    let out = view(&state, &caller, id, &doc, full);
+    let out = view(&state, &caller, id, &doc, full).await?;
     Ok(Json(out))
 }
 
 /// The case as `caller` sees it: personal data masked unless `unmasked` holds the fields
 /// [`crate::center::cases::reveal`] gave them.
-fn view(
+async fn view(
     state: &AppState,
     caller: &crate::caller::Caller,
     id: CaseId,
     doc: &gridsync_core::case::CaseDoc,
     unmasked: Option<gridsync_core::case::Case>,
-) -> CaseDetail {
+) -> Result<CaseDetail, ApiError> {
     let full = doc.case();
     let state_now =
         gridsync_core::workflow::fold(&full, &doc.events(), &state.limits, state.clock.now());
@@ -150,6 +157,7 @@ fn view(
             ),
         })
         .collect();
+    let suggestion = crate::center::suggest::for_case(state, caller, &full, &state_now).await?;
     let case = match unmasked {
         Some(case) => case,
         None => {
@@ -163,12 +171,13 @@ fn view(
             case
         }
     };
-    CaseDetail {
+    Ok(CaseDetail {
         id: id.to_string(),
         case: CaseView::of(&case, &state.county_time),
         state: StateView::of(&state_now, &state.county_time),
         allowed_actions,
-    }
+        suggestion,
+    })
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -204,9 +213,47 @@ pub(crate) async fn act(
         StatusCode::OK,
         Json(ActionDone {
             event_id,
-            case: view(&state, &caller, id, &doc, None),
+            case: view(&state, &caller, id, &doc, None).await?,
         }),
     ))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"rule_id": "wages-labour"}))]
+pub(crate) struct ConfirmBody {
+    /// The rule of the suggestion shown (`suggestion.rule_id`): if the rules changed since,
+    /// the answer is 409 `suggestion_changed` and nothing is taken.
+    rule_id: String,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct SuggestionConfirmed {
+    /// The events taken: ACCEPT (if the case was SUBMITTED), then DISPATCH.
+    event_ids: Vec<String>,
+    case: CaseDetail,
+}
+
+/// Confirms the dispatch a rule suggests (建议分派) in one step: ACCEPT (numbering the case)
+/// if it is SUBMITTED, and DISPATCH to the rule's target, in one transaction, each audited
+/// like a step taken through `/actions` and checked like a dispatcher's own DISPATCH (the
+/// target within the caller's reach, its registered name). Who: roles that take steps and
+/// may author ACCEPT and DISPATCH (dispatchers); scope: cases in the caller's scope (404
+/// otherwise).
+#[utoipa::path(post, path = "/v1/cases/{id}/suggestion", tag = "cases", summary = "Confirm the suggested dispatch: accept (if submitted) and dispatch in one step", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number")), request_body = ConfirmBody, responses((status = 200, body = SuggestionConfirmed), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 409, description = "Not waiting for a dispatch (`invalid_transition`), no rule matches (`no_suggestion`), or another rule matches now (`suggestion_changed`)", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or the rule's target is outside the caller's reach (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn confirm_suggestion(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ConfirmBody>,
+) -> Result<Json<SuggestionConfirmed>, ApiError> {
+    let (id, event_ids, doc) =
+        crate::center::suggest::confirm(&state, &caller, &id, &body.rule_id).await?;
+    tracing::info!(case = %id, rule = %body.rule_id, by = %caller.user.id, "suggested dispatch confirmed");
+    Ok(Json(SuggestionConfirmed {
+        event_ids,
+        case: view(&state, &caller, id, &doc, None).await?,
+    }))
 }
 
 /// One-stop intake at the center (一站式受理): a walk-in or hotline case recorded by staff
@@ -224,6 +271,6 @@ pub(crate) async fn intake(
     tracing::info!(case = %id, by = %caller.user.id, "case recorded at the center");
     Ok((
         StatusCode::CREATED,
-        Json(view(&state, &caller, id, &doc, None)),
+        Json(view(&state, &caller, id, &doc, None).await?),
     ))
 }

@@ -8,7 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::state::AppState;
 use super::{
-    audit, auth, cases, devices, health, orgs, quarantine, rules, stats, sync, users, warnings,
+    audit, auth, cases, devices, health, orgs, quarantine, rules, stats, sync, tasks, users,
+    warnings,
 };
 
 #[derive(OpenApi)]
@@ -21,7 +22,8 @@ use super::{
     paths(
         auth::login, auth::refresh, auth::logout,
         sync::sync,
-        cases::list, cases::intake, cases::detail, cases::act,
+        cases::list, cases::intake, cases::detail, cases::act, cases::confirm_suggestion,
+        tasks::mine,
         rules::list, rules::add, rules::remove,
         warnings::list, warnings::events, warnings::limits, warnings::put_limits,
         stats::stats_json, stats::stats_csv, stats::cases_csv, stats::gbt31000_csv,

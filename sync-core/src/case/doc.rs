@@ -623,7 +623,9 @@ impl TimeLimits {
     /// Every limit positive, the yellow threshold 1..=100 %: the one rule, for the case
     /// document and the center's configuration alike.
     pub fn is_valid(&self) -> bool {
-        limit_values(self)[..7].iter().all(|x| *x > 0) && (1..=100).contains(&self.yellow_percent)
+        limit_values(self)[..7].iter().all(|x| *x > 0)
+            && self.co_handle > 0
+            && (1..=100).contains(&self.yellow_percent)
     }
 }
 
@@ -914,7 +916,8 @@ impl<'a> Fields<'a> {
 }
 
 /// The keys of the `time_limits` map, in milliseconds (`yellow_percent` in percent).
-pub const LIMIT_KEYS: [&str; 8] = [
+/// `co_handle` came with joint handling: a map without it reads with its default.
+pub const LIMIT_KEYS: [&str; 9] = [
     "accept",
     "accept_high_risk",
     "sign",
@@ -923,9 +926,10 @@ pub const LIMIT_KEYS: [&str; 8] = [
     "handle_complex",
     "follow_up",
     "yellow_percent",
+    "co_handle",
 ];
 
-fn limit_values(l: &TimeLimits) -> [i64; 8] {
+fn limit_values(l: &TimeLimits) -> [i64; 9] {
     [
         l.accept,
         l.accept_high_risk,
@@ -935,17 +939,21 @@ fn limit_values(l: &TimeLimits) -> [i64; 8] {
         l.handle_complex,
         l.follow_up,
         i64::from(l.yellow_percent),
+        l.co_handle,
     ]
 }
 
 fn read_time_limits(d: &AutoCommit, o: &ObjId) -> Option<TimeLimits> {
     let f = Fields::of(d, o);
-    let mut v = [0i64; 8];
-    for (slot, key) in v.iter_mut().zip(LIMIT_KEYS) {
+    let mut v = [0i64; 9];
+    for (slot, key) in v.iter_mut().zip(&LIMIT_KEYS[..8]) {
         *slot = f.i64_opt(key)?;
     }
+    v[8] = f
+        .i64_opt("co_handle")
+        .unwrap_or(TimeLimits::default_co_handle());
     // A limit that is not positive is not a limit: ignore the whole map.
-    if v[..7].iter().any(|x| *x <= 0) || !(1..=100).contains(&v[7]) {
+    if v[..7].iter().any(|x| *x <= 0) || v[8] <= 0 || !(1..=100).contains(&v[7]) {
         return None;
     }
     Some(TimeLimits {
@@ -956,6 +964,7 @@ fn read_time_limits(d: &AutoCommit, o: &ObjId) -> Option<TimeLimits> {
         handle_general: v[4],
         handle_complex: v[5],
         follow_up: v[6],
+        co_handle: v[8],
         yellow_percent: u8::try_from(v[7]).unwrap_or(70),
     })
 }

@@ -162,6 +162,7 @@ fn deadline_code(kind: DeadlineKind) -> &'static str {
         DeadlineKind::Handle => "HANDLE",
         DeadlineKind::FollowUp => "FOLLOW_UP",
         DeadlineKind::Installment => "INSTALLMENT",
+        DeadlineKind::CoHandle => "CO_HANDLE",
     }
 }
 
@@ -172,6 +173,7 @@ fn deadline_from_code(code: &str) -> Option<DeadlineKind> {
         "HANDLE" => DeadlineKind::Handle,
         "FOLLOW_UP" => DeadlineKind::FollowUp,
         "INSTALLMENT" => DeadlineKind::Installment,
+        "CO_HANDLE" => DeadlineKind::CoHandle,
         _ => return None,
     })
 }

@@ -60,6 +60,9 @@ pub enum DeadlineKind {
     FollowUp,
     /// An agreement installment not yet paid.
     Installment,
+    /// 协办时限: a co-handling organisation of a joint dispatch has not given its feedback
+    /// (the deadline's `item` names the organisation).
+    CoHandle,
 }
 
 /// How far along a limit is.
@@ -136,6 +139,17 @@ pub struct Outcome {
     pub on_time: bool,
 }
 
+/// A co-handling organisation's feedback (协办意见) on a joint case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoFeedback {
+    /// The co-handling organisation, with the name the dispatch gave it.
+    pub org: OrgRef,
+    pub opinion: String,
+    pub by_user: String,
+    pub at: Timestamp,
+    pub event_id: String,
+}
+
 /// Everything the workflow derives from a case's log.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkflowState {
@@ -169,6 +183,9 @@ pub struct WorkflowState {
     pub agreement: Option<Agreement>,
     /// The highest tier the case was escalated to: dispatches may not go below it.
     pub escalated_to: Option<Tier>,
+    /// Feedback of the co-handling organisations since the last dispatch, in log order.
+    #[serde(default)]
+    pub co_feedback: Vec<CoFeedback>,
     /// Where the handling clock started (sign-for, or the last reopen).
     handle_started_at: Option<Timestamp>,
 }
@@ -193,6 +210,29 @@ impl WorkflowState {
     /// The nearest running deadline.
     pub fn next_deadline(&self) -> Option<&Deadline> {
         self.deadlines.iter().min_by_key(|d| d.due_at)
+    }
+
+    /// The lead organisation (牵头单位): the one that signed for the case, or before
+    /// anyone signs, the one the dispatch named first.
+    pub fn lead(&self) -> Option<&OrgRef> {
+        match &self.handling_org {
+            Some(h) => self.assigned_orgs.iter().find(|o| o.id == *h),
+            None => self.assigned_orgs.first(),
+        }
+    }
+
+    /// The co-handling organisations (协办单位) of a joint dispatch: every organisation
+    /// the case is dispatched to except the lead. Empty for a case dispatched to one.
+    pub fn co_handlers(&self) -> impl Iterator<Item = &OrgRef> {
+        let lead = self.lead().map(|o| o.id.clone());
+        self.assigned_orgs
+            .iter()
+            .filter(move |o| Some(&o.id) != lead.as_ref())
+    }
+
+    /// Whether `org` co-handles the case and has given its feedback since the dispatch.
+    pub fn has_fed_back(&self, org: &str) -> bool {
+        self.co_feedback.iter().any(|f| f.org.id == org)
     }
 
     /// Events that were kept but did not move the state.
@@ -316,6 +356,9 @@ impl WorkflowState {
                 self.assignee = assignee.clone();
                 self.tier = *tier;
                 self.handling_org = None;
+                // A new dispatch forms a new joint group: earlier feedback stays in the
+                // timeline only.
+                self.co_feedback.clear();
             }
             Action::SignFor {} | Action::SendBack { .. } => {
                 if from != S::Dispatched {
@@ -444,6 +487,21 @@ impl WorkflowState {
                 }
                 self.supervision = self.supervision.max(*level);
             }
+            Action::CoHandlingFeedback { opinion } => {
+                if !matches!(from, S::Dispatched | S::Signed | S::InProgress) {
+                    return invalid();
+                }
+                let Some(org) = self.co_handlers().find(|o| o.id == author.org).cloned() else {
+                    return Err(SupersedeReason::NotAssigned);
+                };
+                self.co_feedback.push(CoFeedback {
+                    org,
+                    opinion: opinion.clone(),
+                    by_user: author.user.clone(),
+                    at,
+                    event_id: String::new(),
+                });
+            }
         }
         Ok(())
     }
@@ -517,6 +575,26 @@ impl WorkflowState {
             }
             _ => {}
         }
+        if matches!(self.status, S::Dispatched | S::Signed | S::InProgress)
+            && let Some(start) = self.dispatched_at
+        {
+            let waiting: Vec<String> = self
+                .co_handlers()
+                .filter(|o| !self.has_fed_back(&o.id))
+                .map(|o| o.id.clone())
+                .collect();
+            for org in waiting {
+                let mut d = Deadline::new(
+                    DeadlineKind::CoHandle,
+                    start,
+                    start.plus_millis(limits.co_handle),
+                    limits,
+                    now,
+                );
+                d.item = Some(org);
+                deadlines.push(d);
+            }
+        }
         if matches!(self.status, S::Resolved | S::SelfResolved | S::FollowedUp) {
             let installments = self.agreement.iter().flat_map(|a| &a.installments);
             for i in installments.filter(|i| i.paid_at.is_none()) {
@@ -565,6 +643,12 @@ pub fn fold(case: &Case, events: &[Event], limits: &TimeLimits, now: Timestamp) 
     for event in events {
         let result = parse_checked(event)
             .and_then(|(author, action)| state.apply(case, &author, event.at, &action, limits));
+        if result.is_ok()
+            && event.kind() == Some(EventKind::CoHandlingFeedback)
+            && let Some(f) = state.co_feedback.last_mut()
+        {
+            f.event_id = event.id.clone();
+        }
         state.timeline.push(TimelineEntry {
             event_id: event.id.clone(),
             kind: event.kind.clone(),

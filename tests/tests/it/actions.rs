@@ -102,8 +102,8 @@ fn every_kind_has_a_schema_and_its_example_is_taken() {
         example(&openapi, *kind);
     }
 
-    let cases = submitted(&server, 6);
-    let [a, b, c, d, e, f] = [0, 1, 2, 3, 4, 5].map(|i| cases[i].clone());
+    let cases = submitted(&server, 7);
+    let [a, b, c, d, e, f, g] = [0, 1, 2, 3, 4, 5, 6].map(|i| cases[i].clone());
     use EventKind as K;
     // The four steps and back: accept, dispatch, sign, handle, extend, supervise, resolve,
     // follow up, reopen, resolve again, follow up, archive.
@@ -152,6 +152,17 @@ fn every_kind_has_a_schema_and_its_example_is_taken() {
     take(&town, &openapi, &e, K::Return);
     take(&town, &openapi, &e, K::Submit);
     take(&town, &openapi, &f, K::Void);
+
+    // Joint handling: the village's mediation committee co-handles beside the judicial office
+    // and gives its feedback.
+    take(&town, &openapi, &g, K::Accept);
+    let (status, body) = town.act(
+        &g,
+        "DISPATCH",
+        json!({"to": [{"id": "330182101-judicial"}, {"id": "330182101201"}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    take(&mediator, &openapi, &g, K::CoHandlingFeedback);
 }
 
 #[test]

@@ -402,6 +402,7 @@ fn malformed(kind: EventKind) -> (serde_json::Value, &'static str) {
         EventKind::ResolveOnSite => (json!({ "outcome": "" }), "outcome"),
         EventKind::FollowUp => (json!({ "method": "PHONE" }), "satisfaction"),
         EventKind::Supervise => (json!({ "level": "NONE" }), "level"),
+        EventKind::CoHandlingFeedback => (json!({ "opinion": "" }), "opinion"),
         EventKind::Submit | EventKind::SignFor | EventKind::StartHandling | EventKind::Archive => {
             (json!([1, 2]), "payload")
         }

@@ -18,6 +18,7 @@ mod dispatch;
 mod forge;
 mod hardening;
 mod health;
+mod joint;
 mod language;
 mod loadgen;
 mod matrix;

@@ -18,6 +18,8 @@ const ROUTES: &[&str] = &[
     "/v1/cases.csv",
     "/v1/cases/{id}",
     "/v1/cases/{id}/actions",
+    "/v1/cases/{id}/suggestion",
+    "/v1/me/tasks",
     "/v1/dispatch-rules",
     "/v1/dispatch-rules/{id}",
     "/v1/events",
