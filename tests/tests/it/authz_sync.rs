@@ -41,6 +41,7 @@ pub(crate) fn payload(kind: EventKind) -> serde_json::Value {
             json!({ "method": "PHONE", "satisfaction": 5, "agreement_performed": null, "note": "" })
         }
         EventKind::Supervise => json!({ "level": "NORMAL" }),
+        EventKind::CoHandlingFeedback => json!({ "opinion": "已核实，建议调解" }),
         _ => json!({}),
     }
 }

@@ -216,7 +216,7 @@ fn joint_handling_lead_signs_co_handlers_feed_back_from_console_and_phone() {
         .find(|t| t["event_id"] == "e-own")
         .unwrap()["superseded"]
         .clone();
-    assert_eq!(superseded["reason"], "not_assigned");
+    assert_eq!(superseded, "not_assigned");
     assert_eq!(
         liu.act(&case, "START_HANDLING", serde_json::json!({})).0,
         200

@@ -28,6 +28,7 @@ fn payload(kind: EventKind) -> serde_json::Value {
             json!({ "method": "PHONE", "satisfaction": 5, "agreement_performed": null, "note": "" })
         }
         EventKind::Supervise => json!({ "level": "NORMAL" }),
+        EventKind::CoHandlingFeedback => json!({ "opinion": "已核实，建议调解" }),
         _ => json!({}),
     }
 }
@@ -148,7 +149,7 @@ fn every_role_every_action_in_and_out_of_scope() {
             }
         }
     }
-    assert_eq!(cells, 6 * 17 * 2);
+    assert_eq!(cells, 6 * EventKind::ALL.len() * 2);
     assert!(
         failures.is_empty(),
         "{} of {cells} cells wrong:\n{}",
