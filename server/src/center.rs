@@ -1,4 +1,5 @@
 //! The center's own work on cases, beside what phones push. Calls run down this list:
+//! [`casework`] (notes, corrections, payments, settling conflicts) and
 //! [`intake`] (one-stop intake: record, alert, auto-dispatch) → [`rules`] (automatic
 //! dispatch) and [`warnings`] (the scanner, supervision, high-risk alerts, the live feed) →
 //! [`cases`] (the list, workflow steps, case numbers) → [`reach`] (who may be dispatched
@@ -7,6 +8,7 @@
 //! (`db::cases::append_changes`), so it reaches the phones at their next sync.
 
 pub mod cases;
+pub mod casework;
 pub mod intake;
 pub mod limits;
 pub mod reach;

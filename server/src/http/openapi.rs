@@ -22,6 +22,7 @@ use super::{
         auth::login, auth::refresh, auth::logout,
         sync::sync,
         cases::list, cases::intake, cases::detail, cases::act,
+        cases::add_note, cases::correct, cases::installment_paid, cases::resolve_conflict,
         rules::list, rules::add, rules::remove,
         warnings::list, warnings::events, warnings::limits, warnings::put_limits,
         stats::stats_json, stats::stats_csv, stats::cases_csv, stats::gbt31000_csv,
