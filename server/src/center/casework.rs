@@ -232,7 +232,10 @@ async fn edit_audited<T>(
     crate::db::cases::lock_for_merge(&mut tx, center.db.dialect, &[id]).await?;
     let ((out, detail), doc) = edit_in(&mut tx, center, id, |doc, now| {
         let done = op(doc, now)?;
-        Ok((done, CaseDoc::load(&doc.save(), automerge::ActorId::random())?))
+        Ok((
+            done,
+            CaseDoc::load(&doc.save(), automerge::ActorId::random())?,
+        ))
     })
     .await?;
     let entry = crate::audit::Entry::by(caller, action, Some(id.to_string()), detail);
@@ -249,10 +252,9 @@ pub async fn add_note(
     note: &NewNote,
 ) -> Result<(CaseId, String, CaseDoc), Refusal> {
     policy::require(caller, Permission::WriteNotes)?;
-    let kind: NoteKind = note
-        .kind
-        .parse()
-        .map_err(|e: gridsync_core::Error| Refusal::invalid("invalid_input", "kind", e.to_string()))?;
+    let kind: NoteKind = note.kind.parse().map_err(|e: gridsync_core::Error| {
+        Refusal::invalid("invalid_input", "kind", e.to_string())
+    })?;
     let (id, _) = worked_case(center, caller, id).await?;
     require_part(caller, Part::Notes, "notes")?;
     let by = author(caller);

@@ -191,7 +191,9 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
     // (DESIGN §4: follow-up at each installment date; an agreement not kept is supervised
     // like any other deadline). The fold accepts it while the installment is owed.
     for (wid, kind, level, d) in &current {
-        if kind != "INSTALLMENT" || level != "RED" || open.get(wid).map(String::as_str) == Some("RED")
+        if kind != "INSTALLMENT"
+            || level != "RED"
+            || open.get(wid).map(String::as_str) == Some("RED")
         {
             continue;
         }

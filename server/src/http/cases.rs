@@ -290,8 +290,7 @@ pub(crate) async fn add_note(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<crate::center::casework::NewNote>,
 ) -> Result<(StatusCode, Json<NoteAdded>), ApiError> {
-    let (id, note_id, doc) =
-        crate::center::casework::add_note(&state, &caller, &id, &body).await?;
+    let (id, note_id, doc) = crate::center::casework::add_note(&state, &caller, &id, &body).await?;
     Ok((
         StatusCode::CREATED,
         Json(NoteAdded {
