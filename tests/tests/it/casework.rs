@@ -430,7 +430,7 @@ fn installments_are_marked_paid_and_an_overdue_one_is_supervised() {
     let t0 = Timestamp(1_795_000_000_000);
     let clock = Arc::new(ManualClock::new(t0));
     let server = TestServer::start_with_clock(clock.clone());
-    let (mut phone, id) = submitted(&server, "cw-pay");
+    let (phone, id) = submitted(&server, "cw-pay");
     let case = id.to_string();
     let chen = Staff::login(&server, "chen.dispatch");
     let liu = Staff::login(&server, "liu.labour");
