@@ -512,6 +512,7 @@ fn installments_are_marked_paid_and_an_overdue_one_is_supervised() {
     let (_, warnings) = chen.get("/v1/warnings?kind=INSTALLMENT");
     assert_eq!(warnings[0]["due_at"], due2, "{warnings}");
     assert_eq!(warnings[0]["level"], "RED", "{warnings}");
+    assert_eq!(warnings[0]["item"], items[1].as_str(), "{warnings}");
 
     // The grid worker records the payment on the phone; the warning clears.
     drop(phone);
