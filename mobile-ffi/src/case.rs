@@ -164,12 +164,15 @@ pub struct Party {
 #[derive(Debug, Clone, PartialEq, Eq, uniffi::Record, serde::Serialize)]
 pub struct Note {
     pub id: String,
-    /// A note kind code (`HOME_VISIT`, `MEDIATION_BACK_TO_BACK`, ...).
+    /// A note kind code (`HOME_VISIT`, `MEDIATION_RECORD`, `VISIT_RECORD`,
+    /// `MEDIATION_BACK_TO_BACK`, ...).
     pub kind: String,
     /// The author's user id.
     pub author: String,
     pub at: i64,
     pub text: String,
+    /// The party (id) the note was held with (a back-to-back session); empty: none.
+    pub party: String,
 }
 
 /// Evidence metadata (the bytes travel separately).
@@ -485,6 +488,7 @@ impl From<&core::Note> for Note {
             author: n.author.clone(),
             at: n.at.0,
             text: n.text.clone(),
+            party: n.party.clone(),
         }
     }
 }

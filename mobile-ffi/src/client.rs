@@ -9,7 +9,7 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use gridsync_core::case::{CaseId, NoteKind};
+use gridsync_core::case::{CaseId, NoteKind, Timestamp};
 use gridsync_core::clock::{Clock, SystemClock};
 use gridsync_core::store::FieldStore;
 use gridsync_core::workflow::Action;
@@ -196,6 +196,37 @@ impl FieldClient {
         let id = case_id_of(&case_id)?;
         let kind: NoteKind = parse(&kind)?;
         self.write(|s| s.add_note(id, kind, &text))
+    }
+
+    /// Appends a note held with one party (`party_id`, from `add_party` or the case's
+    /// parties): a back-to-back session (`MEDIATION_BACK_TO_BACK`, 背靠背调解) must name
+    /// one (`invalid_input` on `party` otherwise; `item_not_found` for an unknown party).
+    pub fn add_note_with_party(
+        &self,
+        case_id: String,
+        kind: String,
+        party_id: String,
+        text: String,
+    ) -> Result<String, FieldError> {
+        let id = case_id_of(&case_id)?;
+        let kind: NoteKind = parse(&kind)?;
+        self.write(|s| s.add_note_with(id, kind, Some(&party_id), &text))
+    }
+
+    /// Records that an installment of the case's agreement was paid (分期履行), at
+    /// `paid_at` (epoch ms) or now; its reminder and warning stop. `item_not_found` for an
+    /// installment the agreement does not have.
+    pub fn mark_installment_paid(
+        &self,
+        case_id: String,
+        installment_id: String,
+        paid_at: Option<i64>,
+    ) -> Result<(), FieldError> {
+        let id = case_id_of(&case_id)?;
+        self.write(|s| match paid_at {
+            Some(t) => s.mark_installment_paid(id, &installment_id, Timestamp(t)),
+            None => s.mark_installment_paid_now(id, &installment_id),
+        })
     }
 
     // ---- workflow steps a phone takes ---------------------------------------------------

@@ -1,7 +1,8 @@
 //! The center's own work on cases, beside what phones push. Calls run down this list:
-//! [`tasks`] (my tasks: the workflow's `task_for` over the caller's scope) and [`suggest`]
-//! (a matching rule as a suggested dispatch, confirmed in one step) and [`intake`]
-//! (one-stop intake: record, alert, auto-dispatch) → [`rules`] (automatic
+//! [`casework`] (notes, corrections, payments, settling conflicts), [`tasks`] (my tasks:
+//! the workflow's `task_for` over the caller's scope), [`suggest`] (a matching rule as a
+//! suggested dispatch, confirmed in one step) and [`intake`] (one-stop intake: record,
+//! alert, auto-dispatch) → [`rules`] (automatic
 //! dispatch) and [`warnings`] (the scanner, supervision, high-risk alerts, the live feed) →
 //! [`cases`] (the list, workflow steps, case numbers) → [`reach`] (who may be dispatched
 //! to) and [`limits`] (time limits per tier, category and area). Every edit of a case
@@ -9,6 +10,7 @@
 //! (`db::cases::append_changes`), so it reaches the phones at their next sync.
 
 pub mod cases;
+pub mod casework;
 pub mod intake;
 pub mod limits;
 pub mod reach;

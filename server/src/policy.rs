@@ -48,10 +48,20 @@ pub enum Permission {
     ManageOrgs,
     /// List devices and revoke them, for users inside one's subtree.
     ManageDevices,
+    /// Append work notes to a case one works (mediation records, visit records,
+    /// back-to-back sessions): `center::casework`.
+    WriteNotes,
+    /// Correct a case's fields and parties (研判 re-grading among them), for a case one
+    /// works; which parts a role may write is `gridsync_core::case::may_edit`, as on a phone.
+    CorrectCases,
+    /// Mark an agreement's installment paid, for a case one works.
+    RecordPayments,
+    /// Settle a field's concurrent edits by choosing its value, for any case in scope.
+    ResolveConflicts,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 21] = [
         Permission::ReadCases,
         Permission::ReadPersonalData,
         Permission::TakeSteps,
@@ -69,6 +79,10 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ManageOrgs,
         Permission::ManageDevices,
+        Permission::WriteNotes,
+        Permission::CorrectCases,
+        Permission::RecordPayments,
+        Permission::ResolveConflicts,
     ];
 
     /// For messages: "your role may not {what}".
@@ -91,6 +105,10 @@ impl Permission {
             Permission::ManageUsers => "manage other users",
             Permission::ManageOrgs => "manage organisations",
             Permission::ManageDevices => "manage devices",
+            Permission::WriteNotes => "write notes on cases",
+            Permission::CorrectCases => "correct cases",
+            Permission::RecordPayments => "record installment payments",
+            Permission::ResolveConflicts => "settle conflicting edits",
         }
     }
 }
@@ -135,6 +153,15 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         P::ReadStatistics | P::Export => {
             matches!(role, R::Dispatcher | R::DepartmentHandler | R::Supervisor)
         }
+        // Case work by the staff who work the case (`center::cases::works_on`): the
+        // dispatcher, the handling or assigned department, the village's mediator.
+        // Supervisors supervise (and comment through supervision), they do not write the
+        // case; grid workers do this on their phones.
+        P::WriteNotes | P::CorrectCases | P::RecordPayments => matches!(
+            role,
+            R::VillageMediator | R::Dispatcher | R::DepartmentHandler
+        ),
+        P::ResolveConflicts => role == R::Dispatcher,
     }
 }
 
@@ -199,6 +226,10 @@ pub enum Refusal {
     /// (`personal_data_forbidden` for [`Permission::ReadPersonalData`]).
     #[error("your role may not {}", .0.describe())]
     NotPermitted(Permission),
+    /// The role may not write this part of a case (`gridsync_core::case::may_edit`): 403
+    /// `not_permitted`.
+    #[error("{0}")]
+    PartNotPermitted(String),
     /// Outside the caller's scope, or a target outside the dispatching center's reach: 403
     /// `out_of_scope`.
     #[error("{0}")]
@@ -238,7 +269,7 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::NotPermitted(Permission::ReadPersonalData) => "personal_data_forbidden",
-            Refusal::NotPermitted(_) => "not_permitted",
+            Refusal::NotPermitted(_) | Refusal::PartNotPermitted(_) => "not_permitted",
             Refusal::OutOfScope(_) => "out_of_scope",
             Refusal::Invalid { code, .. }
             | Refusal::NotFound(code, _)
@@ -269,16 +300,17 @@ mod tests {
     #[test]
     fn the_table_row_by_row() {
         // Cases, PersonalData, Steps, Tasks, Intake, ReadRules, ManageRules, ReadLimits,
-        // ManageLimits, Warnings, Stats, Export, Audit, Quarantine, Users, Orgs, Devices
+        // ManageLimits, Warnings, Stats, Export, Audit, Quarantine, Users, Orgs, Devices,
+        // Notes, Corrections, Payments, Conflicts
         #[rustfmt::skip]
-        let expected: [(Role, [u8; 17]); 7] = [
-            (Role::GridWorker,        [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-            (Role::VillageMediator,   [1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0]),
-            (Role::Dispatcher,        [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
-            (Role::DepartmentHandler, [1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0]),
-            (Role::Supervisor,        [1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]),
-            (Role::Admin,             [0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1]),
-            (Role::System,            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+        let expected: [(Role, [u8; 21]); 7] = [
+            (Role::GridWorker,        [1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::VillageMediator,   [1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0]),
+            (Role::Dispatcher,        [1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1]),
+            (Role::DepartmentHandler, [1, 1, 1, 1, 0, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 0]),
+            (Role::Supervisor,        [1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]),
+            (Role::Admin,             [0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0]),
+            (Role::System,            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
         ];
         assert_eq!(expected.len(), Role::ALL.len(), "every role has a row");
         for (role, row) in expected {

@@ -15,7 +15,8 @@ pub(crate) use codes::code_enum;
 pub use codes::{AgreementForm, AttachmentKind, Source};
 pub use codes::{Category, Difficulty, IdDocType, NoteKind, PartyRole, RiskFlag, RiskLevel, Sex};
 pub use doc::{
-    CaseDoc, FieldConflict, LIMIT_KEYS, Part, ROOT_KEYS, Refusal, SCHEMA_VERSION, Writer, may_edit,
+    CaseDoc, ConflictValue, FieldConflict, LIMIT_KEYS, Part, ROOT_KEYS, Refusal, SCHEMA_VERSION,
+    Writer, may_edit,
 };
 
 /// A case's identity: a UUID made on the phone that recorded it. It is the idempotency key
@@ -167,7 +168,8 @@ fn mask_middle(s: &str, keep_head: usize, keep_tail: usize) -> String {
         .collect()
 }
 
-/// A work record: a visit, a call, a mediation session. Append-only.
+/// A work record: a visit, a call, a mediation record (调解笔录), a back-to-back session
+/// (背靠背调解) held with one party. Append-only: a note is never edited or removed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
     pub id: String,
@@ -175,6 +177,10 @@ pub struct Note {
     pub author: String,
     pub at: Timestamp,
     pub text: String,
+    /// The party the note was held with (a party's id; empty: none). A back-to-back
+    /// session always names one: its record is what that party said apart from the others.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub party: String,
 }
 
 /// Evidence metadata. The bytes travel separately, content-addressed by `sha256`.

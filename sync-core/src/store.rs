@@ -210,6 +210,19 @@ impl FieldStore {
         self.write(id, |doc, by, at| doc.add_note(kind, text, by, at))
     }
 
+    /// A note held with one party (a back-to-back session names its party).
+    pub fn add_note_with(
+        &mut self,
+        id: CaseId,
+        kind: NoteKind,
+        party: Option<&str>,
+        text: &str,
+    ) -> Result<String> {
+        self.write(id, |doc, by, at| {
+            doc.add_note_with(kind, party, text, by, at)
+        })
+    }
+
     pub fn add_attachment(&mut self, id: CaseId, attachment: &AttachmentRef) -> Result<String> {
         self.write(id, |doc, _, at| doc.add_attachment(attachment, at))
     }
@@ -222,6 +235,13 @@ impl FieldStore {
     ) -> Result<()> {
         self.write(id, |doc, _, at| {
             doc.mark_installment_paid(installment_id, paid_at, at)
+        })
+    }
+
+    /// [`FieldStore::mark_installment_paid`] paid now, by the store's clock.
+    pub fn mark_installment_paid_now(&mut self, id: CaseId, installment_id: &str) -> Result<()> {
+        self.write(id, |doc, _, at| {
+            doc.mark_installment_paid(installment_id, at, at)
         })
     }
 

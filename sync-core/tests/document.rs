@@ -648,12 +648,19 @@ fn concurrent_titles_conflict_visibly_and_agree_on_the_winner() {
     assert_eq!(conflicts.len(), 1, "{conflicts:?}");
     let FieldConflict { field, values } = &conflicts[0];
     assert_eq!(field, "title");
-    let mut both = values.clone();
+    let mut both: Vec<&str> = values.iter().map(|v| v.value.as_str()).collect();
     both.sort();
     assert_eq!(both, ["乙：劳务费纠纷", "甲：欠薪纠纷"]);
     // The winner, listed first, is what both replicas read.
-    assert_eq!(a.case().title, values[0]);
-    assert_eq!(b.case().title, values[0]);
+    assert_eq!(a.case().title, values[0].value);
+    assert_eq!(b.case().title, values[0].value);
+    // Each value names the actor that wrote it and its change's time (to the second).
+    let mut actors: Vec<&str> = values.iter().map(|v| v.actor.as_str()).collect();
+    actors.sort();
+    let mut want = vec![a.actor_hex(), b.actor_hex()];
+    want.sort();
+    assert_eq!(actors, want);
+    assert!(values.iter().all(|v| v.at == at));
 
     // Writing the field again resolves the conflict everywhere.
     a.edit(
@@ -697,7 +704,7 @@ fn a_typical_case_saves_under_2_kb() {
             "电话联系被申请人张某，其承认欠薪，称发包方工程款尚未到位。",
         ),
         (
-            NoteKind::MediationBackToBack,
+            NoteKind::MediationRecord,
             "背靠背调解：申请人同意分两期支付，被申请人同意月底前先付一半。",
         ),
         (
@@ -835,4 +842,201 @@ fn changes_whose_save_does_not_reopen_are_caught_before_a_snapshot_is_kept() {
         CaseDoc::load(&saved, ActorId::random()).unwrap().id(),
         good.id()
     );
+}
+
+// ---- notes with a party, conflicts settled ---------------------------------------------------
+
+#[test]
+fn a_back_to_back_session_names_a_party_of_the_case() {
+    let (mut doc, _) = recorded();
+    let mediator = Who::Worker.author();
+    let pid = doc.case().parties[0].id.clone();
+    expect_invalid(
+        doc.add_note_with(
+            NoteKind::MediationBackToBack,
+            None,
+            "单独谈话",
+            &mediator,
+            T0,
+        ),
+        "party",
+    );
+    assert!(matches!(
+        doc.add_note_with(
+            NoteKind::MediationBackToBack,
+            Some("p-none"),
+            "单独谈话",
+            &mediator,
+            T0
+        ),
+        Err(Error::ItemNotFound { what: "party", .. })
+    ));
+    let id = doc
+        .add_note_with(
+            NoteKind::MediationBackToBack,
+            Some(&pid),
+            "同意分两期",
+            &mediator,
+            T0,
+        )
+        .unwrap();
+    doc.add_note_with(NoteKind::MediationRecord, None, "调解笔录", &mediator, T0)
+        .unwrap();
+    let notes = doc.case().notes;
+    assert_eq!(notes.len(), 2);
+    assert_eq!(
+        (notes[0].id.as_str(), notes[0].party.as_str()),
+        (id.as_str(), pid.as_str())
+    );
+    assert_eq!(notes[1].kind, NoteKind::MediationRecord);
+    assert!(notes[1].party.is_empty());
+}
+
+/// (field, the two concurrent edits, the value chosen)
+type Settle = (
+    &'static str,
+    fn(&mut CaseDoc),
+    fn(&mut CaseDoc),
+    &'static str,
+);
+
+#[test]
+fn a_conflict_is_settled_by_one_change_everywhere() {
+    let rows: Vec<Settle> = vec![
+        (
+            "category",
+            |d| {
+                edit(
+                    d,
+                    CaseEdit {
+                        category: Some(Category::Neighbour),
+                        ..CaseEdit::default()
+                    },
+                )
+            },
+            |d| {
+                edit(
+                    d,
+                    CaseEdit {
+                        category: Some(Category::ContractDebt),
+                        ..CaseEdit::default()
+                    },
+                )
+            },
+            "CONTRACT_DEBT",
+        ),
+        (
+            "amount_involved",
+            |d| {
+                edit(
+                    d,
+                    CaseEdit {
+                        amount_involved: Some(100),
+                        ..CaseEdit::default()
+                    },
+                )
+            },
+            |d| {
+                edit(
+                    d,
+                    CaseEdit {
+                        amount_involved: Some(200),
+                        ..CaseEdit::default()
+                    },
+                )
+            },
+            "100",
+        ),
+        (
+            "location",
+            |d| {
+                edit(
+                    d,
+                    CaseEdit {
+                        location: Some(Location {
+                            lat: 30.0,
+                            lon: 120.0,
+                        }),
+                        ..CaseEdit::default()
+                    },
+                )
+            },
+            |d| {
+                edit(
+                    d,
+                    CaseEdit {
+                        location: Some(Location {
+                            lat: 31.5,
+                            lon: 121.25,
+                        }),
+                        ..CaseEdit::default()
+                    },
+                )
+            },
+            "31.5,121.25",
+        ),
+        (
+            "parties.*.phone",
+            |d| party_phone(d, "13800000001"),
+            |d| party_phone(d, "13800000002"),
+            "13800000002",
+        ),
+    ];
+    for (field, one, two, chosen) in rows {
+        let (_, bytes) = recorded();
+        let mut a = CaseDoc::load(&bytes, ActorId::random()).unwrap();
+        let mut b = CaseDoc::load(&bytes, ActorId::random()).unwrap();
+        one(&mut a);
+        two(&mut b);
+        let (to_a, to_b) = (b.changes_since(&[]), a.changes_since(&[]));
+        a.apply_changes(&to_a).unwrap();
+        b.apply_changes(&to_b).unwrap();
+        let field = match field.strip_prefix("parties.*.") {
+            Some(key) => format!("parties.{}.{key}", a.case().parties[0].id),
+            None => field.to_owned(),
+        };
+        let conflicts = a.conflicts();
+        assert_eq!(conflicts.len(), 1, "{field}: {conflicts:?}");
+        assert_eq!(conflicts[0].field, field);
+        assert!(
+            conflicts[0].values.iter().any(|v| v.value == chosen),
+            "{field}: {conflicts:?}"
+        );
+        // A value the field does not take is refused, and writes nothing.
+        let heads = a.heads();
+        let bad = "9".repeat(300);
+        assert!(
+            a.resolve_conflict(&field, &bad, T0.plus_millis(DAY))
+                .is_err(),
+            "{field}"
+        );
+        assert_eq!(a.heads(), heads);
+        a.resolve_conflict(&field, chosen, T0.plus_millis(DAY))
+            .unwrap();
+        b.apply_changes(&a.changes_since(&[])).unwrap();
+        assert!(a.conflicts().is_empty(), "{field}");
+        assert!(b.conflicts().is_empty(), "{field}");
+        assert!(converged(&mut a, &mut b), "{field}");
+        // No conflict left to settle.
+        assert!(matches!(
+            a.resolve_conflict(&field, chosen, T0.plus_millis(DAY)),
+            Err(Error::ItemNotFound {
+                what: "conflict",
+                ..
+            })
+        ));
+    }
+}
+
+fn edit(d: &mut CaseDoc, e: CaseEdit) {
+    d.edit(&e, T0.plus_millis(HOUR)).unwrap();
+}
+
+fn party_phone(d: &mut CaseDoc, phone: &str) {
+    let pid = d.case().parties[0].id.clone();
+    let e = PartyEdit {
+        phone: Some(phone.into()),
+        ..PartyEdit::default()
+    };
+    d.edit_party(&pid, &e, T0.plus_millis(HOUR)).unwrap();
 }

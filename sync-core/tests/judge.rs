@@ -405,6 +405,90 @@ fn rows() -> Vec<(&'static str, Role, Edit, Expect)> {
             Expect::Operation,
         ),
         (
+            "append a back-to-back session held with a party",
+            Role::VillageMediator,
+            |d| {
+                let n = d.length(obj(d, "notes"));
+                let mut fields = note("背靠背：申请人同意分两期");
+                fields[1] = ("kind", "MEDIATION_BACK_TO_BACK".into());
+                fields.push(("party", "p-1".into()));
+                append_map(d, "notes", n, &fields)
+            },
+            Expect::Ok,
+        ),
+        (
+            "a note's party that is not a string",
+            Role::VillageMediator,
+            |d| {
+                let n = d.length(obj(d, "notes"));
+                let mut fields = note("背靠背");
+                fields.push(("party", ScalarValue::Int(1)));
+                append_map(d, "notes", n, &fields)
+            },
+            Expect::Operation,
+        ),
+        (
+            "tie an existing note to a party afterwards",
+            Role::VillageMediator,
+            |d| {
+                let n = item(d, "notes", 0);
+                d.put(&n, "party", "p-1").unwrap()
+            },
+            Expect::Operation,
+        ),
+        (
+            "a mediation record (调解笔录) of an unknown kind code",
+            Role::VillageMediator,
+            |d| {
+                let n = d.length(obj(d, "notes"));
+                let mut fields = note("笔录");
+                fields[1] = ("kind", "MEDIATION_MINUTES".into());
+                append_map(d, "notes", n, &fields)
+            },
+            Expect::Value,
+        ),
+        (
+            "a mediation record (调解笔录)",
+            Role::DepartmentHandler,
+            |d| {
+                let n = d.length(obj(d, "notes"));
+                let mut fields = note("笔录");
+                fields[1] = ("kind", "MEDIATION_RECORD".into());
+                append_map(d, "notes", n, &fields)
+            },
+            Expect::Ok,
+        ),
+        (
+            "settle a conflicting category by writing it again",
+            Role::Dispatcher,
+            |d| d.put(ROOT, "category", "LABOUR_WAGES").unwrap(),
+            Expect::Ok,
+        ),
+        (
+            "a department handler overwrites the category (fields are not theirs)",
+            Role::DepartmentHandler,
+            |d| d.put(ROOT, "category", "LABOUR_WAGES").unwrap(),
+            Expect::Operation,
+        ),
+        (
+            "a department handler records a payment",
+            Role::DepartmentHandler,
+            |d| {
+                let p = obj(d, "payments");
+                d.put(&p, "i-1", ScalarValue::Int(7)).unwrap()
+            },
+            Expect::Ok,
+        ),
+        (
+            "a supervisor records a payment",
+            Role::Supervisor,
+            |d| {
+                let p = obj(d, "payments");
+                d.put(&p, "i-1", ScalarValue::Int(7)).unwrap()
+            },
+            Expect::Operation,
+        ),
+        (
             "a supervisor appends a note",
             Role::Supervisor,
             |d| {

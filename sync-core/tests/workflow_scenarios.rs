@@ -620,7 +620,12 @@ fn warning_scenarios() -> Vec<Scenario> {
             clock("27d19h55m12s", "FOLLOWED_UP case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour assignee=u-chen handler=dept-labour outcome=success follow_ups=1 INSTALLMENT:i1[23d..30d]=NONE"),
             clock("27d21h36m", "FOLLOWED_UP case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour assignee=u-chen handler=dept-labour outcome=success follow_ups=1 INSTALLMENT:i1[23d..30d]=YELLOW"),
             clock("30d", "FOLLOWED_UP case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour assignee=u-chen handler=dept-labour outcome=success follow_ups=1 INSTALLMENT:i1[23d..30d]=RED"),
-            paid("30d1h", "i1", "FOLLOWED_UP case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour assignee=u-chen handler=dept-labour outcome=success follow_ups=1"),
+            // An installment still owed keeps the case open to supervision (the scanner's
+            // automatic one at red), though it is followed up.
+            step("30d", System, Action::Supervise { level: SupervisionLevel::Normal, note: "分期履行逾期".into(), auto: true }, "FOLLOWED_UP case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour assignee=u-chen handler=dept-labour sup=NORMAL outcome=success follow_ups=1 INSTALLMENT:i1[23d..30d]=RED"),
+            paid("30d1h", "i1", "FOLLOWED_UP case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour assignee=u-chen handler=dept-labour sup=NORMAL outcome=success follow_ups=1"),
+            // Paid: nothing is owed, nothing left to supervise.
+            step("30d2h", Supervisor, supervise(SupervisionLevel::Yellow), "FOLLOWED_UP case_no=330182-20260301-000001 tier=COUNTY orgs=dept-labour assignee=u-chen handler=dept-labour sup=NORMAL outcome=success follow_ups=1 superseded=invalid_transition(FOLLOWED_UP)"),
         ]),
     ]
 }

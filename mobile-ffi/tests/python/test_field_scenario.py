@@ -174,6 +174,20 @@ def main(url):
     assert report.acked_changes >= 1 and report.unsent_changes == 0, report
     assert len(phone.case_detail(wages).notes) == 2
 
+    step("a back-to-back session is held with one party; payments name an installment")
+    applicant = phone.case_detail(wages).parties[0].id
+    phone.add_note_with_party(wages, "MEDIATION_BACK_TO_BACK", applicant, "单独沟通，同意先付一半")
+    notes = phone.case_detail(wages).notes
+    assert (notes[-1].kind, notes[-1].party) == ("MEDIATION_BACK_TO_BACK", applicant), notes
+    expect_error(g.FieldError.InvalidInput, "invalid_input", phone.add_note_of_kind,
+                 wages, "MEDIATION_BACK_TO_BACK", "没有指明当事人")
+    expect_error(g.FieldError.NotFound, "item_not_found", phone.add_note_with_party,
+                 wages, "MEDIATION_BACK_TO_BACK", "no-such-party", "x")
+    expect_error(g.FieldError.NotFound, "item_not_found", phone.mark_installment_paid,
+                 wages, "no-such-installment", None)
+    report = phone.sync(None)
+    assert report.rejected == [], report.rejected
+
     step("bad input is a typed error, never a crash")
     expect_error(g.FieldError.NotFound, "case_not_found", phone.case_detail, str(uuid.uuid4()))
     expect_error(g.FieldError.InvalidInput, "invalid_code", phone.record_case,

@@ -151,20 +151,10 @@ pub async fn reveal(
     id: CaseId,
     doc: &CaseDoc,
 ) -> Result<gridsync_core::case::Case, Refusal> {
-    use gridsync_core::workflow::Role;
     policy::require(caller, Permission::ReadPersonalData)?;
     let case = doc.case();
     let wf = doc.state(&center.limits, center.clock.now());
-    let org = caller.org.id.as_str();
-    let works_it = match caller.user.role {
-        Role::Dispatcher => true,
-        Role::DepartmentHandler => {
-            wf.handling_org.as_deref() == Some(org) || wf.assigned_orgs.iter().any(|o| o.id == org)
-        }
-        Role::VillageMediator => case.area_code == caller.org.area_code,
-        _ => false,
-    };
-    if !works_it {
+    if !works_on(caller, &case, &wf) {
         return Err(Refusal::NotPermitted(Permission::ReadPersonalData));
     }
     // Field names only.
@@ -175,13 +165,34 @@ pub async fn reveal(
             crate::audit::PERSONAL_DATA_READ,
             Some(id.to_string()),
             serde_json::json!({
-                "fields": ["parties.id_number", "parties.phone", "parties.address", "address"],
+                "fields": ["parties.id_number", "parties.phone", "parties.address", "address", "notes.text"],
                 "parties": case.parties.len(),
             }),
         ),
     )
     .await?;
     Ok(case)
+}
+
+/// Whether the caller works the case (the case in their scope is judged before): a
+/// dispatcher (any case in scope), a department handler of an organisation handling or
+/// assigned the case, a village mediator of the case's village. The one relation for
+/// personal data ([`reveal`]) and case work (notes, corrections, payments).
+pub fn works_on(
+    caller: &Caller,
+    case: &gridsync_core::case::Case,
+    wf: &gridsync_core::workflow::WorkflowState,
+) -> bool {
+    use gridsync_core::workflow::Role;
+    let org = caller.org.id.as_str();
+    match caller.user.role {
+        Role::Dispatcher => true,
+        Role::DepartmentHandler => {
+            wf.handling_org.as_deref() == Some(org) || wf.assigned_orgs.iter().any(|o| o.id == org)
+        }
+        Role::VillageMediator => case.area_code == caller.org.area_code,
+        _ => false,
+    }
 }
 
 /// A workflow step taken by center staff through the API, checked before it is taken:
@@ -439,7 +450,7 @@ pub async fn edit<T>(
 }
 
 /// [`edit`] inside the caller's transaction, which holds the case's lock.
-async fn edit_in<T>(
+pub(super) async fn edit_in<T>(
     tx: &mut crate::db::Conn,
     center: &Center,
     id: CaseId,

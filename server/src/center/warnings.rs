@@ -1,5 +1,6 @@
 //! Warnings (DESIGN §4): the scanner that raises and clears warnings from the case projection, automatic supervision
-//! of a dispatch nobody signed for (未签收预警 → 督办), high-risk alerts the moment a case
+//! of a dispatch nobody signed for (未签收预警 → 督办) and of an overdue agreement
+//! installment (分期履行逾期 → 督办), high-risk alerts the moment a case
 //! syncs, and the live feed of all of it for subscribed staff (`GET /v1/events`).
 //!
 //! One scanner runs per deployment: on PostgreSQL the process holding a session advisory
@@ -28,6 +29,9 @@ pub struct WarningRow {
     pub due_at: Option<Stamp>,
     pub raised_at: Stamp,
     pub updated_at: Stamp,
+    /// Which installment an `INSTALLMENT` warning is about (its id in the agreement).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
 }
 
 /// The open warnings of cases in the caller's scope (by area, or assigned to the caller's
@@ -51,6 +55,7 @@ pub async fn open_in_scope(
             due_at: time.stamp_opt(w.due_at),
             raised_at: time.stamp(w.raised_at),
             updated_at: time.stamp(w.updated_at),
+            item: w.item,
         })
         .collect())
 }
@@ -208,6 +213,40 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
                 }
                 Err(e) => tracing::warn!(case = %id, error = %e, "automatic supervision failed"),
             }
+        }
+    }
+    // An installment overdue (red): automatic supervision once, when its warning turns red
+    // (DESIGN §4: follow-up at each installment date; an agreement not kept is supervised
+    // like any other deadline). The fold accepts it while the installment is owed.
+    for (wid, kind, level, d) in &current {
+        if kind != "INSTALLMENT"
+            || level != "RED"
+            || open.get(wid).map(String::as_str) == Some("RED")
+        {
+            continue;
+        }
+        let Ok(id) = d.case_id.parse::<CaseId>() else {
+            continue;
+        };
+        let item = wid.rsplit(':').next().unwrap_or_default();
+        let author = system_author(center, &d.area).await?;
+        let action = Action::Supervise {
+            level: SupervisionLevel::Normal,
+            note: format!("分期履行逾期，自动督办 / installment {item} overdue"),
+            auto: true,
+        };
+        match crate::center::cases::act(center, id, &action, &author).await {
+            Ok(_) => {
+                report.supervised.push(id);
+                events.push(live(
+                    &center.county_time,
+                    "supervised",
+                    d,
+                    "INSTALLMENT",
+                    "RED",
+                ));
+            }
+            Err(e) => tracing::warn!(case = %id, error = %e, "automatic supervision failed"),
         }
     }
     for e in events {

@@ -293,6 +293,29 @@ impl Db {
         )
     }
 
+    /// Who writes under an Automerge actor (lowercase hex): `Some((device, user))` for a
+    /// device's actor, `Some(("", ""))` for one the center reserved (its own, any process's),
+    /// `None` for an actor nobody registered.
+    pub(crate) async fn actor_writer(&self, actor: &str) -> Result<Option<(String, String)>> {
+        let actor = actor.to_ascii_lowercase();
+        let device: Option<(String, String)> = sqlx::query_as(
+            "SELECT d.id, d.user_id FROM device_actors a JOIN devices d ON d.id = a.device_id
+             WHERE a.actor = $1",
+        )
+        .bind(&actor)
+        .fetch_optional(&self.pool)
+        .await?;
+        if device.is_some() {
+            return Ok(device);
+        }
+        let reserved: Option<i64> =
+            sqlx::query_scalar("SELECT reserved_at FROM reserved_actors WHERE actor = $1")
+                .bind(&actor)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(reserved.map(|_| (String::new(), String::new())))
+    }
+
     /// The caller behind a token, as the database knows them now (role and organisation
     /// changes apply at once), with their device's state.
     pub(crate) async fn principal(

@@ -22,6 +22,8 @@ pub(crate) struct WarningRow {
     pub(crate) due_at: Option<i64>,
     pub(crate) raised_at: i64,
     pub(crate) updated_at: i64,
+    /// Which installment an `INSTALLMENT` warning is about (its id in the agreement).
+    pub(crate) item: Option<String>,
 }
 
 /// The open warnings of cases in `scope`, filtered by `level` and `kind` (empty: any),
@@ -58,6 +60,12 @@ pub(crate) async fn open_in_scope(
                 due_at: r.try_get("due_at")?,
                 raised_at: r.try_get("raised_at")?,
                 updated_at: r.try_get("updated_at")?,
+                // Warning ids are `{case}:{kind}` or `{case}:{kind}:{item}`.
+                item: r
+                    .try_get::<String, _>("id")?
+                    .splitn(3, ':')
+                    .nth(2)
+                    .map(str::to_owned),
             })
         })
         .collect()

@@ -60,7 +60,10 @@ pub(crate) struct NoteView {
     pub(crate) kind: String,
     pub(crate) author: String,
     pub(crate) at: Stamp,
+    /// Empty in a masked read: notes record what people said.
     pub(crate) text: String,
+    /// The party a back-to-back session (背靠背调解) was held with; empty otherwise.
+    pub(crate) party: String,
 }
 
 impl NoteView {
@@ -71,6 +74,7 @@ impl NoteView {
             author: n.author.clone(),
             at: time.stamp(n.at.0),
             text: n.text.clone(),
+            party: n.party.clone(),
         }
     }
 }

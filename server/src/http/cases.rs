@@ -27,6 +27,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/cases/{id}", get(detail))
         .route("/v1/cases/{id}/actions", post(act))
         .route("/v1/cases/{id}/suggestion", post(confirm_suggestion))
+        .route("/v1/cases/{id}/notes", post(add_note))
+        .route("/v1/cases/{id}/corrections", post(correct))
+        .route(
+            "/v1/cases/{id}/installments/{item}/paid",
+            post(installment_paid),
+        )
+        .route("/v1/cases/{id}/conflicts/{field}", post(resolve_conflict))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -94,6 +101,23 @@ pub(crate) struct CaseDetail {
     /// waits for a dispatch (SUBMITTED, ACCEPTED); confirm it with
     /// `POST /v1/cases/{id}/suggestion`.
     suggestion: Option<crate::center::suggest::Suggestion>,
+    /// Fields with concurrent edits (two phones offline, a phone and the center): every
+    /// value with who wrote it and when. A dispatcher settles one with
+    /// `POST /v1/cases/{id}/conflicts/{field}`.
+    conflicts: Vec<crate::center::casework::ConflictView>,
+    /// Back-to-back sessions (背靠背调解), per party: internal mediation material, listed by
+    /// the party they were held with (note ids, oldest first).
+    back_to_back: Vec<PartyNotes>,
+    /// Whether the notes' texts are withheld (`case.notes[].text` empty): they record what
+    /// people said, personal data shown only in an unmasked (audited) read.
+    notes_masked: bool,
+}
+
+/// The back-to-back sessions held with one party.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct PartyNotes {
+    party_id: String,
+    note_ids: Vec<String>,
 }
 
 /// A step the caller may take now.
@@ -158,6 +182,8 @@ async fn view(
         })
         .collect();
     let suggestion = crate::center::suggest::for_case(state, caller, &full, &state_now).await?;
+    let notes_masked = unmasked.is_none();
+    let conflicts = crate::center::casework::conflicts(state, doc, !notes_masked).await?;
     let case = match unmasked {
         Some(case) => case,
         None => {
@@ -168,15 +194,36 @@ async fn view(
                 .map(gridsync_core::case::Party::masked)
                 .collect();
             case.address = gridsync_core::case::mask_address(&case.address);
+            for note in &mut case.notes {
+                note.text.clear();
+            }
             case
         }
     };
+    let mut back_to_back: Vec<PartyNotes> = Vec::new();
+    for note in case
+        .notes
+        .iter()
+        .filter(|n| n.kind == gridsync_core::case::NoteKind::MediationBackToBack)
+        .filter(|n| !n.party.is_empty())
+    {
+        match back_to_back.iter_mut().find(|p| p.party_id == note.party) {
+            Some(p) => p.note_ids.push(note.id.clone()),
+            None => back_to_back.push(PartyNotes {
+                party_id: note.party.clone(),
+                note_ids: vec![note.id.clone()],
+            }),
+        }
+    }
     Ok(CaseDetail {
         id: id.to_string(),
         case: CaseView::of(&case, &state.county_time),
         state: StateView::of(&state_now, &state.county_time),
         allowed_actions,
         suggestion,
+        conflicts,
+        back_to_back,
+        notes_masked,
     })
 }
 
@@ -273,4 +320,116 @@ pub(crate) async fn intake(
         StatusCode::CREATED,
         Json(view(&state, &caller, id, &doc, None).await?),
     ))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct NoteAdded {
+    note_id: String,
+    case: CaseDetail,
+}
+
+/// Appends a work note (调解笔录, 走访记录, 背靠背调解 held with one party, ...) by the caller.
+/// Who: village mediators, dispatchers, department handlers (`WriteNotes`), for a case they
+/// work: a dispatcher any case in scope, a handler a case handled by or assigned to their
+/// organisation, a mediator a case of their village. Audited (`CASE_NOTE_ADDED`: ids, kind).
+#[utoipa::path(post, path = "/v1/cases/{id}/notes", tag = "cases", summary = "Append a work note (mediation record, visit record, back-to-back session with a party)", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number")), request_body = crate::center::casework::NewNote, responses((status = 201, body = NoteAdded), (status = 404, description = "No such case in scope, or no such party", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or a case the caller does not work (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn add_note(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<crate::center::casework::NewNote>,
+) -> Result<(StatusCode, Json<NoteAdded>), ApiError> {
+    let (id, note_id, doc) = crate::center::casework::add_note(&state, &caller, &id, &body).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NoteAdded {
+            note_id,
+            case: view(&state, &caller, id, &doc, None).await?,
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Corrected {
+    /// The names of the fields written (`parties.{id}` for a party corrected or added).
+    fields: Vec<String>,
+    case: CaseDetail,
+}
+
+/// Corrects a case: category, risk level and flags (研判 re-grading; red undoes a
+/// resolve-on-the-spot), difficulty, amounts, people involved, title, summary, address,
+/// location; parties corrected (by id) or added. Who: `CorrectCases` (village mediators,
+/// dispatchers, department handlers) for a case they work, and only the parts their role
+/// may write from a phone too (`may_edit`: a handler corrects parties, not fields).
+/// Audited (`CASE_CORRECTED`: field names and party ids, never values).
+#[utoipa::path(post, path = "/v1/cases/{id}/corrections", tag = "cases", summary = "Correct a case's fields and parties (研判 re-grading among them)", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number")), request_body = crate::center::casework::Correction, responses((status = 200, body = Corrected), (status = 404, description = "No such case in scope, or no such party", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`, also for a part the role may not write), or a case the caller does not work (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn correct(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<crate::center::casework::Correction>,
+) -> Result<Json<Corrected>, ApiError> {
+    let (id, fields, doc) = crate::center::casework::correct(&state, &caller, &id, &body).await?;
+    Ok(Json(Corrected {
+        fields,
+        case: view(&state, &caller, id, &doc, None).await?,
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PaidBody {
+    /// When it was paid (RFC 3339, any offset); default: now. Not in the future.
+    #[serde(default)]
+    paid_at: Option<crate::county_time::Stamp>,
+}
+
+/// Marks an installment of the case's agreement paid (分期履行). Who: `RecordPayments`
+/// (village mediators, dispatchers, department handlers) for a case they work; grid workers
+/// and mediators on a phone (`FieldClient::mark_installment_paid`). The body may be empty.
+/// Audited (`INSTALLMENT_PAID`).
+#[utoipa::path(post, path = "/v1/cases/{id}/installments/{item}/paid", tag = "cases", summary = "Mark an agreement installment paid", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number"), ("item" = String, Path, description = "The installment's id (`state.agreement.installments[].id`)")), request_body(content = Option<PaidBody>, description = "Optional: `paid_at`"), responses((status = 200, body = CaseDetail), (status = 404, description = "No such case in scope, or no such installment", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted (`not_permitted`), or a case the caller does not work (`out_of_scope`)", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn installment_paid(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path((id, item)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Result<Json<CaseDetail>, ApiError> {
+    // An empty body is "paid now"; anything else must be the JSON object.
+    let paid_at = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        serde_json::from_slice::<PaidBody>(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+            .paid_at
+    };
+    let (id, doc) =
+        crate::center::casework::mark_paid(&state, &caller, &id, &item, paid_at).await?;
+    Ok(Json(view(&state, &caller, id, &doc, None).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChosenValue {
+    /// The value chosen, as `conflicts[].values[].value` shows it (a code, digits, text,
+    /// `lat,lon`); checked as a correction of the field would be.
+    #[schema(example = "LABOUR_WAGES")]
+    value: String,
+}
+
+/// Settles a conflict: writes the chosen value over every concurrent one, in one document
+/// change, so the conflict is gone on every phone after its next sync. Who: dispatchers
+/// (`ResolveConflicts`), for any case in their scope. Audited (`CONFLICT_RESOLVED`: the
+/// field, how many values stood).
+#[utoipa::path(post, path = "/v1/cases/{id}/conflicts/{field}", tag = "cases", summary = "Settle a field's conflicting edits by choosing its value", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number"), ("field" = String, Path, description = "As `conflicts[].field`: `category`, `parties.{party id}.phone`, ...")), request_body = ChosenValue, responses((status = 200, body = CaseDetail), (status = 404, description = "No such case in scope, or no conflict on that field (`conflict_not_found`)", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn resolve_conflict(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path((id, field)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ChosenValue>,
+) -> Result<Json<CaseDetail>, ApiError> {
+    let (id, doc) =
+        crate::center::casework::resolve_conflict(&state, &caller, &id, &field, &body.value)
+            .await?;
+    Ok(Json(view(&state, &caller, id, &doc, None).await?))
 }

@@ -193,7 +193,9 @@ where
 impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> Self {
         let status = match &r {
-            Refusal::NotPermitted(_) | Refusal::OutOfScope(_) => StatusCode::FORBIDDEN,
+            Refusal::NotPermitted(_) | Refusal::PartNotPermitted(_) | Refusal::OutOfScope(_) => {
+                StatusCode::FORBIDDEN
+            }
             Refusal::Invalid { .. } => StatusCode::BAD_REQUEST,
             Refusal::NotFound(..) => StatusCode::NOT_FOUND,
             Refusal::Conflict(..) => StatusCode::CONFLICT,

@@ -23,6 +23,7 @@ use super::{
         auth::login, auth::refresh, auth::logout,
         sync::sync,
         cases::list, cases::intake, cases::detail, cases::act, cases::confirm_suggestion,
+        cases::add_note, cases::correct, cases::installment_paid, cases::resolve_conflict,
         tasks::mine,
         rules::list, rules::add, rules::remove,
         warnings::list, warnings::events, warnings::limits, warnings::put_limits,

@@ -193,6 +193,8 @@ code_enum! {
         MediationBackToBack = "MEDIATION_BACK_TO_BACK", "背靠背调解", "Mediation, back to back";
         MediationRemote = "MEDIATION_REMOTE", "远程视频调解", "Mediation, remote";
         LegalExplanation = "LEGAL_EXPLANATION", "释法明理", "Legal explanation";
+        MediationRecord = "MEDIATION_RECORD", "调解笔录", "Mediation record";
+        VisitRecord = "VISIT_RECORD", "走访记录", "Visit record";
     }
 }
 

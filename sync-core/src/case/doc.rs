@@ -61,11 +61,23 @@ pub const ROOT_KEYS: [&str; 25] = [
 ];
 
 /// A field whose concurrent edits conflict: every value is kept, one wins deterministically.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldConflict {
+    /// A root field (`category`), or a party's (`parties.{party id}.name`).
     pub field: String,
-    /// The winning value first.
-    pub values: Vec<String>,
+    /// The winning value (the one the case reads) first.
+    pub values: Vec<ConflictValue>,
+}
+
+/// One of a conflict's concurrent values, with who wrote it and when.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConflictValue {
+    /// As text: a string as is, a code, a number in digits, a location as `lat,lon`.
+    pub value: String,
+    /// The Automerge actor (hex) whose change wrote it: a phone's install or the center.
+    pub actor: String,
+    /// The time of that change (its author's clock, to the second).
+    pub at: Timestamp,
 }
 
 /// A case document. Every typed operation is one Automerge change (commit).
@@ -142,6 +154,11 @@ impl CaseDoc {
 
     pub fn id(&self) -> CaseId {
         self.id
+    }
+
+    /// The Automerge actor this replica writes as, in hex (as [`ConflictValue::actor`]).
+    pub fn actor_hex(&self) -> String {
+        self.doc.get_actor().to_hex_string()
     }
 
     /// The case id the document itself records (`None` in a document that has none yet,
@@ -271,7 +288,33 @@ impl CaseDoc {
         by: &Author,
         at: Timestamp,
     ) -> Result<String> {
+        self.add_note_with(kind, None, text, by, at)
+    }
+
+    /// Appends a work note held with one party (`party`: a party's id), or with nobody in
+    /// particular; returns its id. A back-to-back session (背靠背调解) must name its party.
+    pub fn add_note_with(
+        &mut self,
+        kind: NoteKind,
+        party: Option<&str>,
+        text: &str,
+        by: &Author,
+        at: Timestamp,
+    ) -> Result<String> {
         check_text("text", text)?;
+        let party = party.filter(|p| !p.is_empty());
+        match party {
+            Some(p) => {
+                self.find_item("parties", p)?;
+            }
+            None if kind == NoteKind::MediationBackToBack => {
+                return Err(Error::invalid(
+                    "party",
+                    "a back-to-back session names the party it was held with",
+                ));
+            }
+            None => {}
+        }
         let id = new_item_id();
         let list = list_obj(&self.doc, "notes")?;
         let obj = append_map(&mut self.doc, &list)?;
@@ -281,6 +324,9 @@ impl CaseDoc {
         d.put(&obj, "author", by.user.as_str())?;
         d.put(&obj, "at", at.0)?;
         d.put(&obj, "text", text)?;
+        if let Some(p) = party {
+            d.put(&obj, "party", p)?;
+        }
         self.commit("add_note", at);
         Ok(id)
     }
@@ -436,20 +482,158 @@ impl CaseDoc {
         fold(&self.case(), &self.events(), limits, now)
     }
 
-    /// Fields with concurrent, unresolved edits.
+    /// Fields with concurrent, unresolved edits: the dispute's own fields (`category`,
+    /// `location`, ...) and each party's (`parties.{party id}.{field}`). Every value is
+    /// listed with the Automerge actor that wrote it and the time of its change.
     pub fn conflicts(&self) -> Vec<FieldConflict> {
         let mut out = Vec::new();
-        for key in self.doc.keys(ROOT) {
-            let Ok(values) = self.doc.get_all(ROOT, key.as_str()) else {
-                continue;
+        let mut times: Option<std::collections::HashMap<(ActorId, u64), i64>> = None;
+        let mut push = |doc: &AutoCommit, obj: &ObjId, key: &str, field: String| {
+            let Ok(values) = doc.get_all(obj, key) else {
+                return;
             };
-            if values.len() > 1 {
-                // Automerge lists the winner (the value `get` reads) last.
-                let values = values.iter().rev().map(|(v, _)| display_value(v)).collect();
-                out.push(FieldConflict { field: key, values });
+            if values.len() < 2 {
+                return;
+            }
+            let times = times.get_or_insert_with(|| op_times(doc));
+            // Automerge lists the winner (the value `get` reads) last.
+            let values = values
+                .iter()
+                .rev()
+                .map(|(v, id)| {
+                    let (actor, counter) = match id {
+                        ObjId::Id(counter, actor, _) => (actor.clone(), *counter),
+                        ObjId::Root => (ActorId::from(&[][..]), 0),
+                    };
+                    let at = change_time(times, &actor, counter);
+                    ConflictValue {
+                        value: match v {
+                            Value::Object(ObjType::Map) if key == "location" => {
+                                read_location(doc, id)
+                                    .map(|l| format!("{},{}", l.lat, l.lon))
+                                    .unwrap_or_else(|| display_value(v))
+                            }
+                            _ => display_value(v),
+                        },
+                        actor: actor.to_hex_string(),
+                        at: Timestamp(at),
+                    }
+                })
+                .collect();
+            out.push(FieldConflict { field, values });
+        };
+        for key in self.doc.keys(ROOT) {
+            push(&self.doc, &ROOT, &key, key.clone());
+        }
+        if let Ok(parties) = list_obj(&self.doc, "parties") {
+            for i in 0..self.doc.length(&parties) {
+                let Ok(Some((Value::Object(ObjType::Map), party))) = self.doc.get(&parties, i)
+                else {
+                    continue;
+                };
+                let pid = get_str(&self.doc, &party, "id");
+                for key in self.doc.keys(&party) {
+                    push(&self.doc, &party, &key, format!("parties.{pid}.{key}"));
+                }
             }
         }
         out
+    }
+
+    /// Settles a conflict (see [`CaseDoc::conflicts`]): writes `value` to `field` over every
+    /// concurrent value, in one change, so the conflict is gone on every replica that
+    /// receives it. `value` is given as [`CaseDoc::conflicts`] shows values (a code, digits,
+    /// `lat,lon`) and checked as the typed operations check the field. A field without a
+    /// conflict is refused ([`Error::ItemNotFound`]), so is a field no operation writes.
+    pub fn resolve_conflict(&mut self, field: &str, value: &str, at: Timestamp) -> Result<()> {
+        if !self.conflicts().iter().any(|c| c.field == field) {
+            return Err(Error::ItemNotFound {
+                what: "conflict",
+                id: field.into(),
+            });
+        }
+        let bad = |what: &str| Error::invalid("value", what.to_owned());
+        if let Some(rest) = field.strip_prefix("parties.") {
+            let (pid, key) = rest
+                .split_once('.')
+                .ok_or_else(|| bad("parties.{id}.{field}"))?;
+            let obj = self.find_item("parties", pid)?;
+            let d = &mut self.doc;
+            match key {
+                "role" => {
+                    parse_code::<super::PartyRole>(value)?;
+                    d.put(&obj, key, value)?
+                }
+                "id_type" => {
+                    parse_code::<super::IdDocType>(value)?;
+                    d.put(&obj, key, value)?
+                }
+                "sex" => {
+                    parse_code::<super::Sex>(value)?;
+                    d.put(&obj, key, value)?
+                }
+                "name" | "id_number" | "ethnicity" | "phone" | "address" => {
+                    check_text(key, value)?;
+                    let v = if key == "name" { value.trim() } else { value };
+                    d.put(&obj, key, v)?;
+                }
+                "minor" => d.put(
+                    &obj,
+                    key,
+                    value.parse::<bool>().map_err(|_| bad("true or false"))?,
+                )?,
+                _ => return Err(bad("not a field of a party")),
+            }
+        } else {
+            let current = self.case();
+            let mut edit = CaseEdit::default();
+            let number = |v: &str| v.parse::<i64>().map_err(|_| bad("a whole number"));
+            match field {
+                "title" => edit.title = Some(value.into()),
+                "summary" => edit.summary = Some(value.into()),
+                "address" => edit.address = Some(value.into()),
+                "category" => edit.category = Some(parse_code(value)?),
+                "risk_level" => edit.risk_level = Some(parse_code(value)?),
+                "difficulty" => edit.difficulty = Some(parse_code(value)?),
+                "occurred_at" => edit.occurred_at = Some(Timestamp(number(value)?)),
+                "people_involved" => {
+                    edit.people_involved =
+                        Some(u32::try_from(number(value)?).map_err(|_| bad("not negative"))?)
+                }
+                "amount_involved" => edit.amount_involved = Some(number(value)?),
+                "area_code" => edit.area_code = Some(value.into()),
+                "grid_code" => edit.grid_code = Some(value.into()),
+                "location" => {
+                    let (lat, lon) = value.split_once(',').ok_or_else(|| bad("lat,lon"))?;
+                    let coord = |c: &str| c.trim().parse::<f64>().map_err(|_| bad("lat,lon"));
+                    edit.location = Some(Location {
+                        lat: coord(lat)?,
+                        lon: coord(lon)?,
+                    });
+                }
+                _ => return Err(bad("not a field a conflict can be settled on")),
+            }
+            validate_edit(&edit, &current)?;
+            let d = &mut self.doc;
+            // Written even when equal to the value read now: the put's predecessors are
+            // every concurrent value, which is what ends the conflict.
+            match field {
+                "title" => d.put(ROOT, field, value.trim())?,
+                "summary" | "address" | "area_code" | "grid_code" => d.put(ROOT, field, value)?,
+                "category" | "risk_level" | "difficulty" => d.put(ROOT, field, value)?,
+                "people_involved" => {
+                    d.put(ROOT, field, u64::from(edit.people_involved.unwrap_or(0)))?
+                }
+                "occurred_at" | "amount_involved" => d.put(ROOT, field, number(value)?)?,
+                _ => {
+                    if let Some(loc) = edit.location {
+                        put_location(d, loc)?;
+                    }
+                }
+            }
+        }
+        self.commit("resolve_conflict", at);
+        Ok(())
     }
 
     // ---- sync -----------------------------------------------------------------------------
@@ -813,6 +997,7 @@ fn read_note(f: &Fields<'_>) -> Note {
         author: f.str("author"),
         at: Timestamp(f.i64_opt("at").unwrap_or(0)),
         text: f.str("text"),
+        party: f.str("party"),
     }
 }
 
@@ -1002,6 +1187,40 @@ fn get_str(d: &AutoCommit, obj: &ObjId, key: &str) -> String {
         Some(ScalarValue::Str(s)) => s.to_string(),
         _ => String::new(),
     }
+}
+
+/// A coded value, refused as an invalid `value`.
+fn parse_code<T: std::str::FromStr>(v: &str) -> Result<T> {
+    v.parse::<T>()
+        .map_err(|_| Error::invalid("value", format!("unknown code {v:?}")))
+}
+
+/// Each change's time (ms) by its actor and its first op's counter, for [`change_time`].
+fn op_times(d: &AutoCommit) -> std::collections::HashMap<(ActorId, u64), i64> {
+    d.clone()
+        .get_changes(&[])
+        .iter()
+        .map(|c| {
+            (
+                (c.actor_id().clone(), c.start_op().get()),
+                c.timestamp() * 1000,
+            )
+        })
+        .collect()
+}
+
+/// The time of the change that made op `counter` of `actor`: the change of that actor with
+/// the greatest start at or below the counter.
+fn change_time(
+    times: &std::collections::HashMap<(ActorId, u64), i64>,
+    actor: &ActorId,
+    counter: u64,
+) -> i64 {
+    times
+        .iter()
+        .filter(|((a, start), _)| a == actor && *start <= counter)
+        .max_by_key(|((_, start), _)| *start)
+        .map_or(0, |(_, t)| *t)
 }
 
 fn display_value(v: &Value<'_>) -> String {

@@ -482,7 +482,9 @@ impl WorkflowState {
                 self.status = S::Archived;
             }
             Action::Supervise { level, .. } => {
-                if !from.is_open() {
+                // Open cases, and resolved ones whose agreement still owes an installment
+                // (an overdue installment is supervised like any other deadline).
+                if !from.is_open() && !self.owes_installment(case, at) {
                     return invalid();
                 }
                 self.supervision = self.supervision.max(*level);
@@ -504,6 +506,23 @@ impl WorkflowState {
             }
         }
         Ok(())
+    }
+
+    /// Resolved (or followed up) with an agreement installment not paid by `at`: while the
+    /// log is folded a payment counts from when it was paid, so every replica folds alike.
+    fn owes_installment(&self, case: &Case, at: Timestamp) -> bool {
+        matches!(
+            self.status,
+            Status::Resolved | Status::SelfResolved | Status::FollowedUp
+        ) && self
+            .agreement
+            .iter()
+            .flat_map(|a| &a.installments)
+            .any(|i| match i.paid_at {
+                // Filled in once the log is folded: [`WorkflowState::check`] asks "now".
+                Some(_) => false,
+                None => case.payments.get(&i.id).is_none_or(|paid| *paid > at),
+            })
     }
 
     /// Handling steps come from the organisation that signed for the case.

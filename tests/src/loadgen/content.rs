@@ -42,7 +42,7 @@ const NOTES: [&str; 5] = [
 const NOTE_KINDS: [NoteKind; 5] = [
     NoteKind::HomeVisit,
     NoteKind::PhoneCall,
-    NoteKind::MediationBackToBack,
+    NoteKind::MediationRecord,
     NoteKind::LegalExplanation,
     NoteKind::Other,
 ];

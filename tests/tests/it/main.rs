@@ -9,6 +9,7 @@ mod audit;
 mod authz_sync;
 mod bad_input;
 mod bandwidth;
+mod casework;
 mod center;
 mod center_policy;
 mod chaos;

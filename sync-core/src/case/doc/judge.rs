@@ -755,6 +755,8 @@ impl Cx<'_> {
                 }
                 "at" => as_int(v, key).map(drop),
                 "text" => text(v, key).map(drop),
+                // The party a back-to-back session was held with: a party's id.
+                "party" => text(v, key).map(drop),
                 _ => Err(Refusal::Operation(format!(
                     "{key:?} is not a field of a note"
                 ))),
