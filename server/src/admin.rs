@@ -64,14 +64,7 @@ impl Actor<'_> {
     fn entry(&self, action: &str, detail: serde_json::Value) -> audit::Entry {
         match self {
             Actor::Staff(caller) => audit::Entry::by(caller, action, None, detail),
-            Actor::Operator => audit::Entry {
-                user_id: audit::OPERATOR.into(),
-                role: audit::OPERATOR.into(),
-                org_id: String::new(),
-                action: action.into(),
-                case_id: None,
-                detail,
-            },
+            Actor::Operator => audit::Entry::operator(action, detail),
         }
     }
 

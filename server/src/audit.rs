@@ -84,6 +84,18 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An entry by the operator at the server's shell (`gridsync admin`).
+    pub fn operator(action: &str, detail: serde_json::Value) -> Entry {
+        Entry {
+            user_id: OPERATOR.into(),
+            role: OPERATOR.into(),
+            org_id: String::new(),
+            action: action.to_owned(),
+            case_id: None,
+            detail,
+        }
+    }
+
     /// An entry by an authenticated caller.
     pub fn by(
         caller: &Caller,

@@ -529,6 +529,33 @@ fn the_admin_cli_is_the_apis_twin() {
         run(&["admin", "user", "list", "--org", "town"])
             .contains("wang\tVILLAGE_MEDIATOR\teast\tactive")
     );
+    // Dispatch rules from the shell are checked and audited like the API's.
+    run(&[
+        "admin",
+        "add-rule",
+        "r1",
+        "--center",
+        "town",
+        "--target",
+        "east",
+        "--area-prefix",
+        "330182101",
+    ]);
+    refused(
+        &[
+            "admin",
+            "add-rule",
+            "r2",
+            "--center",
+            "town",
+            "--target",
+            "nowhere",
+            "--area-prefix",
+            "330182101",
+        ],
+        "nowhere",
+    );
+    run(&["admin", "remove-rule", "r1"]);
     run(&["admin", "org", "move", "east", "--parent", "county"]);
     run(&["admin", "user", "disable", "wang"]);
     assert!(run(&["admin", "user", "list"]).contains("DISABLED"));
@@ -557,6 +584,8 @@ fn the_admin_cli_is_the_apis_twin() {
             "ORG_RENAMED",
             "USER_CREATED",
             "USER_ROLE_CHANGED",
+            "RULE_ADDED",
+            "RULE_REMOVED",
             "ORG_MOVED",
             "USER_DISABLED",
         ]

@@ -128,9 +128,35 @@ fn audited(rule: &DispatchRule) -> serde_json::Value {
     })
 }
 
-pub async fn remove(db: &Db, id: &str) -> Result<()> {
-    let mut conn = db.writer.acquire().await?;
-    db::rules::delete(&mut conn, id).await
+/// [`add`] from the server's shell (`gridsync admin add-rule`): the same checks, audited as
+/// `OPERATOR` in the same transaction.
+pub async fn add_by_operator(db: &Db, rule: &DispatchRule, now: i64) -> Result<()> {
+    check(db, rule).await.map_err(|r| match r {
+        Refusal::Failed(e) => e,
+        other => Error::Invalid(other.to_string()),
+    })?;
+    let mut tx = db.writer.begin().await?;
+    db::rules::insert(&mut tx, rule, now).await?;
+    let entry = crate::audit::Entry::operator(crate::audit::RULE_ADDED, audited(rule));
+    crate::audit::append_in_at(&mut tx, db.dialect, now, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a rule from the server's shell (`gridsync admin remove-rule`), audited as
+/// `OPERATOR`.
+pub async fn remove_by_operator(db: &Db, id: &str, now: i64) -> Result<()> {
+    let rule = list(db)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(Error::NotFound("dispatch rule"))?;
+    let mut tx = db.writer.begin().await?;
+    db::rules::delete(&mut tx, id).await?;
+    let entry = crate::audit::Entry::operator(crate::audit::RULE_REMOVED, audited(&rule));
+    crate::audit::append_in_at(&mut tx, db.dialect, now, entry).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Removes a rule for a caller: only a rule whose area and center lie inside the caller's

@@ -358,11 +358,11 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 target_org: target,
                 automatic,
             };
-            gridsync_server::center::rules::add(&db, &rule, now).await?;
+            gridsync_server::center::rules::add_by_operator(&db, &rule, now).await?;
             println!("added rule {}", rule.id);
         }
         AdminCommand::RemoveRule { id } => {
-            gridsync_server::center::rules::remove(&db, &id).await?;
+            gridsync_server::center::rules::remove_by_operator(&db, &id, now).await?;
             println!("removed rule {id}");
         }
         AdminCommand::Orgs => org(&db, OrgCommand::List, now).await?,
