@@ -825,7 +825,7 @@ pub(crate) async fn hold_many(
 }
 
 /// A stored case that does not open.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug)]
 pub(crate) struct UnavailableCase {
     pub(crate) case_id: String,
     /// The error, for the operator (no personal data: a decoding error).
@@ -836,7 +836,7 @@ pub(crate) struct UnavailableCase {
 }
 
 /// A change waiting for its dependencies.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug)]
 pub(crate) struct ParkedChange {
     pub(crate) hash: String,
     pub(crate) case_id: String,

@@ -16,7 +16,27 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/quarantine", get(list))
 }
 
-pub(crate) use crate::db::cases::{ParkedChange, UnavailableCase};
+use crate::county_time::Stamp;
+
+/// A stored case that does not open.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct UnavailableCase {
+    case_id: String,
+    /// The error, for the operator (no personal data: a decoding error).
+    error: String,
+    found_at: Stamp,
+    last_seen_at: Stamp,
+}
+
+/// A change waiting for its dependencies.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ParkedChange {
+    hash: String,
+    case_id: String,
+    device_id: String,
+    /// When first parked; refused after seven days.
+    received_at: Stamp,
+}
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct Quarantine {
@@ -30,9 +50,26 @@ pub(crate) async fn list(
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Quarantine>, ApiError> {
     policy::require(&caller, Permission::ReadQuarantine)?;
-    let (unavailable_cases, parked_changes) = crate::db::cases::quarantine(&state.db).await?;
+    let (unavailable, parked) = crate::db::cases::quarantine(&state.db).await?;
+    let time = &state.county_time;
     Ok(Json(Quarantine {
-        unavailable_cases,
-        parked_changes,
+        unavailable_cases: unavailable
+            .into_iter()
+            .map(|u| UnavailableCase {
+                case_id: u.case_id,
+                error: u.error,
+                found_at: time.stamp(u.found_at),
+                last_seen_at: time.stamp(u.last_seen_at),
+            })
+            .collect(),
+        parked_changes: parked
+            .into_iter()
+            .map(|p| ParkedChange {
+                hash: p.hash,
+                case_id: p.case_id,
+                device_id: p.device_id,
+                received_at: time.stamp(p.received_at),
+            })
+            .collect(),
     }))
 }
