@@ -60,6 +60,7 @@ fn fixture() -> &'static Fixture {
                 jwt_secret: Some("fuzzing-secret-0123456789".into()),
                 demo: true,
                 scan_every: None,
+                time_zone: gridsync_server::county_time::DEFAULT_TIME_ZONE.into(),
             };
             let clock = Arc::new(ManualClock::new(Timestamp(NOW_MS)));
             let (state, _) = gridsync_server::open(&config, clock).await.expect("open");
@@ -289,7 +290,7 @@ async fn exchange(f: &Fixture, request: &SyncRequest) -> SyncResponse {
             Err(e) => panic!("case {id} does not load at the center before the push: {e}"),
         }
     }
-    let (response, _stats) = match gridsync_server::sync::sync(&f.state, &f.caller, request).await {
+    let (response, _stats) = match gridsync_server::sync::sync(&f.state, &f.state.ingest, &f.caller, request).await {
         Ok(done) => done,
         Err(e) => panic!("sync failed instead of refusing case by case: {e:?}"),
     };
