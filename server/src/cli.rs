@@ -114,6 +114,17 @@ pub(crate) struct ServeArgs {
     /// Seconds a kept-alive connection may sit without a request before it is closed.
     #[arg(long, env = "GRIDSYNC_IDLE_TIMEOUT", default_value_t = 75)]
     idle_timeout: u64,
+    /// Send the console's session cookie with `Secure` (named `__Host-gridsync_session`).
+    /// Set it whenever browsers reach the center over HTTPS (behind the TLS terminator);
+    /// the cookie is then never sent over plain HTTP.
+    #[arg(long, env = "GRIDSYNC_SECURE_COOKIES")]
+    secure_cookies: bool,
+    /// Minutes a console session may go unused before it ends.
+    #[arg(long, env = "GRIDSYNC_SESSION_IDLE_MINUTES", default_value_t = 30)]
+    session_idle_minutes: u64,
+    /// Hours a console session lasts at most, however busy.
+    #[arg(long, env = "GRIDSYNC_SESSION_HOURS", default_value_t = 12)]
+    session_hours: u64,
 }
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -155,6 +166,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         body: Duration::from_secs(args.body_timeout),
         body_min_rate: args.body_min_rate,
         idle: Duration::from_secs(args.idle_timeout),
+    };
+    limits.session = gridsync_server::SessionLimits {
+        idle: Duration::from_secs(args.session_idle_minutes.max(1) * 60),
+        absolute: Duration::from_secs(args.session_hours.max(1) * 3600),
+        secure_cookies: args.secure_cookies,
     };
     match bootstrap {
         Bootstrap::Demo => tracing::info!(

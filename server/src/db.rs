@@ -12,6 +12,7 @@ pub(crate) mod feed;
 pub(crate) mod limits;
 pub(crate) mod rules;
 pub(crate) mod scope;
+pub(crate) mod sessions;
 pub mod stats;
 pub(crate) mod tasks;
 pub(crate) mod warnings;

@@ -6,6 +6,7 @@ pub mod budget;
 pub(crate) mod case_view;
 pub(crate) mod cases;
 pub(crate) mod conn;
+pub(crate) mod console;
 pub(crate) mod devices;
 pub(crate) mod error;
 pub(crate) mod health;
@@ -14,6 +15,7 @@ pub(crate) mod openapi;
 pub(crate) mod orgs;
 pub(crate) mod quarantine;
 pub(crate) mod rules;
+pub mod session;
 pub mod state;
 pub(crate) mod stats;
 pub mod sync;
@@ -33,7 +35,7 @@ pub use state::AppState;
 pub use error::ApiError;
 
 /// Headers on every answer. An API, not a site: nothing may be framed, sniffed, embedded,
-/// cached or referred. HSTS is the TLS terminator's to send (this server speaks plain HTTP
+/// cached or referred (the console's pages set a Content-Security-Policy of their own). HSTS is the TLS terminator's to send (this server speaks plain HTTP
 /// behind it).
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("x-content-type-options", "nosniff"),
@@ -63,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(orgs::router())
         .merge(devices::router())
+        .merge(console::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Every body extractor (JSON) on every route; `/v1/sync` reads its own, larger one.
@@ -75,10 +78,17 @@ pub fn router(state: AppState) -> Router {
         // Error messages in the caller's language (codes unchanged).
         .layer(axum::middleware::from_fn(language::localize));
     for (name, value) in SECURITY_HEADERS {
-        router = router.layer(SetResponseHeaderLayer::overriding(
+        let (name, value) = (
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
-        ));
+        );
+        // The console's pages bring their own policy (`console::CONSOLE_CSP`); every other
+        // header is the same for all.
+        router = router.layer(if name == axum::http::header::CONTENT_SECURITY_POLICY {
+            SetResponseHeaderLayer::if_not_present(name, value)
+        } else {
+            SetResponseHeaderLayer::overriding(name, value)
+        });
     }
     // The request span names the method and the path only: query strings carry searches
     // (a party's name, phone or ID number) and must not reach the logs.

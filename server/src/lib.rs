@@ -36,7 +36,7 @@ use gridsync_core::workflow::{Role, TimeLimits};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub use error::{Error, Result};
-pub use http::state::{AppState, HttpLimits, LoginLimits, Timeouts};
+pub use http::state::{AppState, HttpLimits, LoginLimits, SessionLimits, Timeouts};
 pub use state::Center;
 
 /// How to start.

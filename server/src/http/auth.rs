@@ -38,6 +38,18 @@ pub(crate) struct LoginRequest {
     actor_ids: Vec<String>,
 }
 
+impl LoginRequest {
+    /// A browser's sign-in: no device of its own (a `web-…` pseudo-device is made).
+    pub(crate) fn web(username: String, password: String) -> LoginRequest {
+        LoginRequest {
+            username,
+            password,
+            device_id: None,
+            actor_ids: Vec::new(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefreshRequest {
@@ -82,6 +94,35 @@ pub(crate) async fn login(
     headers: HeaderMap,
     ApiJson(req): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, Response> {
+    let (user, device_id) = check_sign_in(&state, addr, &headers, req, Via::App).await?;
+    let family = uuid::Uuid::new_v4().simple().to_string();
+    Ok(Json(
+        issue(&state, user, device_id, &family)
+            .await
+            .map_err(IntoResponse::into_response)?,
+    ))
+}
+
+/// Where a sign-in comes from: the app (tokens) or the console (a session cookie).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    App,
+    Console,
+}
+
+/// A sign-in checked: throttled, the password verified, the account active, the device
+/// registered (a `web-…` pseudo-device without one), the app version kept and the
+/// sign-in audited (`SIGN_IN`, or `SIGN_IN_REFUSED` with the code). Returns the user and
+/// the device id. Through the console, a role without console work (a grid worker) is
+/// refused 403 `use_the_app` once the password is right.
+pub(crate) async fn check_sign_in(
+    state: &AppState,
+    addr: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    req: LoginRequest,
+    via: Via,
+) -> Result<(User, String), Response> {
+    let state = state.clone();
     let limits = state.limits_http.login;
     // Before the password is looked at: a slowed-down guesser costs no argon2, and the
     // answer is the same whether or not the account exists.
@@ -106,13 +147,13 @@ pub(crate) async fn login(
             return Err(limited.into_response());
         }
     };
-    match sign_in(&state, req).await {
-        Ok((user, answer)) => {
+    match sign_in(&state, req, via).await {
+        Ok((user, device_id)) => {
             attempt.succeeded();
-            if let Some(version) = app_version(&headers) {
+            if let Some(version) = app_version(headers) {
                 state
                     .db
-                    .set_app_version(&answer.device_id, &version)
+                    .set_app_version(&device_id, &version)
                     .await
                     .map_err(|e| ApiError::from(e).into_response())?;
             }
@@ -120,11 +161,11 @@ pub(crate) async fn login(
                 &state,
                 &user,
                 crate::audit::SIGN_IN,
-                serde_json::json!({ "device_id": answer.device_id }),
+                serde_json::json!({ "device_id": device_id }),
             )
             .await
             .map_err(IntoResponse::into_response)?;
-            Ok(Json(answer))
+            Ok((user, device_id))
         }
         Err(Refusal { error, user }) => {
             if error.code == "invalid_credentials" {
@@ -200,7 +241,7 @@ pub(crate) async fn audit_user(
     Ok(())
 }
 
-async fn sign_in(state: &AppState, req: LoginRequest) -> Result<(User, TokenResponse), Refusal> {
+async fn sign_in(state: &AppState, req: LoginRequest, via: Via) -> Result<(User, String), Refusal> {
     let invalid = || ApiError::unauthorized("invalid_credentials", "wrong username or password");
     let found = state.db.user_by_username(req.username.trim()).await?;
     // Verify even for unknown users, so timing does not tell which usernames exist.
@@ -227,6 +268,12 @@ async fn sign_in(state: &AppState, req: LoginRequest) -> Result<(User, TokenResp
     };
     if !user.active {
         return Err(refuse(account_disabled()));
+    }
+    if via == Via::Console && !has_console_work(user.role) {
+        return Err(refuse(ApiError::forbidden(
+            "use_the_app",
+            "grid workers work in the app, not in the console: sign in on your phone",
+        )));
     }
     let now = state.clock.now().0;
     let device_id = match req.device_id.as_deref().map(str::trim) {
@@ -259,9 +306,14 @@ async fn sign_in(state: &AppState, req: LoginRequest) -> Result<(User, TokenResp
             other => refuse(other.into()),
         })?;
     tracing::info!(user = %user.id, device = %device_id, "login");
-    let family = uuid::Uuid::new_v4().simple().to_string();
-    let answer = issue(state, user.clone(), device_id, &family).await?;
-    Ok((user, answer))
+    Ok((user, device_id))
+}
+
+/// Whether a role has work in the console: everyone but the grid worker (who records
+/// cases on the phone) and the center's own system role.
+pub(crate) fn has_console_work(role: gridsync_core::workflow::Role) -> bool {
+    use gridsync_core::workflow::Role;
+    !matches!(role, Role::GridWorker | Role::System)
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", description = "Anyone holding a refresh token may call it, for the device it was issued to: `device_id` is required (400 `device_id_required`); another device's id ends the token's whole session family (401 `device_mismatch`). A token used twice ends its family too (401 `refresh_reused`).", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input, `device_id_required`", body = crate::http::error::ErrorBody), (status = 401, description = "Unknown, expired, reused or revoked token; `device_mismatch`; `account_disabled`", body = crate::http::error::ErrorBody), (status = 403, description = "Device revoked (`device_revoked`)", body = crate::http::error::ErrorBody)))]
@@ -356,11 +408,7 @@ async fn issue(
     family: &str,
 ) -> Result<TokenResponse, ApiError> {
     let now = state.clock.now().0;
-    let org: Org = state
-        .db
-        .org(&user.org_id)
-        .await?
-        .ok_or(Error::NotFound("organisation"))?;
+    let info = user_info(state, &user).await?;
     let access_token = state.keys.issue(&user.id, &device_id, now / 1000);
     let refresh_token = auth::random_secret();
     state
@@ -381,15 +429,25 @@ async fn issue(
         refresh_token,
         refresh_expires_in: REFRESH_TTL_SECS,
         device_id,
-        user: UserInfo {
-            id: user.id,
-            username: user.username,
-            display_name: user.display_name,
-            role: user.role.as_code().to_owned(),
-            org_id: org.id,
-            org_name: org.name,
-            area_code: org.area_code,
-        },
+        user: info,
+    })
+}
+
+/// Who signed in, with their organisation's name and area.
+pub(crate) async fn user_info(state: &AppState, user: &User) -> Result<UserInfo, ApiError> {
+    let org: Org = state
+        .db
+        .org(&user.org_id)
+        .await?
+        .ok_or(Error::NotFound("organisation"))?;
+    Ok(UserInfo {
+        id: user.id.clone(),
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+        role: user.role.as_code().to_owned(),
+        org_id: org.id,
+        org_name: org.name,
+        area_code: org.area_code,
     })
 }
 
@@ -446,26 +504,32 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        AuthUser::from_headers(&parts.headers, state).await
+        AuthUser::from_headers(&parts.headers, &parts.method, state).await
     }
 }
 
 impl AuthUser {
-    /// Authenticates from the `Authorization` header (for handlers that must read their
-    /// body before answering, so a refusal never cuts off a client mid-upload).
+    /// Authenticates from the `Authorization` header, or else from the console's session
+    /// cookie (for handlers that must read their body before answering, so a refusal never
+    /// cuts off a client mid-upload). With the cookie, an unsafe `method` needs the
+    /// session's CSRF token in `X-CSRF-Token` (403 `csrf_failed`).
     pub(crate) async fn from_headers(
         headers: &axum::http::HeaderMap,
+        method: &axum::http::Method,
         state: &AppState,
     ) -> Result<Self, ApiError> {
-        let header = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "missing_token",
-                    "an Authorization: Bearer token is required",
-                )
-            })?;
+        let Some(header) = headers.get(axum::http::header::AUTHORIZATION) else {
+            if let Some(secret) = state.limits_http.session.secret(headers) {
+                return Self::from_session(secret, headers, method, state).await;
+            }
+            return Err(ApiError::unauthorized(
+                "missing_token",
+                "an Authorization: Bearer token is required",
+            ));
+        };
+        let header = header
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("invalid_token", "expected a Bearer token"))?;
         let token = header
             .strip_prefix("Bearer ")
             .ok_or_else(|| ApiError::unauthorized("invalid_token", "expected a Bearer token"))?;
@@ -493,6 +557,35 @@ impl AuthUser {
                 "the access token names no known device",
             ));
         };
+        Self::of_principal(principal, claims.dev, headers, state).await
+    }
+
+    /// A console session: live (not ended, within the idle and absolute limits), CSRF
+    /// checked for unsafe methods, its pseudo-device not revoked, its user active.
+    async fn from_session(
+        secret: &str,
+        headers: &axum::http::HeaderMap,
+        method: &axum::http::Method,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
+        let (session, principal) = live_session(state, secret).await?;
+        if super::session::is_unsafe(method)
+            && !super::session::csrf_matches(headers, &session.csrf_token)
+        {
+            return Err(ApiError::forbidden(
+                "csrf_failed",
+                "the X-CSRF-Token header is missing or wrong; reload the page",
+            ));
+        }
+        Self::of_principal(principal, session.device_id, headers, state).await
+    }
+
+    async fn of_principal(
+        principal: crate::db::accounts::Principal,
+        device_id: String,
+        headers: &axum::http::HeaderMap,
+        state: &AppState,
+    ) -> Result<Self, ApiError> {
         if principal.revoked {
             return Err(device_revoked());
         }
@@ -504,15 +597,57 @@ impl AuthUser {
         if let Some(version) = app_version(headers)
             && principal.app_version.as_deref() != Some(version.as_str())
         {
-            state.db.set_app_version(&claims.dev, &version).await?;
+            state.db.set_app_version(&device_id, &version).await?;
         }
         Ok(AuthUser(Caller {
             user: principal.user,
             org: principal.org,
-            device_id: claims.dev,
+            device_id,
             former_org: None,
         }))
     }
+}
+
+/// The console session a cookie's secret names, if it is live (not ended, used within the
+/// idle limit, before its absolute end), with its user and device as they are now; marks it
+/// used. 401 `session_expired` otherwise.
+pub(crate) async fn live_session(
+    state: &AppState,
+    secret: &str,
+) -> Result<
+    (
+        crate::db::sessions::WebSession,
+        crate::db::accounts::Principal,
+    ),
+    ApiError,
+> {
+    let expired = || {
+        ApiError::unauthorized(
+            "session_expired",
+            "the console session has ended; sign in again",
+        )
+    };
+    let now = state.clock.now().0;
+    let hash = auth::token_hash(secret);
+    let Some(session) = state.db.web_session(&hash).await? else {
+        return Err(expired());
+    };
+    let idle = i64::try_from(state.limits_http.session.idle.as_millis()).unwrap_or(i64::MAX);
+    if session.ended_at.is_some()
+        || now >= session.expires_at
+        || now.saturating_sub(session.last_seen_at) >= idle
+    {
+        return Err(expired());
+    }
+    let Some(principal) = state
+        .db
+        .principal(&session.user_id, &session.device_id)
+        .await?
+    else {
+        return Err(expired());
+    };
+    state.db.touch_web_session(&hash, now).await?;
+    Ok((session, principal))
 }
 
 #[cfg(test)]

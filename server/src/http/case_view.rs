@@ -200,8 +200,10 @@ impl CaseView {
     }
 }
 
-/// An organisation a dispatch names.
+/// An organisation a dispatch names. Its schema is `AssignedOrg`: `OrgView` is the tree's
+/// (`http/orgs.rs`), and two schemas of one name would leave one of them described wrongly.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AssignedOrg)]
 pub(crate) struct OrgView {
     pub(crate) id: String,
     pub(crate) name: String,

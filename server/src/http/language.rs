@@ -73,6 +73,9 @@ pub fn zh(code: &str, status: u16) -> &'static str {
         "weak_password" => "密码太弱：至少 12 个字符",
         "wrong_password" => "原密码错误",
         "old_password_required" => "修改自己的密码需要提供原密码",
+        "session_expired" => "登录已过期，请重新登录",
+        "csrf_failed" => "页面校验失败，请刷新页面后重试",
+        "use_the_app" => "网格员请使用手机应用，控制台不对网格员开放",
         // Permission and scope.
         "not_permitted" => "您的角色无权进行此操作",
         "personal_data_forbidden" => "您无权查看当事人个人信息",

@@ -8,8 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::state::AppState;
 use super::{
-    audit, auth, cases, devices, health, orgs, quarantine, rules, stats, sync, tasks, users,
-    warnings,
+    audit, auth, cases, console, devices, health, orgs, quarantine, rules, stats, sync, tasks,
+    users, warnings,
 };
 
 #[derive(OpenApi)]
@@ -21,6 +21,7 @@ use super::{
     ),
     paths(
         auth::login, auth::refresh, auth::logout,
+        console::create_session, console::current_session, console::end_session,
         sync::sync,
         cases::list, cases::intake, cases::detail, cases::act, cases::confirm_suggestion,
         cases::add_note, cases::correct, cases::installment_paid, cases::resolve_conflict,

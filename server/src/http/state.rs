@@ -15,6 +15,7 @@ use crate::auth::Keys;
 use crate::ingest::Ingest;
 use crate::state::Center;
 
+pub use super::session::SessionLimits;
 pub use super::throttle::LoginLimits;
 
 /// Shared by every request; cheap to clone.
@@ -65,6 +66,8 @@ pub struct HttpLimits {
     pub login: LoginLimits,
     /// How long a client may take to send its request, and keep an idle connection.
     pub timeouts: Timeouts,
+    /// Console sessions: idle and absolute limits, `Secure` cookies.
+    pub session: SessionLimits,
 }
 
 impl Default for HttpLimits {
@@ -75,6 +78,7 @@ impl Default for HttpLimits {
             json_body_bytes: 256 << 10,
             login: LoginLimits::default(),
             timeouts: Timeouts::default(),
+            session: SessionLimits::default(),
         }
     }
 }

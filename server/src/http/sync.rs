@@ -39,7 +39,7 @@ pub(crate) async fn sync(
     let started = Instant::now();
     // Who is asking, from the headers alone (the token names the device, which must be live):
     // a body from nobody is never read, so strangers cannot make the server buffer.
-    let caller = match AuthUser::from_headers(&headers, &state).await {
+    let caller = match AuthUser::from_headers(&headers, &axum::http::Method::POST, &state).await {
         Ok(AuthUser(caller)) => caller,
         Err(e) => return Ok(unread(body, e.into_response())),
     };

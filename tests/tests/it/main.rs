@@ -15,6 +15,7 @@ mod center_policy;
 mod chaos;
 mod conflict;
 mod connections;
+mod console;
 mod dispatch;
 mod forge;
 mod hardening;

@@ -14,6 +14,9 @@ const ROUTES: &[&str] = &[
     "/v1/auth/login",
     "/v1/auth/logout",
     "/v1/auth/refresh",
+    // The console's sign-in; its pages (`/`, `/console/...`) are not API operations and
+    // are not in the document.
+    "/v1/auth/session",
     "/v1/cases",
     "/v1/cases.csv",
     "/v1/cases/{id}",

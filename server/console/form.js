@@ -1,0 +1,106 @@
+// A form generated from an action's request schema in /v1/openapi.json: enums as selects,
+// booleans as yes/no, numbers, strings as inputs or text areas, nested objects as fieldsets,
+// dispatch targets as organisation ids. The console knows no payload by heart.
+import { h } from './dom.js';
+import { t } from './i18n.js';
+
+const LONG = /note|reason|outcome|opinion|terms|summary|text/;
+
+function resolve(spec, schema) {
+  let s = schema;
+  for (let i = 0; s && s.$ref && i < 10; i++) s = spec.components.schemas[s.$ref.split('/').pop()];
+  return s || {};
+}
+
+/** The payload's schema of a step (`#/components/schemas/Step_DISPATCH`). */
+export function payloadSchema(spec, ref) {
+  const step = resolve(spec, { $ref: ref });
+  return resolve(spec, (step.properties || {}).payload || {});
+}
+
+/** `{nullable, schema}` of a property: `oneOf [null, X]` and `type: [T, null]` unwrapped. */
+function unwrap(spec, prop) {
+  if (prop.oneOf) {
+    const other = prop.oneOf.find((p) => p.type !== 'null');
+    return { nullable: true, schema: resolve(spec, other || {}) };
+  }
+  const s = resolve(spec, prop);
+  if (Array.isArray(s.type)) {
+    const types = s.type.filter((x) => x !== 'null');
+    return { nullable: s.type.includes('null'), schema: { ...s, type: types[0], enum: s.enum && s.enum.filter((e) => e !== null) } };
+  }
+  return { nullable: false, schema: s };
+}
+
+const fieldLabel = (name) => { const l = t(`f_${name}`); return l === `f_${name}` ? name : l; };
+
+/**
+ * Builds the fields of `schema` into `parent`; returns a function reading the value back
+ * (undefined when left empty), or throwing a message.
+ */
+export function build(spec, schema, parent, prefix, initial = {}) {
+  const readers = [];
+  const required = new Set(schema.required || []);
+  for (const [name, raw] of Object.entries(schema.properties || {})) {
+    const { schema: s } = unwrap(spec, raw);
+    const id = `${prefix}-${name}`;
+    const must = required.has(name);
+    const caption = h('label', { for: id }, fieldLabel(name), must ? ' *' : '');
+    if (s.type === 'object' || s.properties) {
+      const fs = h('fieldset', { id }, h('legend', {}, fieldLabel(name)));
+      const read = build(spec, s, fs, id);
+      parent.append(fs);
+      readers.push([name, read]);
+      continue;
+    }
+    let input;
+    let read;
+    if (s.enum) {
+      input = h('select', { id, name, required: must },
+        must ? null : h('option', { value: '' }, '—'),
+        s.enum.map((v) => h('option', { value: v }, v)));
+      read = () => input.value || undefined;
+    } else if (s.type === 'boolean') {
+      input = h('select', { id, name, required: must },
+        h('option', { value: '' }, '—'), h('option', { value: 'true' }, t('yes')), h('option', { value: 'false' }, t('no')));
+      read = () => (input.value === '' ? undefined : input.value === 'true');
+    } else if (s.type === 'integer' || s.type === 'number') {
+      input = h('input', { id, name, type: 'number', required: must, min: s.minimum });
+      read = () => (input.value === '' ? undefined : Number(input.value));
+    } else if (s.type === 'array' && resolve(spec, s.items || {}).properties && resolve(spec, s.items).properties.id
+      && Object.keys(resolve(spec, s.items).required || []).length <= 1 && name === 'to') {
+      // Dispatch targets: organisation ids, the lead first.
+      input = h('input', { id, name, required: must, placeholder: t('targetsHint'), value: initial[name] || '' });
+      read = () => {
+        const ids = input.value.split(/[,，\s]+/).filter(Boolean);
+        return ids.length ? ids.map((x) => ({ id: x })) : undefined;
+      };
+    } else if (s.type === 'array') {
+      input = h('textarea', { id, name, rows: 3, placeholder: t('json') });
+      read = () => {
+        if (!input.value.trim()) return undefined;
+        try { return JSON.parse(input.value); } catch { throw `${fieldLabel(name)}: JSON`; }
+      };
+    } else if (s.format === 'date-time' || (raw.$ref || '').endsWith('/Stamp')) {
+      input = h('input', { id, name, type: 'datetime-local', required: must });
+      read = () => (input.value ? `${input.value}:00${initial.offset || '+08:00'}` : undefined);
+    } else if (LONG.test(name)) {
+      input = h('textarea', { id, name, rows: 3, required: must }, initial[name] || '');
+      read = () => input.value.trim() || undefined;
+    } else {
+      input = h('input', { id, name, required: must, value: initial[name] || '' });
+      read = () => input.value.trim() || undefined;
+    }
+    if (s.description) input.setAttribute('title', s.description);
+    parent.append(h('div', { class: 'field' }, caption, input));
+    readers.push([name, read]);
+  }
+  return () => {
+    const out = {};
+    for (const [name, read] of readers) {
+      const v = read();
+      if (v !== undefined && !(typeof v === 'object' && !Array.isArray(v) && !Object.keys(v).length)) out[name] = v;
+    }
+    return Object.keys(out).length ? out : undefined;
+  };
+}
