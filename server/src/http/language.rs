@@ -205,6 +205,7 @@ mod tests {
     #[test]
     fn accept_language_picks_the_preferred_of_chinese_and_english() {
         use Language::*;
+        let long = "x,".repeat(10_000);
         let cases = [
             (None, English),
             (Some(""), English),
@@ -215,6 +216,8 @@ mod tests {
             (Some("fr-FR,zh-TW;q=0.7"), Chinese),
             (Some("fr-FR"), English),
             (Some("ZH-cn"), Chinese),
+            (Some(";;,q=,zh;q=abc"), Chinese),
+            (Some(long.as_str()), English),
         ];
         for (header, want) in cases {
             assert_eq!(Language::from_accept_language(header), want, "{header:?}");

@@ -396,6 +396,14 @@ impl CaseDoc {
                 i.id = new_item_id();
             }
         }
+        // The bound the center's judge puts on a pushed event: a step that would be refused
+        // there is refused here, on the phone and at the center alike.
+        if action.payload_json().len() > crate::case::MAX_PAYLOAD_BYTES {
+            return Err(Error::invalid(
+                "payload",
+                format!("at most {} bytes", crate::case::MAX_PAYLOAD_BYTES),
+            ));
+        }
         let id = new_item_id();
         self.append_event(&Event::new(id.as_str(), by, at, &action))?;
         self.commit(action.kind().as_code(), at);

@@ -243,6 +243,25 @@ fn refusals_name_the_kinds_and_the_fields() {
     let (status, body) = post(json!({"kind": "ACCEPT", "payload": {"tier": "PROVINCE"}}));
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("tier"), "{body}");
+
+    // Huge values: a reason past the event bound is refused and the case is unchanged.
+    let (_, before) = town.get(&format!("/v1/cases/{case}"));
+    let (status, body) =
+        post(json!({"kind": "RETURN", "payload": {"reason": "理".repeat(20_000)}}));
+    assert_eq!(status, 400, "{body}");
+    let (_, after) = town.get(&format!("/v1/cases/{case}"));
+    assert_eq!(before["state"]["timeline"], after["state"]["timeline"]);
+    // Wrong types: named, refused.
+    let (status, body) = post(json!({"kind": "SUPERVISE", "payload": {"level": 5}}));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_action")),
+        "{body}"
+    );
+    assert!(
+        body["message"].as_str().unwrap().contains("level"),
+        "{body}"
+    );
 }
 
 #[test]
@@ -270,6 +289,12 @@ fn a_case_is_found_by_its_number_and_the_list_carries_full_ids() {
     // A number of another county's day, or nobody's: 404 like an unknown id.
     let (status, _) = town.get("/v1/cases/330182-20000101-000001");
     assert_eq!(status, 404);
+    // By number from outside its scope: 404 too, for another organisation's handler.
+    let (status, _) = Staff::login(&server, "liu.labour").get(&format!("/v1/cases/{case_no}"));
+    assert_eq!(
+        status, 404,
+        "the labour bureau was not dispatched this case"
+    );
 
     let (_, list) = town.get("/v1/cases");
     let ids: Vec<&str> = list["items"]

@@ -144,6 +144,15 @@ fn actions_and_unmasked_reads_are_chained_and_tampering_shows() {
     assert!(items(&later).is_empty());
     let (_, since) = wu.get(&format!("/v1/audit?from={}", stamp(at)));
     assert!(!items(&since).is_empty());
+    // A time that is not RFC 3339 (epoch milliseconds, markup): refused, not guessed.
+    for bad in ["1795000000000", "%3Cscript%3E", "2026-12-05"] {
+        let (status, body) = wu.get(&format!("/v1/audit?from={bad}"));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{bad}: {body}"
+        );
+    }
     let (_, page) = wu.get(&format!("/v1/audit?limit={}", total - 1));
     assert_eq!(items(&page).len() as i64, total - 1);
     let next = page["next"].as_i64().unwrap();
