@@ -210,23 +210,8 @@ pub async fn take_step(
     payload: serde_json::Value,
 ) -> Result<(CaseId, String, CaseDoc), Refusal> {
     let (id, _) = find_in_scope(center, caller, id).await?;
-    if kind == EventKind::Accept.as_code()
-        && payload
-            .as_object()
-            .is_some_and(|p| p.contains_key("case_no"))
-    {
-        return Err(Refusal::invalid(
-            "invalid_action",
-            "case_no",
-            "ACCEPT payload: the center assigns the case number; leave case_no out",
-        ));
-    }
-    let Some(known) = EventKind::from_code(kind) else {
-        return Err(super::steps::read(kind, payload)
-            .err()
-            .unwrap_or_else(|| Refusal::invalid("invalid_action", "kind", "unknown action kind")));
-    };
-    let kind = known;
+    let kind = super::steps::kind_of(kind)?;
+    super::steps::refuse_case_no(kind, &payload)?;
     if !may_author(caller.user.role, kind) {
         return Err(gridsync_core::Error::NotPermitted {
             role: caller.user.role,
@@ -234,7 +219,7 @@ pub async fn take_step(
         }
         .into());
     }
-    let (_, step) = super::steps::read(kind.as_code(), payload)?;
+    let step = super::steps::payload_of(kind, payload)?;
     let (mut action, tier_given) = step.into_action(caller.org.tier);
     if kind != EventKind::Accept {
         action.validate().map_err(|message| {

@@ -13,7 +13,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa::openapi::schema::Schema;
 
-use super::steps::codes_schema;
+use super::steps::{
+    category_schema, difficulty_schema, id_type_schema, party_role_schema, risk_flag_schema,
+    risk_level_schema, sex_schema, source_schema,
+};
 use crate::caller::Caller;
 use crate::county_time::Stamp;
 use crate::db::{self, cases::Projection};
@@ -210,29 +213,11 @@ impl From<IntakeBody> for NewCase {
     }
 }
 
-macro_rules! code_schema {
-    ($name:ident, $ty:ty) => {
-        fn $name() -> Schema {
-            codes_schema(<$ty>::ALL.iter().map(|c| c.as_code()), false)
-        }
-    };
-}
-code_schema!(source_schema, Source);
-code_schema!(category_schema, Category);
-code_schema!(risk_level_schema, RiskLevel);
-code_schema!(difficulty_schema, Difficulty);
-code_schema!(party_role_schema, PartyRole);
-code_schema!(id_type_schema, IdDocType);
-code_schema!(sex_schema, Sex);
-
 fn risk_flags_schema() -> Schema {
     use utoipa::openapi::schema::ArrayBuilder;
     Schema::Array(
         ArrayBuilder::new()
-            .items(utoipa::openapi::RefOr::T(codes_schema(
-                RiskFlag::ALL.iter().map(|c| c.as_code()),
-                false,
-            )))
+            .items(utoipa::openapi::RefOr::T(risk_flag_schema()))
             .build(),
     )
 }

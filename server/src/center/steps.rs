@@ -365,37 +365,73 @@ fn tier_schema() -> Schema {
     codes_schema(Tier::ALL.iter().map(|t| t.as_code()), true)
 }
 
-fn tier_required_schema() -> Schema {
-    codes_schema(Tier::ALL.iter().map(|t| t.as_code()), false)
-}
-
-fn agreement_form_schema() -> Schema {
-    codes_schema(AgreementForm::ALL.iter().map(|t| t.as_code()), false)
-}
-
 fn follow_up_method_schema() -> Schema {
     // `FollowUpMethod` is a plain serde enum; its codes, for the schema.
     codes_schema(["PHONE", "VISIT", "SMS"], false)
 }
 
-fn supervision_level_schema() -> Schema {
-    codes_schema(SupervisionLevel::ALL.iter().map(|t| t.as_code()), false)
+/// The string schema of each coded value the API takes (every value `ALL` lists).
+macro_rules! code_schemas {
+    ($($name:ident: $ty:ty),* $(,)?) => {
+        $(
+            pub(crate) fn $name() -> Schema {
+                codes_schema(<$ty>::ALL.iter().map(|c| c.as_code()), false)
+            }
+        )*
+    };
 }
+code_schemas!(
+    tier_required_schema: Tier,
+    agreement_form_schema: AgreementForm,
+    supervision_level_schema: SupervisionLevel,
+    source_schema: gridsync_core::case::Source,
+    category_schema: gridsync_core::case::Category,
+    risk_level_schema: gridsync_core::case::RiskLevel,
+    risk_flag_schema: gridsync_core::case::RiskFlag,
+    difficulty_schema: gridsync_core::case::Difficulty,
+    party_role_schema: gridsync_core::case::PartyRole,
+    id_type_schema: gridsync_core::case::IdDocType,
+    sex_schema: gridsync_core::case::Sex,
+);
 
-/// Reads a step: `kind` first (400 `invalid_action` listing the kinds when unknown), then
-/// its payload (400 naming the field). `payload` may be left out for kinds without data.
-pub fn read(kind: &str, payload: serde_json::Value) -> Result<(EventKind, Step), Refusal> {
-    let Some(known) = EventKind::from_code(kind) else {
+/// A step's kind by its code; 400 `invalid_action` listing the kinds when unknown.
+pub fn kind_of(code: &str) -> Result<EventKind, Refusal> {
+    EventKind::from_code(code).ok_or_else(|| {
         let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_code()).collect();
-        return Err(Refusal::invalid(
+        Refusal::invalid(
             "invalid_action",
             "kind",
             format!(
-                "unknown action kind {kind:?}; the kinds are {}",
+                "unknown action kind {code:?}; the kinds are {}",
                 kinds.join(", ")
             ),
+        )
+    })
+}
+
+/// The center numbers its own accepts: an ACCEPT naming a `case_no` is refused with a
+/// message saying so (not only as an unknown field).
+pub fn refuse_case_no(kind: EventKind, payload: &serde_json::Value) -> Result<(), Refusal> {
+    if kind == EventKind::Accept && payload.get("case_no").is_some() {
+        return Err(Refusal::invalid(
+            "invalid_action",
+            "case_no",
+            "ACCEPT payload: the center assigns the case number; leave case_no out",
         ));
-    };
+    }
+    Ok(())
+}
+
+/// Reads a step: `kind` first ([`kind_of`]), then its payload ([`payload_of`]).
+pub fn read(kind: &str, payload: serde_json::Value) -> Result<(EventKind, Step), Refusal> {
+    let known = kind_of(kind)?;
+    refuse_case_no(known, &payload)?;
+    Ok((known, payload_of(known, payload)?))
+}
+
+/// A step's payload read for its kind, every refusal a 400 naming the field. `payload` may
+/// be left out (`null`) for kinds without data.
+pub fn payload_of(known: EventKind, payload: serde_json::Value) -> Result<Step, Refusal> {
     let payload = match payload {
         serde_json::Value::Null => json!({}),
         v => v,
@@ -429,7 +465,7 @@ pub fn read(kind: &str, payload: serde_json::Value) -> Result<(EventKind, Step),
             format!("{known} payload: {message}"),
         )
     })?;
-    Ok((known, step))
+    Ok(step)
 }
 
 impl Step {

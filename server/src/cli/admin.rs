@@ -31,45 +31,12 @@ enum AdminCommand {
     /// Devices: list (last sync, app version), revoke.
     #[command(subcommand)]
     Device(DeviceCommand),
-    /// Create an organisation (center, department, village, mediation room).
+    /// Create an organisation (older spelling of `org create`).
     #[command(hide = true)]
-    CreateOrg {
-        /// Stable id, e.g. `330182-labour`.
-        id: String,
-        /// Display name, e.g. 县人社局劳动保障监察大队.
-        name: String,
-        /// CENTER, DEPARTMENT, VILLAGE or MEDIATION_ROOM.
-        #[arg(long)]
-        kind: String,
-        /// VILLAGE, TOWNSHIP or COUNTY.
-        #[arg(long)]
-        tier: Tier,
-        /// 12-digit statistical division code of the area it serves.
-        #[arg(long)]
-        area_code: String,
-        /// Parent organisation id.
-        #[arg(long)]
-        parent: Option<String>,
-        /// Area-code prefix of the cases it sees (omit for departments, which see only
-        /// cases dispatched to them).
-        #[arg(long)]
-        scope_prefix: Option<String>,
-    },
-    /// Create a user. The password is generated and printed once unless given.
+    CreateOrg(NewOrg),
+    /// Create a user (older spelling of `user create`).
     #[command(hide = true)]
-    CreateUser {
-        username: String,
-        /// GRID_WORKER, VILLAGE_MEDIATOR, DISPATCHER, DEPARTMENT_HANDLER, SUPERVISOR, ADMIN.
-        #[arg(long)]
-        role: Role,
-        /// Organisation id.
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        display_name: Option<String>,
-        #[arg(long, env = "GRIDSYNC_NEW_PASSWORD", hide_env_values = true)]
-        password: Option<String>,
-    },
+    CreateUser(NewUser),
     /// Move a user to another organisation; their phones' scope follows at the next sync.
     #[command(hide = true)]
     MoveUser { username: String, org: String },
@@ -136,28 +103,7 @@ enum OrgCommand {
     /// The tree, depth first: id, kind, tier, area code, scope prefix, name.
     List,
     /// Create an organisation: under a center (`--parent`), inside its area.
-    Create {
-        /// Stable id, e.g. `330182-labour`.
-        id: String,
-        /// Display name, e.g. 县人社局劳动保障监察大队.
-        name: String,
-        /// CENTER, DEPARTMENT, VILLAGE or MEDIATION_ROOM.
-        #[arg(long)]
-        kind: String,
-        /// VILLAGE, TOWNSHIP or COUNTY (default: a village's VILLAGE, else the parent's).
-        #[arg(long)]
-        tier: Option<Tier>,
-        /// 12-digit statistical division code of the area it serves.
-        #[arg(long)]
-        area_code: String,
-        /// Parent organisation id (omit only for a new top of the tree).
-        #[arg(long)]
-        parent: Option<String>,
-        /// Area-code prefix of the cases it sees (default by kind and tier; departments
-        /// and mediation rooms see only cases dispatched to them).
-        #[arg(long)]
-        scope_prefix: Option<String>,
-    },
+    Create(NewOrg),
     /// Rename an organisation.
     Rename { id: String, name: String },
     /// Move an organisation under another center, optionally with a new area; the phones of
@@ -173,6 +119,48 @@ enum OrgCommand {
     },
 }
 
+/// A new organisation (`org create`, and the older `create-org`).
+#[derive(Debug, clap::Args)]
+struct NewOrg {
+    /// Stable id, e.g. `330182-labour`.
+    id: String,
+    /// Display name, e.g. 县人社局劳动保障监察大队.
+    name: String,
+    /// CENTER, DEPARTMENT, VILLAGE or MEDIATION_ROOM.
+    #[arg(long)]
+    kind: String,
+    /// VILLAGE, TOWNSHIP or COUNTY (default: a village's VILLAGE, else the parent's).
+    #[arg(long)]
+    tier: Option<Tier>,
+    /// 12-digit statistical division code of the area it serves.
+    #[arg(long)]
+    area_code: String,
+    /// Parent organisation id (omit only for a new top of the tree).
+    #[arg(long)]
+    parent: Option<String>,
+    /// Area-code prefix of the cases it sees (default by kind and tier; departments
+    /// and mediation rooms see only cases dispatched to them).
+    #[arg(long)]
+    scope_prefix: Option<String>,
+}
+
+/// A new user (`user create`, and the older `create-user`).
+#[derive(Debug, clap::Args)]
+struct NewUser {
+    username: String,
+    /// GRID_WORKER, VILLAGE_MEDIATOR, DISPATCHER, DEPARTMENT_HANDLER, SUPERVISOR, ADMIN
+    /// (it must fit the organisation's kind).
+    #[arg(long)]
+    role: Role,
+    /// Organisation id.
+    #[arg(long)]
+    org: String,
+    #[arg(long)]
+    display_name: Option<String>,
+    #[arg(long, env = "GRIDSYNC_NEW_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 enum UserCommand {
     /// Users (of one organisation and below, with `--org`): username, role, org, state.
@@ -181,20 +169,7 @@ enum UserCommand {
         org: Option<String>,
     },
     /// Create a user. The password is generated and printed once unless given.
-    Create {
-        username: String,
-        /// GRID_WORKER, VILLAGE_MEDIATOR, DISPATCHER, DEPARTMENT_HANDLER, SUPERVISOR, ADMIN
-        /// (it must fit the organisation's kind).
-        #[arg(long)]
-        role: Role,
-        /// Organisation id.
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        display_name: Option<String>,
-        #[arg(long, env = "GRIDSYNC_NEW_PASSWORD", hide_env_values = true)]
-        password: Option<String>,
-    },
+    Create(NewUser),
     /// Change a user's role and/or organisation; their phones follow at the next sync.
     Assign {
         username: String,
@@ -230,42 +205,8 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Org(command) => org(&db, command, now).await?,
         AdminCommand::User(command) => user(&db, command, now).await?,
         AdminCommand::Device(command) => device(&db, command, now).await?,
-        AdminCommand::CreateOrg {
-            id,
-            name,
-            kind,
-            tier,
-            area_code,
-            parent,
-            scope_prefix,
-        } => {
-            let command = OrgCommand::Create {
-                id,
-                name,
-                kind,
-                tier: Some(tier),
-                area_code,
-                parent,
-                scope_prefix,
-            };
-            org(&db, command, now).await?;
-        }
-        AdminCommand::CreateUser {
-            username,
-            role,
-            org,
-            display_name,
-            password,
-        } => {
-            let command = UserCommand::Create {
-                username,
-                role,
-                org,
-                display_name,
-                password,
-            };
-            user(&db, command, now).await?;
-        }
+        AdminCommand::CreateOrg(new) => org(&db, OrgCommand::Create(new), now).await?,
+        AdminCommand::CreateUser(new) => user(&db, UserCommand::Create(new), now).await?,
         AdminCommand::MoveUser { username, org } => {
             let command = UserCommand::Assign {
                 username,
@@ -389,7 +330,7 @@ async fn org(db: &Db, command: OrgCommand, now: i64) -> anyhow::Result<()> {
                 show(&o, depth);
             }
         }
-        OrgCommand::Create {
+        OrgCommand::Create(NewOrg {
             id,
             name,
             kind,
@@ -397,7 +338,7 @@ async fn org(db: &Db, command: OrgCommand, now: i64) -> anyhow::Result<()> {
             area_code,
             parent,
             scope_prefix,
-        } => {
+        }) => {
             let new = admin::orgs::NewOrg {
                 id: Some(id),
                 parent_id: parent,
@@ -454,13 +395,13 @@ async fn user(db: &Db, command: UserCommand, now: i64) -> anyhow::Result<()> {
                 );
             }
         }
-        UserCommand::Create {
+        UserCommand::Create(NewUser {
             username,
             role,
             org,
             display_name,
             password,
-        } => {
+        }) => {
             let new = admin::users::NewUser {
                 username,
                 display_name,
