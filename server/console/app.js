@@ -6,11 +6,52 @@ import { t, label, lang, setLang, useUser } from './i18n.js';
 import { tasksPage } from './tasks.js';
 import { casesPage } from './cases.js';
 import { casePage } from './case.js';
+import { intakePage } from './intake.js';
+import { warningsPage } from './warnings.js';
+import { statsPage } from './stats.js';
+import { adminPage } from './admin.js';
+import { agreementPage } from './agreement.js';
+import { startLive, stopLive } from './live.js';
+
+// The left navigation: a page shows for a user whose permissions (from the session, the
+// server's policy table) open its API; the server still judges every request.
+const NAV = [
+  { href: '/console/tasks', key: 'navTasks', needs: 'ReadTasks' },
+  { href: '/console/intake', key: 'navIntake', needs: 'Intake' },
+  { href: '/console/cases', key: 'navCases', needs: 'ReadCases' },
+  { href: '/console/warnings', key: 'navWarnings', needs: 'ReadWarnings' },
+  { href: '/console/stats', key: 'navStats', needs: 'ReadStatistics' },
+  { href: '/console/admin', key: 'navAdmin', needs: ['ManageOrgs', 'ReadAudit', 'ManageDispatchRules', 'ManageTimeLimits'] },
+];
+
+// Pages by path, first match wins; `m` is the match (case id and the like).
+const ROUTES = [
+  [/^\/console\/cases\/([^/]+)\/agreement$/, (main, m) => agreementPage(main, decodeURIComponent(m[1]), session)],
+  [/^\/console\/cases\/([^/]+)$/, (main, m) => casePage(main, decodeURIComponent(m[1]), session)],
+  [/^\/console\/cases$/, (main) => casesPage(main, session)],
+  [/^\/console\/intake$/, (main) => intakePage(main, session)],
+  [/^\/console\/warnings$/, (main) => warningsPage(main, session)],
+  [/^\/console\/stats$/, (main) => statsPage(main, session)],
+  [/^\/console\/admin(?:\/([a-z-]+))?$/, (main, m) => adminPage(main, m[1] || '', session)],
+  [/^\/console\/tasks$/, (main) => tasksPage(main, session)],
+];
+
+/** Whether the signed-in user holds `needs` (a permission name, or any of a list). */
+export function may(needs) {
+  const held = (session && session.user.permissions) || [];
+  return [].concat(needs).some((p) => held.includes(p));
+}
+
+/** The first page the user may open. */
+function home() {
+  const first = NAV.find((n) => may(n.needs));
+  return first ? first.href : '/console/tasks';
+}
 
 const root = document.getElementById('app');
 let session = null;
 
-whenSignedOut(() => { session = null; setCsrf(null); go('/console/signin'); });
+whenSignedOut(() => { session = null; setCsrf(null); stopLive(); go('/console/signin'); });
 
 document.addEventListener('click', (e) => {
   const a = e.target.closest && e.target.closest('a[data-link]');
@@ -43,14 +84,17 @@ function route() {
     return signIn();
   }
   if (path === '/console/signin' || path === '/console/' || path === '/console') {
-    history.replaceState(null, '', '/console/tasks');
+    history.replaceState(null, '', home());
     return route();
   }
+  startLive(session);
   const main = layout(path);
-  const m = path.match(/^\/console\/cases\/([^/]+)$/);
-  if (m) return casePage(main, decodeURIComponent(m[1]), session);
-  if (path === '/console/cases') return casesPage(main, session);
-  return tasksPage(main, session);
+  for (const [pattern, page] of ROUTES) {
+    const m = path.match(pattern);
+    if (m) return page(main, m);
+  }
+  history.replaceState(null, '', home());
+  return route();
 }
 
 function langButton() {
@@ -62,7 +106,6 @@ function langButton() {
 
 function layout(path) {
   const u = session.user;
-  const nav = [['/console/tasks', 'navTasks'], ['/console/cases', 'navCases']];
   const main = h('main', { id: 'main', tabindex: '-1' });
   document.title = t('system');
   fill(root,
@@ -75,11 +118,12 @@ function layout(path) {
       langButton(),
       h('button', { type: 'button', id: 'sign-out', onclick: signOut }, t('signOut'))),
     h('nav', { class: 'side', 'aria-label': 'navigation' },
-      nav.map(([href, key]) => {
+      NAV.filter((n) => may(n.needs)).map(({ href, key }) => {
         const a = link(href, t(key));
         if (path.startsWith(href)) a.setAttribute('aria-current', 'page');
         return a;
       })),
+    h('div', { id: 'live-toasts', class: 'toasts', 'aria-live': 'polite' }),
     main);
   return main;
 }
@@ -88,6 +132,7 @@ async function signOut() {
   try { await api('DELETE', '/v1/auth/session'); } catch { /* ended already */ }
   session = null;
   setCsrf(null);
+  stopLive();
   go('/console/signin');
 }
 
@@ -111,7 +156,7 @@ function signIn() {
       session = await api('POST', '/v1/auth/session', { username: user.value, password: pass.value });
       setCsrf(session.csrf_token);
       useUser(session.user.id);
-      go('/console/tasks');
+      go(home());
     } catch (err) {
       fill(error, err.message);
       if (err.code === 'use_the_app') error.append(h('br'), t('useTheApp'));

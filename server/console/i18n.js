@@ -7,7 +7,7 @@ const STRINGS = {
     signIn: '登录', signOut: '退出', username: '用户名', password: '密码',
     signInTitle: '工作人员登录', language: 'English',
     useTheApp: '网格员请在手机应用中登录和上报。',
-    navTasks: '待办', navCases: '案件', navWarnings: '预警', navStats: '统计', navAdmin: '管理',
+    navTasks: '待办', navIntake: '受理登记', navCases: '案件', navWarnings: '预警', navStats: '统计', navAdmin: '管理',
     all: '全部', ACCEPT: '待受理', SIGN: '待签收', HANDLE: '待处理', FOLLOW_UP: '待回访',
     CO_HANDLE: '协办', OTHER_TASKS: '其他',
     caseNo: '案件编号', title: '标题', status: '状态', task: '待办事项', deadline: '期限',
@@ -35,7 +35,7 @@ const STRINGS = {
     signIn: 'Sign in', signOut: 'Sign out', username: 'Username', password: 'Password',
     signInTitle: 'Staff sign-in', language: '中文',
     useTheApp: 'Grid workers sign in and record cases in the phone app.',
-    navTasks: 'My tasks', navCases: 'Cases', navWarnings: 'Warnings', navStats: 'Statistics', navAdmin: 'Administration',
+    navTasks: 'My tasks', navIntake: 'Intake', navCases: 'Cases', navWarnings: 'Warnings', navStats: 'Statistics', navAdmin: 'Administration',
     all: 'All', ACCEPT: 'To accept', SIGN: 'To sign for', HANDLE: 'To handle', FOLLOW_UP: 'To follow up',
     CO_HANDLE: 'Co-handling', OTHER_TASKS: 'Other',
     caseNo: 'Case no.', title: 'Title', status: 'Status', task: 'Task', deadline: 'Deadline',
@@ -121,6 +121,24 @@ export function setLang(l) {
   localStorage.setItem('gridsync.lang', current);
   if (userKey) localStorage.setItem(userKey, current);
   document.documentElement.lang = current === 'en' ? 'en' : 'zh-CN';
+}
+
+/**
+ * A page's own strings, `{ zh: {...}, en: {...} }`, added to the table when its module
+ * loads (each page keeps its words beside its code; a key defined twice is a mistake).
+ */
+export function addStrings(table) {
+  for (const l of ['zh', 'en']) {
+    for (const [k, v] of Object.entries(table[l] || {})) {
+      if (k in STRINGS[l] && STRINGS[l][k] !== v) console.warn(`i18n: ${l}.${k} defined twice`);
+      STRINGS[l][k] = v;
+    }
+  }
+}
+
+/** A page's own code labels, `{ table: { CODE: [zh, en] } }`. */
+export function addCodes(tables) {
+  for (const [table, labels] of Object.entries(tables)) CODES[table] = { ...(CODES[table] || {}), ...labels };
 }
 
 export function t(key) {

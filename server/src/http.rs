@@ -82,13 +82,18 @@ pub fn router(state: AppState) -> Router {
             HeaderName::from_static(name),
             HeaderValue::from_static(value),
         );
-        // The console's pages bring their own policy (`console::CONSOLE_CSP`); every other
-        // header is the same for all.
-        router = router.layer(if name == axum::http::header::CONTENT_SECURITY_POLICY {
-            SetResponseHeaderLayer::if_not_present(name, value)
-        } else {
-            SetResponseHeaderLayer::overriding(name, value)
-        });
+        // The console's pages bring their own policy (`console::CONSOLE_CSP`) and caching
+        // (revalidated by ETag: no personal data in them); every other header is the same
+        // for all.
+        router = router.layer(
+            if name == axum::http::header::CONTENT_SECURITY_POLICY
+                || name == axum::http::header::CACHE_CONTROL
+            {
+                SetResponseHeaderLayer::if_not_present(name, value)
+            } else {
+                SetResponseHeaderLayer::overriding(name, value)
+            },
+        );
     }
     // The request span names the method and the path only: query strings carry searches
     // (a party's name, phone or ID number) and must not reach the logs.

@@ -12,8 +12,10 @@ use gridsync_core::workflow::{Role, Tier};
 use crate::caller::Caller;
 use crate::db::accounts::Org;
 
-/// Something a role may do at the center.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// Something a role may do at the center. Serialized by its name (`ManageOrgs`), as the
+/// endpoints' descriptions name it: a signed-in user's list tells a client which doors to
+/// show (the server still judges every request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
 pub enum Permission {
     /// List and read cases in scope, personal data masked.
     ReadCases,
@@ -163,6 +165,14 @@ pub fn permits(role: Role, permission: Permission) -> bool {
         ),
         P::ResolveConflicts => role == R::Dispatcher,
     }
+}
+
+/// Every permission `role` holds, in the table's order.
+pub fn permissions_of(role: Role) -> Vec<Permission> {
+    Permission::ALL
+        .into_iter()
+        .filter(|p| permits(role, *p))
+        .collect()
 }
 
 /// The caller's role has `permission`, or 403.

@@ -1,78 +1,10 @@
 // The console in a real browser: Debian's chromium, headless, driven by playwright-core,
 // against a real `gridsync serve --demo` (started by .ci/browser, which sets the variables
-// below). Phones are `gridsync field`, the apps' own client on a terminal.
-//
-//   GRIDSYNC_URL      the server's base URL
-//   GRIDSYNC_BIN      the gridsync binary (for `gridsync field`)
-//   PLAYWRIGHT_DIR    a directory whose node_modules holds playwright-core
-//   SCREENSHOTS       where the main pages' PNGs go (docs/console)
-//   WORK              a scratch directory (the phones' stores)
-import { test, before, after } from 'node:test';
+// in lib.mjs). Phones are `gridsync field`, the apps' own client on a terminal.
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-
-const { chromium } = createRequire(path.join(process.env.PLAYWRIGHT_DIR, 'x.js'))('playwright-core');
-const base = process.env.GRIDSYNC_URL;
-const bin = process.env.GRIDSYNC_BIN;
-const shots = process.env.SCREENSHOTS;
-const work = process.env.WORK;
-const XSS = '<script>alert(1)</script>';
-
-let browser;
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-});
-after(async () => { await browser?.close(); });
-
-/** A phone: `gridsync field` with its own store. */
-function field(phone, ...args) {
-  return execFileSync(bin, ['field', '--db', path.join(work, `${phone}.db`), ...args], { encoding: 'utf8' });
-}
-
-function phoneRecords(phone, user, title) {
-  field(phone, 'login', base, user, 'gridsync-demo');
-  const rec = JSON.parse(field(phone, '--json', 'record', '--title', title, '--category', 'LABOUR_WAGES',
-    '--summary', '包工头拖欠工资共计8.6万元', '--party', '张建国:APPLICANT', '--party', '李老板:RESPONDENT', '--submit'));
-  field(phone, 'sync');
-  return rec.id;
-}
-
-/** A fresh browser context (its own cookies), 1366×768 like the centers' screens. */
-async function context(locale = 'zh-CN') {
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, locale, baseURL: base });
-  const page = await ctx.newPage();
-  // A dialog (an injected alert) or a script error fails the test at `done`.
-  const problems = [];
-  page.on('dialog', async (d) => { problems.push(`dialog: ${d.message()}`); await d.dismiss(); });
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-  const done = async () => {
-    await ctx.close();
-    assert.deepEqual(problems.filter((p) => !/status of 4\d\d/.test(p)), []);
-  };
-  return { ctx, page, done };
-}
-
-async function signIn(page, user) {
-  await page.goto('/console/');
-  await page.fill('#username', user);
-  await page.fill('#password', 'gridsync-demo');
-  await page.click('#signin-form button[type=submit]');
-  await page.waitForSelector('header.topbar');
-}
-
-async function act(page, kind, fill = async () => {}, shot = null) {
-  await page.click(`#actions button[data-action="${kind}"]`);
-  await page.waitForSelector(`#form-${kind}`);
-  await fill(page);
-  if (shots && shot) await page.screenshot({ path: path.join(shots, shot), fullPage: true });
-  await page.click(`#form-${kind} button[type=submit]`);
-}
+import { base, shots, XSS, field, phoneRecords, context, signIn, act } from './lib.mjs';
 
 test('sign in in Chinese, then in English (kept per user)', async () => {
   const { page, done } = await context();

@@ -74,6 +74,9 @@ pub(crate) struct UserInfo {
     org_id: String,
     org_name: String,
     area_code: String,
+    /// What the role may do at the center (`crate::policy`'s table): which pages and
+    /// buttons a client shows. Scope and the case's state are still judged per request.
+    permissions: Vec<crate::policy::Permission>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -448,6 +451,7 @@ pub(crate) async fn user_info(state: &AppState, user: &User) -> Result<UserInfo,
         org_id: org.id,
         org_name: org.name,
         area_code: org.area_code,
+        permissions: crate::policy::permissions_of(user.role),
     })
 }
 

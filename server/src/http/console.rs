@@ -25,20 +25,38 @@ pub(crate) const CONSOLE_CSP: &str = "default-src 'self'; script-src 'self'; sty
      img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The embedded files under `/console/assets/`: name, media type, bytes.
-const ASSETS: &[(&str, &str, &[u8])] = &[
-    ("app.css", CSS, include_bytes!("../../console/app.css")),
-    ("app.js", JS, include_bytes!("../../console/app.js")),
-    ("api.js", JS, include_bytes!("../../console/api.js")),
-    ("i18n.js", JS, include_bytes!("../../console/i18n.js")),
-    ("dom.js", JS, include_bytes!("../../console/dom.js")),
-    ("tasks.js", JS, include_bytes!("../../console/tasks.js")),
-    ("cases.js", JS, include_bytes!("../../console/cases.js")),
-    ("case.js", JS, include_bytes!("../../console/case.js")),
-    ("form.js", JS, include_bytes!("../../console/form.js")),
+/// The embedded files under `/console/assets/{name}`: name, media type, path under
+/// `server/console/`, bytes.
+macro_rules! assets {
+    ($(($name:literal, $kind:ident, $path:literal)),* $(,)?) => {
+        const ASSETS: &[(&str, &str, &str, &[u8])] =
+            &[$(($name, $kind, $path, include_bytes!(concat!("../../console/", $path)))),*];
+    };
+}
+assets![
+    ("app.css", CSS, "app.css"),
+    ("print.css", CSS, "print.css"),
+    ("app.js", JS, "app.js"),
+    ("api.js", JS, "api.js"),
+    ("i18n.js", JS, "i18n.js"),
+    ("dom.js", JS, "dom.js"),
+    ("tasks.js", JS, "tasks.js"),
+    ("cases.js", JS, "cases.js"),
+    ("case.js", JS, "case.js"),
+    ("form.js", JS, "form.js"),
+    ("intake.js", JS, "intake.js"),
+    ("orgpicker.js", JS, "orgpicker.js"),
+    ("live.js", JS, "live.js"),
+    ("warnings.js", JS, "warnings.js"),
+    ("stats.js", JS, "stats.js"),
+    ("admin.js", JS, "admin.js"),
+    ("agreement.js", JS, "agreement.js"),
+    // Apache ECharts (vendor/README.md): the statistics screen's charts.
+    ("echarts.esm.min.js", JS, "vendor/echarts.esm.min.js"),
 ];
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
+const HTML: &str = "text/html; charset=utf-8";
 const INDEX: &[u8] = include_bytes!("../../console/index.html");
 
 pub(crate) fn router() -> Router<AppState> {
@@ -57,28 +75,70 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// Every console page is the one document; its script reads the path.
-async fn page() -> Response {
-    served("text/html; charset=utf-8", INDEX)
+async fn page(headers: HeaderMap) -> Response {
+    served(&headers, HTML, "index.html", INDEX)
 }
 
-async fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+async fn asset(headers: HeaderMap, Path(file): Path<String>) -> Result<Response, ApiError> {
     ASSETS
         .iter()
-        .find(|(name, _, _)| *name == file)
-        .map(|(_, kind, bytes)| served(kind, bytes))
+        .find(|(name, ..)| *name == file)
+        .map(|(_, kind, path, bytes)| served(&headers, kind, path, bytes))
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))
 }
 
-fn served(kind: &'static str, bytes: &'static [u8]) -> Response {
+/// A debug build started with `GRIDSYNC_CONSOLE_DIR=server/console` serves the console's
+/// files from that folder as they are now, so a page can be changed and reloaded without
+/// rebuilding. Release builds always serve what was embedded.
+fn dev_dir() -> Option<&'static std::path::Path> {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        cfg!(debug_assertions)
+            .then(|| std::env::var_os("GRIDSYNC_CONSOLE_DIR").map(Into::into))
+            .flatten()
+    })
+    .as_deref()
+}
+
+/// An embedded file with its validator: browsers revalidate (`no-cache`) and get 304 while
+/// the binary is the same, so an upgrade is seen at the next page load and an unchanged
+/// file (the charting library among them) is not sent again.
+fn served(headers: &HeaderMap, kind: &'static str, path: &str, bytes: &'static [u8]) -> Response {
+    let bytes: std::borrow::Cow<'static, [u8]> = match dev_dir() {
+        Some(dir) => std::fs::read(dir.join(path)).map_or(bytes.into(), Into::into),
+        None => bytes.into(),
+    };
+    let etag = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut hasher);
+        format!("\"{:016x}\"", hasher.finish())
+    };
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+    let common = [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONSOLE_CSP),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        (
+            header::ETAG,
+            HeaderValue::from_str(&etag).expect("hex is a header value"),
+        ),
+    ];
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, common).into_response();
+    }
     (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static(kind)),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CONSOLE_CSP),
-            ),
-        ],
-        bytes,
+        common,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(kind))],
+        match bytes {
+            std::borrow::Cow::Borrowed(b) => axum::body::Body::from(b),
+            std::borrow::Cow::Owned(v) => axum::body::Body::from(v),
+        },
     )
         .into_response()
 }

@@ -1,0 +1,2 @@
+// A picker over the organisation tree (being built).
+export {};
