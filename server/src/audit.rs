@@ -31,6 +31,9 @@ pub const PERSONAL_DATA_READ: &str = "PERSONAL_DATA_READ";
 pub const CASES_SYNCED: &str = "CASES_SYNCED";
 /// `action` of a sign-in (`detail`: `device_id`).
 pub const SIGN_IN: &str = "SIGN_IN";
+/// `action` of a sign-out (`detail`: `device_id`, `via` `console` | `app`): the console's
+/// "sign out", or an app's `/v1/auth/logout` of a live refresh token.
+pub const SIGN_OUT: &str = "SIGN_OUT";
 /// `action` of a refused sign-in (`detail`: `code`, the answer's error code). `user_id` is
 /// empty when the username names no account (what was typed is never recorded).
 pub const SIGN_IN_REFUSED: &str = "SIGN_IN_REFUSED";

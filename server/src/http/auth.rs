@@ -386,7 +386,7 @@ pub(crate) async fn refresh(
     ))
 }
 
-#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", summary = "End the session family of a refresh token", request_body = LogoutRequest, responses((status = 204, description = "Signed out"), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", summary = "End the session family of a refresh token", description = "Anyone holding the refresh token (it is the credential). Ends every token of its family; a live one is audited as `SIGN_OUT` (`via` `app`).", request_body = LogoutRequest, responses((status = 204, description = "Signed out"), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn logout(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<LogoutRequest>,
@@ -400,6 +400,18 @@ pub(crate) async fn logout(
             .db
             .revoke_family(&row.family_id, state.clock.now().0)
             .await?;
+        // A token already spent or revoked signs nobody out: nothing to record.
+        if row.revoked_at.is_none()
+            && let Some(principal) = state.db.principal(&row.user_id, &row.device_id).await?
+        {
+            audit_user(
+                &state,
+                &principal.user,
+                crate::audit::SIGN_OUT,
+                serde_json::json!({ "device_id": row.device_id, "via": "app" }),
+            )
+            .await?;
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -231,14 +231,14 @@ pub(crate) async fn current_session(
     }))
 }
 
-#[utoipa::path(delete, path = "/v1/auth/session", tag = "auth", summary = "Sign out of the console", description = "Ends the session the cookie names and removes the cookie. With a live session the request must carry its CSRF token in `X-CSRF-Token` (403 `csrf_failed`); without one there is nothing to end (204).", responses((status = 204, description = "Signed out"), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 403, description = "CSRF token missing or wrong (`csrf_failed`)", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(delete, path = "/v1/auth/session", tag = "auth", summary = "Sign out of the console", description = "Ends the session the cookie names and removes the cookie (audited as `SIGN_OUT`, `via` `console`). With a live session the request must carry its CSRF token in `X-CSRF-Token` (403 `csrf_failed`); without one there is nothing to end (204).", responses((status = 204, description = "Signed out"), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 403, description = "CSRF token missing or wrong (`csrf_failed`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn end_session(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let limits = state.limits_http.session;
     if let Some(secret) = limits.secret(&headers)
-        && let Ok((session, _)) = auth::live_session(&state, secret).await
+        && let Ok((session, principal)) = auth::live_session(&state, secret).await
     {
         if !super::session::csrf_matches(&headers, &session.csrf_token) {
             return Err(ApiError::forbidden(
@@ -250,6 +250,13 @@ pub(crate) async fn end_session(
             .db
             .end_web_session(&crate::auth::token_hash(secret), state.clock.now().0)
             .await?;
+        auth::audit_user(
+            &state,
+            &principal.user,
+            crate::audit::SIGN_OUT,
+            serde_json::json!({ "device_id": session.device_id, "via": "console" }),
+        )
+        .await?;
     }
     Ok((
         StatusCode::NO_CONTENT,

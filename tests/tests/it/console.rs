@@ -246,6 +246,22 @@ fn unsafe_requests_with_the_cookie_need_the_csrf_token() {
     assert_eq!(b.get(&server, "/v1/auth/session").status, 401);
     // The other session lives on.
     assert_eq!(other.get(&server, "/v1/me/tasks").status, 200);
+    // The sign-out is audited with the session's pseudo-device.
+    let wu = sign_in(&server, "wu.super");
+    let log = wu.get(&server, "/v1/audit?user=u-chen.dispatch&limit=1000");
+    let outs: Vec<&Value> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "SIGN_OUT")
+        .collect();
+    assert_eq!(outs.len(), 1, "{}", log.text);
+    assert_eq!(outs[0]["detail"]["via"], "console");
+    assert_eq!(
+        outs[0]["detail"]["device_id"], b.answer.body["device_id"],
+        "{}",
+        log.text
+    );
 }
 
 #[test]

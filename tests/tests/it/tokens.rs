@@ -292,6 +292,31 @@ fn a_reused_refresh_token_ends_its_whole_family_and_only_it() {
         refresh(&server, &next(&other), "fam-1").unwrap_err(),
         "401 refresh_revoked"
     );
+    // The sign-out is in the audit log, once: a second logout with the spent token
+    // signs nobody out.
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/v1/auth/logout",
+        None,
+        Some(
+            json!({ "refresh_token": next(&other) })
+                .to_string()
+                .into_bytes(),
+        ),
+    );
+    assert_eq!(status, 204);
+    let wu = gridsync_tests::Staff::login(&server, "wu.super");
+    let (_, log) = wu.get("/v1/audit?user=u-wang.grid&limit=1000");
+    let outs: Vec<_> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "SIGN_OUT")
+        .collect();
+    assert_eq!(outs.len(), 1, "{log}");
+    assert_eq!(outs[0]["detail"]["device_id"], "fam-1");
+    assert_eq!(outs[0]["detail"]["via"], "app");
 }
 
 #[test]
