@@ -27,6 +27,8 @@ pub(crate) struct AuditQuery {
     case: Option<String>,
     /// User id.
     user: Option<String>,
+    /// Action, e.g. `SIGN_IN`, `DEVICE_REVOKED`, `CASE_ACTION`.
+    action: Option<String>,
     /// Inclusive (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     from: Option<Stamp>,
@@ -93,6 +95,7 @@ pub(crate) async fn list(
     let filter = Filter {
         case_id: q.case.filter(|s| !s.is_empty()),
         user_id: q.user.filter(|s| !s.is_empty()),
+        action: q.action.filter(|s| !s.is_empty()),
         from: q.from.map(Stamp::millis),
         to: q.to.map(Stamp::millis),
         before: q.before,
