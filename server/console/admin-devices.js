@@ -38,8 +38,10 @@ export async function devicesTab(body) {
         tbody.append(h('tr', { 'data-device': d.id, class: d.revoked ? 'adm-off' : null },
           h('td', {}, d.username),
           h('td', { title: d.org_id }, orgName(orgs, d.org_id)),
-          h('td', { class: 'mono' }, d.id),
-          h('td', { class: 'mono' }, d.app_version || '—'),
+          h('td', { class: 'mono adm-device' },
+            // The API names a web session's pseudo-device `web-…`; every other one is a phone.
+            h('span', { class: 'tag' }, d.id.startsWith('web-') ? t('adm_web') : t('adm_phone')), ' ', d.id),
+          h('td', { class: 'mono adm-ua', title: d.app_version || '' }, d.app_version || '—'),
           h('td', { class: 'last-sync' }, seen
             ? [h('span', { class: 'adm-ago' }, ago(seen, now)), h('br'), h('time', { datetime: seen, class: 'adm-abs' }, when(seen))]
             : h('span', { class: 'empty' }, t('adm_never'))),

@@ -196,6 +196,51 @@ test('the audit log lists the sign-ins and the revoke; the chain verifies', asyn
   await done();
 });
 
+test('dispatch rules: added, refused outside the scope, removed after a confirmation', async () => {
+  const id = `rule-${stamp}`;
+  // The township administrator may not make a county-wide rule: the API refuses, in the dialog.
+  const town = await context();
+  await signInAs(town.page, TOWN_ADMIN, PASSWORD);
+  await town.page.goto('/console/admin/rules');
+  await town.page.waitForSelector('#rules tr[data-rule="wages-labour"]');
+  await town.page.click('#new-rule');
+  await town.page.fill('#nr-id', `${id}-county`);
+  await town.page.fill('#nr-area_prefix', '330182');
+  await town.page.selectOption('#nr-center_org', '330182101-center');
+  await town.page.selectOption('#nr-target_org', '330182101-judicial');
+  await town.page.click('#dialog-ok');
+  await town.page.waitForSelector('#dialog-error:not(:empty)');
+  assert.match(await town.page.textContent('#dialog-error'), /管辖范围/);
+  await town.page.click('#dialog-cancel');
+  assert.equal(await town.page.$(`#rules tr[data-rule="${id}-county"]`), null);
+  await town.done();
+
+  const { page, done } = await context();
+  await signIn(page, 'admin');
+  await page.goto('/console/admin/rules');
+  await page.waitForSelector('#new-rule');
+  await page.click('#new-rule');
+  await page.fill('#nr-id', id);
+  await page.fill('#nr-priority', '900');
+  await page.selectOption('#nr-category', 'ENVIRONMENT');
+  await page.fill('#nr-area_prefix', '330182201206');
+  await page.selectOption('#nr-center_org', '330182201-center');
+  await page.selectOption('#nr-target_org', '330182-natres');
+  await page.click('#dialog-ok');
+  const row = `#rules tr[data-rule="${id}"]`;
+  await page.waitForSelector(row);
+  assert.match(await page.textContent(row), /环境生态.*330182201206.*县自然资源和规划局/);
+  await page.click(`${row} button[data-act=remove]`);
+  await page.waitForSelector('#confirm-text');
+  assert.match(await page.textContent('#confirm-text'), new RegExp(id));
+  await page.click('#dialog-ok');
+  await page.waitForSelector(row, { state: 'detached' });
+  await page.reload();
+  await page.waitForSelector('#rules tr[data-rule="wages-labour"]');
+  assert.equal(await page.$(row), null);
+  await done();
+});
+
 test('time limits: a change is saved and shown after a reload, in English too', async () => {
   const id = `limits-${stamp}`;
   const { page, done } = await context();
