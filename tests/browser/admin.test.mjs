@@ -5,8 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { shots, work, field, context, signIn } from './lib.mjs';
+import { bin, shots, work, field, context, signIn } from './lib.mjs';
 
 const stamp = Date.now().toString(36);
 const TOWN_ADMIN = `qx.admin.${stamp}`;
@@ -22,6 +23,16 @@ async function signInAs(page, user, password) {
   await page.fill('#password', password);
   await page.click('#signin-form button[type=submit]');
   await page.waitForSelector('header.topbar');
+}
+
+/** A phone command that must fail: its error output. */
+function fieldFails(phone, ...args) {
+  try {
+    execFileSync(bin, ['field', '--db', path.join(work, `${phone}.db`), ...args], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (e) {
+    return `${e.stderr}`;
+  }
+  return assert.fail(`gridsync field ${args.join(' ')} succeeded`);
 }
 
 const rows = (page, table, attr) => page.$$eval(`#${table} tbody tr[${attr}]`, (trs, a) => trs.map((tr) => tr.getAttribute(a)), attr);
@@ -50,6 +61,33 @@ test('the administrator creates a township administrator and a user; the user si
   assert.match(await page.textContent('#dialog-error'), /[\u4e00-\u9fff]/);
   await page.keyboard.press('Escape');
   await page.waitForSelector('dialog', { state: 'detached' });
+
+  // A village of 青溪镇: created, renamed, moved to 河口镇 with an area inside it.
+  const village = `qx-village-${stamp}`;
+  await page.click('#new-org');
+  await page.selectOption('#no-parent_id', '330182101-center');
+  await page.fill('#no-name', '青溪镇新村');
+  await page.fill('#no-area_code', '330182101299');
+  await page.fill('#no-id', village);
+  await page.click('#dialog-ok');
+  const vrow = `#orgs tr[data-org="${village}"]`;
+  await page.waitForSelector(vrow);
+  assert.match(await page.textContent(vrow), /青溪镇新村.*村\(社区\).*330182101299/);
+  await page.click(`${vrow} button[data-act=rename]`);
+  await page.fill('#ro-name', '青溪镇新村（更名）');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`${vrow}:has-text("青溪镇新村（更名）")`);
+  await page.click(`${vrow} button[data-act=move]`);
+  await page.selectOption('#mo-parent_id', '330182102-center');
+  await page.click('#dialog-ok');
+  // Its area is still 青溪镇's: refused until it gets one inside 河口镇.
+  await page.waitForSelector('#dialog-error:not(:empty)');
+  await page.fill('#mo-area_code', '330182102299');
+  await page.fill('#mo-scope_prefix', '330182102299');
+  await page.click('#dialog-ok');
+  await page.waitForSelector(`${vrow}:has-text("330182102299")`);
+  const order = await rows(page, 'orgs', 'data-org');
+  assert.ok(order.indexOf(village) > order.indexOf('330182102-center'), order.join());
 
   // A township administrator for 青溪镇.
   await page.click('.adm-tabs a[data-tab=users]');
@@ -150,7 +188,7 @@ test('a phone shows in the devices with its last sync; revoked, its next sync fa
   await page.click('#dialog-ok');
   await page.waitForFunction((sel) => /已吊销/.test(document.querySelector(sel)?.textContent || ''), `${row} .device-state`);
   assert.equal(await page.$(`${row} button[data-act=revoke]`), null);
-  assert.throws(() => field(PHONE, 'sync'));
+  assert.match(fieldFails(PHONE, 'sync'), /device_revoked/);
   await done();
 });
 
@@ -291,6 +329,43 @@ test('time limits: a change is saved and shown after a reload, in English too', 
   assert.equal(await page.inputValue(`${p}-sign`), '12');
   await page.click('#lang-toggle');
   await done();
+});
+
+test('a password reset lets the user in with it; a disabled user is refused', async () => {
+  const NEW = 'Qingxi-2026-reset';
+  const { page, done } = await context();
+  await signIn(page, 'admin');
+  await page.goto('/console/admin/users?org=330182101-center');
+  const row = `#users tr[data-user="u-${TOWN_USER}"]`;
+  await page.waitForSelector(row);
+  assert.equal(await page.$('#users tr[data-user="u-chen.dispatch"]'), null);
+  await page.click(`${row} button[data-act=password]`);
+  await page.fill('#pw-new_password', 'short');
+  await page.click('#dialog-ok');
+  await page.waitForSelector('#dialog-error:not(:empty)');
+  await page.fill('#pw-new_password', NEW);
+  await page.click('#dialog-ok');
+  await page.waitForSelector('#users-notice:not(:empty)');
+
+  const user = await context();
+  await signInAs(user.page, TOWN_USER, NEW);
+  await user.done();
+
+  await page.click(`${row} button[data-act=disable]`);
+  await page.waitForSelector('#confirm-text');
+  assert.match(await page.textContent('#confirm-text'), new RegExp(TOWN_USER.replace(/\./g, '\\.')));
+  await page.click('#dialog-ok');
+  await page.waitForSelector(`${row}:has-text("已停用")`);
+  assert.equal(await page.$(`${row} button`), null);
+  await done();
+
+  const refused = await context();
+  await refused.page.goto('/console/');
+  await refused.page.fill('#username', TOWN_USER);
+  await refused.page.fill('#password', NEW);
+  await refused.page.click('#signin-form button[type=submit]');
+  await refused.page.waitForSelector('#signin-error:not(:empty)');
+  await refused.done();
 });
 
 test('a supervisor sees the audit log and time limits, not the accounts', async () => {

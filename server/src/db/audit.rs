@@ -74,7 +74,6 @@ pub(crate) async fn after(pool: &AnyPool, seq: i64, limit: i64) -> Result<Vec<Ro
     )))
     .bind(seq)
     .bind(limit)
-    .bind(action)
     .fetch_all(pool)
     .await?)
 }
@@ -101,6 +100,7 @@ pub(crate) async fn matching(
     .bind(to)
     .bind(before)
     .bind(limit)
+    .bind(action)
     .fetch_all(pool)
     .await?)
 }

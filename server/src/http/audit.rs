@@ -84,7 +84,7 @@ pub(crate) struct AuditPage {
     next: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", summary = "Audit log entries, newest first", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = AuditPage), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", summary = "Audit log entries, newest first", description = "Who may call it: supervisors and administrators (`ReadAudit`; anyone else 403 `not_permitted`). Filters combine: a case, a user (the actor), an action (`SIGN_IN`, `DEVICE_REVOKED`, …) and a time range; paged by `seq`.", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = AuditPage), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
