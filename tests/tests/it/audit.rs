@@ -367,7 +367,10 @@ fn the_log_filters_by_action_alone_or_with_a_user() {
     );
     // An action nobody took, and an empty one (no filter).
     assert!(actions("/v1/audit?action=DEVICE_REVOKED").is_empty());
-    assert_eq!(actions("/v1/audit?action=").len(), actions("/v1/audit").len());
+    assert_eq!(
+        actions("/v1/audit?action=").len(),
+        actions("/v1/audit").len()
+    );
     // The filter opens nothing to a role that may not read the log.
     let (s, r) = chen.get("/v1/audit?action=SIGN_IN");
     assert_eq!((s, r["code"].as_str()), (403, Some("not_permitted")));
