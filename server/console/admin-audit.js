@@ -75,10 +75,10 @@ export async function auditTab(body) {
           h('td', {}, h('time', { datetime: e.at }, when(e.at))),
           h('td', { class: 'mono' }, e.user_id),
           h('td', {}, label('userRole', e.role)),
-          h('td', { class: 'mono' }, e.org_id),
+          h('td', { class: 'mono adm-nowrap' }, e.org_id),
           h('td', {}, h('span', { class: 'tag' }, label('auditAction', e.action))),
           h('td', {}, e.case_id ? link(`/console/cases/${encodeURIComponent(e.case_id)}`, h('span', { class: 'mono' }, e.case_id.slice(0, 8))) : ''),
-          h('td', { class: 'adm-detail', title: detail }, detail)));
+          h('td', { title: detail }, h('span', { class: 'adm-detail' }, detail))));
       }
       emptyRow(tbody, 8);
       next = page.next ?? null;

@@ -217,7 +217,7 @@ test('the audit log lists the sign-ins and the revoke; the chain verifies', asyn
   await page.fill('#f-user', '');
   await page.selectOption('#f-action', 'DEVICE_REVOKED');
   await page.click('#audit-filters button[type=submit]');
-  await page.waitForSelector(`#audit tbody tr[data-action=DEVICE_REVOKED] td.adm-detail:has-text("${device}")`);
+  await page.waitForSelector(`#audit tbody tr[data-action=DEVICE_REVOKED] .adm-detail:has-text("${device}")`);
   // A time range after now holds nothing.
   await page.fill('#f-from', '2099-01-01T00:00');
   await page.click('#audit-filters button[type=submit]');
