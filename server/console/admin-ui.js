@@ -86,7 +86,7 @@ addCodes({
     MEDIATION_ROOM: ['调解组织', 'Mediation room'],
   },
   auditAction: {
-    SIGN_IN: ['登录', 'Sign-in'], SIGN_IN_REFUSED: ['登录被拒', 'Sign-in refused'], CASE_ACTION: ['案件办理', 'Case step'],
+    SIGN_IN: ['登录', 'Sign-in'], SIGN_IN_REFUSED: ['登录被拒', 'Sign-in refused'], SIGN_OUT: ['退出登录', 'Sign-out'], CASE_ACTION: ['案件办理', 'Case step'],
     PERSONAL_DATA_READ: ['查看个人信息', 'Personal data read'], CASES_SYNCED: ['案件下发到设备', 'Cases synced'],
     PASSWORD_CHANGED: ['修改密码', 'Password changed'], USER_CREATED: ['新建用户', 'User created'],
     USER_ROLE_CHANGED: ['调整角色', 'Role changed'], USER_MOVED: ['调整组织', 'User moved'], USER_DISABLED: ['停用用户', 'User disabled'],
