@@ -149,6 +149,8 @@ pub struct VerifyReport {
 pub struct Filter {
     pub case_id: Option<String>,
     pub user_id: Option<String>,
+    /// An action (`SIGN_IN`, `DEVICE_REVOKED`, …).
+    pub action: Option<String>,
     /// Inclusive, epoch milliseconds.
     pub from: Option<i64>,
     /// Exclusive, epoch milliseconds.
@@ -290,8 +292,11 @@ pub async fn query(db: &Db, filter: &Filter) -> Result<Vec<Record>> {
     let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
     let rows = db::audit::matching(
         &db.pool,
-        filter.case_id.as_deref().unwrap_or_default(),
-        filter.user_id.as_deref().unwrap_or_default(),
+        (
+            filter.case_id.as_deref().unwrap_or_default(),
+            filter.user_id.as_deref().unwrap_or_default(),
+            filter.action.as_deref().unwrap_or_default(),
+        ),
         (
             filter.from.unwrap_or(i64::MIN),
             filter.to.unwrap_or(i64::MAX),

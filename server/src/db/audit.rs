@@ -78,12 +78,11 @@ pub(crate) async fn after(pool: &AnyPool, seq: i64, limit: i64) -> Result<Vec<Ro
     .await?)
 }
 
-/// Rows of a case and/or a user (empty: any), at times in `[from, to)`, before `before`,
-/// newest first.
+/// Rows of a case, a user and/or an action (empty: any), at times in `[from, to)`, before
+/// `before`, newest first.
 pub(crate) async fn matching(
     pool: &AnyPool,
-    case_id: &str,
-    user_id: &str,
+    (case_id, user_id, action): (&str, &str, &str),
     (from, to): (i64, i64),
     before: i64,
     limit: i64,
@@ -91,6 +90,7 @@ pub(crate) async fn matching(
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM audit_log
          WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR user_id = $2)
+           AND ($7 = '' OR action = $7)
            AND at >= $3 AND at < $4 AND seq < $5
          ORDER BY seq DESC LIMIT $6"
     )))
@@ -100,6 +100,7 @@ pub(crate) async fn matching(
     .bind(to)
     .bind(before)
     .bind(limit)
+    .bind(action)
     .fetch_all(pool)
     .await?)
 }

@@ -27,6 +27,8 @@ pub(crate) struct AuditQuery {
     case: Option<String>,
     /// User id.
     user: Option<String>,
+    /// Action, e.g. `SIGN_IN`, `DEVICE_REVOKED`, `CASE_ACTION`.
+    action: Option<String>,
     /// Inclusive (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     from: Option<Stamp>,
@@ -82,7 +84,7 @@ pub(crate) struct AuditPage {
     next: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", summary = "Audit log entries, newest first", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = AuditPage), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", summary = "Audit log entries, newest first", description = "Who may call it: supervisors and administrators (`ReadAudit`; anyone else 403 `not_permitted`). Filters combine: a case, a user (the actor), an action (`SIGN_IN`, `DEVICE_REVOKED`, …) and a time range; paged by `seq`.", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = AuditPage), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
@@ -93,6 +95,7 @@ pub(crate) async fn list(
     let filter = Filter {
         case_id: q.case.filter(|s| !s.is_empty()),
         user_id: q.user.filter(|s| !s.is_empty()),
+        action: q.action.filter(|s| !s.is_empty()),
         from: q.from.map(Stamp::millis),
         to: q.to.map(Stamp::millis),
         before: q.before,

@@ -50,6 +50,12 @@ assets![
     ("warnings.js", JS, "warnings.js"),
     ("stats.js", JS, "stats.js"),
     ("admin.js", JS, "admin.js"),
+    ("admin-ui.js", JS, "admin-ui.js"),
+    ("admin-orgs.js", JS, "admin-orgs.js"),
+    ("admin-users.js", JS, "admin-users.js"),
+    ("admin-devices.js", JS, "admin-devices.js"),
+    ("admin-rules.js", JS, "admin-rules.js"),
+    ("admin-audit.js", JS, "admin-audit.js"),
     ("agreement.js", JS, "agreement.js"),
     // Apache ECharts (vendor/README.md): the statistics screen's charts.
     ("echarts.esm.min.js", JS, "vendor/echarts.esm.min.js"),

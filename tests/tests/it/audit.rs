@@ -329,3 +329,49 @@ fn concurrent_appends_keep_one_chain() {
         (expected, true, None)
     );
 }
+
+#[test]
+fn the_log_filters_by_action_alone_or_with_a_user() {
+    let server = TestServer::start();
+    let chen = Staff::login(&server, "chen.dispatch");
+    let _admin = Staff::login(&server, "admin");
+    let wu = Staff::login(&server, "wu.super");
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "audit-filter");
+    let a = phone.record("邻里 筛选");
+    phone.store.submit(a).unwrap();
+    phone.sync().unwrap();
+    let (s, accepted) = chen.act(&a.to_string(), "ACCEPT", serde_json::json!({}));
+    assert_eq!(s, 200, "{accepted}");
+
+    let actions = |path: &str| -> Vec<(String, String)> {
+        let (s, log) = wu.get(path);
+        assert_eq!(s, 200, "{path}: {log}");
+        items(&log)
+            .iter()
+            .map(|e| {
+                let text = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+                (text("action"), text("user_id"))
+            })
+            .collect()
+    };
+    let sign_ins = actions("/v1/audit?action=SIGN_IN");
+    assert_eq!(sign_ins.len(), 4, "{sign_ins:?}");
+    assert!(sign_ins.iter().all(|(a, _)| a == "SIGN_IN"), "{sign_ins:?}");
+    assert_eq!(
+        actions("/v1/audit?action=SIGN_IN&user=u-chen.dispatch"),
+        [("SIGN_IN".to_owned(), "u-chen.dispatch".to_owned())]
+    );
+    assert_eq!(
+        actions("/v1/audit?action=CASE_ACTION"),
+        [("CASE_ACTION".to_owned(), "u-chen.dispatch".to_owned())]
+    );
+    // An action nobody took, and an empty one (no filter).
+    assert!(actions("/v1/audit?action=DEVICE_REVOKED").is_empty());
+    assert_eq!(
+        actions("/v1/audit?action=").len(),
+        actions("/v1/audit").len()
+    );
+    // The filter opens nothing to a role that may not read the log.
+    let (s, r) = chen.get("/v1/audit?action=SIGN_IN");
+    assert_eq!((s, r["code"].as_str()), (403, Some("not_permitted")));
+}
