@@ -16,6 +16,7 @@
 //! - the operator at the server's shell ([`Actor::Operator`]) reaches everything, as
 //!   before, and is audited as `OPERATOR`.
 
+pub mod audit_log;
 pub mod devices;
 pub mod orgs;
 pub mod users;

@@ -159,6 +159,10 @@ pub struct Filter {
     pub before: Option<i64>,
     /// At most this many (clamped to 1..=1000; default 100).
     pub limit: Option<i64>,
+    /// Only entries whose actor belonged to one of these organisations (`None`: all,
+    /// the operator's and unknown users' entries among them). Set by
+    /// `admin::audit_log::entries` from the reader's part of the tree.
+    pub orgs: Option<Vec<String>>,
 }
 
 /// The chain hash of one entry.
@@ -303,6 +307,7 @@ pub async fn query(db: &Db, filter: &Filter) -> Result<Vec<Record>> {
         ),
         filter.before.unwrap_or(i64::MAX),
         limit,
+        filter.orgs.as_deref(),
     )
     .await?;
     Ok(rows

@@ -79,28 +79,44 @@ pub(crate) async fn after(pool: &AnyPool, seq: i64, limit: i64) -> Result<Vec<Ro
 }
 
 /// Rows of a case, a user and/or an action (empty: any), at times in `[from, to)`, before
-/// `before`, newest first.
+/// `before`, newest first; with `orgs`, only those whose actor belonged to one of them.
 pub(crate) async fn matching(
     pool: &AnyPool,
     (case_id, user_id, action): (&str, &str, &str),
     (from, to): (i64, i64),
     before: i64,
     limit: i64,
+    orgs: Option<&[String]>,
 ) -> Result<Vec<Row>> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    // The actor's organisation among `orgs` (an empty list matches nothing).
+    let in_orgs = match orgs {
+        None => String::new(),
+        Some([]) => " AND 1 = 0".to_owned(),
+        Some(list) => format!(
+            " AND org_id IN ({})",
+            (0..list.len())
+                .map(|i| format!("${}", i + 8))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let sql = format!(
         "SELECT {COLUMNS} FROM audit_log
          WHERE ($1 = '' OR case_id = $1) AND ($2 = '' OR user_id = $2)
            AND ($7 = '' OR action = $7)
-           AND at >= $3 AND at < $4 AND seq < $5
+           AND at >= $3 AND at < $4 AND seq < $5{in_orgs}
          ORDER BY seq DESC LIMIT $6"
-    )))
-    .bind(case_id)
-    .bind(user_id)
-    .bind(from)
-    .bind(to)
-    .bind(before)
-    .bind(limit)
-    .bind(action)
-    .fetch_all(pool)
-    .await?)
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(case_id)
+        .bind(user_id)
+        .bind(from)
+        .bind(to)
+        .bind(before)
+        .bind(limit)
+        .bind(action);
+    for org in orgs.unwrap_or_default() {
+        query = query.bind(org);
+    }
+    Ok(query.fetch_all(pool).await?)
 }

@@ -84,13 +84,12 @@ pub(crate) struct AuditPage {
     next: Option<i64>,
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", summary = "Audit log entries, newest first", description = "Who may call it: supervisors and administrators (`ReadAudit`; anyone else 403 `not_permitted`). Filters combine: a case, a user (the actor), an action (`SIGN_IN`, `DEVICE_REVOKED`, …) and a time range; paged by `seq`.", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = AuditPage), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", summary = "Audit log entries, newest first", description = "Who may call it: supervisors and administrators (`ReadAudit`; anyone else 403 `not_permitted`). Scope: entries whose actor belongs to the caller's organisation or below it (a township reads the township's; the top of the tree reads everything, the operator's entries and refused sign-ins of unknown usernames among them). Filters combine: a case, a user (the actor), an action (`SIGN_IN`, `DEVICE_REVOKED`, …) and a time range; paged by `seq`.", security(("bearer" = [])), params(AuditQuery), responses((status = 200, body = AuditPage), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    policy::require(&caller, Permission::ReadAudit)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let filter = Filter {
         case_id: q.case.filter(|s| !s.is_empty()),
@@ -100,8 +99,11 @@ pub(crate) async fn list(
         to: q.to.map(Stamp::millis),
         before: q.before,
         limit: Some(limit),
+        orgs: None,
     };
-    let items = audit::query(&state.db, &filter).await?;
+    let items =
+        crate::admin::audit_log::entries(&state.db, crate::admin::Actor::Staff(&caller), filter)
+            .await?;
     let next = (items.len() as i64 == limit)
         .then(|| items.last().map(|r| r.seq))
         .flatten();

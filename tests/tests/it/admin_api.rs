@@ -369,6 +369,31 @@ fn a_township_administrator_sees_and_manages_only_the_township() {
     );
     let (_, devices) = county.get("/v1/devices?user_id=u-zhao.grid");
     assert_eq!(devices["devices"][0]["id"], "other-town-phone");
+
+    // The audit log: the township's actors only (zhao.grid of another township and the
+    // county administrator signed in above), everything for the county.
+    Staff::login(&server, "wang.grid");
+    let actors = |who: &Staff| -> Vec<String> {
+        let (status, log) = who.get("/v1/audit?action=SIGN_IN&limit=1000");
+        assert_eq!(status, 200, "{log}");
+        log["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["user_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let seen = actors(&town);
+    assert!(seen.contains(&"u-wang.grid".to_owned()), "{seen:?}");
+    assert!(
+        !seen.contains(&"u-zhao.grid".to_owned()) && !seen.contains(&"u-admin".to_owned()),
+        "{seen:?}"
+    );
+    let all = actors(&county);
+    assert!(all.contains(&"u-zhao.grid".to_owned()) && all.contains(&"u-wang.grid".to_owned()));
+    // Asking for another township's actor by name gives nothing either.
+    let (_, theirs) = town.get("/v1/audit?user=u-zhao.grid");
+    assert_eq!(theirs["items"], json!([]));
 }
 
 #[test]
