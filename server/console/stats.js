@@ -214,10 +214,11 @@ function draw(body, p, r) {
   });
   bars(catBox, catRows, (g) => label('category', g.key));
   bars(areaBox, areaRows, (g) => g.label || g.key);
+  // An all-zero pie would draw equal slices: nothing is drawn instead (the table says 0).
   const pie = (box, data) => chart(box, {
     tooltip: { trigger: 'item', renderMode: 'richText' },
     legend: { bottom: 0 },
-    series: [{ type: 'pie', radius: ['35%', '65%'], center: ['50%', '45%'], data, label: { formatter: '{b}: {c}' } }],
+    series: [{ type: 'pie', radius: ['35%', '65%'], center: ['50%', '45%'], data: data.some((d) => d.value > 0) ? data : [], label: { formatter: '{b}: {c}' } }],
   });
   pie(tierBox, tiers.map(([k, n]) => ({ name: label('tier', k), value: n })));
   pie(srcBox, srcRows.map((g) => ({ name: label('source', g.key), value: g.current.received })));
