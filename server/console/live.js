@@ -33,6 +33,7 @@ const TOAST_MS = 60_000;
 
 let source = null;
 let user = null;
+let readsCases = false;
 let retry = 0;
 let timer = null;
 
@@ -43,6 +44,7 @@ export function startLive(session) {
   if (user === session.user.id && (source || timer)) return undefined;
   stopLive();
   user = session.user.id;
+  readsCases = perms.includes('ReadCases');
   connect();
   return undefined;
 }
@@ -97,9 +99,9 @@ function lost(yes) {
 }
 
 function toast(e) {
-  if (e.event === 'cleared') return;
+  if (e.event === 'cleared') return undefined;
   const box = document.getElementById('live-toasts');
-  if (!box) return;
+  if (!box) return undefined;
   const level = e.event === 'case_new' ? 'info' : e.level === 'RED' || e.event === 'high_risk' ? 'red' : e.level === 'YELLOW' ? 'yellow' : 'info';
   const title = h('span', { class: 'toast-case' });
   const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': t('live_dismiss'), title: t('live_dismiss') }, '×');
@@ -122,7 +124,8 @@ function toast(e) {
   const all = box.querySelectorAll('.toast[data-case]');
   for (let i = 0; i < all.length - TOASTS_MAX; i += 1) all[i].remove();
   // The case's number and title, when the user may read cases (the event carries ids only).
-  api('GET', `/v1/cases/${encodeURIComponent(e.case_id)}`)
+  if (!readsCases) return fill(title, e.case_id.slice(0, 8));
+  return api('GET', `/v1/cases/${encodeURIComponent(e.case_id)}`)
     .then((c) => fill(title, [c.state && c.state.case_no, c.case && c.case.title].filter(Boolean).join(' ')))
     .catch(() => fill(title, e.case_id.slice(0, 8)));
 }

@@ -562,5 +562,8 @@ fn a_case_the_center_lists_from_now_on_is_announced_once_in_scope_only() {
     assert_eq!(r.status().as_u16(), 201, "{created}");
     let intake: CaseId = created["id"].as_str().unwrap().parse().unwrap();
     assert_eq!(case_new_events(&town, intake, Duration::from_secs(3)), 1);
-    assert_eq!(case_new_events(&labour, intake, Duration::from_millis(500)), 0);
+    assert_eq!(
+        case_new_events(&labour, intake, Duration::from_millis(500)),
+        0
+    );
 }
