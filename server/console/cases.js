@@ -4,6 +4,7 @@ import { api } from './api.js';
 import { h, fill, link } from './dom.js';
 import { t, label, codes, when, countdown } from './i18n.js';
 import { levelClass } from './tasks.js';
+import { onLive } from './live.js'; // live updates (supervisor branch)
 
 function select(name, table, value) {
   return h('select', { name, id: `f-${name}` },
@@ -68,5 +69,7 @@ export async function casesPage(main, session) {
     load(false);
   });
   more.addEventListener('click', () => load(true));
+  // ---- live updates (supervisor branch): a new case or warning reloads the first page ----
+  onLive(main, () => load(false));
   await load(false);
 }

@@ -3,6 +3,7 @@
 import { api } from './api.js';
 import { h, fill, link } from './dom.js';
 import { t, label, countdown, when } from './i18n.js';
+import { onLive } from './live.js'; // live updates (supervisor branch)
 
 const TABS = ['all', 'ACCEPT', 'SIGN', 'HANDLE', 'FOLLOW_UP', 'CO_HANDLE', 'OTHER_TASKS'];
 const tabOf = (kind) => (TABS.includes(kind) ? kind : 'OTHER_TASKS');
@@ -46,4 +47,6 @@ export async function tasksPage(main, session) {
   };
   draw();
   fill(main, h('h1', {}, t('navTasks')), bar, body);
+  // ---- live updates (supervisor branch): a new case or warning reloads the list ----
+  onLive(main, () => tasksPage(main, session));
 }

@@ -125,6 +125,10 @@ pub(crate) struct ServeArgs {
     /// Hours a console session lasts at most, however busy.
     #[arg(long, env = "GRIDSYNC_SESSION_HOURS", default_value_t = 12)]
     session_hours: u64,
+    /// Seconds between two passes of the warning scanner (raises, escalates and clears
+    /// warnings; automatic supervision). Short only for demonstrations and tests.
+    #[arg(long, env = "GRIDSYNC_SCAN_EVERY_SECONDS", default_value_t = gridsync_server::center::warnings::SCAN_EVERY.as_secs())]
+    scan_every_seconds: u64,
 }
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -152,7 +156,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         database_url: args.database_url,
         jwt_secret,
         demo: args.demo,
-        scan_every: Some(gridsync_server::center::warnings::SCAN_EVERY),
+        scan_every: Some(Duration::from_secs(args.scan_every_seconds.max(1))),
         time_zone: args.time_zone,
     };
     let (mut state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;

@@ -50,6 +50,9 @@ pub(crate) struct Pushed {
     pub(crate) partial: HashSet<CaseId>,
     /// Accepted cases that now stand SUBMITTED (candidates for auto-dispatch).
     pub(crate) submitted: Vec<CaseId>,
+    /// Cases the center lists from this push on (new, or out of the draft): published
+    /// as `case_new` once committed.
+    pub(crate) new_cases: Vec<crate::live::LiveEvent>,
     pub(crate) rejected: Vec<Rejection>,
     pub(crate) counts: Counts,
 }

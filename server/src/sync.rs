@@ -70,6 +70,10 @@ pub async fn sync(
         crate::center::warnings::alert_high_risk(center, &pushed.submitted).await?;
         // Before the pull, so this very answer carries the accept and the dispatch.
         crate::center::rules::auto_dispatch(center, &pushed.submitted).await?;
+        // Committed: cases the center lists from now on appear on open consoles.
+        for e in pushed.new_cases {
+            let _ = center.live.send(e);
+        }
     }
 
     crate::pull::pull(center, caller, &device, request, &mut response, now).await?;

@@ -53,6 +53,13 @@ pub async fn intake_by(
     let doc = cases::load(center, id)
         .await?
         .ok_or(Error::NotFound("case"))?;
+    let state = doc.state(&center.limits, center.clock.now());
+    let orgs = state.assigned_orgs.iter().map(|o| o.id.clone());
+    let _ = center.live.send(crate::live::LiveEvent::case_new(
+        id.to_string(),
+        new.area_code.clone(),
+        orgs.chain(state.handling_org.clone()).collect(),
+    ));
     Ok((id, doc))
 }
 

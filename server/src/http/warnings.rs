@@ -52,8 +52,9 @@ pub(crate) async fn list(
 }
 
 /// The live feed: warnings raised, escalated and cleared, high-risk cases, automatic
-/// supervision, for the cases in the subscriber's scope.
-#[utoipa::path(get, path = "/v1/events", tag = "workflow", summary = "Live feed (Server-Sent Events) of warnings, high-risk alerts and supervision", security(("bearer" = [])), responses((status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = crate::live::LiveEvent), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+/// supervision, and new cases (`case_new`: the center lists the case from now on), for the
+/// cases in the subscriber's scope.
+#[utoipa::path(get, path = "/v1/events", tag = "workflow", summary = "Live feed (Server-Sent Events) of warnings, high-risk alerts, supervision and new cases", security(("bearer" = [])), responses((status = 200, description = "text/event-stream of LiveEvent", content_type = "text/event-stream", body = crate::live::LiveEvent), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,

@@ -216,6 +216,15 @@ async fn merge_push(
         if m.projection.status == gridsync_core::workflow::Status::Submitted {
             out.submitted.push(m.id);
         }
+        if m.unlisted_before && m.projection.status != gridsync_core::workflow::Status::Draft {
+            let p = &m.projection;
+            let orgs = p.assigned_orgs.iter().chain(&p.handling_org).cloned();
+            out.new_cases.push(crate::live::LiveEvent::case_new(
+                m.id.to_string(),
+                p.area_code.clone(),
+                orgs.collect(),
+            ));
+        }
     }
     Ok(out)
 }

@@ -33,6 +33,9 @@ pub(super) struct Merge {
     pub(super) snapshot: Option<Vec<u8>>,
     pub(super) existed: bool,
     pub(super) held: bool,
+    /// The center did not list the case before this push (new, or a draft): listed now if
+    /// it left the draft (`case_new` on the live feed).
+    pub(super) unlisted_before: bool,
 }
 
 /// A push merged ahead of the committer (see [`premerge`]), case by case.
@@ -284,6 +287,9 @@ pub(super) fn merge(
 
     let projection =
         super::check::result(center, caller, &doc, &events_before, before.as_ref(), now)?;
+    let unlisted_before = before
+        .as_ref()
+        .is_none_or(|(_, status)| *status == gridsync_core::workflow::Status::Draft);
     // A new case starts without a snapshot (its first changes are replayed from the log, as
     // cheap as loading one): saving and checking one for every new case was a fifth of the
     // center's CPU in a sync (BENCHMARKS, issue 6).
@@ -307,6 +313,7 @@ pub(super) fn merge(
         snapshot,
         existed,
         held,
+        unlisted_before,
     })
 }
 

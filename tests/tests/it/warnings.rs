@@ -452,3 +452,118 @@ fn an_installment_falling_due_warns_beside_the_follow_up() {
         Some("RED")
     );
 }
+
+/// Subscribes `user` to the live feed; its lines arrive on the channel, after "subscribed".
+fn subscribe(server: &TestServer, user: &str) -> std::sync::mpsc::Receiver<String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let v: serde_json::Value = agent
+        .post(&server.url("/v1/auth/login"))
+        .send_json(serde_json::json!({ "username": user, "password": "gridsync-demo" }))
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let token = v["access_token"].as_str().unwrap().to_owned();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let url = server.url("/v1/events");
+    std::thread::spawn(move || {
+        let Ok(mut resp) = agent
+            .get(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+        else {
+            return;
+        };
+        if tx.send("subscribed".into()).is_err() {
+            return;
+        }
+        use std::io::BufRead;
+        let reader = std::io::BufReader::new(resp.body_mut().as_reader());
+        for line in reader.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(30)).as_deref(),
+        Ok("subscribed")
+    );
+    rx
+}
+
+/// The `case_new` events about `id` that arrive within `wait`.
+fn case_new_events(rx: &std::sync::mpsc::Receiver<String>, id: CaseId, wait: Duration) -> usize {
+    let deadline = std::time::Instant::now() + wait;
+    let mut last_event = String::new();
+    let mut n = 0;
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(100)) {
+            if let Some(e) = line.strip_prefix("event: ") {
+                last_event = e.to_owned();
+            } else if line.starts_with("data:")
+                && line.contains(&id.to_string())
+                && last_event == "case_new"
+            {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn a_case_the_center_lists_from_now_on_is_announced_once_in_scope_only() {
+    let server = TestServer::start();
+    // The township center of 青溪 sees the village's cases; the county labour department
+    // (no area scope) sees only cases dispatched to it.
+    let town = subscribe(&server, "sun.town");
+    let labour = subscribe(&server, "liu.labour");
+
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "new-case-phone");
+    let id = phone.record("宅基地边界纠纷");
+    // A draft reaches the center but is not listed there: nothing to announce.
+    phone.sync().unwrap();
+    assert_eq!(case_new_events(&town, id, Duration::from_millis(800)), 0);
+
+    phone.store.submit(id).unwrap();
+    phone.sync().unwrap();
+    // Announced once, to the township center only; later syncs do not repeat it.
+    phone.sync().unwrap();
+    assert_eq!(case_new_events(&town, id, Duration::from_secs(3)), 1);
+    assert_eq!(case_new_events(&labour, id, Duration::from_millis(500)), 0);
+
+    // A case recorded at the center's intake is announced too.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let v: serde_json::Value = agent
+        .post(&server.url("/v1/auth/login"))
+        .send_json(serde_json::json!({ "username": "chen.dispatch", "password": "gridsync-demo" }))
+        .unwrap()
+        .body_mut()
+        .read_json()
+        .unwrap();
+    let chen = v["access_token"].as_str().unwrap().to_owned();
+    let mut r = agent
+        .post(&server.url("/v1/cases"))
+        .header("Authorization", &format!("Bearer {chen}"))
+        .send_json(serde_json::json!({
+            "title": "来访：邻里噪音",
+            "summary": "楼上装修噪音",
+            "category": "NEIGHBOUR",
+            "source": "WALK_IN",
+            "area_code": "330182101201",
+            "parties": [{ "role": "APPLICANT", "name": "赵一" }],
+        }))
+        .unwrap();
+    let created: serde_json::Value = r.body_mut().read_json().unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{created}");
+    let intake: CaseId = created["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(case_new_events(&town, intake, Duration::from_secs(3)), 1);
+    assert_eq!(
+        case_new_events(&labour, intake, Duration::from_millis(500)),
+        0
+    );
+}
