@@ -113,7 +113,7 @@ function targetsPicker(id, initial) {
   const host = h('div', { class: 'targets', 'data-picker': 'true' }, h('span', { class: 'empty' }, t('loading')));
   let picker = null;
   directory().then((items) => {
-    picker = orgPicker({ id, items, multiple: true, value: start, pickable: (o) => o.dispatchable, labelText: t('f_to') });
+    picker = orgPicker({ id, items, multiple: true, value: start, pickable: (o) => o.dispatchable, labelText: t('f_to'), hideLabel: true });
     host.replaceChildren(picker.el);
   }).catch((err) => {
     host.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message));

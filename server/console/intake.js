@@ -193,6 +193,14 @@ export async function intakePage(main) {
       if (input) { input.setAttribute('aria-invalid', 'true'); input.setAttribute('aria-describedby', 'intake-error'); input.focus(); }
     };
 
+    // Editing the field named by an error clears it.
+    form.oninput = (e) => {
+      if (e.target.getAttribute && e.target.getAttribute('aria-invalid')) {
+        e.target.removeAttribute('aria-invalid');
+        if (!form.querySelector('[aria-invalid]')) fill(error);
+      }
+    };
+
     const read = () => {
       if (!title.value.trim()) throw [t('in_needTitle'), title];
       const area = place.value()[0];

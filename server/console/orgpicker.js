@@ -38,9 +38,9 @@ export function directory() {
 /** Forget the cached directory (a user signed out). */
 export function forgetDirectory() { cache = null; }
 
-// Within a parent: sub-centers, villages, then the handling organisations (the center's own
-// departments and rooms), each group in the server's order.
-const GROUP = { CENTER: 0, VILLAGE: 1, DEPARTMENT: 2, MEDIATION_ROOM: 2 };
+// Within a center: its own departments and mediation rooms first (grouped under it), then
+// its villages, then the centers below it; each group in the server's order.
+const GROUP = { DEPARTMENT: 0, MEDIATION_ROOM: 0, VILLAGE: 1, CENTER: 2 };
 
 /**
  * A picker. Options:
@@ -50,10 +50,11 @@ const GROUP = { CENTER: 0, VILLAGE: 1, DEPARTMENT: 2, MEDIATION_ROOM: 2 };
  * - multiple: ordered multiple choice, the first the lead;
  * - value: the initially chosen ids;
  * - onChange(ids): after each change;
- * - labelText: the filter box's label.
+ * - labelText: the filter box's label; hideLabel: kept for screen readers only (the
+ *   surrounding form shows its own caption).
  * Returns { el, value(), set(ids), focus() }.
  */
-export function orgPicker({ id, items, pickable = () => true, multiple = false, value = [], onChange = () => {}, labelText }) {
+export function orgPicker({ id, items, pickable = () => true, multiple = false, value = [], onChange = () => {}, labelText, hideLabel = false }) {
   const byId = new Map(items.map((o) => [o.id, o]));
   const kids = new Map();
   const roots = [];
@@ -80,7 +81,7 @@ export function orgPicker({ id, items, pickable = () => true, multiple = false, 
   const tree = h('ul', { role: 'tree', id: `${id}-tree`, class: 'op-tree', 'aria-label': labelText || t('op_tree'), 'aria-multiselectable': multiple ? 'true' : null });
   const chosenBox = h('div', { class: 'op-chosen', id: `${id}-chosen`, 'aria-live': 'polite' });
   const el = h('div', { class: 'orgpicker', id },
-    h('label', { for: `${id}-filter` }, labelText || t('op_filter')), filterBox, chosenBox, tree);
+    h('label', { for: `${id}-filter`, class: hideLabel ? 'sr' : null }, labelText || t('op_filter')), filterBox, chosenBox, tree);
 
   const changed = () => { drawChosen(); drawTree(); onChange(chosen.slice()); };
   const pick = (o) => {
@@ -116,7 +117,7 @@ export function orgPicker({ id, items, pickable = () => true, multiple = false, 
       const li = h('li', {
         role: 'treeitem', 'data-org': o.id, 'aria-level': level, tabindex: '-1',
         'aria-selected': can ? String(chosen.includes(o.id)) : null, 'aria-disabled': can ? null : 'true',
-        'aria-expanded': sub.length ? 'true' : null,
+        'aria-expanded': sub.length ? 'true' : null, 'data-match': can && q && matches(o, q) ? 'true' : null,
         class: `op-node${can ? '' : ' op-branch'}${chosen.includes(o.id) ? ' chosen' : ''}`,
       }, h('span', { class: 'op-row' },
         h('span', { class: 'op-name' }, o.name),
@@ -169,10 +170,10 @@ export function orgPicker({ id, items, pickable = () => true, multiple = false, 
   });
   filterBox.addEventListener('input', () => drawTree());
   filterBox.addEventListener('keydown', (e) => {
-    const first = visible().find((n) => n.getAttribute('aria-disabled') !== 'true');
+    const first = visible().find((n) => n.dataset.match) || visible().find((n) => n.getAttribute('aria-disabled') !== 'true');
     if (e.key === 'ArrowDown') { e.preventDefault(); moveTo(first || visible()[0]); }
     // Enter in the filter picks the first match (and never submits the surrounding form).
-    else if (e.key === 'Enter') { e.preventDefault(); if (first && filterBox.value.trim()) pick(byId.get(first.dataset.org)); }
+    else if (e.key === 'Enter') { e.preventDefault(); if (first && first.dataset.match) pick(byId.get(first.dataset.org)); }
   });
 
   drawChosen();
