@@ -7,7 +7,7 @@
 import { api } from './api.js';
 import { h, fill, link } from './dom.js';
 import { t, label, lang, yuan, addStrings } from './i18n.js';
-import { holds, orgName } from './case.js';
+import { holds, orgName, useDirectory } from './case.js';
 
 addStrings({
   zh: {
@@ -91,6 +91,7 @@ export async function agreementPage(main, id, session) {
     return fill(main, link(`/console/cases/${encodeURIComponent(id)}`, t('agBack')),
       h('p', { class: 'error', role: 'alert', id: 'agreement-error' }, err.message));
   }
+  await useDirectory();
   const c = d.case;
   const s = d.state;
   const a = s.agreement;
@@ -137,7 +138,7 @@ export async function agreementPage(main, id, session) {
       : h('p', { class: 'ag-body' }, t('agPerformOnce')),
     h('p', { class: 'ag-body' }, t('agBinding')),
     h('p', { class: 'ag-body' }, t('agCopies').replace('{n}', count(parties.length + 1))),
-    h('p', { class: 'ag-body' }, item(t('agOrg'), org), ' ', item(t('agCase'), s.case_no || '', 'mono')),
+    h('p', { class: 'ag-line ag-org' }, item(t('agOrg'), org), item(t('agCase'), s.case_no || '', 'mono')),
     h('div', { class: 'signatures', id: 'signatures' },
       parties.map((p) => h('p', { class: 'sign-line sign-party' },
         h('span', { class: 'sign-who' }, `${label('partyRole', p.role)}${t('agSignParty')}：`), h('span', { class: 'sign-blank' }),

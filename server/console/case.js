@@ -61,6 +61,7 @@ addCodes({
   agreementForm: { WRITTEN: ['书面协议', 'Written agreement'], ORAL: ['口头协议', 'Oral agreement'] },
   supervision: { NONE: ['未督办', 'Not supervised'], NORMAL: ['一般督办', 'Supervised'], YELLOW: ['黄牌督办', 'Yellow card'], RED: ['红牌督办', 'Red card'] },
   followUpMethod: { PHONE: ['电话回访', 'Phone'], VISIT: ['上门回访', 'Visit'], SMS: ['短信回访', 'Text message'] },
+  step: { INSTALLMENT: ['分期履行', 'Installment'] },
   conflictField: {
     title: ['标题', 'Title'], summary: ['事由', 'Summary'], category: ['类别', 'Category'], risk_level: ['风险等级', 'Risk'],
     risk_flags: ['风险标记', 'Risk flags'], difficulty: ['难易程度', 'Difficulty'], amount_involved: ['涉及金额', 'Amount'],
@@ -75,11 +76,26 @@ export function holds(session, p) {
   return ((session && session.user && session.user.permissions) || []).includes(p);
 }
 
-/** The name of an organisation the case names (its dispatch), else its id. */
+// Organisation names by id from GET /v1/directory (what the caller may see), fetched once;
+// without it an organisation shows by the name its dispatch gave, else by its id.
+let directory = null;
+async function loadDirectory() {
+  if (!directory) {
+    directory = api('GET', '/v1/directory')
+      .then((r) => new Map((r.items || []).map((o) => [o.id, o.name])))
+      .catch(() => new Map());
+  }
+  return directory;
+}
+let names = new Map();
+/** Loads the directory's names for `orgName` (once; none without the directory). */
+export async function useDirectory() { names = await loadDirectory(); }
+
+/** The name of an organisation the case names (its dispatch, the directory), else its id. */
 export function orgName(state, id) {
   if (!id) return '';
   const o = (state.assigned_orgs || []).find((x) => x.id === id);
-  return o ? o.name : id;
+  return o ? o.name : names.get(id) || id;
 }
 
 function row(name, value, cls) {
@@ -96,6 +112,7 @@ export async function casePage(main, id, session, unmasked = false, flash = null
   } catch (err) {
     return fill(main, link('/console/cases', t('back')), h('p', { class: 'error', role: 'alert', id: 'case-error' }, err.message));
   }
+  await useDirectory();
   return render(main, id, session, unmasked, d, flash);
 }
 
@@ -160,8 +177,8 @@ function timelineSection(d, id, session, reload) {
   const items = [
     ...(s.timeline || []).map((e) => ({ at: e.at, el: h('li', { class: `event${e.superseded ? ' superseded' : ''}`, 'data-event': e.event_id },
       h('time', { datetime: e.at }, when(e.at)), ' ', h('strong', {}, label('step', e.kind)), ' · ',
-      h('span', { class: 'who' }, label('userRole', e.by_role), ' ', e.by_user), ' · ', e.org, ' → ', label('status', e.status_after),
-      e.superseded ? h('span', { class: 'tag' }, `${t('cwSuperseded')}: ${e.superseded}`) : null)) })),
+      h('span', { class: 'who' }, label('userRole', e.by_role), ' ', e.by_user), ' · ', orgName(s, e.org), ' → ', label('status', e.status_after),
+      e.superseded ? h('span', { class: 'tag' }, `${t('cwSuperseded')}: ${e.superseded}`) : null) })),
     ...(c.notes || []).map((n) => ({ at: n.at, el: h('li', { class: 'work-note', 'data-note': n.id },
       h('time', { datetime: n.at }, when(n.at)), ' ', h('span', { class: 'tag note-kind' }, label('noteKind', n.kind)), ' ',
       h('span', { class: 'who' }, n.author),
@@ -249,7 +266,7 @@ function conflictsSection(d, id, session, main, unmasked) {
                 casePage(main, id, session, unmasked);
               } catch (err) { fill(error, err.message); }
             },
-          }, t('cwChoose')) : null)))))));
+          }, t('cwChoose')) : null))))))));
 }
 
 // ---- joint handling and supervision ----
