@@ -108,6 +108,7 @@ export async function casesPage(main, session) {
     if (append && next !== null) p.set('before', String(next));
     fill(status);
     more.disabled = true;
+    table.setAttribute('aria-busy', 'true');
     try {
       const page = await api('GET', `/v1/cases?${p}`);
       if (!append) { fill(tbody); rows = 0; }
@@ -134,6 +135,7 @@ export async function casesPage(main, session) {
       fill(status, err.message);
     } finally {
       more.disabled = false;
+      table.setAttribute('aria-busy', 'false');
     }
   };
   form.addEventListener('submit', (e) => {
