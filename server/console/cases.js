@@ -25,8 +25,11 @@ function select(name, table, value) {
 async function places() {
   try {
     const items = (await api('GET', '/v1/directory')).items || [];
-    const townships = items.filter((o) => o.tier === 'TOWNSHIP' && o.kind === 'CENTER' && o.area_code);
-    const villages = items.filter((o) => o.kind === 'VILLAGE' && o.area_code);
+    // `in_scope`: a place inside the caller's area (the directory also names the centers
+    // and departments the caller dispatches to, which are no filter).
+    const place = (o) => o.area_code && o.in_scope !== false;
+    const townships = items.filter((o) => o.tier === 'TOWNSHIP' && o.kind === 'CENTER' && place(o));
+    const villages = items.filter((o) => o.kind === 'VILLAGE' && place(o));
     return { townships, villages };
   } catch {
     return null;
