@@ -3,6 +3,7 @@
 // dispatch targets as organisation ids. The console knows no payload by heart.
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { directory, orgPicker } from './orgpicker.js';
 
 const LONG = /note|reason|outcome|opinion|terms|summary|text/;
 
@@ -69,12 +70,9 @@ export function build(spec, schema, parent, prefix, initial = {}) {
       read = () => (input.value === '' ? undefined : Number(input.value));
     } else if (s.type === 'array' && resolve(spec, s.items || {}).properties && resolve(spec, s.items).properties.id
       && Object.keys(resolve(spec, s.items).required || []).length <= 1 && name === 'to') {
-      // Dispatch targets: organisation ids, the lead first.
-      input = h('input', { id, name, required: must, placeholder: t('targetsHint'), value: initial[name] || '' });
-      read = () => {
-        const ids = input.value.split(/[,，\s]+/).filter(Boolean);
-        return ids.length ? ids.map((x) => ({ id: x })) : undefined;
-      };
+      // Dispatch targets: picked from the directory's dispatchable organisations (the
+      // server's reach), the lead first; pre-filled with `initial.to` (the suggestion).
+      ({ input, read } = targetsPicker(id, initial[name]));
     } else if (s.type === 'array') {
       input = h('textarea', { id, name, rows: 3, placeholder: t('json') });
       read = () => {
@@ -92,7 +90,7 @@ export function build(spec, schema, parent, prefix, initial = {}) {
       read = () => input.value.trim() || undefined;
     }
     if (s.description) input.setAttribute('title', s.description);
-    parent.append(h('div', { class: 'field' }, caption, input));
+    parent.append(h('div', { class: 'field' }, input.dataset.picker ? h('span', { class: 'caption' }, fieldLabel(name), must ? ' *' : '') : caption, input));
     readers.push([name, read]);
   }
   return () => {
@@ -103,4 +101,26 @@ export function build(spec, schema, parent, prefix, initial = {}) {
     }
     return Object.keys(out).length ? out : undefined;
   };
+}
+
+/**
+ * The DISPATCH `to` field: an ordered multiple-choice picker over the dispatchable
+ * organisations (the first the lead). The directory loads in the background; until then
+ * (or if it fails, shown) the initial choice stands.
+ */
+function targetsPicker(id, initial) {
+  const start = [].concat(initial || []).filter(Boolean);
+  const host = h('div', { class: 'targets', 'data-picker': 'true' }, h('span', { class: 'empty' }, t('loading')));
+  let picker = null;
+  directory().then((items) => {
+    picker = orgPicker({ id, items, multiple: true, value: start, pickable: (o) => o.dispatchable, labelText: t('f_to'), hideLabel: true });
+    host.replaceChildren(picker.el);
+  }).catch((err) => {
+    host.replaceChildren(h('p', { class: 'error', role: 'alert' }, err.message));
+  });
+  const read = () => {
+    const ids = picker ? picker.value() : start;
+    return ids.length ? ids.map((x) => ({ id: x })) : undefined;
+  };
+  return { input: host, read };
 }

@@ -11,6 +11,7 @@
 
 pub mod cases;
 pub mod casework;
+pub mod directory;
 pub mod intake;
 pub mod limits;
 pub mod reach;

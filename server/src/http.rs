@@ -8,6 +8,7 @@ pub(crate) mod cases;
 pub(crate) mod conn;
 pub(crate) mod console;
 pub(crate) mod devices;
+pub(crate) mod directory; // intake: GET /v1/directory, POST /v1/cases/suggestion
 pub(crate) mod error;
 pub(crate) mod health;
 pub mod language;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(orgs::router())
         .merge(devices::router())
+        .merge(directory::router()) // intake
         .merge(console::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { base, shots, XSS, field, phoneRecords, context, signIn, act } from './lib.mjs';
+import { base, shots, XSS, field, phoneRecords, context, signIn, act, pickOrgs } from './lib.mjs';
 
 test('sign in in Chinese, then in English (kept per user)', async () => {
   const { page, done } = await context();
@@ -73,13 +73,14 @@ test('a case from a phone: accepted and dispatched from the case page, signed fo
   await page.waitForFunction(() => document.querySelector('#case-status')?.textContent === '已受理');
   assert.match(await page.textContent('#case-no'), /^330182-\d{8}-\d{6}$/);
   // A refusal shows the API's message (in the user's language), and the form stays.
-  await act(page, 'DISPATCH', (p) => p.fill('#p-DISPATCH-to', 'no-such-org'));
+  // (intake: the targets are a picker now) nothing chosen is refused by the server.
+  await act(page, 'DISPATCH', (p) => pickOrgs(p, 'p-DISPATCH-to', []));
   await page.waitForSelector('#action-error:not(:empty)');
   assert.match(await page.textContent('#action-error'), /[\u4e00-\u9fff]/);
   assert.equal(await page.textContent('#case-status'), '已受理');
   await page.click('#form-DISPATCH button[type=button]');
   await act(page, 'DISPATCH', async (p) => {
-    await p.fill('#p-DISPATCH-to', '330182101-judicial');
+    await pickOrgs(p, 'p-DISPATCH-to', ['330182101-judicial']);
     await p.fill('#p-DISPATCH-note', '请司法所牵头调处');
   }, 'case.png');
   await page.waitForFunction(() => document.querySelector('#case-status')?.textContent === '已分派');

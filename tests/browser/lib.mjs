@@ -74,3 +74,16 @@ export async function act(page, kind, fill = async () => {}, shot = null) {
   await page.click(`#form-${kind} button[type=submit]`);
 }
 
+
+/* ---- intake: the organisation picker (server/console/orgpicker.js) ---- */
+/** Chooses exactly `ids` (in order: the first is the lead) in the picker `id`, by its filter box and tree. */
+export async function pickOrgs(page, id, ids) {
+  await page.waitForSelector(`#${id}-filter`);
+  const remove = `#${id}-chosen [data-remove]`;
+  while (await page.$(remove)) await page.click(remove);
+  for (const x of ids) {
+    await page.fill(`#${id}-filter`, x);
+    await page.click(`#${id}-tree [data-org="${x}"] > .op-row`);
+  }
+  await page.fill(`#${id}-filter`, '');
+}

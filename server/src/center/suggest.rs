@@ -114,6 +114,75 @@ pub async fn for_case(
     }
 }
 
+/// The routing fields of a case not yet recorded (the intake desk's draft): what the rules
+/// match on.
+#[derive(Clone, Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Draft {
+    /// The case's 12-digit area code (a village's, or a township's), inside the caller's
+    /// scope.
+    pub area_code: String,
+    /// A category code; default `OTHER`, as at intake.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// A risk level code; default as at intake.
+    #[serde(default)]
+    pub risk_level: Option<String>,
+}
+
+/// The dispatch a rule would suggest for a case recorded now at the intake desk with the
+/// draft's routing fields (`rules::first_match` over the rules in their order, the target
+/// checked like a DISPATCH of the caller's, as for the queue): an automatic rule's
+/// dispatch happens when the case is saved. Who: `Intake`. The area must lie in the
+/// caller's scope (403 `out_of_scope`); bad codes are 400 `invalid_input` naming the field;
+/// none matching (or its target out of the caller's reach) is 404 `no_suggestion`.
+pub async fn for_draft(
+    center: &Center,
+    caller: &Caller,
+    draft: &Draft,
+) -> Result<Suggestion, Refusal> {
+    use gridsync_core::case::{Category, RiskLevel};
+    policy::require(caller, Permission::Intake)?;
+    let invalid = |field: &str, message: String| Refusal::invalid("invalid_input", field, message);
+    if !gridsync_core::case::is_area_code(&draft.area_code) {
+        return Err(invalid(
+            "area_code",
+            "a 12-digit statistical division code".into(),
+        ));
+    }
+    let category = match draft.category.as_deref().filter(|c| !c.is_empty()) {
+        Some(c) => c
+            .parse::<Category>()
+            .map_err(|e| invalid("category", e.to_string()))?,
+        None => Category::default(),
+    };
+    let risk = match draft.risk_level.as_deref().filter(|r| !r.is_empty()) {
+        Some(r) => r
+            .parse::<RiskLevel>()
+            .map_err(|e| invalid("risk_level", e.to_string()))?,
+        None => RiskLevel::default(),
+    };
+    if !caller
+        .org
+        .scope_prefix
+        .as_deref()
+        .is_some_and(|p| draft.area_code.starts_with(p))
+    {
+        return Err(Refusal::OutOfScope(
+            "the area is outside your organisation's scope".into(),
+        ));
+    }
+    let none = || Refusal::NotFound("no_suggestion", "no dispatch rule matches".into());
+    let rules = rules::list(&center.db).await?;
+    let rule = rules::first_match(&rules, category.as_code(), risk.as_code(), &draft.area_code)
+        .ok_or_else(none)?;
+    match target(center, caller, rule).await {
+        Ok(org) => Ok(suggestion(rule, &org, Status::Submitted)),
+        Err(Refusal::Failed(e)) => Err(e.into()),
+        Err(_) => Err(none()),
+    }
+}
+
 /// The case list ([`super::cases::list`]) with each row's suggested dispatch.
 pub async fn queue(
     center: &Center,

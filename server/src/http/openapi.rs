@@ -8,8 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::state::AppState;
 use super::{
-    audit, auth, cases, console, devices, health, orgs, quarantine, rules, stats, sync, tasks,
-    users, warnings,
+    audit, auth, cases, console, devices, directory, health, orgs, quarantine, rules, stats, sync,
+    tasks, users, warnings,
 };
 
 #[derive(OpenApi)]
@@ -36,6 +36,7 @@ use super::{
         devices::list, devices::revoke,
         health::healthz, health::readyz, health::metrics,
         quarantine::list,
+        directory::directory, directory::suggest,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -16,6 +16,7 @@ mod chaos;
 mod conflict;
 mod connections;
 mod console;
+mod directory;
 mod dispatch;
 mod forge;
 mod hardening;
