@@ -23,6 +23,8 @@ pub struct CaseRow {
     pub category: String,
     pub risk_level: String,
     pub high_risk: bool,
+    /// How the case reached the system (来源: `GRID_VISIT`, `WALK_IN`, ...).
+    pub source: String,
     pub area_code: String,
     pub tier: String,
     pub handling_org: Option<String>,
@@ -44,6 +46,7 @@ impl CaseRow {
             category: l.category,
             risk_level: l.risk_level,
             high_risk: l.high_risk,
+            source: l.source,
             area_code: l.area_code,
             tier: l.tier,
             handling_org: l.handling_org,
@@ -75,6 +78,8 @@ pub struct CaseFilter {
     pub org: String,
     /// Only cases past a running deadline.
     pub overdue: bool,
+    /// A source code (`WALK_IN`, ...): how the case reached the system.
+    pub source: String,
 }
 
 /// The cases in the caller's scope matching `filter`, newest change first, with the
@@ -92,6 +97,15 @@ pub async fn list(
             "an area-code prefix (digits)",
         ));
     }
+    if !filter.source.is_empty() && gridsync_core::case::Source::from_code(&filter.source).is_none()
+    {
+        return Err(Refusal::invalid(
+            "invalid_query",
+            "source",
+            "a source code (GRID_VISIT, WALK_IN, HOTLINE, POLICE, COURT_REFERRAL, PETITION, \
+             ONLINE, OTHER)",
+        ));
+    }
     let query = case_list::Query {
         scope: caller.scope(),
         status: &filter.status,
@@ -103,6 +117,7 @@ pub async fn list(
         area: &filter.area,
         org: &filter.org,
         overdue_at: filter.overdue.then(|| center.clock.now().0),
+        source: &filter.source,
     };
     let items: Vec<CaseRow> = case_list::list(&center.db, &query)
         .await?

@@ -25,6 +25,8 @@ pub(crate) struct Query<'a> {
     pub(crate) org: &'a str,
     /// Only cases whose running deadline is at or before this.
     pub(crate) overdue_at: Option<i64>,
+    /// A source code (how the case reached the system).
+    pub(crate) source: &'a str,
 }
 
 /// A listed case: the projection's columns.
@@ -37,6 +39,7 @@ pub(crate) struct Listed {
     pub(crate) category: String,
     pub(crate) risk_level: String,
     pub(crate) high_risk: bool,
+    pub(crate) source: String,
     pub(crate) area_code: String,
     pub(crate) tier: String,
     pub(crate) handling_org: Option<String>,
@@ -66,6 +69,7 @@ pub(crate) async fn list(db: &Db, q: &Query<'_>) -> Result<Vec<Listed>> {
            AND ($10 = '' OR (k.area_code >= $10 AND k.area_code < $11))
            AND ($12 = '' OR k.id IN (SELECT o.case_id FROM case_orgs o WHERE o.org_id = $12))
            AND ($13 = 0 OR (k.due_at IS NOT NULL AND k.due_at <= $14))
+           AND ($15 = '' OR k.source = $15)
          ORDER BY k.updated_pos DESC LIMIT $9",
         scope = Scope::sql(db.dialect, "k", 1),
     )))
@@ -83,6 +87,7 @@ pub(crate) async fn list(db: &Db, q: &Query<'_>) -> Result<Vec<Listed>> {
     .bind(q.org)
     .bind(i64::from(q.overdue_at.is_some()))
     .bind(q.overdue_at.unwrap_or(0))
+    .bind(q.source)
     .fetch_all(&db.pool())
     .await?;
     rows.iter()
@@ -96,6 +101,7 @@ pub(crate) async fn list(db: &Db, q: &Query<'_>) -> Result<Vec<Listed>> {
                 category: r.try_get("category")?,
                 risk_level: r.try_get("risk_level")?,
                 high_risk: r.try_get::<i64, _>("high_risk")? != 0,
+                source: r.try_get("source")?,
                 area_code: r.try_get("area_code")?,
                 tier: r.try_get("tier")?,
                 handling_org: r.try_get("handling_org")?,

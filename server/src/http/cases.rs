@@ -53,6 +53,10 @@ pub(crate) struct ListQuery {
     org: Option<String>,
     /// Only cases past a running deadline.
     overdue: Option<bool>,
+    /// How the case reached the system (来源): `GRID_VISIT`, `WALK_IN`, `HOTLINE`,
+    /// `POLICE`, `COURT_REFERRAL`, `PETITION`, `ONLINE`, `OTHER` (400 `invalid_query`
+    /// otherwise).
+    source: Option<String>,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -81,6 +85,7 @@ pub(crate) async fn list(
         area: q.area.unwrap_or_default(),
         org: q.org.unwrap_or_default(),
         overdue: q.overdue.unwrap_or(false),
+        source: q.source.unwrap_or_default(),
     };
     let (items, next) = crate::center::suggest::queue(&state, &caller, &filter).await?;
     Ok(Json(Page { items, next }))

@@ -148,6 +148,78 @@ fn one_stop_intake_and_list_filters() {
     assert_eq!(status, 400);
 }
 
+/// `source` narrows the list to one way of reaching the system, inside the caller's scope
+/// (a township dispatcher's walk-ins are its own township's), and an unknown code is 400.
+#[test]
+fn list_filter_by_source_stays_in_scope() {
+    let server = TestServer::start();
+    let chen = Staff::login(&server, "chen.dispatch");
+    let intake = |area: &str, source: &str, title: &str| -> String {
+        let body = serde_json::json!({
+            "area_code": area, "source": source, "title": title, "category": "NEIGHBOUR",
+            "risk_level": "GREEN",
+            "parties": [{ "role": "APPLICANT", "name": "钱多多" }]
+        });
+        let (status, r) = chen.post("/v1/cases", &body);
+        assert_eq!(status, 201, "{r}");
+        r["id"].as_str().unwrap().to_owned()
+    };
+    let qingxi_walk_in = intake("330182101201", "WALK_IN", "东岭村来访");
+    let hekou_walk_in = intake("330182102203", "WALK_IN", "河口村来访");
+    let qingxi_hotline = intake("330182101202", "HOTLINE", "西坞村热线");
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "source-1");
+    let visit = phone.record("网格走访");
+    phone.store.submit(visit).unwrap();
+    phone.sync().unwrap();
+
+    let ids = |staff: &Staff, q: &str| -> Vec<String> {
+        let (status, page) = staff.get(&format!("/v1/cases{q}"));
+        assert_eq!(status, 200, "{page}");
+        let mut ids: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(ids(&chen, "").len(), 4);
+    // Each row says its source.
+    let (_, page) = chen.get("/v1/cases?source=HOTLINE");
+    assert_eq!(page["items"][0]["source"], "HOTLINE");
+    assert_eq!(
+        ids(&chen, "?source=WALK_IN"),
+        sorted(vec![qingxi_walk_in.clone(), hekou_walk_in.clone()])
+    );
+    assert_eq!(ids(&chen, "?source=HOTLINE"), vec![qingxi_hotline.clone()]);
+    assert_eq!(ids(&chen, "?source=GRID_VISIT"), vec![visit.to_string()]);
+    assert!(ids(&chen, "?source=PETITION").is_empty());
+    // With the other filters: a prefix and a source.
+    assert_eq!(
+        ids(&chen, "?source=WALK_IN&area=330182102"),
+        vec![hekou_walk_in]
+    );
+    // Inside the caller's scope: 青溪镇's dispatcher sees its own walk-in, not 双河镇's.
+    let sun = Staff::login(&server, "sun.town");
+    assert_eq!(ids(&sun, "?source=WALK_IN"), vec![qingxi_walk_in]);
+    // A department sees only what is dispatched to it: nothing yet.
+    let liu = Staff::login(&server, "liu.labour");
+    assert!(ids(&liu, "?source=WALK_IN").is_empty());
+    // Not a source code: refused, with the API's code and the field named.
+    for bad in ["walk_in", "BOGUS", "WALK_IN%27%20OR%201%3D1"] {
+        let (status, body) = chen.get(&format!("/v1/cases?source={bad}"));
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["code"], "invalid_query", "{body}");
+    }
+    // Empty is "any", like the other filters.
+    assert_eq!(ids(&chen, "?source=").len(), 4);
+}
+
 /// Many dispatchers accepting at the same moment each get a number, all different and
 /// without holes: the counter is taken atomically, not read and retried.
 #[test]
