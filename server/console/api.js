@@ -35,7 +35,11 @@ export async function api(method, path, body) {
     try { data = await r.json(); } catch { data = null; }
   }
   if (!r.ok) {
-    const err = new ApiError(r.status, data && data.code, (data && data.message) || r.statusText);
+    // A Chinese answer carries the English text as `detail`: it names the field or value
+    // ("输入有误" alone would not say which), so it is shown beside the message.
+    let message = (data && data.message) || r.statusText;
+    if (data && data.detail && data.detail !== message) message = `${message}（${data.detail}）`;
+    const err = new ApiError(r.status, data && data.code, message);
     if (r.status === 401 && path !== '/v1/auth/session') onSignedOut(err);
     throw err;
   }

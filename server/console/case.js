@@ -98,6 +98,9 @@ export function orgName(state, id) {
   return o ? o.name : names.get(id) || id;
 }
 
+/** A staff member's display name as the case detail's `people` gives it, else the id. */
+const person = (d, id) => (d.people && d.people[id]) || id;
+
 function row(name, value, cls) {
   return h('tr', {}, h('th', { scope: 'row' }, name), h('td', { class: cls }, value));
 }
@@ -156,7 +159,7 @@ async function render(main, id, session, unmasked, d, flash = null) {
         h('tbody', {}, c.parties.map((p) => h('tr', { 'data-party': p.id },
           h('td', {}, label('partyRole', p.role)), h('td', {}, p.name), h('td', { class: 'mono' }, p.id_number),
           h('td', { class: 'mono' }, p.phone), h('td', {}, p.address)))))),
-    jointSection(s),
+    jointSection(d),
     agreementSection(d, id, session, main, reload),
     h('section', {}, h('h2', {}, t('deadlines')),
       h('table', { class: 'grid', id: 'deadlines' },
@@ -177,11 +180,11 @@ function timelineSection(d, id, session, reload) {
   const items = [
     ...(s.timeline || []).map((e) => ({ at: e.at, el: h('li', { class: `event${e.superseded ? ' superseded' : ''}`, 'data-event': e.event_id },
       h('time', { datetime: e.at }, when(e.at)), ' ', h('strong', {}, label('step', e.kind)), ' · ',
-      h('span', { class: 'who' }, label('userRole', e.by_role), ' ', e.by_user), ' · ', orgName(s, e.org), ' → ', label('status', e.status_after),
+      h('span', { class: 'who' }, label('userRole', e.by_role), ' ', person(d, e.by_user)), ' · ', orgName(s, e.org), ' → ', label('status', e.status_after),
       e.superseded ? h('span', { class: 'tag' }, `${t('cwSuperseded')}: ${e.superseded}`) : null) })),
     ...(c.notes || []).map((n) => ({ at: n.at, el: h('li', { class: 'work-note', 'data-note': n.id },
       h('time', { datetime: n.at }, when(n.at)), ' ', h('span', { class: 'tag note-kind' }, label('noteKind', n.kind)), ' ',
-      h('span', { class: 'who' }, n.author),
+      h('span', { class: 'who' }, person(d, n.author)),
       n.party ? [' · ', t('cwNoteWith'), ' ', partyName(n.party)] : null,
       h('div', { class: n.text ? 'note-text pre' : 'note-text masked' }, n.text || t('cwNoteMasked'))) })),
   ].sort(byTime);
@@ -271,7 +274,8 @@ function conflictsSection(d, id, session, main, unmasked) {
 
 // ---- joint handling and supervision ----
 
-function jointSection(s) {
+function jointSection(d) {
+  const s = d.state;
   const orgs = s.assigned_orgs || [];
   const supervised = s.supervision && s.supervision !== 'NONE';
   if (!orgs.length && !supervised && !(s.co_feedback || []).length) return null;
@@ -280,12 +284,12 @@ function jointSection(s) {
       row(t('supervision'), supervised ? h('span', { class: `tag supervision-${s.supervision}` }, label('supervision', s.supervision)) : t('cwSupervisionNone')),
       row(t('handlingOrg'), orgs.length ? h('ul', { class: 'orgs', id: 'assigned-orgs' }, orgs.map((o, i) => h('li', { 'data-org': o.id },
         h('span', { class: i === 0 ? 'tag lead' : 'tag' }, i === 0 ? t('cwLead') : t('cwCo')), ' ', o.name))) : t('cwNoOrgs')),
-      s.assignee ? row(t('cwAssignee'), s.assignee) : null)),
+      s.assignee ? row(t('cwAssignee'), person(d, s.assignee)) : null)),
     orgs.length > 1 || (s.co_feedback || []).length ? [
       h('h3', {}, t('cwCoFeedback')),
       (s.co_feedback || []).length
         ? h('ul', { class: 'feedback', id: 'co-feedback' }, s.co_feedback.map((f) => h('li', {},
-          h('strong', {}, f.org.name), ' · ', f.by_user, ' · ', h('time', { datetime: f.at }, when(f.at)),
+          h('strong', {}, f.org.name), ' · ', person(d, f.by_user), ' · ', h('time', { datetime: f.at }, when(f.at)),
           h('div', { class: 'pre' }, f.opinion))))
         : h('p', { class: 'empty' }, t('cwNoFeedback'))] : null);
 }

@@ -209,6 +209,9 @@ pub struct Cohorts {
     pub previous: Vec<CaseFacts>,
     /// 同比's base ([`Period::year_earlier`]).
     pub last_year: Vec<CaseFacts>,
+    /// The names area groups are labelled with: a center's by its scope prefix (a
+    /// township's 9 digits), a village's by its area code.
+    pub area_names: BTreeMap<String, String>,
 }
 
 /// A case's group key; `months_later` shifts month keys (last year's rows meet this
@@ -231,11 +234,12 @@ fn group_key(
     }
 }
 
-fn group_label(key: &str, by: GroupBy) -> String {
+fn group_label(key: &str, by: GroupBy, area_names: &BTreeMap<String, String>) -> String {
     match by {
         GroupBy::Category => Category::from_code(key).map_or(key, |c| c.label_zh()),
         GroupBy::Source => Source::from_code(key).map_or(key, |s| s.label_zh()),
-        GroupBy::Area | GroupBy::Month => key,
+        GroupBy::Area => area_names.get(key).map_or(key, String::as_str),
+        GroupBy::Month => key,
     }
     .to_owned()
 }
@@ -281,7 +285,7 @@ pub fn report(
         }
         let keys: BTreeSet<String> = now.keys().chain(last.keys()).cloned().collect();
         for key in keys {
-            let label = group_label(&key, by);
+            let label = group_label(&key, by, &cohorts.area_names);
             let n = now.remove(&key).unwrap_or_default();
             let p = previous.remove(&key).unwrap_or_default();
             let l = last.remove(&key).unwrap_or_default();
@@ -350,7 +354,25 @@ pub async fn cohorts(center: &Center, scope: &Scope, period: Period) -> Result<C
         current: cohort(center, scope, period, true).await?,
         previous: cohort(center, scope, period.previous(), false).await?,
         last_year: cohort(center, scope, period.year_earlier(), false).await?,
+        area_names: area_names(center).await?,
     })
+}
+
+/// Every center's name by its scope prefix and every village's by its area code.
+async fn area_names(center: &Center) -> Result<BTreeMap<String, String>> {
+    let mut names = BTreeMap::new();
+    for org in center.db.orgs().await? {
+        match (org.kind.as_str(), org.scope_prefix) {
+            ("CENTER", Some(prefix)) => {
+                names.insert(prefix, org.name);
+            }
+            ("VILLAGE", _) => {
+                names.insert(org.area_code, org.name);
+            }
+            _ => {}
+        }
+    }
+    Ok(names)
 }
 
 /// The statistics of `period` in `scope`, with the previous period's and last year's.
@@ -531,10 +553,17 @@ mod tests {
             current: vec![a, b],
             previous: vec![d],
             last_year: vec![c],
+            area_names: [("330182101".to_owned(), "青溪镇".to_owned())].into(),
         };
         let r = report(period, &county, Some(GroupBy::Area), &cohorts, &zone);
         let keys: Vec<&str> = r.groups.iter().map(|g| g.key.as_str()).collect();
         assert_eq!(keys, ["330182101", "330182102"], "townships under a county");
+        let labels: Vec<&str> = r.groups.iter().map(|g| g.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            ["青溪镇", "330182102"],
+            "by name where one is known"
+        );
         assert_eq!(r.groups[0].last_year.received, 1);
         assert_eq!(r.groups[0].previous_period.received, 1);
         assert_eq!(r.total.current.received, 2);

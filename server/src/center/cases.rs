@@ -489,6 +489,32 @@ pub(super) async fn edit_in<T>(
     Ok(out)
 }
 
+/// The display names of the users a case's record names (who took each step, wrote each
+/// note, gave co-handling feedback, is assigned the case), by user id: staff names, not personal data of the
+/// parties. Ids that name no account (the center's `SYSTEM`) are left out.
+pub async fn people(
+    center: &Center,
+    case: &gridsync_core::case::Case,
+    state: &gridsync_core::workflow::WorkflowState,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let ids: std::collections::BTreeSet<&str> = state
+        .timeline
+        .iter()
+        .map(|t| t.by_user.as_str())
+        .chain(case.notes.iter().map(|n| n.author.as_str()))
+        .chain(state.co_feedback.iter().map(|f| f.by_user.as_str()))
+        .chain(state.assignee.as_deref())
+        .filter(|id| !id.is_empty())
+        .collect();
+    let mut names = std::collections::BTreeMap::new();
+    for id in ids {
+        if let Some(user) = center.db.user(id).await? {
+            names.insert(id.to_owned(), user.display_name);
+        }
+    }
+    Ok(names)
+}
+
 /// A case's document as the center holds it. A stored case that does not open is reported
 /// (`/metrics`, the administrator's list) and answered `CaseUnavailable`, for it alone.
 pub async fn load(center: &Center, id: CaseId) -> Result<Option<CaseDoc>> {

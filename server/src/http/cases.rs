@@ -116,6 +116,9 @@ pub(crate) struct CaseDetail {
     /// Whether the notes' texts are withheld (`case.notes[].text` empty): they record what
     /// people said, personal data shown only in an unmasked (audited) read.
     notes_masked: bool,
+    /// Display names of the staff the record names (`state.timeline[].by_user`,
+    /// `case.notes[].author`, `state.co_feedback[].by_user`, `state.assignee`), by user id.
+    people: std::collections::BTreeMap<String, String>,
 }
 
 /// The back-to-back sessions held with one party.
@@ -187,6 +190,7 @@ async fn view(
         })
         .collect();
     let suggestion = crate::center::suggest::for_case(state, caller, &full, &state_now).await?;
+    let people = crate::center::cases::people(state, &full, &state_now).await?;
     let notes_masked = unmasked.is_none();
     let conflicts = crate::center::casework::conflicts(state, doc, !notes_masked).await?;
     let case = match unmasked {
@@ -229,6 +233,7 @@ async fn view(
         conflicts,
         back_to_back,
         notes_masked,
+        people,
     })
 }
 

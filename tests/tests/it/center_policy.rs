@@ -465,6 +465,22 @@ fn a_malformed_payload_is_400_naming_the_field_for_every_kind() {
     let (_, detail) = chen.get(&format!("/v1/cases/{case}"));
     assert_eq!(detail["state"]["status"], "DISPATCHED");
     assert_eq!(detail["state"]["timeline"].as_array().unwrap().len(), 3);
+    // Who took each step, by name: every user the timeline names, and nobody else.
+    for step in detail["state"]["timeline"].as_array().unwrap() {
+        let id = step["by_user"].as_str().unwrap();
+        assert!(
+            detail["people"][id].is_string(),
+            "{id}: {}",
+            detail["people"]
+        );
+    }
+    assert_eq!(detail["people"]["u-chen.dispatch"], "陈受理 (县中心受理员)");
+    assert_eq!(
+        detail["people"].as_object().unwrap().len(),
+        2,
+        "the phone's grid worker and the dispatcher: {}",
+        detail["people"]
+    );
 }
 
 #[test]
