@@ -226,7 +226,9 @@ function draw(body, p, r) {
 
 function chart(box, option) {
   const c = echarts.init(box, null, { renderer: 'canvas' });
-  c.setOption({ color: COLORS, textStyle: { fontFamily: '"PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif' }, ...option });
+  // No growing bars for whoever asked their system for less motion.
+  const still = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  c.setOption({ animation: !still, color: COLORS, textStyle: { fontFamily: '"PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif' }, ...option });
   box.setAttribute('aria-label', (option.series || []).map((s) => s.name).filter(Boolean).join(', ') || box.id);
   charts.push(c);
   return c;
