@@ -107,7 +107,8 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
         }
         // Every running deadline (installments beside the nearest one); rows written before
         // the `deadlines` column existed fall back to the nearest deadline.
-        let all: Vec<(String, Option<String>, i64, i64)> = match &r.deadlines {
+        // (kind, item, start, due, yellow percent: the case's own, else the default).
+        let all: Vec<(String, Option<String>, i64, i64, u8)> = match &r.deadlines {
             Some(json) => serde_json::from_str::<Vec<serde_json::Value>>(json)
                 .unwrap_or_default()
                 .iter()
@@ -117,19 +118,24 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
                         v["item"].as_str().map(str::to_owned),
                         v["start"].as_i64().unwrap_or(0),
                         v["due"].as_i64().unwrap_or(0),
+                        v["yellow"]
+                            .as_u64()
+                            .and_then(|p| u8::try_from(p).ok())
+                            .unwrap_or(center.limits.yellow_percent),
                     )
                 })
                 .collect(),
-            None if !d.kind.is_empty() => vec![(d.kind.clone(), None, d.start, d.due)],
+            None if !d.kind.is_empty() => vec![(
+                d.kind.clone(),
+                None,
+                d.start,
+                d.due,
+                center.limits.yellow_percent,
+            )],
             None => Vec::new(),
         };
-        for (kind, item, start, due) in all {
-            let level = warning_level(
-                Timestamp(start),
-                Timestamp(due),
-                center.limits.yellow_percent,
-                now,
-            );
+        for (kind, item, start, due, yellow) in all {
+            let level = warning_level(Timestamp(start), Timestamp(due), yellow, now);
             let level = serde_json::to_value(level)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))

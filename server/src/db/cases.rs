@@ -47,7 +47,9 @@ pub(crate) struct Projection {
     pub(crate) signed_at: Option<i64>,
     /// The last dispatch was signed for within the case's sign limit (`None`: not signed).
     pub(crate) signed_on_time: Option<bool>,
-    /// Every running deadline, JSON `[{"kind", "item", "start", "due"}]`.
+    /// Every running deadline, JSON `[{"kind", "item", "start", "due", "yellow"}]`; `yellow`
+    /// is the case's own yellow threshold (percent) when the center set its limits (the
+    /// fold's rule: the case's limits win), else null: the scanner's default.
     pub(crate) deadlines: String,
     /// The latest follow-up visit's satisfaction (1..5) and time.
     pub(crate) satisfaction: Option<i64>,
@@ -56,6 +58,7 @@ pub(crate) struct Projection {
 
 impl Projection {
     pub(crate) fn of(case: &Case, state: &WorkflowState) -> Projection {
+        let yellow = case.time_limits.as_ref().map(|l| l.yellow_percent);
         let archived_at = state
             .timeline
             .iter()
@@ -132,7 +135,7 @@ impl Projection {
                     .deadlines
                     .iter()
                     .map(|d| {
-                        serde_json::json!({ "kind": d.kind, "item": d.item, "start": d.started_at.0, "due": d.due_at.0 })
+                        serde_json::json!({ "kind": d.kind, "item": d.item, "start": d.started_at.0, "due": d.due_at.0, "yellow": yellow })
                     })
                     .collect(),
             )

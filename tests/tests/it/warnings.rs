@@ -217,6 +217,8 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
         area_prefix: None,
         limits: gridsync_core::workflow::TimeLimits {
             sign: 12 * H,
+            // Yellow at half time, not the default 70 %.
+            yellow_percent: 50,
             ..Default::default()
         },
     };
@@ -263,6 +265,16 @@ fn limits_configured_per_tier_and_category_travel_to_the_phone() {
         sign.due_at.0 - sign.started_at.0,
         12 * H,
         "the phone derives the county's 12-hour limit"
+    );
+    // The center's scan warns at the rule's threshold, as the case's own state does.
+    assert_eq!(
+        scan_level(&server, &clock, T0.plus_millis(6 * H - 60_000), id, "SIGN"),
+        None
+    );
+    assert_eq!(
+        scan_level(&server, &clock, T0.plus_millis(6 * H), id, "SIGN").as_deref(),
+        Some("YELLOW"),
+        "the rule's 50 %"
     );
     // At 12 h the center's scan is red too: one source of truth.
     assert_eq!(
