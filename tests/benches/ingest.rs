@@ -9,19 +9,8 @@
 use std::time::{Duration, Instant};
 
 use gridsync_core::case::{CaseEdit, NoteKind};
+use gridsync_tests::bench::{env_or, percentile};
 use gridsync_tests::{Phone, TestServer};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing we need.

@@ -14,19 +14,8 @@
 use std::time::{Duration, Instant};
 
 use gridsync_core::case::{Category, NewCase, PartyInput, PartyRole, RiskLevel, Source};
+use gridsync_tests::bench::{env_or, percentile};
 use gridsync_tests::{Phone, Staff, TestServer};
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
 
 const SURNAMES: &[&str] = &["张", "李", "王", "赵", "陈", "刘", "杨", "黄", "周", "吴"];
 const GIVEN: &[&str] = &[

@@ -6,6 +6,7 @@
 //! PostgreSQL database created for the test and dropped after it. [`Phone`] is a real
 //! `FieldStore` in a temporary directory that logs in and syncs over HTTP.
 
+pub mod bench;
 pub mod chaos;
 pub mod day;
 pub mod loadgen;

@@ -301,36 +301,7 @@ fn a_high_risk_case_alerts_the_centers_the_moment_it_syncs() {
         v["access_token"].as_str().unwrap().to_owned()
     };
     // The county dispatcher subscribes to the live feed.
-    let chen = token("chen.dispatch");
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let url = server.url("/v1/events");
-    let sub_token = chen.clone();
-    std::thread::spawn(move || {
-        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
-        let Ok(mut resp) = agent
-            .get(&url)
-            .header("Authorization", &format!("Bearer {sub_token}"))
-            .call()
-        else {
-            return;
-        };
-        // The handler subscribes before it answers: with the headers here, nothing sent
-        // from now on can be missed.
-        if tx.send("subscribed".into()).is_err() {
-            return;
-        }
-        use std::io::BufRead;
-        let reader = std::io::BufReader::new(resp.body_mut().as_reader());
-        for line in reader.lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    assert_eq!(
-        rx.recv_timeout(Duration::from_secs(30)).as_deref(),
-        Ok("subscribed")
-    );
+    let rx = subscribe(&server, "chen.dispatch");
 
     let mut phone = Phone::login(&server.base_url(), "wang.grid", "red-phone");
     let id = phone.record("扬言报复的邻里纠纷");
