@@ -14,6 +14,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod caller;
+pub mod case_cache;
 pub mod center;
 pub mod county_time;
 pub mod db;
@@ -107,6 +108,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         limits: TimeLimits::default(),
         actor,
         live,
+        cases: crate::case_cache::CaseCache::default(),
     };
     let (ingest, committer) = ingest::Ingest::new(center.clone());
     tokio::spawn(ingest::run(committer));

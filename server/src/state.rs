@@ -25,4 +25,6 @@ pub struct Center {
     pub actor: ActorId,
     /// Warnings and alerts as they happen, for `GET /v1/events` subscribers.
     pub live: tokio::sync::broadcast::Sender<LiveEvent>,
+    /// Cases as last read, by their last change (my tasks re-folds them from here).
+    pub cases: crate::case_cache::CaseCache,
 }

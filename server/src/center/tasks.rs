@@ -1,7 +1,8 @@
 //! My tasks (待办, `GET /v1/me/tasks`): what the caller must do now on the cases in their
 //! scope. The definition is the workflow's (`gridsync_core::workflow::task_for`), the same
 //! the phones run over their stores; the center preselects the candidates from the
-//! projection (`db::tasks`) and folds each one's document.
+//! projection (`db::tasks`) and folds each one's fields and events at the current time
+//! (from `Center::cases` while the case has not changed since it was last read).
 
 use gridsync_core::workflow::{Author, CaseTask, Role, sort_tasks, task_for};
 
@@ -50,15 +51,26 @@ pub async fn mine(center: &Center, caller: &Caller) -> Result<Vec<TaskRow>, Refu
     );
     let now = center.clock.now();
     let mut tasks = Vec::new();
-    for id in ids {
+    for (id, pos) in ids {
         let Ok(id) = id.parse() else { continue };
-        // A case that does not open is reported by `load` and left out here.
-        let Ok(Some(doc)) = super::cases::load(center, id).await else {
-            continue;
+        let kept = match center.cases.get(id, pos) {
+            Some(kept) => kept,
+            // A case that does not open is reported by `load` and left out here.
+            None => {
+                let Ok(Some(doc)) = super::cases::load(center, id).await else {
+                    continue;
+                };
+                let kept = crate::case_cache::Kept {
+                    case: doc.case().into(),
+                    events: doc.events().into(),
+                };
+                center.cases.put(id, pos, kept.clone());
+                kept
+            }
         };
-        let case = doc.case();
-        let state = gridsync_core::workflow::fold(&case, &doc.events(), &center.limits, now);
-        if let Some(task) = task_for(&state, &case, &me) {
+        let (case, events) = (&*kept.case, &*kept.events);
+        let state = gridsync_core::workflow::fold(case, events, &center.limits, now);
+        if let Some(task) = task_for(&state, case, &me) {
             tasks.push(CaseTask {
                 case_id: id,
                 case_no: state.case_no.clone(),

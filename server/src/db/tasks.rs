@@ -11,17 +11,17 @@ use crate::error::Result;
 /// At most this many candidates per list (the oldest change last).
 pub(crate) const MAX_CANDIDATES: i64 = 2000;
 
-/// Ids of the cases in `scope` still in the workflow: not drafts, archived or void, and a
+/// Ids (with the position of their last change) of the cases in `scope` still in the workflow: not drafts, archived or void, and a
 /// followed-up case only while a deadline (an installment) runs. With `org`, only cases
 /// dispatched to or handled by that organisation (a department's work is always so).
 pub(crate) async fn candidates(
     db: &Db,
     scope: Scope<'_>,
     org: Option<&str>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, i64)>> {
     let (scope_lo, scope_hi, scope_org) = scope.params();
     let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT k.id FROM cases k
+        "SELECT k.id, k.updated_pos FROM cases k
          WHERE {scope}
            AND k.status NOT IN ('DRAFT', 'ARCHIVED', 'VOID')
            AND (k.status <> 'FOLLOWED_UP' OR k.due_at IS NOT NULL)
@@ -37,6 +37,6 @@ pub(crate) async fn candidates(
     .fetch_all(&db.pool())
     .await?;
     rows.iter()
-        .map(|r| Ok(r.try_get::<String, _>("id")?))
+        .map(|r| Ok((r.try_get("id")?, r.try_get("updated_pos")?)))
         .collect()
 }

@@ -339,6 +339,25 @@ fn my_tasks_overdue_first_then_by_deadline_and_not_for_administrators() {
     assert_eq!(rows[1]["overdue"], false);
     assert!(rows[2]["due_at"].is_null());
 
+    // Read again later, the unchanged cases (kept from the first read) are judged at the
+    // new time, and a case changed since is read anew.
+    clock.set(t0.plus_millis(60 * H));
+    let chen = Staff::login(&server, "chen.dispatch");
+    assert_eq!(chen.act(&later.0, "ACCEPT", serde_json::json!({})).0, 200);
+    let (_, body) = chen.get("/v1/me/tasks");
+    let rows = items(&body);
+    let of = |id: &str| rows.iter().find(|t| t["case_id"] == id).unwrap().clone();
+    assert_eq!(of(&later.0)["kind"], "DISPATCH", "changed: read anew");
+    assert_eq!(of(&later.1)["kind"], "ACCEPT");
+    assert_eq!(
+        (
+            of(&later.1)["overdue"].clone(),
+            of(&later.1)["level"].clone()
+        ),
+        (serde_json::json!(true), serde_json::json!("RED")),
+        "unchanged, past its deadline now"
+    );
+
     // Any role that works cases; administrators get 403; each sees only their scope.
     assert_eq!(Staff::login(&server, "admin").get("/v1/me/tasks").0, 403);
     let sun = Staff::login(&server, "sun.town");
