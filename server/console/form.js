@@ -49,7 +49,7 @@ export function build(spec, schema, parent, prefix, initial = {}) {
     const caption = h('label', { for: id }, fieldLabel(name), must ? ' *' : '');
     if (s.type === 'object' || s.properties) {
       const fs = h('fieldset', { id }, h('legend', {}, fieldLabel(name)));
-      const read = build(spec, s, fs, id);
+      const read = build(spec, s, fs, id, { offset: initial.offset });
       parent.append(fs);
       readers.push([name, read]);
       continue;
@@ -65,6 +65,10 @@ export function build(spec, schema, parent, prefix, initial = {}) {
       input = h('select', { id, name, required: must },
         h('option', { value: '' }, '—'), h('option', { value: 'true' }, t('yes')), h('option', { value: 'false' }, t('no')));
       read = () => (input.value === '' ? undefined : input.value === 'true');
+    } else if (s.type === 'integer' && name === 'amount') {
+      // Money is entered in 元 and sent in 分 (fen), as the API keeps it.
+      input = h('input', { id, name, type: 'number', required: must, min: 0, step: '0.01', inputmode: 'decimal' });
+      read = () => (input.value === '' ? undefined : Math.round(Number(input.value) * 100));
     } else if (s.type === 'integer' || s.type === 'number') {
       input = h('input', { id, name, type: 'number', required: must, min: s.minimum });
       read = () => (input.value === '' ? undefined : Number(input.value));
@@ -73,6 +77,13 @@ export function build(spec, schema, parent, prefix, initial = {}) {
       // Dispatch targets: picked from the directory's dispatchable organisations (the
       // server's reach), the lead first; pre-filled with `initial.to` (the suggestion).
       ({ input, read } = targetsPicker(id, initial[name]));
+    } else if (s.type === 'array' && resolve(spec, s.items || {}).properties) {
+      // A list of records (an agreement's installments): a row of fields each, added and
+      // removed with buttons.
+      const rows = rowsEditor(spec, resolve(spec, s.items), id, name, initial.offset);
+      parent.append(rows.el);
+      readers.push([name, rows.read]);
+      continue;
     } else if (s.type === 'array') {
       input = h('textarea', { id, name, rows: 3, placeholder: t('json') });
       read = () => {
@@ -123,4 +134,37 @@ function targetsPicker(id, initial) {
     return ids.length ? ids.map((x) => ({ id: x })) : undefined;
   };
   return { input: host, read };
+}
+
+/**
+ * Rows of `item` records: `el` (a fieldset with an add button) and `read` (the list, or
+ * undefined when empty). Fields the server fills (`id`) are left out; each row is
+ * numbered from 0 in its ids (`{id}-0-due_at`).
+ */
+function rowsEditor(spec, item, id, name, offset) {
+  const fields = { ...item, properties: { ...item.properties } };
+  delete fields.properties.id;
+  const list = h('ol', { class: 'rows', id: `${id}-rows` });
+  const rows = [];
+  let next = 0;
+  const add = () => {
+    const n = next++;
+    const fs = h('fieldset', { class: 'row', id: `${id}-${n}` });
+    const read = build(spec, fields, fs, `${id}-${n}`, { offset });
+    const li = h('li', {}, fs, h('button', {
+      type: 'button', class: 'remove', id: `${id}-${n}-remove`,
+      onclick: () => { rows.splice(rows.findIndex((r) => r.li === li), 1); li.remove(); },
+    }, t('removeRow')));
+    rows.push({ li, read });
+    list.append(li);
+    const first = fs.querySelector('input, select, textarea');
+    if (first) first.focus();
+  };
+  const el = h('fieldset', { id, class: 'rows-editor' }, h('legend', {}, fieldLabel(name)), list,
+    h('button', { type: 'button', id: `${id}-add`, onclick: add }, t('addRow')));
+  const read = () => {
+    const out = rows.map((r) => r.read()).filter((v) => v !== undefined);
+    return out.length ? out : undefined;
+  };
+  return { el, read };
 }

@@ -28,7 +28,7 @@ const STRINGS = {
     f_approved: '是否同意', f_satisfaction: '满意度(1-5)', f_method: '方式',
     f_agreement_performed: '协议是否履行', f_outcome: '处理结果', f_success: '是否化解成功',
     f_level: '级别', f_opinion: '协办意见', f_to_tier: '提级至', f_assignee: '指定承办人',
-    f_agreement: '调解协议', f_form: '协议形式', f_terms: '协议内容', f_installments: '分期履行',
+    f_agreement: '调解协议', f_form: '协议形式', f_terms: '协议内容', f_installments: '分期履行', f_amount: '金额(元)', f_due_at: '履行期限', f_paid_at: '已履行时间', f_signed_at: '签订时间', addRow: '添加一期', removeRow: '删除',
   },
   en: {
     system: 'County Center · Dispute Resolution',
@@ -56,7 +56,7 @@ const STRINGS = {
     f_approved: 'Approved', f_satisfaction: 'Satisfaction (1-5)', f_method: 'Method',
     f_agreement_performed: 'Agreement performed', f_outcome: 'Outcome', f_success: 'Resolved',
     f_level: 'Level', f_opinion: 'Opinion', f_to_tier: 'Escalate to', f_assignee: 'Assignee',
-    f_agreement: 'Agreement', f_form: 'Form', f_terms: 'Terms', f_installments: 'Installments',
+    f_agreement: 'Agreement', f_form: 'Form', f_terms: 'Terms', f_installments: 'Installments', f_amount: 'Amount (yuan)', f_due_at: 'Due', f_paid_at: 'Paid at', f_signed_at: 'Signed at', addRow: 'Add an installment', removeRow: 'Remove',
   },
 };
 

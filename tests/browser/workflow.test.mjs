@@ -93,10 +93,16 @@ test('record on the phone, dispatch with the picker, handle, resolve, follow up:
     await p.fill('#p-RESOLVE-outcome', '双方达成调解协议，欠薪分两期付清');
     await p.selectOption('#p-RESOLVE-agreement-form', 'WRITTEN');
     await p.fill('#p-RESOLVE-agreement-terms', '李老板于两期内付清拖欠工资共计8.6万元');
-    await p.fill('#p-RESOLVE-agreement-installments', JSON.stringify([
-      { due_at: `${year}-01-31T00:00:00+08:00`, amount: 4300000 },
-      { due_at: `${year}-02-28T00:00:00+08:00`, amount: 4300000 },
-    ]));
+    // Two installments, one row each, the amounts in 元.
+    const rows = '#p-RESOLVE-agreement-installments';
+    for (const [n, due] of [[0, `${year}-01-31T00:00`], [1, `${year}-02-28T00:00`]]) {
+      await p.click(`${rows}-add`);
+      await p.fill(`${rows}-${n}-due_at`, due);
+      await p.fill(`${rows}-${n}-amount`, '43000');
+    }
+    // A third row added by mistake and removed again sends nothing.
+    await p.click(`${rows}-add`);
+    await p.click(`${rows}-2-remove`);
   });
   await waitStatus(hp, '已办结');
   const resolved = phoneSees(id);
