@@ -14,15 +14,18 @@ export function levelClass(level, overdue) {
   return 'lvl-green';
 }
 
-export async function tasksPage(main, session) {
-  fill(main, h('h1', {}, t('navTasks')), h('p', {}, t('loading')));
+/** The list; `quiet` (a live refresh) keeps the page as it is until the new list is in. */
+export async function tasksPage(main, session, quiet = false) {
+  if (!quiet) fill(main, h('h1', {}, t('navTasks')), h('p', {}, t('loading')));
   let items;
   try {
     items = (await api('GET', '/v1/me/tasks')).items;
   } catch (err) {
     return fill(main, h('h1', {}, t('navTasks')), h('p', { class: 'error', role: 'alert' }, err.message));
   }
-  let shown = 'all';
+  // The tab is in the address, so a reload or a live refresh keeps it.
+  const asked = new URLSearchParams(location.search).get('tab');
+  let shown = TABS.includes(asked) ? asked : 'all';
   const body = h('div');
   const bar = h('div', { class: 'tabs', role: 'tablist' });
   const draw = () => {
@@ -30,7 +33,11 @@ export async function tasksPage(main, session) {
       const n = k === 'all' ? items.length : items.filter((i) => tabOf(i.kind) === k).length;
       return h('button', {
         type: 'button', role: 'tab', 'aria-selected': String(k === shown), 'data-tab': k,
-        onclick: () => { shown = k; draw(); },
+        onclick: () => {
+          shown = k;
+          history.replaceState(null, '', `/console/tasks${k === 'all' ? '' : `?tab=${k}`}`);
+          draw();
+        },
       }, `${t(k)} ${n}`);
     }));
     const rows = items.filter((i) => shown === 'all' || tabOf(i.kind) === shown);
@@ -48,5 +55,5 @@ export async function tasksPage(main, session) {
   draw();
   fill(main, h('h1', {}, t('navTasks')), bar, body);
   // ---- live updates (supervisor branch): a new case or warning reloads the list ----
-  onLive(main, () => tasksPage(main, session));
+  onLive(main, () => tasksPage(main, session, true));
 }

@@ -51,6 +51,12 @@ test('a case from a phone: accepted and dispatched from the case page, signed fo
   const page = dispatcher.page;
   await signIn(page, 'sun.town');
   if (shots) await page.screenshot({ path: path.join(shots, 'tasks.png') });
+  // The 待受理 tab holds the phone's case; the chosen tab survives a reload.
+  await page.click('.tabs button[data-tab="ACCEPT"]');
+  await page.waitForSelector(`#tasks tr[data-case="${id}"]`);
+  assert.match(page.url(), /\/console\/tasks\?tab=ACCEPT$/);
+  await page.reload();
+  await page.waitForSelector('.tabs button[data-tab="ACCEPT"][aria-selected="true"]');
   await page.click('nav a[href="/console/cases"]');
   await page.waitForSelector(`#cases tr[data-case="${id}"]`);
   if (shots) await page.screenshot({ path: path.join(shots, 'cases.png') });
