@@ -8,7 +8,7 @@ use std::time::Duration;
 use gridsync_core::case::{CaseEdit, CaseId, Difficulty, RiskLevel, Timestamp};
 use gridsync_core::clock::ManualClock;
 use gridsync_core::workflow::{Action, Author, OrgRef, Role, Status, SupervisionLevel, Tier};
-use gridsync_tests::{Phone, TestServer};
+use gridsync_tests::{Phone, Staff, TestServer};
 
 const H: i64 = 3_600_000;
 const T0: Timestamp = Timestamp(1_795_000_000_000);
@@ -290,16 +290,7 @@ fn a_high_risk_case_alerts_the_centers_the_moment_it_syncs() {
         .http_status_as_error(false)
         .build()
         .into();
-    let token = |user: &str| -> String {
-        let v: serde_json::Value = agent
-            .post(&server.url("/v1/auth/login"))
-            .send_json(serde_json::json!({ "username": user, "password": "gridsync-demo" }))
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
-        v["access_token"].as_str().unwrap().to_owned()
-    };
+    let token = |user: &str| Staff::login(&server, user).token;
     // The county dispatcher subscribes to the live feed.
     let rx = subscribe(&server, "chen.dispatch");
 
@@ -439,14 +430,7 @@ fn an_installment_falling_due_warns_beside_the_follow_up() {
 /// Subscribes `user` to the live feed; its lines arrive on the channel, after "subscribed".
 fn subscribe(server: &TestServer, user: &str) -> std::sync::mpsc::Receiver<String> {
     let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
-    let v: serde_json::Value = agent
-        .post(&server.url("/v1/auth/login"))
-        .send_json(serde_json::json!({ "username": user, "password": "gridsync-demo" }))
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
-    let token = v["access_token"].as_str().unwrap().to_owned();
+    let token = Staff::login(server, user).token;
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let url = server.url("/v1/events");
     std::thread::spawn(move || {
@@ -517,32 +501,18 @@ fn a_case_the_center_lists_from_now_on_is_announced_once_in_scope_only() {
     assert_eq!(case_new_events(&labour, id, Duration::from_millis(500)), 0);
 
     // A case recorded at the center's intake is announced too.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let v: serde_json::Value = agent
-        .post(&server.url("/v1/auth/login"))
-        .send_json(serde_json::json!({ "username": "chen.dispatch", "password": "gridsync-demo" }))
-        .unwrap()
-        .body_mut()
-        .read_json()
-        .unwrap();
-    let chen = v["access_token"].as_str().unwrap().to_owned();
-    let mut r = agent
-        .post(&server.url("/v1/cases"))
-        .header("Authorization", &format!("Bearer {chen}"))
-        .send_json(serde_json::json!({
+    let (status, created) = Staff::login(&server, "chen.dispatch").post(
+        "/v1/cases",
+        &serde_json::json!({
             "title": "来访：邻里噪音",
             "summary": "楼上装修噪音",
             "category": "NEIGHBOUR",
             "source": "WALK_IN",
             "area_code": "330182101201",
             "parties": [{ "role": "APPLICANT", "name": "赵一" }],
-        }))
-        .unwrap();
-    let created: serde_json::Value = r.body_mut().read_json().unwrap();
-    assert_eq!(r.status().as_u16(), 201, "{created}");
+        }),
+    );
+    assert_eq!(status, 201, "{created}");
     let intake: CaseId = created["id"].as_str().unwrap().parse().unwrap();
     assert_eq!(case_new_events(&town, intake, Duration::from_secs(3)), 1);
     assert_eq!(
