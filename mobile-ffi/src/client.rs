@@ -12,16 +12,18 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use gridsync_core::case::{CaseId, NoteKind, Timestamp};
 use gridsync_core::clock::{Clock, SystemClock};
 use gridsync_core::store::FieldStore;
-use gridsync_core::workflow::Action;
 
 use crate::FieldError;
 use crate::case::{CaseDetail, CaseEdit, CaseFilter, CaseSummary, NewCase, PartyEdit, PartyInput};
 use crate::codes::parse;
 use crate::http::{self, Http, Reply};
+use crate::observe::{
+    self, CaseObserver, ChangeReason, Observers, Persisted, SyncState, SyncStatus,
+    SyncStatusObserver,
+};
 use crate::session::{self, LoginRequest, LogoutRequest, RefreshRequest, Session, TokenReply};
 use crate::sync::{PendingCounts, SyncReport};
 use crate::task::Task;
-use crate::workflow::FollowUpInput;
 
 /// Exchanges one `sync` call makes at most before it returns with `more` set: a phone
 /// newly in a busy scope pages through 1 MiB responses, and a call should end in minutes.
@@ -34,6 +36,17 @@ pub struct FieldClient {
     /// Held for the whole of every exchange with the center (login, sync, logout).
     net: Mutex<()>,
     http: Http,
+    observers: Observers,
+    /// The sync under way, if any (round, bytes so far).
+    live: Mutex<Option<Progress>>,
+}
+
+/// A running sync's progress.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    round: u32,
+    bytes_sent: u64,
+    bytes_received: u64,
 }
 
 // UniFFI hands the object to any thread; this fails to compile if that stops being safe.
@@ -54,6 +67,8 @@ impl FieldClient {
             store: Mutex::new(store),
             net: Mutex::new(()),
             http: Http::new(),
+            observers: Observers::new(),
+            live: Mutex::new(None),
         })
     }
 
@@ -97,7 +112,19 @@ impl FieldClient {
             },
         )?;
         let tokens: TokenReply = self.success(reply)?.json()?;
-        Ok(session::save(&mut self.store(), &base, tokens, now())?.session())
+        let session = {
+            let mut store = self.store();
+            let session = session::save(&mut store, &base, tokens, now())?.session();
+            // A new session starts with a clean slate: no failure to back off from.
+            let mut p = Persisted::load(&store);
+            p.last_error_code = None;
+            p.consecutive_failures = 0;
+            p.revoked = false;
+            p.save(&store);
+            session
+        };
+        self.status_changed();
+        Ok(session)
     }
 
     /// Signs out: tells the center to drop the refresh token (best effort: offline, the
@@ -118,7 +145,9 @@ impl FieldClient {
                 },
             );
         }
-        session::sign_out(&self.store())
+        session::sign_out(&self.store())?;
+        self.status_changed();
+        Ok(())
     }
 
     /// Who is signed in, if anyone.
@@ -151,21 +180,26 @@ impl FieldClient {
         {
             new.area_code = area;
         }
-        Ok(store.record(&new)?.to_string())
+        let id = store.record(&new)?;
+        drop(store);
+        self.observers
+            .cases_changed(observe::one(id, ChangeReason::Recorded));
+        self.status_changed();
+        Ok(id.to_string())
     }
 
     /// Changes the fields set in `edit`.
     pub fn edit_case(&self, case_id: String, edit: CaseEdit) -> Result<(), FieldError> {
         let id = case_id_of(&case_id)?;
         let edit = edit.to_core()?;
-        self.write(|s| s.edit(id, &edit))
+        self.write(id, ChangeReason::Edited, |s| s.edit(id, &edit))
     }
 
     /// Adds a party; returns its id (for `edit_party`).
     pub fn add_party(&self, case_id: String, party: PartyInput) -> Result<String, FieldError> {
         let id = case_id_of(&case_id)?;
         let party = party.to_core()?;
-        self.write(|s| s.add_party(id, &party))
+        self.write(id, ChangeReason::Edited, |s| s.add_party(id, &party))
     }
 
     /// Changes the fields set in `edit` of one party.
@@ -177,7 +211,9 @@ impl FieldClient {
     ) -> Result<(), FieldError> {
         let id = case_id_of(&case_id)?;
         let edit = edit.to_core()?;
-        self.write(|s| s.edit_party(id, &party_id, &edit))
+        self.write(id, ChangeReason::Edited, |s| {
+            s.edit_party(id, &party_id, &edit)
+        })
     }
 
     /// Appends a work note (kind `OTHER`); returns its id.
@@ -195,7 +231,7 @@ impl FieldClient {
     ) -> Result<String, FieldError> {
         let id = case_id_of(&case_id)?;
         let kind: NoteKind = parse(&kind)?;
-        self.write(|s| s.add_note(id, kind, &text))
+        self.write(id, ChangeReason::Edited, |s| s.add_note(id, kind, &text))
     }
 
     /// Appends a note held with one party (`party_id`, from `add_party` or the case's
@@ -210,7 +246,9 @@ impl FieldClient {
     ) -> Result<String, FieldError> {
         let id = case_id_of(&case_id)?;
         let kind: NoteKind = parse(&kind)?;
-        self.write(|s| s.add_note_with(id, kind, Some(&party_id), &text))
+        self.write(id, ChangeReason::Edited, |s| {
+            s.add_note_with(id, kind, Some(&party_id), &text)
+        })
     }
 
     /// Records that an installment of the case's agreement was paid (分期履行), at
@@ -223,49 +261,10 @@ impl FieldClient {
         paid_at: Option<i64>,
     ) -> Result<(), FieldError> {
         let id = case_id_of(&case_id)?;
-        self.write(|s| match paid_at {
+        self.write(id, ChangeReason::Edited, |s| match paid_at {
             Some(t) => s.mark_installment_paid(id, &installment_id, Timestamp(t)),
             None => s.mark_installment_paid_now(id, &installment_id),
         })
-    }
-
-    // ---- workflow steps a phone takes ---------------------------------------------------
-
-    /// 上报: hands a draft (or a returned case) to the center on the next sync.
-    pub fn submit_case(&self, case_id: String) -> Result<(), FieldError> {
-        let id = case_id_of(&case_id)?;
-        self.write(|s| s.submit(id)).map(drop)
-    }
-
-    /// 就地化解: resolved on the spot by the grid worker. Only for green or yellow cases
-    /// without danger flags (`invalid_transition` otherwise).
-    pub fn resolve_on_site(&self, case_id: String, outcome: String) -> Result<(), FieldError> {
-        let id = case_id_of(&case_id)?;
-        let action = Action::ResolveOnSite {
-            outcome,
-            agreement: None,
-        };
-        self.write(|s| s.act(id, &action)).map(drop)
-    }
-
-    /// 回访: records a follow-up visit of a resolved case.
-    pub fn record_follow_up(
-        &self,
-        case_id: String,
-        follow_up: FollowUpInput,
-    ) -> Result<(), FieldError> {
-        let id = case_id_of(&case_id)?;
-        let action = Action::FollowUp(follow_up.try_into()?);
-        self.write(|s| s.act(id, &action)).map(drop)
-    }
-
-    /// 协办意见: the feedback of a co-handling organisation of a joint dispatch, for the
-    /// lead organisation to resolve with. Department handlers and village mediators of an
-    /// organisation the case is dispatched to after the lead (`not_assigned` otherwise).
-    pub fn co_handling_feedback(&self, case_id: String, opinion: String) -> Result<(), FieldError> {
-        let id = case_id_of(&case_id)?;
-        let action = Action::CoHandlingFeedback { opinion };
-        self.write(|s| s.act(id, &action)).map(drop)
     }
 
     // ---- reading ------------------------------------------------------------------------
@@ -309,7 +308,9 @@ impl FieldClient {
     /// a sync response fail with a `Malformed` error and change nothing. If the report says
     /// `more`, prepare and send again.
     pub fn apply_sync_response(&self, body: Vec<u8>) -> Result<SyncReport, FieldError> {
-        Ok(self.store().apply_sync_response(&body)?.into())
+        let report: SyncReport = self.store().apply_sync_response(&body)?.into();
+        self.observers.cases_changed(observe::from_report(&report));
+        Ok(report)
     }
 
     /// Syncs with the center over the built-in transport: pushes the outbox, pulls what is
@@ -321,14 +322,106 @@ impl FieldClient {
     pub fn sync(&self, server_url: Option<String>) -> Result<SyncReport, FieldError> {
         let _net = lock(&self.net);
         let base = self.server_url(server_url)?;
+        self.begin_sync();
+        let result = self.sync_rounds(&base);
+        self.end_sync(result.as_ref().err());
+        result
+    }
+
+    /// Deletes every case, the outbox, the session and the identity: what a revoked device
+    /// does by itself. Unsent work is lost.
+    pub fn wipe(&self) -> Result<(), FieldError> {
+        let ids = {
+            let mut store = self.store();
+            let ids = store.case_ids()?;
+            store.wipe()?;
+            ids
+        };
+        self.observers.cases_changed(
+            ids.into_iter()
+                .flat_map(|id| observe::one(id, ChangeReason::Wiped))
+                .collect(),
+        );
+        self.status_changed();
+        Ok(())
+    }
+
+    // ---- observers and status -----------------------------------------------------------
+
+    /// Registers a listener for the cases that change (local writes, applied syncs,
+    /// removals); returns its id for `remove_observer`. See `CaseObserver`.
+    pub fn add_case_observer(&self, observer: Box<dyn CaseObserver>) -> u64 {
+        self.observers.add_case_observer(observer)
+    }
+
+    /// Registers a listener for the sync status; it is told the current status at once.
+    pub fn add_sync_status_observer(&self, observer: Box<dyn SyncStatusObserver>) -> u64 {
+        let id = self.observers.add_status_observer(observer);
+        self.status_changed();
+        id
+    }
+
+    /// Removes a listener of either kind; `false` if the id names none.
+    pub fn remove_observer(&self, observer_id: u64) -> bool {
+        self.observers.remove(observer_id)
+    }
+
+    /// Waits (at most `timeout_ms`) until every notice so far has reached the listeners:
+    /// for tests and for an app about to close its screen. `false` if time ran out.
+    pub fn flush_observers(&self, timeout_ms: u64) -> bool {
+        self.observers
+            .flush(std::time::Duration::from_millis(timeout_ms))
+    }
+
+    /// Listener calls that panicked or threw (each was caught; the store is intact).
+    pub fn observer_failures(&self) -> u64 {
+        self.observers.failures()
+    }
+
+    /// Where syncing stands: state, the running sync's progress, the last success, the
+    /// last error's code, and the work waiting.
+    pub fn sync_status(&self) -> Result<SyncStatus, FieldError> {
+        self.status()
+    }
+
+    /// When the app's background job (WorkManager, BGTaskScheduler) should sync next, in
+    /// ms since the epoch: now when work waits, 15 minutes after the last success
+    /// otherwise, and after a failure 30 s doubling per failure in a row, up to an hour
+    /// (each device a little apart). `None` when syncing cannot help until the user acts
+    /// (sign in; a revoked device).
+    pub fn next_sync_after(&self) -> Result<Option<i64>, FieldError> {
+        let status = self.status()?;
+        let (persisted, seed) = {
+            let store = self.store();
+            (Persisted::load(&store), seed_of(store.device_id()))
+        };
+        Ok(observe::next_sync_after(
+            &persisted,
+            status.state,
+            status.pending.changes,
+            now(),
+            seed,
+        ))
+    }
+}
+
+impl FieldClient {
+    /// The exchanges of one `sync`, while the `net` lock is held.
+    fn sync_rounds(&self, base: &str) -> Result<SyncReport, FieldError> {
         let mut total = SyncReport::default();
         for round in 0..MAX_ROUNDS {
             let (body, truncated) = {
                 let (request, truncated) = self.store().build_request()?;
                 (request.to_body(), truncated)
             };
-            let answer = self.post_sync(&base, &body)?;
+            self.progress(|p| {
+                p.round = round + 1;
+                p.bytes_sent += body.len() as u64;
+            });
+            let answer = self.post_sync(base, &body)?;
+            self.progress(|p| p.bytes_received += answer.len() as u64);
             let report: SyncReport = self.store().apply_sync_response(&answer)?.into();
+            self.observers.cases_changed(observe::from_report(&report));
             // Ask again while the center has more, or while the outbox did not fit and the
             // center took what was sent (if it took nothing, another round would not help).
             let again = report.more || (truncated && report.acked_changes > 0);
@@ -346,28 +439,117 @@ impl FieldClient {
         Ok(total)
     }
 
-    /// Deletes every case, the outbox, the session and the identity: what a revoked device
-    /// does by itself. Unsent work is lost.
-    pub fn wipe(&self) -> Result<(), FieldError> {
-        Ok(self.store().wipe()?)
+    fn begin_sync(&self) {
+        *lock(&self.live) = Some(Progress::default());
+        {
+            let store = self.store();
+            let mut p = Persisted::load(&store);
+            p.last_attempt_at = Some(now());
+            p.save(&store);
+        }
+        self.status_changed();
     }
-}
 
-impl FieldClient {
+    fn progress(&self, f: impl FnOnce(&mut Progress)) {
+        if let Some(p) = lock(&self.live).as_mut() {
+            f(p);
+        }
+        self.status_changed();
+    }
+
+    /// Records how the sync ended (kept across restarts) and tells the status listeners.
+    fn end_sync(&self, error: Option<&FieldError>) {
+        let progress = lock(&self.live).take().unwrap_or_default();
+        {
+            let store = self.store();
+            let mut p = Persisted::load(&store);
+            p.rounds = progress.round;
+            p.bytes_sent = progress.bytes_sent;
+            p.bytes_received = progress.bytes_received;
+            match error {
+                None => {
+                    p.last_success_at = Some(now());
+                    p.last_error_code = None;
+                    p.consecutive_failures = 0;
+                }
+                Some(e) => {
+                    p.last_error_code = Some(e.code().to_owned());
+                    p.consecutive_failures = p.consecutive_failures.saturating_add(1);
+                    p.revoked |= matches!(e, FieldError::DeviceRevoked { .. });
+                }
+            }
+            p.save(&store);
+        }
+        self.status_changed();
+    }
+
+    fn status(&self) -> Result<SyncStatus, FieldError> {
+        let live = *lock(&self.live);
+        let store = self.store();
+        let p = Persisted::load(&store);
+        let session = session::load(&store)?;
+        let pending: PendingCounts = store.pending()?.into();
+        drop(store);
+        let state = if live.is_some() {
+            SyncState::Syncing
+        } else if p.revoked {
+            SyncState::DeviceRevoked
+        } else if session.is_none_or(|s| s.refresh_token.is_empty()) {
+            SyncState::SignInNeeded
+        } else if p.last_error_code.is_some() {
+            SyncState::Offline
+        } else {
+            SyncState::Idle
+        };
+        let progress = live.unwrap_or(Progress {
+            round: p.rounds,
+            bytes_sent: p.bytes_sent,
+            bytes_received: p.bytes_received,
+        });
+        Ok(SyncStatus {
+            state,
+            round: progress.round,
+            bytes_sent: progress.bytes_sent,
+            bytes_received: progress.bytes_received,
+            last_success_at: p.last_success_at,
+            last_attempt_at: p.last_attempt_at,
+            last_error_code: p.last_error_code,
+            consecutive_failures: p.consecutive_failures,
+            pending,
+        })
+    }
+
+    /// Tells the status listeners, if there are any (reading the status costs a query).
+    fn status_changed(&self) {
+        if self.observers.has_status_observers()
+            && let Ok(status) = self.status()
+        {
+            self.observers.status_changed(status);
+        }
+    }
+
     /// The store, recovering from a poisoned lock: a panic while it was held happened
     /// inside one SQLite transaction, which rolled back, so the store is intact.
-    fn store(&self) -> MutexGuard<'_, FieldStore> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, FieldStore> {
         lock(&self.store)
     }
 
-    /// A typed write, refused after a logout.
-    fn write<T>(
+    /// A typed write of one case, refused after a logout; the observers hear of it once
+    /// the store's lock is released.
+    pub(crate) fn write<T>(
         &self,
+        id: CaseId,
+        reason: ChangeReason,
         op: impl FnOnce(&mut FieldStore) -> gridsync_core::Result<T>,
     ) -> Result<T, FieldError> {
-        let mut store = self.store();
-        session::check_may_write(&store)?;
-        Ok(op(&mut store)?)
+        let out = {
+            let mut store = self.store();
+            session::check_may_write(&store)?;
+            op(&mut store)?
+        };
+        self.observers.cases_changed(observe::one(id, reason));
+        self.status_changed();
+        Ok(out)
     }
 
     /// The URL to talk to: the one given, or the one signed in at.
@@ -450,7 +632,7 @@ impl FieldClient {
     /// stolen phone must not keep the parties' personal data).
     fn handle(&self, error: FieldError) -> FieldError {
         match error {
-            FieldError::DeviceRevoked { code, detail } => match self.store().wipe() {
+            FieldError::DeviceRevoked { code, detail } => match self.wipe_revoked() {
                 Ok(()) => FieldError::DeviceRevoked {
                     code,
                     detail: format!("{detail} (local data wiped)"),
@@ -464,6 +646,37 @@ impl FieldClient {
             other => other,
         }
     }
+}
+
+impl FieldClient {
+    /// The wipe of a revoked device: the data goes, the revocation is remembered (the
+    /// status says so until someone signs in again), the observers hear of every case.
+    fn wipe_revoked(&self) -> Result<(), FieldError> {
+        let ids = {
+            let mut store = self.store();
+            let ids = store.case_ids()?;
+            store.wipe()?;
+            let p = Persisted {
+                revoked: true,
+                ..Persisted::default()
+            };
+            p.save(&store);
+            ids
+        };
+        self.observers.cases_changed(
+            ids.into_iter()
+                .flat_map(|id| observe::one(id, ChangeReason::Revoked))
+                .collect(),
+        );
+        Ok(())
+    }
+}
+
+/// A stable number per device, to spread a fleet's retries.
+fn seed_of(device_id: &str) -> u64 {
+    device_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -480,7 +693,7 @@ fn not_signed_in() -> FieldError {
 
 /// A case id from the app. Text that is not a UUID names no case: `case_not_found`, the same
 /// as an unknown UUID, so apps handle one code.
-fn case_id_of(text: &str) -> Result<CaseId, FieldError> {
+pub(crate) fn case_id_of(text: &str) -> Result<CaseId, FieldError> {
     text.trim()
         .parse()
         .map_err(|_| FieldError::case_not_found(text))

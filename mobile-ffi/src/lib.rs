@@ -30,8 +30,11 @@ mod case;
 mod client;
 mod codes;
 mod error;
+mod fields;
 mod http;
+mod observe;
 mod session;
+mod steps;
 mod sync;
 mod task;
 mod workflow;
@@ -43,7 +46,12 @@ pub use case::{
 pub use client::FieldClient;
 pub use codes::{CodeKind, CodeLabel, code_label, code_list};
 pub use error::FieldError;
+pub use fields::{FieldProblem, FieldProblemKind, FieldRule, check_field, field_rules};
+pub use observe::{
+    CaseChange, CaseObserver, ChangeReason, SyncState, SyncStatus, SyncStatusObserver,
+};
 pub use session::Session;
+pub use steps::{AgreementInput, EventKind, InstallmentInput, ResolveInput};
 pub use sync::{PendingCounts, RejectedCase, SyncReport};
 pub use task::{Task, TaskKind};
 pub use workflow::{

@@ -44,6 +44,8 @@ pub struct SyncReport {
     pub unsent_changes: u32,
     /// HTTP exchanges made (1 for `apply_sync_response`).
     pub rounds: u32,
+    /// Cases some of whose changes the center acknowledged (their "unsent" mark goes).
+    pub sent_cases: Vec<String>,
 }
 
 impl From<st::Pending> for PendingCounts {
@@ -77,6 +79,7 @@ impl From<st::SyncReport> for SyncReport {
             more: r.more,
             unsent_changes: r.unsent_changes,
             rounds: 1,
+            sent_cases: ids(r.sent_cases),
         }
     }
 }
@@ -103,5 +106,10 @@ impl SyncReport {
         self.more = next.more;
         self.unsent_changes = next.unsent_changes;
         self.rounds = self.rounds.saturating_add(next.rounds);
+        for id in next.sent_cases {
+            if !self.sent_cases.contains(&id) {
+                self.sent_cases.push(id);
+            }
+        }
     }
 }

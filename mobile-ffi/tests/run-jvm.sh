@@ -20,6 +20,6 @@ out="$target_dir/jvm-scenario"
 mkdir -p "$out"
 "$KOTLINC" -nowarn -cp "$JNA_JAR" -include-runtime -d "$out/scenario.jar" \
   "$target_dir/bindings/kotlin/org/gridsync/ffi/gridsync_ffi.kt" \
-  mobile-ffi/tests/kotlin/Scenario.kt
+  mobile-ffi/tests/kotlin/*.kt
 # JNA finds libgridsync_ffi.so through jna.library.path.
 exec java -Djna.library.path="$target_dir/debug" -cp "$out/scenario.jar:$JNA_JAR" ScenarioKt "$@"

@@ -6,6 +6,7 @@
 
 mod codes;
 mod doc;
+mod fields;
 
 use std::fmt;
 
@@ -17,6 +18,10 @@ pub use codes::{Category, Difficulty, IdDocType, NoteKind, PartyRole, RiskFlag, 
 pub use doc::{
     CaseDoc, ConflictValue, FieldConflict, LIMIT_KEYS, Part, ROOT_KEYS, Refusal, SCHEMA_VERSION,
     Writer, may_edit,
+};
+pub use fields::{
+    FIELD_RULES, FieldProblem, FieldProblemKind, FieldRule, MAX_STEP_TEXT_CHARS, MAX_TERMS_CHARS,
+    field_rule,
 };
 
 /// A case's identity: a UUID made on the phone that recorded it. It is the idempotency key

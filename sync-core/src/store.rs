@@ -29,7 +29,7 @@ use crate::case::{
 };
 use crate::clock::{Clock, SystemClock};
 use crate::workflow::{
-    Action, Author, DeadlineKind, Status, TimeLimits, WarningLevel, WorkflowState,
+    Action, Author, DeadlineKind, EventKind, Status, TimeLimits, WarningLevel, WorkflowState,
 };
 use crate::{Error, Result};
 
@@ -248,8 +248,29 @@ impl FieldStore {
     /// Takes a workflow step as the signed-in user (submit, resolve on the spot, follow-up,
     /// ...). Refused with [`Error::NotPermitted`] or [`Error::InvalidTransition`] where the
     /// fold would supersede it.
+    /// Center steps (accept, dispatch, ...) are refused here as the center's judge would
+    /// refuse them from a device ([`crate::workflow::may_push`]).
     pub fn act(&mut self, id: CaseId, action: &Action) -> Result<String> {
+        let role = self.author()?.role;
+        let kind = action.kind();
+        if !crate::workflow::may_push(role, kind) {
+            return Err(Error::NotPermitted { role, kind });
+        }
         self.write(id, |doc, by, at| doc.act(action, by, at))
+    }
+
+    /// The steps the signed-in user may take on the case now, from this phone: the fold's
+    /// [`WorkflowState::allowed`] (the center's own answer to the same question) less the
+    /// steps only the center takes. Empty before anyone signed in. Offline: an app shows
+    /// these as its buttons.
+    pub fn allowed_actions(&self, id: CaseId) -> Result<Vec<EventKind>> {
+        let Some(author) = self.identity()? else {
+            return Ok(Vec::new());
+        };
+        let view = self.case(id)?;
+        let mut kinds = view.state.allowed(&view.case, &author);
+        kinds.retain(|k| crate::workflow::may_push(author.role, *k));
+        Ok(kinds)
     }
 
     /// 上报: hand a draft (or a returned case) to the center.
@@ -345,6 +366,17 @@ impl FieldStore {
         }
         crate::workflow::sort_tasks(&mut tasks);
         Ok(tasks)
+    }
+
+    /// Every case this phone holds, by id.
+    pub fn case_ids(&self) -> Result<Vec<CaseId>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM cases ORDER BY id")?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
     /// Cases and changes waiting for the center.

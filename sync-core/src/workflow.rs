@@ -414,11 +414,23 @@ impl Action {
 
     /// Checks the data an action must carry (reasons, targets, ranges), independent of state.
     pub fn validate(&self) -> Result<(), String> {
-        fn needs(text: &str, what: &str) -> Result<(), String> {
-            if text.trim().is_empty() {
-                Err(format!("{what} is required"))
-            } else {
-                Ok(())
+        // Text fields under the one table of field rules (`case::field_rule`).
+        fn text(field: &str, value: &str) -> Result<(), String> {
+            match crate::case::field_rule(field).check(value) {
+                Some(problem) => Err(format!("{field}: {}", problem.message_en())),
+                None => Ok(()),
+            }
+        }
+        fn check_agreement(a: &Option<Agreement>) -> Result<(), String> {
+            match a {
+                Some(a) => {
+                    text("terms", &a.terms)?;
+                    if a.installments.iter().any(|i| i.amount < 0) {
+                        return Err("an installment's amount is not negative".into());
+                    }
+                    Ok(())
+                }
+                None => Ok(()),
             }
         }
         match self {
@@ -426,17 +438,10 @@ impl Action {
             | Action::Void { reason }
             | Action::SendBack { reason }
             | Action::Reopen { reason }
-            | Action::Escalate { reason, .. } => needs(reason, "a reason"),
-            Action::CoHandlingFeedback { opinion } => {
-                needs(opinion, "an opinion")?;
-                if opinion.chars().count() > 2000 {
-                    Err("an opinion is at most 2000 characters".into())
-                } else {
-                    Ok(())
-                }
-            }
+            | Action::Escalate { reason, .. } => text("reason", reason),
+            Action::CoHandlingFeedback { opinion } => text("opinion", opinion),
             Action::ExtensionRequest { days, reason } => {
-                needs(reason, "a reason")?;
+                text("reason", reason)?;
                 if *days == 0 || *days > 90 {
                     Err("days must be 1..=90".into())
                 } else {
@@ -459,10 +464,15 @@ impl Action {
                     Ok(())
                 }
             }
-            Action::Resolve { outcome, .. } | Action::ResolveOnSite { outcome, .. } => {
-                needs(outcome, "an outcome")
+            Action::Resolve {
+                outcome, agreement, ..
+            }
+            | Action::ResolveOnSite { outcome, agreement } => {
+                text("outcome", outcome)?;
+                check_agreement(agreement)
             }
             Action::FollowUp(f) => {
+                text("note", &f.note)?;
                 if (1..=5).contains(&f.satisfaction) {
                     Ok(())
                 } else {

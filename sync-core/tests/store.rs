@@ -581,3 +581,86 @@ fn compact_ack_drops_exactly_what_was_pushed_and_merged() {
     assert_eq!(p.store.case(by_heads).unwrap().unsent_changes, 1);
     assert_eq!(p.store.case(later).unwrap().unsent_changes, 1);
 }
+
+#[test]
+fn a_handler_phone_takes_its_steps_offline_and_never_the_centers() {
+    let mut server = ReferenceServer::new();
+    server.register("worker", VILLAGE_A);
+    server.register("handler", "330182");
+    let mut worker = phone("worker", VILLAGE_A);
+    let id = worker.store.record(&wage_case(VILLAGE_A, "欠薪")).unwrap();
+    worker.store.submit(id).unwrap();
+    sync(&mut worker, &mut server);
+    let labour = OrgRef::new("330182-labour", "劳动监察大队");
+    for action in [
+        Action::accept("330182-20261128-000001"),
+        Action::dispatch_to(labour.clone(), Tier::County),
+    ] {
+        server
+            .act(id, &action, &center(), T0.plus_millis(60_000))
+            .unwrap();
+    }
+
+    let mut handler = phone("handler", "330182");
+    let author = Author::new("u-liu", Role::DepartmentHandler, labour.id.as_str());
+    handler.store.set_identity(&author).unwrap();
+    let report = sync(&mut handler, &mut server);
+    assert_eq!(report.new_cases, vec![id]);
+
+    // The buttons: the fold's answer for this user, without the center's own steps.
+    use gridsync_core::workflow::EventKind as K;
+    let allowed = handler.store.allowed_actions(id).unwrap();
+    assert!(
+        allowed.contains(&K::SignFor) && allowed.contains(&K::SendBack),
+        "{allowed:?}"
+    );
+    assert!(allowed.iter().all(|k| !k.is_center_step()), "{allowed:?}");
+    let view = handler.store.case(id).unwrap();
+    let everything = view.state.allowed(&view.case, &author);
+    assert!(allowed.iter().all(|k| everything.contains(k)));
+
+    // A center step is refused here as the center's judge would refuse it from a device,
+    // even for a role that may take it at the center.
+    let dispatcher = Author::new("u-chen", Role::Dispatcher, "330182000000");
+    handler.store.set_identity(&dispatcher).unwrap();
+    let e = handler
+        .store
+        .act(id, &Action::dispatch_to(labour.clone(), Tier::County))
+        .unwrap_err();
+    assert_eq!(e.code(), "not_permitted");
+    assert!(
+        !handler
+            .store
+            .allowed_actions(id)
+            .unwrap()
+            .contains(&K::Dispatch)
+    );
+    handler.store.set_identity(&author).unwrap();
+
+    handler.clock.advance(60_000);
+    handler.store.act(id, &Action::SignFor {}).unwrap();
+    let allowed = handler.store.allowed_actions(id).unwrap();
+    assert!(!allowed.contains(&K::SignFor), "{allowed:?}");
+    handler.store.act(id, &Action::StartHandling {}).unwrap();
+    assert!(
+        handler
+            .store
+            .allowed_actions(id)
+            .unwrap()
+            .contains(&K::Resolve)
+    );
+    let report = sync(&mut handler, &mut server);
+    assert_eq!(
+        report.sent_cases,
+        vec![id],
+        "the phone learns which case went up"
+    );
+    let doc = server.doc(id).unwrap();
+    let at_center = gridsync_core::workflow::fold(
+        &doc.case(),
+        &doc.events(),
+        &gridsync_core::workflow::TimeLimits::default(),
+        T0.plus_millis(120_000),
+    );
+    assert_eq!(at_center.status, Status::InProgress);
+}

@@ -4,7 +4,8 @@
 //   Scenario.kt                 offline part only: typed errors for bad input, no server
 //   Scenario.kt SERVER_URL      also the scenario against a real center: sign in as a grid
 //                               worker, record two cases offline, sync, the center accepts and
-//                               dispatches one, sync brings it back, add a note, sync again.
+//                               dispatches one, sync brings it back, add a note, sync again;
+//                               then a department handler's phone (Handler.kt).
 //
 // The center's side goes through its HTTP workflow API, which is not written yet: `Center`
 // codes against the expected contract (the same as test_field_scenario.py) and is the one
@@ -214,8 +215,11 @@ fun main(args: Array<String>) {
     val dir = Files.createTempDirectory("gridsync-jvm-")
     try {
         offline(dir)
-        if (args.isNotEmpty()) scenario(args[0], dir)
-        println(if (args.isEmpty()) "offline checks: OK" else "field scenario: OK")
+        if (args.isNotEmpty()) {
+            scenario(args[0], dir)
+            handlerScenario(args[0], dir)
+        }
+        println(if (args.isEmpty()) "offline checks: OK" else "field and handler scenarios: OK")
     } catch (e: Throwable) {
         System.err.println("FAILED: $e")
         e.printStackTrace()

@@ -111,7 +111,7 @@ class Transport(unittest.TestCase):
         self.assertEqual(c.case_detail(b).status, g.Status.SELF_RESOLVED)
         self.assertCode(g.FieldError.InvalidInput, "invalid_code",
                         c.record_follow_up, b, g.FollowUpInput(method="FAX", satisfaction=5))
-        self.assertCode(g.FieldError.Refused, "invalid_transition",
+        self.assertCode(g.FieldError.InvalidInput, "invalid_action",
                         c.record_follow_up, b, g.FollowUpInput(satisfaction=9))
         c.record_follow_up(b, g.FollowUpInput(method="VISIT", satisfaction=5,
                                               agreement_performed=True))

@@ -1,4 +1,5 @@
-//! `gridsync field`: a grid worker's phone on the command line, for demos, scripts and
+//! `gridsync field`: a field worker's phone (grid worker, village mediator, department
+//! handler) on the command line, for demos, scripts and
 //! trying a center out. It is the same `gridsync_ffi::FieldClient` the Android and iOS apps
 //! use, so what works here works there: a local store (`--db`), sign-in, recording offline,
 //! and sync with the center.
@@ -9,6 +10,10 @@
 //! gridsync field submit 3f2a
 //! gridsync field sync
 //! gridsync field list
+//! gridsync field tasks                      # a department handler's phone: 待签收, 待处理
+//! gridsync field sign-for 330182-20261205-000001
+//! gridsync field resolve 3f2a "双方达成协议" --terms "分两期支付" \
+//!     --installment 2026-12-31:9000 --installment 2027-01-31:9000
 //! ```
 //!
 //! A case is named by its id, a unique prefix of it (4+ characters) or its case number.
@@ -20,8 +25,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use gridsync_ffi::{
-    CaseDetail, CaseFilter, CaseSummary, CodeKind, DeadlineKind, FieldClient, FieldError, NewCase,
-    PartyInput, Status, WarningLevel, code_label,
+    AgreementInput, CaseDetail, CaseFilter, CaseSummary, CodeKind, DeadlineKind, FieldClient,
+    FieldError, FollowUpInput, InstallmentInput, NewCase, PartyInput, ResolveInput, Status, Tier,
+    WarningLevel, code_label,
 };
 
 #[derive(Debug, Args)]
@@ -120,6 +126,74 @@ enum FieldCommand {
     },
     /// Sign out (退出).
     Logout,
+    /// What you must do now on this phone's cases, overdue first (待办).
+    Tasks,
+    /// The steps you may take on a case now, offline (可办理).
+    Allowed { case: String },
+    /// Sign for a case dispatched to your organisation (签收).
+    SignFor { case: String },
+    /// Send a dispatched case back to the center, with why (退单).
+    SendBack { case: String, reason: String },
+    /// Start handling a signed-for case (开始调处).
+    Start { case: String },
+    /// Ask the center for more days (延期申请).
+    Extend {
+        case: String,
+        /// 1 to 90.
+        days: u32,
+        reason: String,
+    },
+    /// Hand the case up a tier (提级).
+    Escalate {
+        case: String,
+        reason: String,
+        /// TOWNSHIP or COUNTY.
+        #[arg(long, default_value = "COUNTY")]
+        tier: String,
+    },
+    /// Resolve a case you handle (办结), with an agreement and its installments.
+    Resolve {
+        case: String,
+        /// What was done and decided.
+        outcome: String,
+        /// The mediation failed (调解不成).
+        #[arg(long)]
+        failed: bool,
+        /// The agreement's terms (协议内容); with `--installment`, the agreement is recorded.
+        #[arg(long)]
+        terms: Option<String>,
+        /// An oral agreement (口头协议) rather than a written one.
+        #[arg(long)]
+        oral: bool,
+        /// A payment, `YYYY-MM-DD:YUAN` (due at midnight, UTC+8); repeatable.
+        #[arg(long = "installment", value_name = "YYYY-MM-DD:YUAN")]
+        installments: Vec<String>,
+    },
+    /// Resolve on the spot (就地化解): green or yellow cases without danger flags.
+    ResolveOnSite { case: String, outcome: String },
+    /// Record a follow-up visit of a resolved case (回访).
+    FollowUp {
+        case: String,
+        /// 1 (very unsatisfied) to 5 (very satisfied).
+        #[arg(long)]
+        satisfaction: u8,
+        /// PHONE, VISIT or SMS.
+        #[arg(long, default_value = "VISIT")]
+        method: String,
+        /// Whether the agreement is being kept.
+        #[arg(long)]
+        kept: Option<bool>,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// A co-handling organisation's feedback on a joint case (协办意见).
+    Feedback { case: String, opinion: String },
+    /// Mark an installment of the agreement paid (已履行).
+    Paid { case: String, installment: String },
+    /// The sync status and when to sync next (同步状态).
+    Status,
+    /// The field limits a form must keep (字段规则).
+    Rules,
 }
 
 /// Runs one `gridsync field` command. Blocking (network and disk): call it outside the
@@ -321,7 +395,247 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
                 "已退出 signed out".to_owned()
             })
         }
+        FieldCommand::Tasks => {
+            let tasks = client.tasks()?;
+            out.emit(&tasks, || {
+                let rows: Vec<Vec<String>> = tasks
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.case_no.clone().unwrap_or_else(|| short(&t.case_id)),
+                            truncate(&t.title, 24),
+                            label(CodeKind::EventKind, &t.step),
+                            t.deadline
+                                .as_ref()
+                                .map_or_else(String::new, |d| when(d.due_at)),
+                            if t.overdue {
+                                "超期 overdue".to_owned()
+                            } else {
+                                warning_label(t.level).to_owned()
+                            },
+                        ]
+                    })
+                    .collect();
+                table(
+                    &["案件 case", "标题 title", "待办 step", "期限 due", ""],
+                    &rows,
+                )
+            })
+        }
+        FieldCommand::Allowed { case } => {
+            let id = resolve(&client, &case)?;
+            let kinds = client.allowed_actions(id)?;
+            out.emit(&kinds, || {
+                let rows: Vec<Vec<String>> = kinds
+                    .iter()
+                    .map(|k| {
+                        let code = serde_json::to_value(k)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        vec![label(CodeKind::EventKind, &code), code]
+                    })
+                    .collect();
+                table(&["步骤 step", "代码 code"], &rows)
+            })
+        }
+        FieldCommand::SignFor { case } => {
+            step(&client, &out, &case, "签收 signed for", |c, id| {
+                c.sign_for(id)
+            })
+        }
+        FieldCommand::SendBack { case, reason } => {
+            step(&client, &out, &case, "退单 sent back", |c, id| {
+                c.send_back(id, reason)
+            })
+        }
+        FieldCommand::Start { case } => {
+            step(&client, &out, &case, "开始调处 handling", |c, id| {
+                c.start_handling(id)
+            })
+        }
+        FieldCommand::Extend { case, days, reason } => step(
+            &client,
+            &out,
+            &case,
+            "延期申请 extension asked",
+            |c, id| c.request_extension(id, days, reason),
+        ),
+        FieldCommand::Escalate { case, reason, tier } => {
+            let tier = match tier.to_ascii_uppercase().as_str() {
+                "TOWNSHIP" => Tier::Township,
+                "COUNTY" => Tier::County,
+                "VILLAGE" => Tier::Village,
+                other => anyhow::bail!("--tier {other:?}: TOWNSHIP or COUNTY"),
+            };
+            step(&client, &out, &case, "提级 escalated", |c, id| {
+                c.escalate(id, tier, reason)
+            })
+        }
+        FieldCommand::Resolve {
+            case,
+            outcome,
+            failed,
+            terms,
+            oral,
+            installments,
+        } => {
+            let installments = installments
+                .iter()
+                .map(|spec| installment(spec))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let agreement = (terms.is_some() || !installments.is_empty()).then(|| AgreementInput {
+                form: if oral { "ORAL" } else { "WRITTEN" }.to_owned(),
+                terms: terms.unwrap_or_default(),
+                signed_at: None,
+                installments,
+            });
+            step(&client, &out, &case, "办结 resolved", |c, id| {
+                c.resolve(
+                    id,
+                    ResolveInput {
+                        success: !failed,
+                        outcome,
+                        agreement,
+                    },
+                )
+            })
+        }
+        FieldCommand::ResolveOnSite { case, outcome } => step(
+            &client,
+            &out,
+            &case,
+            "就地化解 resolved on the spot",
+            |c, id| c.resolve_on_site(id, outcome, None),
+        ),
+        FieldCommand::FollowUp {
+            case,
+            satisfaction,
+            method,
+            kept,
+            note,
+        } => step(&client, &out, &case, "回访 followed up", |c, id| {
+            c.record_follow_up(
+                id,
+                FollowUpInput {
+                    method: method.to_ascii_uppercase(),
+                    satisfaction,
+                    agreement_performed: kept,
+                    note,
+                },
+            )
+        }),
+        FieldCommand::Feedback { case, opinion } => step(
+            &client,
+            &out,
+            &case,
+            "协办意见 feedback given",
+            |c, id| c.co_handling_feedback(id, opinion),
+        ),
+        FieldCommand::Paid { case, installment } => {
+            step(&client, &out, &case, "已履行 paid", |c, id| {
+                c.mark_installment_paid(id, installment, None)
+            })
+        }
+        FieldCommand::Status => {
+            let status = client.sync_status()?;
+            let next = client.next_sync_after()?;
+            out.emit(
+                &serde_json::json!({ "status": status, "next_sync_after": next }),
+                || {
+                    format!(
+                        "状态 state: {:?}\n上次成功 last success: {}\n上次错误 last error: {}\n\
+                         待同步 pending: {} 件 cases, {} 条 changes\n下次同步 next sync: {}",
+                        status.state,
+                        status.last_success_at.map_or_else(|| "-".to_owned(), when),
+                        status.last_error_code.as_deref().unwrap_or("-"),
+                        status.pending.cases,
+                        status.pending.changes,
+                        next.map_or_else(|| "需登录 sign in first".to_owned(), when),
+                    )
+                },
+            )
+        }
+        FieldCommand::Rules => {
+            let rules = gridsync_ffi::field_rules();
+            out.emit(&rules, || {
+                let rows: Vec<Vec<String>> = rules
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            r.field.clone(),
+                            r.label_zh.clone(),
+                            if r.required { "必填 required" } else { "" }.to_owned(),
+                            r.max_chars.to_string(),
+                        ]
+                    })
+                    .collect();
+                table(&["字段 field", "名称", "", "最多字数 max"], &rows)
+            })
+        }
     }
+}
+
+/// One workflow step on a named case, then what it did.
+fn step(
+    client: &FieldClient,
+    out: &Output,
+    case: &str,
+    done: &str,
+    take: impl FnOnce(&FieldClient, String) -> Result<(), FieldError>,
+) -> anyhow::Result<()> {
+    let id = resolve(client, case)?;
+    take(client, id.clone())?;
+    let status = client.case_detail(id.clone())?.status;
+    out.emit(&serde_json::json!({ "case": id, "status": status }), || {
+        format!(
+            "已{done}: {id} → {} (下次同步送达 goes up with the next sync)",
+            label(CodeKind::Status, status.as_code())
+        )
+    })
+}
+
+/// `YYYY-MM-DD:YUAN` → an installment due at that day's midnight in UTC+8, in fen.
+fn installment(spec: &str) -> anyhow::Result<InstallmentInput> {
+    let (date, yuan) = spec
+        .split_once(':')
+        .with_context(|| format!("--installment {spec:?}: YYYY-MM-DD:YUAN"))?;
+    let date: jiff::civil::Date = date
+        .trim()
+        .parse()
+        .with_context(|| format!("--installment {spec:?}: the date is YYYY-MM-DD"))?;
+    let due = date
+        .to_zoned_datetime(jiff::tz::TimeZone::fixed(jiff::tz::offset(8)))
+        .context("date out of range")?
+        .timestamp()
+        .as_millisecond();
+    let amount = fen(yuan.trim())
+        .with_context(|| format!("--installment {spec:?}: the amount is yuan, e.g. 1500.50"))?;
+    Ok(InstallmentInput {
+        due_at: due,
+        amount,
+    })
+}
+
+/// "1500", "1500.5", "1500.50" yuan → fen; `None` for anything else.
+fn fen(yuan: &str) -> Option<i64> {
+    let (whole, frac) = yuan.split_once('.').unwrap_or((yuan, ""));
+    if whole.is_empty()
+        || frac.len() > 2
+        || !(whole.bytes().chain(frac.bytes())).all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents: i64 = format!("{frac:0<2}").parse().ok()?;
+    whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(100)?
+        .checked_add(cents)
+}
+
+fn short(id: &str) -> String {
+    id.chars().take(8).collect()
 }
 
 /// Prints either JSON or the human text.

@@ -17,8 +17,8 @@ use automerge::{
 };
 
 use super::{
-    AttachmentRef, Case, CaseEdit, CaseId, Location, MAX_NOTE_CHARS, MAX_SUMMARY_CHARS,
-    MAX_TITLE_CHARS, NewCase, Note, NoteKind, Party, PartyEdit, PartyInput, RiskFlag, Timestamp,
+    AttachmentRef, Case, CaseEdit, CaseId, Location, NewCase, Note, NoteKind, Party, PartyEdit,
+    PartyInput, RiskFlag, Timestamp,
 };
 use crate::workflow::{Action, Author, Event, TimeLimits, WorkflowState, fold};
 use crate::{Error, Result};
@@ -822,28 +822,11 @@ impl TimeLimits {
 }
 
 fn validate_new(new: &NewCase) -> Result<()> {
-    validate_title(&new.title)?;
-    check_text("summary", &new.summary)?;
-    check_text("address", &new.address)?;
-    if !super::is_area_code(&new.area_code) {
-        return Err(Error::invalid(
-            "area_code",
-            "12 digits (statistical division code)",
-        ));
+    // The form's own list of problems (`NewCase::problems`): the first is the refusal.
+    match new.problems().into_iter().next() {
+        Some(problem) => Err(problem.into_error()),
+        None => Ok(()),
     }
-    if !new.grid_code.is_empty() && !super::is_grid_code(&new.grid_code, &new.area_code) {
-        return Err(Error::invalid(
-            "grid_code",
-            "the area code followed by 3 digits",
-        ));
-    }
-    if new.amount_involved < 0 {
-        return Err(Error::invalid("amount_involved", "not negative"));
-    }
-    for p in &new.parties {
-        check_party(p)?;
-    }
-    Ok(())
 }
 
 fn validate_edit(edit: &CaseEdit, current: &Case) -> Result<()> {
@@ -861,20 +844,14 @@ fn validate_edit(edit: &CaseEdit, current: &Case) -> Result<()> {
         .as_ref()
         .is_some_and(|a| !super::is_area_code(a))
     {
-        return Err(Error::invalid(
-            "area_code",
-            "12 digits (statistical division code)",
-        ));
+        return Err(Error::invalid("area_code", super::fields::AREA_CODE_RULE));
     }
     if edit.grid_code.is_some() || edit.area_code.is_some() {
         // The grid must lie in the village, whichever of the two is edited.
         let area = edit.area_code.as_deref().unwrap_or(&current.area_code);
         let grid = edit.grid_code.as_deref().unwrap_or(&current.grid_code);
         if !grid.is_empty() && !super::is_grid_code(grid, area) {
-            return Err(Error::invalid(
-                "grid_code",
-                "the area code followed by 3 digits",
-            ));
+            return Err(Error::invalid("grid_code", super::fields::GRID_CODE_RULE));
         }
     }
     if edit.amount_involved.is_some_and(|a| a < 0) {
@@ -900,40 +877,18 @@ fn validate_title(title: &str) -> Result<()> {
     check_text("title", title)
 }
 
-/// The one rule for every string field of a case, shared by the typed operations (so the
-/// phone and the HTTP API) and the judge of pushed changes: a raw change meets the same
-/// limits as a form.
+/// The one rule for every string field of a case ([`super::field_rule`]), shared by the
+/// typed operations (so the phone and the HTTP API) and the judge of pushed changes: a raw
+/// change meets the same limits as a form.
 pub(crate) fn check_text(field: &str, value: &str) -> Result<()> {
-    let (name, needed, max, missing): (&'static str, bool, usize, &str) = match field {
-        "title" => ("title", true, MAX_TITLE_CHARS, "a case needs a title"),
-        "summary" => ("summary", false, MAX_SUMMARY_CHARS, ""),
-        "address" => ("address", false, super::MAX_ADDRESS_CHARS, ""),
-        "name" => ("name", true, super::MAX_NAME_CHARS, "a party needs a name"),
-        "text" => ("text", true, MAX_NOTE_CHARS, "a note needs text"),
-        "caption" => ("caption", false, super::MAX_CAPTION_CHARS, ""),
-        "id_number" => ("id_number", false, super::MAX_SHORT_CHARS, ""),
-        "phone" => ("phone", false, super::MAX_SHORT_CHARS, ""),
-        "ethnicity" => ("ethnicity", false, super::MAX_SHORT_CHARS, ""),
-        "mime" => ("mime", false, super::MAX_SHORT_CHARS, ""),
-        _ => ("value", false, super::MAX_SHORT_CHARS, ""),
-    };
-    // Titles and names are stored trimmed; the limit is on what is stored.
-    let counted = if needed { value.trim() } else { value };
-    if needed && counted.is_empty() {
-        return Err(Error::invalid(name, missing));
-    }
-    if counted.chars().count() > max {
-        return Err(Error::invalid(name, format!("at most {max} characters")));
-    }
-    Ok(())
+    super::field_rule(field).require(value)
 }
 
 fn check_party(p: &PartyInput) -> Result<()> {
-    check_text("name", &p.name)?;
-    check_text("id_number", &p.id_number)?;
-    check_text("phone", &p.phone)?;
-    check_text("ethnicity", &p.ethnicity)?;
-    check_text("address", &p.address)
+    match p.problems().into_iter().next() {
+        Some(problem) => Err(problem.into_error()),
+        None => Ok(()),
+    }
 }
 
 fn put_location(d: &mut AutoCommit, loc: Location) -> Result<()> {

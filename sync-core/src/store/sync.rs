@@ -84,6 +84,9 @@ pub struct SyncReport {
     pub more: bool,
     /// Outbox changes still unacknowledged after this exchange.
     pub unsent_changes: u32,
+    /// Cases some of whose changes the center acknowledged in this exchange.
+    #[serde(default)]
+    pub sent_cases: Vec<CaseId>,
 }
 
 impl FieldStore {
@@ -211,6 +214,7 @@ impl FieldStore {
             let entries: Vec<(i64, Vec<u8>)> = stmt
                 .query_map([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
+            let acked_before = report.acked_changes;
             for (seq, hash) in entries {
                 let Ok(hash) = ChangeHash::try_from(hash.as_slice()) else {
                     continue;
@@ -219,6 +223,9 @@ impl FieldStore {
                     tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
                     report.acked_changes += 1;
                 }
+            }
+            if report.acked_changes > acked_before {
+                report.sent_cases.push(id);
             }
             tx.execute(
                 "UPDATE cases SET rejection_code = NULL, rejection_message = NULL WHERE id = ?1",
@@ -251,6 +258,9 @@ impl FieldStore {
                 acked_cases.insert(case_id);
             }
             for case_id in acked_cases {
+                if let Ok(id) = case_id.parse() {
+                    report.sent_cases.push(id);
+                }
                 tx.execute(
                     "UPDATE cases SET rejection_code = NULL, rejection_message = NULL WHERE id = ?1",
                     [case_id],
@@ -363,6 +373,7 @@ impl SyncReport {
         self.purge_pending = next.purge_pending;
         self.more = next.more;
         self.unsent_changes = next.unsent_changes;
+        self.sent_cases.extend(next.sent_cases);
     }
 }
 
