@@ -385,7 +385,8 @@ impl FieldClient {
     }
 
     /// When the app's background job (WorkManager, BGTaskScheduler) should sync next, in
-    /// ms since the epoch: now when work waits, 15 minutes after the last success
+    /// ms since the epoch: now when work was written since the last sync, 15 minutes after
+    /// the last success
     /// otherwise, and after a failure 30 s doubling per failure in a row, up to an hour
     /// (each device a little apart). `None` when syncing cannot help until the user acts
     /// (sign in; a revoked device).
@@ -471,6 +472,7 @@ impl FieldClient {
                     p.last_success_at = Some(now());
                     p.last_error_code = None;
                     p.consecutive_failures = 0;
+                    p.unsent_after_sync = store.pending().map_or(0, |x| x.changes);
                 }
                 Some(e) => {
                     p.last_error_code = Some(e.code().to_owned());

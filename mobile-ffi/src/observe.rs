@@ -118,6 +118,10 @@ pub(crate) struct Persisted {
     pub(crate) rounds: u32,
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
+    /// Changes still unacknowledged when the last sync ended (refused or waiting on the
+    /// center): only work beyond these calls for a sync right away.
+    #[serde(default)]
+    pub(crate) unsent_after_sync: u32,
 }
 
 const STATUS_KEY: &str = "sync_status";
@@ -149,7 +153,8 @@ pub(crate) const FIRST_RETRY_MS: i64 = 30 * 1000;
 pub(crate) const MAX_RETRY_MS: i64 = 60 * 60 * 1000;
 
 /// When to sync next (ms since the epoch), or `None` when syncing cannot help until the
-/// user acts (sign in again; a revoked device). `jitter_seed` spreads a fleet's retries
+/// user acts (sign in again; a revoked device). Now when work was written since the last
+/// sync ended; the periodic sync otherwise; after failures, a backoff. `jitter_seed` spreads a fleet's retries
 /// (the device id's hash): up to a fifth of the wait is added.
 pub(crate) fn next_sync_after(
     p: &Persisted,
@@ -167,7 +172,7 @@ pub(crate) fn next_sync_after(
             let jitter = i64::try_from(jitter_seed % 1000).unwrap_or(0) * (wait / 5) / 1000;
             Some(p.last_attempt_at.unwrap_or(now) + wait + jitter)
         }
-        _ if pending_changes > 0 => Some(now),
+        _ if pending_changes > p.unsent_after_sync => Some(now),
         _ => Some(p.last_success_at.map_or(now, |t| t + PERIODIC_SYNC_MS)),
     }
 }

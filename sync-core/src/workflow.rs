@@ -414,24 +414,27 @@ impl Action {
 
     /// Checks the data an action must carry (reasons, targets, ranges), independent of state.
     pub fn validate(&self) -> Result<(), String> {
-        // Text fields under the one table of field rules (`case::field_rule`).
-        fn text(field: &str, value: &str) -> Result<(), String> {
-            match crate::case::field_rule(field).check(value) {
-                Some(problem) => Err(format!("{field}: {}", problem.message_en())),
-                None => Ok(()),
-            }
+        self.problem()
+            .map_or(Ok(()), |(field, message)| Err(format!("{field}: {message}")))
+    }
+
+    /// The first field of the action's data that breaks its rule, and why: `None` when
+    /// [`Action::validate`] passes. Text fields are held to the one table of field rules
+    /// (`case::field_rule`).
+    pub fn problem(&self) -> Option<(&'static str, String)> {
+        fn text(field: &'static str, value: &str) -> Option<(&'static str, String)> {
+            let problem = crate::case::field_rule(field).check(value)?;
+            Some((field, problem.message_en().to_owned()))
         }
-        fn check_agreement(a: &Option<Agreement>) -> Result<(), String> {
-            match a {
-                Some(a) => {
-                    text("terms", &a.terms)?;
-                    if a.installments.iter().any(|i| i.amount < 0) {
-                        return Err("an installment's amount is not negative".into());
-                    }
-                    Ok(())
-                }
-                None => Ok(()),
-            }
+        fn rule(ok: bool, field: &'static str, why: &str) -> Option<(&'static str, String)> {
+            (!ok).then(|| (field, why.to_owned()))
+        }
+        fn agreement(a: &Option<Agreement>) -> Option<(&'static str, String)> {
+            let a = a.as_ref()?;
+            text("terms", &a.terms).or_else(|| {
+                let paid = a.installments.iter().all(|i| i.amount >= 0);
+                rule(paid, "installments", "an installment's amount is not negative")
+            })
         }
         match self {
             Action::Return { reason }
@@ -440,53 +443,35 @@ impl Action {
             | Action::Reopen { reason }
             | Action::Escalate { reason, .. } => text("reason", reason),
             Action::CoHandlingFeedback { opinion } => text("opinion", opinion),
-            Action::ExtensionRequest { days, reason } => {
-                text("reason", reason)?;
-                if *days == 0 || *days > 90 {
-                    Err("days must be 1..=90".into())
-                } else {
-                    Ok(())
-                }
-            }
-            Action::Accept { case_no, .. } => {
-                if crate::case::is_case_no(case_no) {
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "case number {case_no:?} is not {{county6}}-{{yyyymmdd}}-{{seq}}"
-                    ))
-                }
-            }
-            Action::Dispatch { to, .. } => {
-                if to.is_empty() || to.iter().any(|o| o.id.trim().is_empty()) {
-                    Err("a dispatch names at least one organisation".into())
-                } else {
-                    Ok(())
-                }
-            }
+            Action::ExtensionRequest { days, reason } => text("reason", reason)
+                .or_else(|| rule((1..=90).contains(days), "days", "days must be 1..=90")),
+            Action::Accept { case_no, .. } => rule(
+                crate::case::is_case_no(case_no),
+                "case_no",
+                &format!("case number {case_no:?} is not {{county6}}-{{yyyymmdd}}-{{seq}}"),
+            ),
+            Action::Dispatch { to, .. } => rule(
+                !to.is_empty() && to.iter().all(|o| !o.id.trim().is_empty()),
+                "to",
+                "a dispatch names at least one organisation",
+            ),
             Action::Resolve {
-                outcome, agreement, ..
+                outcome, agreement: a, ..
             }
-            | Action::ResolveOnSite { outcome, agreement } => {
-                text("outcome", outcome)?;
-                check_agreement(agreement)
-            }
-            Action::FollowUp(f) => {
-                text("note", &f.note)?;
-                if (1..=5).contains(&f.satisfaction) {
-                    Ok(())
-                } else {
-                    Err("satisfaction must be 1..=5".into())
-                }
-            }
-            Action::Supervise { level, .. } => {
-                if *level == SupervisionLevel::None {
-                    Err("supervision level must be NORMAL, YELLOW or RED".into())
-                } else {
-                    Ok(())
-                }
-            }
-            _ => Ok(()),
+            | Action::ResolveOnSite {
+                outcome,
+                agreement: a,
+            } => text("outcome", outcome).or_else(|| agreement(a)),
+            Action::FollowUp(f) => text("note", &f.note).or_else(|| {
+                let ok = (1..=5).contains(&f.satisfaction);
+                rule(ok, "satisfaction", "satisfaction must be 1..=5")
+            }),
+            Action::Supervise { level, note, .. } => text("note", note).or_else(|| {
+                let ok = *level != SupervisionLevel::None;
+                rule(ok, "level", "supervision level must be NORMAL, YELLOW or RED")
+            }),
+            Action::ExtensionDecision { note, .. } => text("note", note),
+            _ => None,
         }
     }
 }

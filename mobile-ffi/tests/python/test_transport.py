@@ -290,6 +290,141 @@ class Transport(unittest.TestCase):
         self.assertNotEqual(actors[0], actors[1])
         self.assertTrue(re.fullmatch(r"[0-9a-f]{32}", actors[1]))
 
+    def test_observers_hear_every_write_and_sync_and_a_throwing_one_harms_nothing(self):
+        heard = []
+
+        class Keeps(g.CaseObserver):
+            def cases_changed(self, changes):
+                heard.extend((c.case_id, c.reason) for c in changes)
+
+        class Throws(g.CaseObserver):
+            def cases_changed(self, changes):
+                raise RuntimeError("a bug in the app's listener")
+
+        c = self.client
+        c.add_case_observer(Keeps())
+        thrower = c.add_case_observer(Throws())
+        self.login()
+        a = self.record()
+        c.add_note(a, "入户走访")
+        c.submit_case(a)
+        self.assertTrue(c.flush_observers(10_000))
+        R = g.ChangeReason
+        self.assertEqual(heard, [(a, R.RECORDED), (a, R.EDITED), (a, R.STEP_TAKEN)])
+        # Each throw was caught and counted; the writes are all there.
+        self.assertEqual(c.observer_failures(), 3)
+        self.assertEqual(c.case_detail(a).status, g.Status.SUBMITTED)
+        self.assertTrue(c.remove_observer(thrower))
+        self.assertFalse(c.remove_observer(thrower))
+        # A listener that calls back into the client (here: reads the case) is fine.
+        seen_titles = []
+
+        class Reads(g.CaseObserver):
+            def cases_changed(self, changes):
+                seen_titles.extend(c.case_detail(x.case_id).title for x in changes)
+
+        c.add_case_observer(Reads())
+        c.edit_case(a, g.CaseEdit(title="拖欠三名工人工资"))
+        self.assertTrue(c.flush_observers(10_000))
+        self.assertEqual(seen_titles, ["拖欠三名工人工资"])
+        self.assertEqual(c.observer_failures(), 3)
+
+    def test_sync_status_moves_and_next_sync_after_backs_off(self):
+        statuses = []
+
+        class Watch(g.SyncStatusObserver):
+            def sync_status_changed(self, status):
+                statuses.append(status)
+
+        c = self.client
+        c.add_sync_status_observer(Watch())
+        self.assertEqual(c.sync_status().state, g.SyncState.SIGN_IN_NEEDED)
+        self.assertIsNone(c.next_sync_after())
+        self.login()
+        self.record()
+        st = c.sync_status()
+        self.assertEqual((st.state, st.pending.cases), (g.SyncState.IDLE, 1))
+        now = _now()
+        self.assertLessEqual(c.next_sync_after(), now + 1000, "work waits: now")
+
+        # Two rounds (the center has more), then done: SYNCING with rounds, then IDLE.
+        self.center.script("/v1/sync", (200, _fixture("response_more.bin")))
+        self.center.script("/v1/sync", (200, _fixture("response_done.bin")))
+        del statuses[:]
+        c.sync(None)
+        self.assertTrue(c.flush_observers(10_000))
+        states = [s.state for s in statuses]
+        self.assertEqual(states[0], g.SyncState.SYNCING)
+        self.assertEqual(states[-1], g.SyncState.IDLE)
+        self.assertEqual(max(s.round for s in statuses), 2)
+        done = c.sync_status()
+        self.assertEqual((done.round, done.last_error_code, done.consecutive_failures), (2, None, 0))
+        self.assertGreater(done.bytes_sent, 0)
+        self.assertGreater(done.bytes_received, 0)
+        self.assertIsNotNone(done.last_success_at)
+        # Nothing waiting: the periodic sync, 15 minutes after the success.
+        self.assertEqual(c.next_sync_after(), done.last_success_at + 15 * 60 * 1000)
+
+        # A center that is down: OFFLINE, and retries back off (30 s, then 60 s, ...).
+        for n, wait in [(1, 30_000), (2, 60_000), (3, 120_000)]:
+            self.assertCode(g.FieldError.Network, "network", c.sync, DOWN)
+            st = c.sync_status()
+            self.assertEqual((st.state, st.last_error_code, st.consecutive_failures),
+                             (g.SyncState.OFFLINE, "network", n))
+            after = c.next_sync_after() - st.last_attempt_at
+            self.assertTrue(wait <= after <= wait * 1.2, (n, after))
+        # The status survives a restart of the app.
+        del self.client
+        c = self.client = g.FieldClient.open(os.path.join(self.dir.name, "field.db"), "py-phone-1")
+        self.assertEqual(c.sync_status().consecutive_failures, 3)
+        c.sync(None)
+        self.assertEqual(c.sync_status().state, g.SyncState.IDLE)
+
+        # Revoked: DEVICE_REVOKED, and no more syncing until someone signs in again.
+        self.center.script("/v1/sync", (403, {"code": "device_revoked", "message": "revoked"}))
+        self.assertCode(g.FieldError.DeviceRevoked, "device_revoked", c.sync, None)
+        self.assertEqual(c.sync_status().state, g.SyncState.DEVICE_REVOKED)
+        self.assertIsNone(c.next_sync_after())
+
+    def test_steps_of_a_department_handler_are_typed_and_checked_like_the_centers(self):
+        c = self.client
+        self.login()
+        a = self.record()
+        # A grid worker's draft: submit or resolve on the spot, nothing of a handler's.
+        allowed = c.allowed_actions(a)
+        self.assertIn(g.EventKind.SUBMIT, allowed)
+        self.assertNotIn(g.EventKind.SIGN_FOR, allowed)
+        self.assertCode(g.FieldError.Refused, "not_permitted", c.sign_for, a)
+        self.assertCode(g.FieldError.InvalidInput, "invalid_action", c.send_back, a, " ")
+        self.assertCode(g.FieldError.InvalidInput, "invalid_action",
+                        c.request_extension, a, 0, "等待鉴定")
+        self.assertCode(g.FieldError.InvalidInput, "invalid_code", c.resolve_on_site, a, "和解",
+                        g.AgreementInput(form="SCRIBBLED", terms="x"))
+        c.resolve_on_site(a, "双方和解", g.AgreementInput(
+            terms="分两期付清", installments=[g.InstallmentInput(due_at=_now() + 86_400_000,
+                                                                 amount=50_000)]))
+        d = c.case_detail(a)
+        self.assertEqual(d.status, g.Status.SELF_RESOLVED)
+        self.assertEqual(d.agreement.form, "WRITTEN")
+        self.assertEqual(len(d.agreement.installments[0].id) > 0, True)
+        self.assertEqual(c.allowed_actions(a), [g.EventKind.FOLLOW_UP])
+        # The field rules are the core's one table.
+        rules = {r.field: r for r in g.field_rules()}
+        self.assertEqual((rules["title"].max_chars, rules["title"].required), (100, True))
+        self.assertEqual(rules["terms"].max_chars, 4000)
+        p = g.check_field("reason", "")
+        self.assertEqual((p.kind, p.message_zh), (g.FieldProblemKind.MISSING, "请填写理由"))
+        self.assertIsNone(g.check_field("summary", ""))
+        problems = c.check_new_case(g.NewCase(title="", category="OTHER",
+                                              parties=[g.PartyInput(name="")]))
+        self.assertEqual([(x.field, x.party_index) for x in problems],
+                         [("title", None), ("name", 0)])
+
+
+def _now():
+    import time
+    return int(time.time() * 1000)
+
 
 def _fixture(name):
     with open(os.path.join(os.environ["GRIDSYNC_FIXTURES"], name), "rb") as f:

@@ -237,13 +237,14 @@ pub async fn take_step(
     let step = super::steps::payload_of(kind, payload)?;
     let (mut action, tier_given) = step.into_action(caller.org.tier);
     if kind != EventKind::Accept {
-        action.validate().map_err(|message| {
-            Refusal::invalid(
+        if let Some((field, message)) = action.problem() {
+            return Err(Refusal::invalid(
                 "invalid_action",
-                validated_field(&action, &message),
-                format!("{kind} payload: {message}"),
+                field,
+                format!("{kind} payload: {field}: {message}"),
             )
-        })?;
+            .into());
+        }
     }
     match &mut action {
         Action::Dispatch { .. } => check_dispatch(center, caller, &mut action, tier_given).await?,
@@ -331,26 +332,6 @@ async fn check_dispatch(
     }
     *auto = false;
     Ok(())
-}
-
-/// The payload field `Action::validate` judged, for the message.
-fn validated_field(action: &Action, message: &str) -> &'static str {
-    match action {
-        Action::Return { .. }
-        | Action::Void { .. }
-        | Action::SendBack { .. }
-        | Action::Reopen { .. }
-        | Action::Escalate { .. } => "reason",
-        Action::ExtensionRequest { .. } if message.starts_with("days") => "days",
-        Action::ExtensionRequest { .. } => "reason",
-        Action::Dispatch { .. } => "to",
-        Action::Resolve { .. } | Action::ResolveOnSite { .. } => "outcome",
-        Action::FollowUp(_) => "satisfaction",
-        Action::Supervise { .. } => "level",
-        Action::CoHandlingFeedback { .. } => "opinion",
-        Action::Accept { .. } => "case_no",
-        _ => "payload",
-    }
 }
 
 /// Takes a workflow step on a case as `by` (staff through the API, or the server's
