@@ -82,6 +82,110 @@ fn the_readme_command_serves_the_demo_county() {
     assert_eq!(phone.sync().unwrap().acked_changes, 2);
 }
 
+/// The terminal phone takes a department handler's steps, as the apps do: the case a grid
+/// worker's terminal filed is dispatched; the handler's terminal lists it in its tasks,
+/// offers sign-for, signs for it, resolves it with an installment, and the center has it.
+#[test]
+fn the_terminal_phone_takes_a_handlers_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&["--demo"], dir.path());
+    let field = |db: &str, args: &[&str]| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_gridsync"))
+            .args(["field", "--json", "--db", db])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "field {args:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    };
+    let url = server.base_url.as_str();
+    field("worker.db", &["login", url, "wang.grid", "gridsync-demo"]);
+    let filed = field(
+        "worker.db",
+        &[
+            "record",
+            "--title",
+            "拖欠帮工工资",
+            "--category",
+            "LABOUR_WAGES",
+            "--party",
+            "孙八",
+            "--submit",
+        ],
+    );
+    let case = filed["id"].as_str().unwrap().to_owned();
+    field("worker.db", &["sync"]);
+
+    let dispatcher = gridsync_tests::Staff::login_at(url, "chen.dispatch");
+    let (_, detail) = dispatcher.get(&format!("/v1/cases/{case}"));
+    if detail["state"]["status"] == "SUBMITTED" {
+        assert_eq!(dispatcher.act(&case, "ACCEPT", serde_json::json!({})).0, 200);
+    }
+    let labour = serde_json::json!({"to": [{"id": "330182-labour", "name": "劳动监察"}], "tier": "COUNTY"});
+    let (_, detail) = dispatcher.get(&format!("/v1/cases/{case}"));
+    if detail["state"]["status"] != "DISPATCHED" {
+        assert_eq!(dispatcher.act(&case, "DISPATCH", labour).0, 200);
+    }
+
+    field("handler.db", &["login", url, "liu.labour", "gridsync-demo"]);
+    field("handler.db", &["sync"]);
+    let tasks = field("handler.db", &["tasks"]);
+    let mine: Vec<_> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["case_id"] == case.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{tasks}");
+    assert_eq!(mine[0]["kind"], "SIGN");
+    let allowed = field("handler.db", &["allowed", &case]);
+    assert!(
+        allowed.as_array().unwrap().contains(&"SIGN_FOR".into()),
+        "{allowed}"
+    );
+    assert_eq!(field("handler.db", &["sign-for", &case])["status"], "SIGNED");
+    assert_eq!(field("handler.db", &["start", &case])["status"], "IN_PROGRESS");
+    let resolved = field(
+        "handler.db",
+        &[
+            "resolve",
+            &case,
+            "双方达成协议",
+            "--terms",
+            "饭店月底前支付3000元",
+            "--installment",
+            "2030-01-31:3000",
+        ],
+    );
+    assert_eq!(resolved["status"], "RESOLVED");
+    let status = field("handler.db", &["status"]);
+    assert!(status["status"]["pending"]["changes"].as_u64().unwrap() >= 3, "{status}");
+    field("handler.db", &["sync"]);
+    let status = field("handler.db", &["status"]);
+    assert_eq!(status["status"]["state"], "IDLE", "{status}");
+    assert_eq!(status["status"]["pending"]["changes"], 0, "{status}");
+
+    let (_, detail) = dispatcher.get(&format!("/v1/cases/{case}"));
+    assert_eq!(detail["state"]["status"], "RESOLVED");
+    let installments = &detail["state"]["agreement"]["installments"];
+    assert_eq!(installments[0]["amount"], 300_000, "{installments}");
+    let rules = field("handler.db", &["rules"]);
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["field"] == "title" && r["max_chars"] == 100),
+        "{rules}"
+    );
+}
+
 #[test]
 fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();

@@ -162,6 +162,7 @@ fun handlerScenario(url: String, dir: java.nio.file.Path) {
         }
 
         step("handler: sync; status SYNCING -> IDLE; the center shows it resolved")
+        ensure(phone.flushObservers(10_000uL)) { "flush" }
         statuses.seen.clear()
         val up = phone.sync()
         ensure(up.rejected.isEmpty() && up.unsentChanges == 0u) { "sync $up" }

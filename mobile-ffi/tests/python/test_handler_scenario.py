@@ -182,6 +182,7 @@ def main(url):
     assert phone.next_sync_after() <= int(time.time() * 1000), "work waits: sync now"
 
     step("sync: the steps go up; the status moves SYNCING -> IDLE")
+    assert phone.flush_observers(10_000)
     statuses.seen.clear()
     report = phone.sync(None)
     assert report.rejected == [] and report.unsent_changes == 0, report

@@ -329,6 +329,29 @@ class Transport(unittest.TestCase):
         self.assertEqual(seen_titles, ["拖欠三名工人工资"])
         self.assertEqual(c.observer_failures(), 3)
 
+    def test_a_listener_that_blocks_holds_up_no_read_or_write(self):
+        import threading
+        entered, release = threading.Event(), threading.Event()
+
+        class Blocks(g.CaseObserver):
+            def cases_changed(self, changes):
+                entered.set()
+                release.wait(60)
+
+        c = self.client
+        self.login()
+        c.add_case_observer(Blocks())
+        a = self.record()
+        self.assertTrue(entered.wait(30), "the listener was called")
+        # The listener is stuck inside its call: the client still reads, writes and syncs.
+        c.add_note(a, "入户走访")
+        c.submit_case(a)
+        self.assertEqual(c.case_detail(a).status, g.Status.SUBMITTED)
+        c.sync(None)
+        self.assertFalse(c.flush_observers(100), "notices wait behind the stuck listener")
+        release.set()
+        self.assertTrue(c.flush_observers(30_000))
+
     def test_sync_status_moves_and_next_sync_after_backs_off(self):
         statuses = []
 
@@ -350,6 +373,7 @@ class Transport(unittest.TestCase):
         # Two rounds (the center has more), then done: SYNCING with rounds, then IDLE.
         self.center.script("/v1/sync", (200, _fixture("response_more.bin")))
         self.center.script("/v1/sync", (200, _fixture("response_done.bin")))
+        self.assertTrue(c.flush_observers(10_000))
         del statuses[:]
         c.sync(None)
         self.assertTrue(c.flush_observers(10_000))
