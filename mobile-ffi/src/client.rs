@@ -34,9 +34,9 @@ const MAX_ROUNDS: u32 = 64;
 pub struct FieldClient {
     store: Mutex<FieldStore>,
     /// Held for the whole of every exchange with the center (login, sync, logout).
-    net: Mutex<()>,
-    http: Http,
-    observers: Observers,
+    pub(crate) net: Mutex<()>,
+    pub(crate) http: Http,
+    pub(crate) observers: Observers,
     /// The sync under way, if any (round, bytes so far).
     live: Mutex<Option<Progress>>,
 }
@@ -491,7 +491,18 @@ impl FieldClient {
         let p = Persisted::load(&store);
         let session = session::load(&store)?;
         let pending: PendingCounts = store.pending()?.into();
+        let uploads = store.uploads()?;
         drop(store);
+        let open: Vec<_> = uploads
+            .iter()
+            .filter(|u| {
+                !matches!(
+                    u.state,
+                    gridsync_core::store::UploadState::Done
+                        | gridsync_core::store::UploadState::Failed
+                )
+            })
+            .collect();
         let state = if live.is_some() {
             SyncState::Syncing
         } else if p.revoked {
@@ -518,11 +529,14 @@ impl FieldClient {
             last_error_code: p.last_error_code,
             consecutive_failures: p.consecutive_failures,
             pending,
+            evidence_pending: u32::try_from(open.len()).unwrap_or(u32::MAX),
+            evidence_bytes: open.iter().map(|u| u.size).sum(),
+            evidence_bytes_sent: open.iter().map(|u| u.sent).sum(),
         })
     }
 
     /// Tells the status listeners, if there are any (reading the status costs a query).
-    fn status_changed(&self) {
+    pub(crate) fn status_changed(&self) {
         if self.observers.has_status_observers()
             && let Ok(status) = self.status()
         {
@@ -555,7 +569,7 @@ impl FieldClient {
     }
 
     /// The URL to talk to: the one given, or the one signed in at.
-    fn server_url(&self, given: Option<String>) -> Result<String, FieldError> {
+    pub(crate) fn server_url(&self, given: Option<String>) -> Result<String, FieldError> {
         match given {
             Some(url) => http::base_url(&url),
             None => session::load(&self.store())?
@@ -589,7 +603,7 @@ impl FieldClient {
 
     /// An access token that has not expired, refreshed when needed (or forced). Expects the
     /// `net` lock held.
-    fn valid_token(&self, base: &str, force: bool) -> Result<String, FieldError> {
+    pub(crate) fn valid_token(&self, base: &str, force: bool) -> Result<String, FieldError> {
         let stored = session::load(&self.store())?.ok_or_else(not_signed_in)?;
         if stored.refresh_token.is_empty() {
             return Err(FieldError::auth(
@@ -632,7 +646,7 @@ impl FieldClient {
 
     /// What an error from the center does here: a revoked device wipes itself (a lost or
     /// stolen phone must not keep the parties' personal data).
-    fn handle(&self, error: FieldError) -> FieldError {
+    pub(crate) fn handle(&self, error: FieldError) -> FieldError {
         match error {
             FieldError::DeviceRevoked { code, detail } => match self.wipe_revoked() {
                 Ok(()) => FieldError::DeviceRevoked {
@@ -681,7 +695,7 @@ fn seed_of(device_id: &str) -> u64 {
     })
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 

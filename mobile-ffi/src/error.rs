@@ -176,9 +176,11 @@ impl From<gridsync_core::Error> for FieldError {
             }
             E::NoIdentity => FieldError::Auth { code, detail },
             E::Document(_) | E::Decode(_) => FieldError::Malformed { code, detail },
-            E::DiskFull(_) | E::ReadOnly(_) | E::Storage(_) | E::StoreTooNew { .. } => {
-                FieldError::Storage { code, detail }
-            }
+            E::DiskFull(_)
+            | E::ReadOnly(_)
+            | E::Storage(_)
+            | E::StoreTooNew { .. }
+            | E::Evidence(_) => FieldError::Storage { code, detail },
             _ => FieldError::Internal { code, detail },
         }
     }

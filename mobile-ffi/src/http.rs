@@ -89,6 +89,102 @@ impl Http {
     }
 }
 
+/// The answer to an evidence request: status, the upload headers, the body (small: an
+/// error's JSON, or nothing).
+#[derive(Debug)]
+pub(crate) struct UploadReply {
+    pub(crate) reply: Reply,
+    /// `Upload-Offset`: bytes the center holds.
+    pub(crate) offset: Option<u64>,
+    /// `Upload-Complete: ?1`: held whole and checked.
+    pub(crate) complete: bool,
+}
+
+impl Http {
+    /// `HEAD` of an upload: how much of it the center holds.
+    pub(crate) fn head_upload(&self, url: &str, token: &str) -> Result<UploadReply, FieldError> {
+        let response = self
+            .agent
+            .head(url)
+            .header("Authorization", format!("Bearer {token}"))
+            .call();
+        upload_reply(response)
+    }
+
+    /// `PATCH` of the next chunk of an upload, at `offset`.
+    pub(crate) fn patch_upload(
+        &self,
+        url: &str,
+        token: &str,
+        offset: u64,
+        chunk: &[u8],
+    ) -> Result<UploadReply, FieldError> {
+        let response = self
+            .agent
+            .patch(url)
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", offset.to_string())
+            .send(chunk);
+        upload_reply(response)
+    }
+
+    /// `GET` of evidence from byte `from` (a `Range` request when `from` > 0), streamed
+    /// into `sink`. Returns the status and, for a success, the bytes written.
+    pub(crate) fn download(
+        &self,
+        url: &str,
+        token: &str,
+        from: u64,
+        sink: &mut dyn std::io::Write,
+    ) -> Result<(Reply, u64), FieldError> {
+        let mut request = self
+            .agent
+            .get(url)
+            .header("Authorization", format!("Bearer {token}"));
+        if from > 0 {
+            request = request.header("Range", format!("bytes={from}-"));
+        }
+        let mut response = request.call().map_err(transport_error)?;
+        let status = response.status().as_u16();
+        if !matches!(status, 200 | 206) {
+            return read(Ok(response)).map(|r| (r, 0));
+        }
+        let mut reader = response.body_mut().with_config().limit(u64::MAX).reader();
+        let written = std::io::copy(&mut reader, sink)
+            .map_err(|e| FieldError::network("network", format!("download cut off: {e}")))?;
+        Ok((
+            Reply {
+                status,
+                body: Vec::new(),
+            },
+            written,
+        ))
+    }
+}
+
+fn upload_reply(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<UploadReply, FieldError> {
+    let response = response.map_err(transport_error)?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .map(str::to_owned)
+    };
+    let offset = header("Upload-Offset").and_then(|v| v.parse().ok());
+    let complete = header("Upload-Complete").is_some_and(|v| v == "?1");
+    let reply = read(Ok(response))?;
+    Ok(UploadReply {
+        reply,
+        offset,
+        complete,
+    })
+}
+
 impl Reply {
     pub(crate) fn is_success(&self) -> bool {
         (200..300).contains(&self.status)

@@ -30,6 +30,7 @@ mod case;
 mod client;
 mod codes;
 mod error;
+mod evidence;
 mod fields;
 mod http;
 mod observe;
@@ -46,6 +47,7 @@ pub use case::{
 pub use client::FieldClient;
 pub use codes::{CodeKind, CodeLabel, code_label, code_list};
 pub use error::FieldError;
+pub use evidence::{EvidenceUpload, UploadReport, UploadState};
 pub use fields::{FieldProblem, FieldProblemKind, FieldRule, check_field, field_rules};
 pub use observe::{
     CaseChange, CaseObserver, ChangeReason, SyncState, SyncStatus, SyncStatusObserver,

@@ -36,6 +36,8 @@ pub enum ChangeReason {
     SyncedIn,
     /// The center acknowledged this phone's changes of the case (its "unsent" mark goes).
     Sent,
+    /// The center now holds one of the case's attachments whole (`evidence_uploads`).
+    EvidenceSent,
     /// The center refused this phone's changes of the case (`CaseDetail.rejection`).
     Refused,
     /// The case left this device's scope and was removed from the phone.
@@ -105,6 +107,12 @@ pub struct SyncStatus {
     pub consecutive_failures: u32,
     /// Work the center has not acknowledged.
     pub pending: PendingCounts,
+    /// Attachments not yet held whole by the center (waiting for a sync, or uploading).
+    pub evidence_pending: u32,
+    /// Their bytes in all, and how many of those the center has confirmed: the total
+    /// progress bar (per file: `evidence_uploads`).
+    pub evidence_bytes: u64,
+    pub evidence_bytes_sent: u64,
 }
 
 /// What survives a restart (stored in the store's settings as one JSON value).

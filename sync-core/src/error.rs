@@ -64,6 +64,11 @@ pub enum Error {
 
     #[error("device store schema version {found} is newer than this app supports ({supported})")]
     StoreTooNew { found: i64, supported: i64 },
+
+    /// An evidence file could not be read or written (the source file, the store's
+    /// evidence folder). Nothing was recorded.
+    #[error("evidence file: {0}")]
+    Evidence(String),
 }
 
 impl Error {
@@ -83,6 +88,7 @@ impl Error {
             Error::ReadOnly(_) => "read_only",
             Error::Storage(_) => "storage",
             Error::StoreTooNew { .. } => "store_too_new",
+            Error::Evidence(_) => "evidence_io",
         }
     }
 

@@ -13,6 +13,7 @@
 //! Sync is sans-IO (see [`FieldStore::prepare_sync`]); the app carries the bytes over its
 //! own HTTP stack.
 
+mod evidence;
 mod schema;
 mod sync;
 
@@ -33,6 +34,7 @@ use crate::workflow::{
 };
 use crate::{Error, Result};
 
+pub use evidence::{NewAttachment, Upload, UploadState, hex};
 pub use sync::{RejectedCase, SyncError, SyncReport};
 
 /// A case with everything derived from it, for a detail screen.
@@ -97,6 +99,8 @@ pub struct Pending {
 #[derive(Debug)]
 pub struct FieldStore {
     conn: Connection,
+    /// The SQLite file's path; evidence files live beside it.
+    path: std::path::PathBuf,
     device_id: String,
     actor: ActorId,
     clock: Arc<dyn Clock>,
@@ -117,11 +121,13 @@ impl FieldStore {
         if device_id.trim().is_empty() {
             return Err(Error::invalid("device_id", "a device id is required"));
         }
-        let mut conn = Connection::open(path)?;
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open(&path)?;
         schema::prepare(&mut conn)?;
         let actor = schema::install_actor(&conn)?;
         Ok(FieldStore {
             conn,
+            path,
             device_id: device_id.to_owned(),
             actor,
             clock,
@@ -406,7 +412,7 @@ impl FieldStore {
     pub fn wipe(&mut self) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute_batch(
-            "DELETE FROM outbox; DELETE FROM cases;
+            "DELETE FROM outbox; DELETE FROM cases; DELETE FROM evidence;
              DELETE FROM meta WHERE key IN ('cursor', 'applied_whole', 'identity') OR key LIKE 'app.%';",
         )?;
         // Fresh actor after a wipe: the old one's sequence numbers are lost with the data.
@@ -414,7 +420,9 @@ impl FieldStore {
         schema::set_meta(&tx, "actor", &actor.to_hex_string())?;
         tx.commit()?;
         self.actor = actor;
-        Ok(())
+        // After the commit: a crash in between leaves files no row names, which the next
+        // wipe removes; never rows naming files that are gone.
+        self.wipe_evidence()
     }
 
     /// Caps the store's file at about `max_bytes` (SQLite `max_page_count`; never below its

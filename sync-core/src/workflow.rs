@@ -414,8 +414,9 @@ impl Action {
 
     /// Checks the data an action must carry (reasons, targets, ranges), independent of state.
     pub fn validate(&self) -> Result<(), String> {
-        self.problem()
-            .map_or(Ok(()), |(field, message)| Err(format!("{field}: {message}")))
+        self.problem().map_or(Ok(()), |(field, message)| {
+            Err(format!("{field}: {message}"))
+        })
     }
 
     /// The first field of the action's data that breaks its rule, and why: `None` when
@@ -433,7 +434,11 @@ impl Action {
             let a = a.as_ref()?;
             text("terms", &a.terms).or_else(|| {
                 let paid = a.installments.iter().all(|i| i.amount >= 0);
-                rule(paid, "installments", "an installment's amount is not negative")
+                rule(
+                    paid,
+                    "installments",
+                    "an installment's amount is not negative",
+                )
             })
         }
         match self {
@@ -456,7 +461,9 @@ impl Action {
                 "a dispatch names at least one organisation",
             ),
             Action::Resolve {
-                outcome, agreement: a, ..
+                outcome,
+                agreement: a,
+                ..
             }
             | Action::ResolveOnSite {
                 outcome,
@@ -468,7 +475,11 @@ impl Action {
             }),
             Action::Supervise { level, note, .. } => text("note", note).or_else(|| {
                 let ok = *level != SupervisionLevel::None;
-                rule(ok, "level", "supervision level must be NORMAL, YELLOW or RED")
+                rule(
+                    ok,
+                    "level",
+                    "supervision level must be NORMAL, YELLOW or RED",
+                )
             }),
             Action::ExtensionDecision { note, .. } => text("note", note),
             _ => None,

@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// The schema this version writes (`PRAGMA user_version`). Migrations are appended, never
 /// edited.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const MIGRATIONS: &[&str] = &[
     // 1: cases with their list projection, the outbox, settings.
@@ -49,6 +49,20 @@ const MIGRATIONS: &[&str] = &[
         change  BLOB NOT NULL
      );
      CREATE INDEX outbox_by_case ON outbox (case_id, seq);",
+    // 2: evidence uploads (the bytes are files beside the store, see `store/evidence.rs`).
+    "CREATE TABLE evidence (
+        case_id       TEXT NOT NULL,
+        attachment_id TEXT NOT NULL,
+        sha256        TEXT NOT NULL,
+        size          INTEGER NOT NULL,
+        mime          TEXT NOT NULL,
+        after_seq     INTEGER NOT NULL,
+        sent          INTEGER NOT NULL DEFAULT 0,
+        done          INTEGER NOT NULL DEFAULT 0,
+        failure       TEXT,
+        created_at    INTEGER NOT NULL,
+        PRIMARY KEY (case_id, sha256)
+     );",
 ];
 
 pub(super) fn prepare(conn: &mut Connection) -> Result<()> {
