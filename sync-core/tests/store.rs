@@ -664,3 +664,83 @@ fn a_handler_phone_takes_its_steps_offline_and_never_the_centers() {
     );
     assert_eq!(at_center.status, Status::InProgress);
 }
+
+#[test]
+fn evidence_is_kept_beside_the_store_and_queued_after_its_reference_syncs() {
+    use gridsync_core::case::AttachmentKind;
+    use gridsync_core::store::{NewAttachment, UploadState};
+    let mut server = ReferenceServer::new();
+    server.register("p1", VILLAGE_A);
+    let mut p = phone("p1", VILLAGE_A);
+    let green = p.store.record(&wage_case(VILLAGE_A, "噪音")).unwrap();
+    let mut red_case = wage_case(VILLAGE_A, "扬言报复");
+    red_case.risk_level = RiskLevel::Red;
+    let red = p.store.record(&red_case).unwrap();
+
+    let photo: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let new = |mime: &str| NewAttachment {
+        kind: AttachmentKind::Photo,
+        mime: mime.into(),
+        caption: "考勤表".into(),
+    };
+    let a = p
+        .store
+        .attach(green, &mut photo.as_slice(), &new("image/jpeg"))
+        .unwrap();
+    let b = p
+        .store
+        .attach(red, &mut &b"%PDF-1.4 iou"[..], &new("application/pdf"))
+        .unwrap();
+    assert_eq!(a.size, 200_000);
+    assert_eq!(a.sha256.len(), 64);
+    // The document holds the reference, not the bytes.
+    let view = p.store.case(green).unwrap();
+    assert_eq!(view.case.attachments, vec![a.clone()]);
+    let file = p.store.evidence_path(&a.sha256).unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), photo);
+    assert!(file.starts_with(p.store.evidence_dir()));
+
+    // Nothing to upload before the references reached the center; then the red case first.
+    let states: Vec<_> = p.store.uploads().unwrap().iter().map(|u| u.state).collect();
+    assert_eq!(states, [UploadState::WaitingForSync; 2]);
+    assert_eq!(p.store.next_upload().unwrap(), None);
+    sync(&mut p, &mut server);
+    let queue = p.store.uploads().unwrap();
+    assert_eq!(
+        queue
+            .iter()
+            .map(|u| (u.case_id, u.state))
+            .collect::<Vec<_>>(),
+        [(red, UploadState::Pending), (green, UploadState::Pending)]
+    );
+    let next = p.store.next_upload().unwrap().unwrap();
+    assert_eq!(next.sha256, b.sha256);
+
+    // Chunks come from the file; progress and completion are kept.
+    let chunk = p
+        .store
+        .read_evidence(&a.sha256, 150_000, 64 * 1024)
+        .unwrap();
+    assert_eq!(chunk, &photo[150_000..]);
+    p.store.record_upload(red, &b.sha256, b.size, true).unwrap();
+    p.store
+        .record_upload(green, &a.sha256, 65_536, false)
+        .unwrap();
+    let next = p.store.next_upload().unwrap().unwrap();
+    assert_eq!((next.case_id, next.sent), (green, 65_536));
+    p.store.fail_upload(green, &a.sha256, "too_large").unwrap();
+    assert_eq!(p.store.next_upload().unwrap(), None);
+
+    // A download is checked against its name before it takes its place.
+    let dir = tempfile::tempdir().unwrap();
+    let part = dir.path().join("x.part");
+    std::fs::write(&part, b"not the bytes").unwrap();
+    let e = p.store.complete_download(&a.sha256, &part).unwrap_err();
+    assert_eq!(e.code(), "evidence_io");
+    assert!(!part.exists(), "bad bytes are discarded");
+
+    // A wipe takes the files with it.
+    p.store.wipe().unwrap();
+    assert!(!file.exists());
+    assert!(p.store.uploads().unwrap().is_empty());
+}
