@@ -48,7 +48,8 @@ pub enum Purpose {
 }
 
 impl Purpose {
-    fn key(&self) -> String {
+    /// How the code is stored and counted.
+    pub fn key(&self) -> String {
         match self {
             Purpose::File => "FILE".to_owned(),
             Purpose::Follow(no) => format!("FOLLOW:{no}"),
@@ -645,12 +646,17 @@ async fn watch_applicants(center: &Center) -> Result<()> {
                 params.insert("org".into(), names.into());
             }
             if kind == Kind::Survey {
-                let token = crate::auth::random_secret();
-                db::public::set_survey(&center.db, &w.case_id, &token_hash(&token)).await?;
+                // The token is stored before its message is queued, once per case: a pass
+                // racing this one (another process) finds it taken and queues nothing.
+                let t = crate::auth::random_secret();
+                if !db::public::set_survey(&center.db, &w.case_id, &token_hash(&t)).await? {
+                    notified.push_str(&tag[1..]);
+                    continue;
+                }
                 let base = center.notify.config().public_url;
                 params.insert(
                     "link".into(),
-                    format!("{}/public/survey#{token}", base.trim_end_matches('/')).into(),
+                    format!("{}/public/survey#{t}", base.trim_end_matches('/')).into(),
                 );
             }
             let out = Outgoing {

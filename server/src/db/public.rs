@@ -190,14 +190,16 @@ pub(crate) async fn set_notified(db: &Db, case_id: &str, notified: &str) -> Resu
     Ok(())
 }
 
-/// Sets the follow-up survey's token (its hash).
-pub(crate) async fn set_survey(db: &Db, case_id: &str, token_hash: &str) -> Result<()> {
-    sqlx::query("UPDATE public_filings SET survey_hash = $2 WHERE case_id = $1")
-        .bind(case_id)
-        .bind(token_hash)
-        .execute(&db.writer)
-        .await?;
-    Ok(())
+/// Sets the follow-up survey's token (its hash), once per case: `false` when it was set.
+pub(crate) async fn set_survey(db: &Db, case_id: &str, token_hash: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE public_filings SET survey_hash = $2 WHERE case_id = $1 AND survey_hash IS NULL",
+    )
+    .bind(case_id)
+    .bind(token_hash)
+    .execute(&db.writer)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// The case a survey token belongs to, if it is unanswered.

@@ -216,6 +216,7 @@ pub(crate) async fn send_code(
         .code(
             &limits,
             &citizens::mobile_hash(&mobile),
+            &purpose.key(),
             state.clock.now().0,
         )
         .map_err(|s| {

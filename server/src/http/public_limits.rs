@@ -1,6 +1,6 @@
 //! Request rates of the citizens' pages, in memory per process (as sign-in throttling):
 //! per client address, every public POST; per mobile number, the one-time codes asked
-//! for (one a minute, a few a day). Fixed windows: simple, and enough to make a burst
+//! for (one a minute for each purpose, a few a day in all). Fixed windows: simple, and enough to make a burst
 //! or a code-sending spree (SMS costs money, and annoys the number's owner) stop.
 //!
 //! The other limits live with the data: a code's validity and tries, the filings per
@@ -16,7 +16,8 @@ pub struct PublicLimits {
     /// Default 30 per 10 minutes.
     pub per_address: u32,
     pub address_window_ms: i64,
-    /// Codes per mobile: at most one per this long. Default 60 s.
+    /// Codes per mobile and purpose (filing, following one case): at most one per this
+    /// long. Default 60 s.
     pub code_interval_ms: i64,
     /// Codes per mobile per day. Default 10.
     pub codes_per_day: u32,
@@ -48,6 +49,8 @@ struct Window {
 pub struct PublicThrottle {
     addresses: Mutex<HashMap<String, Window>>,
     mobiles: Mutex<HashMap<String, Window>>,
+    /// The last code per (mobile, purpose).
+    recent: Mutex<HashMap<String, Window>>,
 }
 
 const DAY_MS: i64 = 24 * 3_600_000;
@@ -71,18 +74,29 @@ impl PublicThrottle {
         Ok(())
     }
 
-    /// Counts a code asked for `mobile_key`; `Err(seconds)` to wait.
-    pub fn code(&self, limits: &PublicLimits, mobile_key: &str, now: i64) -> Result<(), u64> {
+    /// Counts a code asked for `mobile_key` and `purpose`; `Err(seconds)` to wait.
+    pub fn code(
+        &self,
+        limits: &PublicLimits,
+        mobile_key: &str,
+        purpose: &str,
+        now: i64,
+    ) -> Result<(), u64> {
+        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        let key = format!("{mobile_key}:{purpose}");
+        let interval = limits.code_interval_ms;
+        let r = entry(&mut recent, &key, now, interval, limits.max_entries);
+        if r.count > 0 {
+            return Err(secs(r.start + interval - now));
+        }
         let mut table = self.mobiles.lock().unwrap_or_else(|e| e.into_inner());
         let w = entry(&mut table, mobile_key, now, DAY_MS, limits.max_entries);
-        if w.count > 0 && now < w.last + limits.code_interval_ms {
-            return Err(secs(w.last + limits.code_interval_ms - now));
-        }
         if w.count >= limits.codes_per_day {
             return Err(secs(w.start + DAY_MS - now));
         }
         w.count += 1;
         w.last = now;
+        r.count = 1;
         Ok(())
     }
 }
@@ -139,17 +153,18 @@ mod tests {
         t.address(&l, "10.0.0.2", 1000).unwrap();
         t.address(&l, "10.0.0.1", 600_000).unwrap();
 
-        t.code(&l, "m", 0).unwrap();
-        assert_eq!(t.code(&l, "m", 30_000), Err(30));
-        t.code(&l, "m2", 30_000).unwrap();
-        let mut now = 0;
-        for _ in 1..10 {
+        t.code(&l, "m", "FILE", 0).unwrap();
+        assert_eq!(t.code(&l, "m", "FILE", 30_000), Err(30));
+        t.code(&l, "m", "FOLLOW:1", 30_000).unwrap();
+        t.code(&l, "m2", "FILE", 30_000).unwrap();
+        let mut now = 30_000;
+        for _ in 2..10 {
             now += 60_000;
-            t.code(&l, "m", now).unwrap();
+            t.code(&l, "m", "FILE", now).unwrap();
         }
         now += 60_000;
-        assert!(t.code(&l, "m", now).is_err(), "ten a day");
-        t.code(&l, "m", DAY_MS).unwrap();
+        assert!(t.code(&l, "m", "FILE", now).is_err(), "ten a day");
+        t.code(&l, "m", "FILE", DAY_MS).unwrap();
 
         let small = PublicLimits {
             max_entries: 2,
