@@ -762,3 +762,68 @@ fn failed_sends_are_retried_with_backoff_and_the_log_channel_keeps_no_personal_d
         "no number in the logs"
     );
 }
+
+#[test]
+fn handlers_hear_of_deadlines_and_supervisors_of_automatic_supervision() {
+    let clock = Arc::new(ManualClock::new(Timestamp(1_796_000_000_000)));
+    let server = TestServer::start_with_clock(clock.clone());
+    let fakes = Fakes::attach(&server);
+    let handler_mobile = "13700000001";
+    server
+        .block_on(gridsync_server::db::notifications::set_staff_mobile(
+            &server.state.db,
+            "u-liu.labour",
+            handler_mobile,
+        ))
+        .unwrap();
+    let case_no = file(&server, &fakes, "13912340041", "戊某");
+    let chen = Staff::login(&server, "chen.dispatch");
+    let (s, v) = chen.act(
+        &case_no,
+        "DISPATCH",
+        json!({"to": [{"id": "330182-labour"}]}),
+    );
+    assert_eq!(s, 200, "{v}");
+
+    // Unsigned past its 24 hours: the scanner's red warning and automatic supervision.
+    clock.advance(25 * 3_600_000);
+    let report = server
+        .block_on(gridsync_server::center::warnings::scan_once(
+            &server.state.center,
+        ))
+        .unwrap();
+    assert_eq!(report.supervised.len(), 1, "{report:?}");
+    tick(&server);
+    let sms = fakes
+        .sms
+        .wait_for("the handler's deadline", 0, |b| b["kind"] == "SIGN_RED");
+    assert_eq!(sms["phone_number"], handler_mobile);
+    assert_eq!(sms["template_param"]["case_no"], case_no.as_str());
+    tick(&server);
+    let records = server
+        .block_on(gridsync_server::db::notifications::records(
+            &server.state.db,
+            None,
+        ))
+        .unwrap();
+    let to = |kind: &str| -> Vec<String> {
+        records
+            .iter()
+            .filter(|r| r.kind == kind)
+            .map(|r| r.recipient.clone())
+            .collect()
+    };
+    assert_eq!(
+        to("SIGN_RED"),
+        ["user:u-liu.labour"],
+        "once, to the handler"
+    );
+    let supervisors = to("SUPERVISED");
+    assert!(
+        !supervisors.is_empty() && supervisors.iter().all(|u| u.starts_with("user:u-")),
+        "{supervisors:?}"
+    );
+    // A supervisor without a registered mobile: recorded, abandoned, nothing sent.
+    let r = records.iter().find(|r| r.kind == "SUPERVISED").unwrap();
+    assert!(r.abandoned_at.is_some() && !r.holds_content, "{r:?}");
+}
