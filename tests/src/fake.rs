@@ -137,11 +137,9 @@ fn serve(stream: TcpStream, inner: &Inner) -> std::io::Result<()> {
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
-    if !failing {
-        if let Ok(v) = serde_json::from_slice(&body) {
-            inner.bodies.lock().unwrap().push(v);
-            inner.auth.lock().unwrap().push(auth);
-        }
+    if !failing && let Ok(v) = serde_json::from_slice(&body) {
+        inner.bodies.lock().unwrap().push(v);
+        inner.auth.lock().unwrap().push(auth);
     }
     let status = if failing {
         "503 Service Unavailable"

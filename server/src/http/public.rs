@@ -101,13 +101,23 @@ fn limited(retry_after: u64, what: &str) -> Response {
     r
 }
 
+/// A public POST past its address's rate: 429 with Retry-After.
+#[derive(Debug)]
+struct AddressLimited(u64);
+
+impl From<AddressLimited> for Response {
+    fn from(l: AddressLimited) -> Response {
+        limited(l.0, "too many requests from this address; try again later")
+    }
+}
+
 /// Counts a public POST from the client's address.
-fn count_address(state: &AppState, addr: Option<std::net::IpAddr>) -> Result<(), Response> {
+fn count_address(state: &AppState, addr: Option<std::net::IpAddr>) -> Result<(), AddressLimited> {
     let key = addr.map_or_else(|| "-".to_owned(), |a| a.to_string());
     state
         .public_throttle
         .address(&state.limits_http.public, &key, state.clock.now().0)
-        .map_err(|s| limited(s, "too many requests from this address; try again later"))
+        .map_err(AddressLimited)
 }
 
 #[utoipa::path(get, path = "/v1/public/counties/{county}", tag = "public", summary = "A county's filing page: its center, villages and categories", description = "Who may call it: anyone (no account). Scope: the county's public information only: its center's name, its villages' names and area codes (grouped by township) and the dispute categories; nothing else of the organisation tree. 404 `not_found` for an unknown county.", params(("county" = String, Path, description = "The county's six-digit code")), responses((status = 200, body = County), (status = 404, description = "`not_found`", body = crate::http::error::ErrorBody)))]
