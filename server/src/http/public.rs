@@ -120,7 +120,7 @@ fn count_address(state: &AppState, addr: Option<std::net::IpAddr>) -> Result<(),
         .map_err(AddressLimited)
 }
 
-#[utoipa::path(get, path = "/v1/public/counties/{county}", tag = "public", summary = "A county's filing page: its center, villages and categories", description = "Who may call it: anyone (no account). Scope: the county's public information only: its center's name, its villages' names and area codes (grouped by township) and the dispute categories; nothing else of the organisation tree. 404 `not_found` for an unknown county.", params(("county" = String, Path, description = "The county's six-digit code")), responses((status = 200, body = County), (status = 404, description = "`not_found`", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/public/counties/{county}", tag = "public", summary = "A county's filing page: its center, villages and categories", description = "Who may call it: anyone (no account). Scope: the county's public information only: its center's name, its villages' names and area codes (grouped by township) and the dispute categories; nothing else of the organisation tree. 404 `not_found` for an unknown county.", params(("county" = String, Path, description = "The county's six-digit code")), responses((status = 200, body = County), (status = 400, description = "Bad input (a malformed path)", body = crate::http::error::ErrorBody), (status = 404, description = "`not_found`", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn county(
     State(state): State<AppState>,
     Path(county): Path<String>,
