@@ -677,9 +677,9 @@ async fn watch_applicants(center: &Center) -> Result<()> {
     Ok(())
 }
 
-/// Handlers' deadlines at yellow and red (the scanner's open warnings), each level once; a
-/// supervisor's message when the scanner supervised a case itself (an unsigned dispatch or
-/// an installment gone red: `center::warnings`).
+/// Handlers' deadlines at yellow and red (the scanner's open warnings), each level once.
+/// (A supervisor hears of automatic supervision from the scanner itself:
+/// `notify::tell_supervisors`.)
 async fn watch_warnings(center: &Center) -> Result<()> {
     let now = center.clock.now().0;
     for w in db::notifications::open_warnings(&center.db).await? {
@@ -695,89 +695,17 @@ async fn watch_warnings(center: &Center) -> Result<()> {
             Role::VillageMediator.as_code(),
         ];
         let users = db::notifications::users_of_orgs(&center.db, &w.orgs, &roles).await?;
-        let mut params = serde_json::Map::new();
-        params.insert("case_no".into(), w.case_no.clone().into());
         for user in users {
-            staff_message(center, kind, "", &user, &w.case_id, &params, now).await?;
-        }
-        if kind == Kind::SignRed {
-            for user in supervisors(center, &w.area_code).await? {
-                let why = "SIGN";
-                staff_message(
-                    center,
-                    Kind::Supervised,
-                    why,
-                    &user,
-                    &w.case_id,
-                    &params,
-                    now,
-                )
-                .await?;
-            }
+            let staff = notify::Staff {
+                kind,
+                why: "",
+                user: &user,
+                case_id: &w.case_id,
+                case_no: &w.case_no,
+            };
+            notify::tell_staff(&center.db, &center.notify, &staff, now).await?;
         }
     }
-    for w in db::notifications::red_installments(&center.db).await? {
-        let mut params = serde_json::Map::new();
-        params.insert("case_no".into(), w.case_no.clone().into());
-        let why = format!("INSTALLMENT:{}", w.item);
-        for user in supervisors(center, &w.area_code).await? {
-            staff_message(
-                center,
-                Kind::Supervised,
-                &why,
-                &user,
-                &w.case_id,
-                &params,
-                now,
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// The supervisors of the centers over an area.
-async fn supervisors(center: &Center, area: &str) -> Result<Vec<String>> {
-    let centers: Vec<String> = center
-        .db
-        .orgs()
-        .await?
-        .into_iter()
-        .filter(|o| o.kind == "CENTER")
-        .filter(|o| {
-            o.scope_prefix
-                .as_deref()
-                .is_some_and(|p| area.starts_with(p))
-        })
-        .map(|o| o.id)
-        .collect();
-    db::notifications::users_of_orgs(&center.db, &centers, &[Role::Supervisor.as_code()]).await
-}
-
-/// A message to a staff member, once per (case, kind, cause, user); without a registered
-/// mobile it is recorded and not sent.
-async fn staff_message(
-    center: &Center,
-    kind: Kind,
-    why: &str,
-    user: &str,
-    case_id: &str,
-    params: &serde_json::Map<String, serde_json::Value>,
-    now: i64,
-) -> Result<()> {
-    let key = format!("staff:{case_id}:{}:{why}:{user}", kind.as_code());
-    let target = db::notifications::staff_mobile(&center.db, user)
-        .await?
-        .unwrap_or_default();
-    let out = Outgoing {
-        kind,
-        recipient: format!("user:{user}"),
-        target,
-        case_id: Some(case_id.to_owned()),
-        params: params.clone(),
-        dedup_key: Some(key),
-    };
-    notify::queue(&center.db, &center.notify, &out, now).await?;
     Ok(())
 }
 

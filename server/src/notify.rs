@@ -314,6 +314,82 @@ pub fn wake_orgs(
     });
 }
 
+/// A message to a staff member about a case.
+#[derive(Clone, Debug)]
+pub struct Staff<'a> {
+    pub kind: Kind,
+    /// What caused it, beside the kind (once per case, kind, cause and user).
+    pub why: &'a str,
+    pub user: &'a str,
+    pub case_id: &'a str,
+    pub case_no: &'a str,
+}
+
+/// Queues a message to a staff member, once; without a registered mobile it is recorded
+/// and not sent (the log channel still logs it).
+pub async fn tell_staff(db: &Db, notifier: &Notifier, s: &Staff<'_>, now: i64) -> Result<()> {
+    let target = db::notifications::staff_mobile(db, s.user)
+        .await?
+        .unwrap_or_default();
+    let mut params = serde_json::Map::new();
+    params.insert("case_no".into(), s.case_no.into());
+    let out = Outgoing {
+        kind: s.kind,
+        recipient: format!("user:{}", s.user),
+        target,
+        case_id: Some(s.case_id.to_owned()),
+        params,
+        dedup_key: Some(format!(
+            "staff:{}:{}:{}:{}",
+            s.case_id,
+            s.kind.as_code(),
+            s.why,
+            s.user
+        )),
+    };
+    queue(db, notifier, &out, now).await?;
+    Ok(())
+}
+
+/// Tells the supervisors of the centers over `area` that the scanner supervised a case
+/// (`why`: the deadline or installment), once each.
+pub async fn tell_supervisors(
+    db: &Db,
+    notifier: &Notifier,
+    area: &str,
+    case_id: &str,
+    why: &str,
+    now: i64,
+) -> Result<()> {
+    let centers: Vec<String> = db
+        .orgs()
+        .await?
+        .into_iter()
+        .filter(|o| o.kind == "CENTER")
+        .filter(|o| {
+            o.scope_prefix
+                .as_deref()
+                .is_some_and(|p| area.starts_with(p))
+        })
+        .map(|o| o.id)
+        .collect();
+    let role = gridsync_core::workflow::Role::Supervisor.as_code();
+    let case_no = db::notifications::case_no(db, case_id)
+        .await?
+        .unwrap_or_default();
+    for user in db::notifications::users_of_orgs(db, &centers, &[role]).await? {
+        let staff = Staff {
+            kind: Kind::Supervised,
+            why,
+            user: &user,
+            case_id,
+            case_no: &case_no,
+        };
+        tell_staff(db, notifier, &staff, now).await?;
+    }
+    Ok(())
+}
+
 /// The wait after `attempts` failed attempts: 10 s doubling, at most an hour.
 pub fn backoff(attempts: i64) -> i64 {
     let doublings = u32::try_from((attempts - 1).clamp(0, 20)).unwrap_or(20);

@@ -270,15 +270,12 @@ pub(crate) struct OpenWarning {
     pub(crate) case_no: String,
     pub(crate) kind: String,
     pub(crate) level: String,
-    pub(crate) area_code: String,
     pub(crate) orgs: Vec<String>,
-    /// The warning's id after the case and kind (an installment's id).
-    pub(crate) item: String,
 }
 
 async fn warnings_where(db: &Db, kinds: &str, level: &str) -> Result<Vec<OpenWarning>> {
     let rows = sqlx::query(
-        "SELECT w.id, w.case_id, w.kind, w.level, w.area_code, w.org_ids, c.case_no
+        "SELECT w.case_id, w.kind, w.level, w.org_ids, c.case_no
          FROM warnings w JOIN cases c ON c.id = w.case_id
          WHERE w.cleared_at IS NULL AND $1 LIKE '%,' || w.kind || ',%'
            AND ($2 = '' OR w.level = $2)
@@ -290,7 +287,6 @@ async fn warnings_where(db: &Db, kinds: &str, level: &str) -> Result<Vec<OpenWar
     .await?;
     rows.iter()
         .map(|r| {
-            let id: String = r.try_get("id")?;
             let orgs: String = r.try_get("org_ids")?;
             Ok(OpenWarning {
                 case_id: r.try_get("case_id")?,
@@ -299,13 +295,11 @@ async fn warnings_where(db: &Db, kinds: &str, level: &str) -> Result<Vec<OpenWar
                     .unwrap_or_default(),
                 kind: r.try_get("kind")?,
                 level: r.try_get("level")?,
-                area_code: r.try_get("area_code")?,
                 orgs: orgs
                     .split(',')
                     .filter(|s| !s.is_empty())
                     .map(str::to_owned)
                     .collect(),
-                item: id.rsplit(':').next().unwrap_or_default().to_owned(),
             })
         })
         .collect()
@@ -316,7 +310,14 @@ pub(crate) async fn open_warnings(db: &Db) -> Result<Vec<OpenWarning>> {
     warnings_where(db, ",SIGN,HANDLE,", "").await
 }
 
-/// Open red installment warnings (the scanner supervises those).
-pub(crate) async fn red_installments(db: &Db) -> Result<Vec<OpenWarning>> {
-    warnings_where(db, ",INSTALLMENT,", "RED").await
+/// A case's number, if it has one.
+pub(crate) async fn case_no(db: &Db, case_id: &str) -> Result<Option<String>> {
+    let row = sqlx::query("SELECT case_no FROM cases WHERE id = $1")
+        .bind(case_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<Option<String>, _>("case_no"))
+        .transpose()?
+        .flatten())
 }
