@@ -8,7 +8,7 @@
 //! field judged. The pages are their own small documents with their own policy (nothing
 //! of the staff console is loaded), and render every value with `textContent`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ApiError;
 use super::auth::AuthUser;
-use super::error::ApiJson;
+use super::error::{ApiJson, ApiQuery};
 use super::state::AppState;
 use super::throttle::ClientAddr;
 use crate::citizens::{self, County, Filed, PublicCase, Purpose};
@@ -136,18 +136,23 @@ pub(crate) struct QrQuery {
     format: Option<String>,
 }
 
+/// A PNG image in the OpenAPI document: bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct PngBody(#[allow(dead_code)] Vec<u8>);
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct PosterLink {
     /// The filing page's address, which the QR code holds.
     url: String,
 }
 
-#[utoipa::path(get, path = "/v1/public/counties/{county}/qr", tag = "public", summary = "The filing page's QR code, for posters (staff)", description = "Who may call it: roles with `Intake` (the center's desk; 403 `not_permitted` otherwise). Scope: a county inside the caller's organisation's scope (403 `out_of_scope`: a township's desk prints no county poster). The code holds the filing page's address (the configured public URL, else this request's host). `format=svg` (default, for print), `png` (8 px per module) or `json` (the address).", params(("county" = String, Path, description = "The county's six-digit code"), ("format" = Option<String>, Query, description = "`svg`, `png` or `json`")), security(("bearer" = [])), responses((status = 200, description = "The QR code (image/svg+xml, image/png) or `{url}` (application/json)", body = PosterLink), (status = 400, description = "`invalid_input`: an unknown format", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "`not_permitted`, `out_of_scope`", body = crate::http::error::ErrorBody), (status = 404, description = "`not_found`: no such county", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(get, path = "/v1/public/counties/{county}/qr", tag = "public", summary = "The filing page's QR code, for posters (staff)", description = "Who may call it: roles with `Intake` (the center's desk; 403 `not_permitted` otherwise). Scope: a county inside the caller's organisation's scope (403 `out_of_scope`: a township's desk prints no county poster). The code holds the filing page's address (the configured public URL, else this request's host). `format=svg` (default, for print), `png` (8 px per module) or `json` (the address).", params(("county" = String, Path, description = "The county's six-digit code"), ("format" = Option<String>, Query, description = "`svg`, `png` or `json`")), security(("bearer" = [])), responses((status = 200, description = "The QR code (SVG, PNG) or its address (JSON)", content((String = "image/svg+xml"), (PngBody = "image/png"), (PosterLink = "application/json"))), (status = 400, description = "`invalid_input`: an unknown format", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "`not_permitted`, `out_of_scope`", body = crate::http::error::ErrorBody), (status = 404, description = "`not_found`: no such county", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn qr(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path(county): Path<String>,
-    Query(q): Query<QrQuery>,
+    ApiQuery(q): ApiQuery<QrQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let host = headers
