@@ -566,6 +566,9 @@ pub async fn tick(center: &Center) -> Result<usize> {
     if let Err(e) = watch_warnings(center).await {
         tracing::warn!(error = %e, "staff messages not queued");
     }
+    if let Err(e) = db::public::purge_codes(&center.db, center.clock.now().0).await {
+        tracing::warn!(error = %e, "expired codes not purged");
+    }
     notify::send_due(&center.db, &center.notify, center.clock.now().0).await
 }
 

@@ -154,6 +154,14 @@ test('a citizen files from the poster, follows the case and answers the survey',
   assert.equal(v.case.source, 'ONLINE');
   const staff = await context();
   await signIn(staff.page, 'chen.dispatch');
+  // The desk's poster: the server's QR code, fetched with the console's session.
+  await staff.page.goto('/public/330182/poster');
+  await staff.page.waitForFunction(() => document.getElementById('qr').naturalWidth > 0);
+  assert.match(await staff.page.textContent('#center'), /示范县/);
+  if (shots) await staff.page.screenshot({ path: path.join(shots, 'public-poster.png'), fullPage: true });
+  // Without a session the page says who prints it, and shows no code.
+  await page.goto('/public/330182/poster');
+  await page.waitForSelector('#qr-error:not([hidden])');
   await staff.page.goto(`/console/cases/${v.id}`);
   await staff.page.waitForFunction((x) => document.body.textContent.includes(x), XSS);
   await staff.done();

@@ -90,6 +90,15 @@ pub(crate) async fn spend_code(db: &Db, mobile_hash: &str, purpose: &str) -> Res
     Ok(())
 }
 
+/// Deletes codes that expired more than a day ago (one row per mobile and purpose).
+pub(crate) async fn purge_codes(db: &Db, now: i64) -> Result<()> {
+    sqlx::query("DELETE FROM public_codes WHERE expires_at < $1")
+        .bind(now - 24 * 3_600_000)
+        .execute(&db.writer)
+        .await?;
+    Ok(())
+}
+
 /// Records a case filed online.
 pub(crate) async fn insert_filing(
     db: &Db,

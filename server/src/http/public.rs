@@ -1,6 +1,7 @@
 //! The citizens' pages (no account): a county's filing page `/public/{county}`, the case
 //! follow page `/public/track`, the survey page `/public/survey`, and their API under
-//! `/v1/public/`. Plus, for staff, the filing page's QR code for posters. The rules are
+//! `/v1/public/`. Plus, for staff, the filing page's QR code and a printable poster with it
+//! (`/public/{county}/poster`: the image is the staff endpoint's, the page holds nothing). The rules are
 //! `crate::citizens`'; the request rates `super::public_limits`'.
 //!
 //! Anyone may call the public operations: each is rate-limited per client address (429
@@ -38,11 +39,13 @@ pages![
     ("file.html", HTML, "public/file.html"),
     ("track.html", HTML, "public/track.html"),
     ("survey.html", HTML, "public/survey.html"),
+    ("poster.html", HTML, "public/poster.html"),
     ("public.css", CSS, "public/public.css"),
     ("public.js", JS, "public/public.js"),
     ("file.js", JS, "public/file.js"),
     ("track.js", JS, "public/track.js"),
     ("survey.js", JS, "public/survey.js"),
+    ("poster.js", JS, "public/poster.js"),
 ];
 const CSS: &str = "text/css; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
@@ -59,6 +62,10 @@ pub(crate) fn router() -> Router<AppState> {
             get(|h: HeaderMap| async move { file(&h, "survey.html") }),
         )
         .route("/public/assets/{file}", get(asset))
+        .route(
+            "/public/{county}/poster",
+            get(|h: HeaderMap| async move { file(&h, "poster.html") }),
+        )
         .route(
             "/public/{county}",
             get(|h: HeaderMap| async move { file(&h, "file.html") }),
