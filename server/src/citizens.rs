@@ -280,8 +280,8 @@ pub struct Filed {
     pub next: String,
 }
 
-/// Files a case: every field judged (400 `invalid_input` naming it), the daily limit per
-/// mobile (409 `daily_limit`), the code (400 `code_invalid` / `code_locked`); then the
+/// Files a case: every field judged (400 `invalid_input` naming it), the code (400
+/// `code_invalid` / `code_locked`), the daily limit per mobile (409 `daily_limit`); then the
 /// center's intake with source `ONLINE`, the applicant as its party, the dispatch rules,
 /// and an acceptance (its number) if no rule dispatched it.
 pub async fn file(center: &Center, f: &Filing) -> Result<Filed, Refusal> {
@@ -314,6 +314,8 @@ pub async fn file(center: &Center, f: &Filing) -> Result<Filed, Refusal> {
         return Err(invalid("area_code", "a village of this county"));
     };
     let hash = mobile_hash(&mobile);
+    // The code first: without it, nobody learns how often a number filed today.
+    spend_code(center, &Purpose::File, &mobile, &f.code).await?;
     let now = center.clock.now();
     let day_start = center
         .county_time
@@ -324,7 +326,6 @@ pub async fn file(center: &Center, f: &Filing) -> Result<Filed, Refusal> {
             format!("at most {DAILY_FILINGS} cases a day from one mobile number"),
         ));
     }
-    spend_code(center, &Purpose::File, &mobile, &f.code).await?;
 
     let title: String = format!("网上反映：{}", category.label_zh());
     let new = NewCase {
