@@ -129,6 +129,75 @@ pub(crate) struct ServeArgs {
     /// warnings; automatic supervision). Short only for demonstrations and tests.
     #[arg(long, env = "GRIDSYNC_SCAN_EVERY_SECONDS", default_value_t = gridsync_server::center::warnings::SCAN_EVERY.as_secs())]
     scan_every_seconds: u64,
+    /// The SMS gateway's URL (one JSON POST per message; see `gridsync_server::notify::sms`
+    /// for the body, shaped for Aliyun and Tencent adapters). Unset: messages go to the
+    /// log (kind, template and a pseudonym only), as in the demo.
+    #[arg(long, env = "GRIDSYNC_SMS_URL", value_name = "URL")]
+    sms_url: Option<String>,
+    /// Sent to the gateway as `Authorization: Bearer …`.
+    #[arg(long, env = "GRIDSYNC_SMS_TOKEN", hide_env_values = true)]
+    sms_token: Option<String>,
+    /// The SMS signature (签名) registered with the provider.
+    #[arg(long, env = "GRIDSYNC_SMS_SIGN_NAME", default_value = "")]
+    sms_sign_name: String,
+    /// Template ids per message kind, `KIND=ID` separated by commas (`CODE=SMS_1,
+    /// ACCEPTED=SMS_2`); kinds: CODE, ACCEPTED, DISPATCHED, RESOLVED, SURVEY, SIGN_YELLOW,
+    /// SIGN_RED, HANDLE_YELLOW, HANDLE_RED, SUPERVISED. A kind not named uses its own name.
+    #[arg(long, env = "GRIDSYNC_SMS_TEMPLATES", default_value = "")]
+    sms_templates: String,
+    /// The app's push webhook for content-free "sync now" signals. Unset: logged.
+    #[arg(long, env = "GRIDSYNC_PUSH_URL", value_name = "URL")]
+    push_url: Option<String>,
+    /// Sent to the push webhook as `Authorization: Bearer …`.
+    #[arg(long, env = "GRIDSYNC_PUSH_TOKEN", hide_env_values = true)]
+    push_token: Option<String>,
+    /// The citizens' pages' address as people reach it (`https://jiufen.example.gov.cn`):
+    /// survey links and the poster's QR code. Unset: the request's host (QR code), a
+    /// relative link (messages).
+    #[arg(long, env = "GRIDSYNC_PUBLIC_URL", default_value = "")]
+    public_url: String,
+    /// Seconds between two passes looking for the messages the workflow owes (queued
+    /// messages are sent at once).
+    #[arg(long, env = "GRIDSYNC_NOTIFY_EVERY_SECONDS", default_value_t = 10)]
+    notify_every_seconds: u64,
+}
+
+/// The Notifier's configuration from the flags.
+fn notify_config(args: &ServeArgs) -> anyhow::Result<gridsync_server::notify::NotifyConfig> {
+    use gridsync_server::notify::{Kind, NotifyConfig, PushChannel, SmsChannel, push, sms};
+    let mut templates = std::collections::BTreeMap::new();
+    for pair in args
+        .sms_templates
+        .split(',')
+        .filter(|p| !p.trim().is_empty())
+    {
+        let (kind, id) = pair
+            .split_once('=')
+            .with_context(|| format!("--sms-templates: {pair:?} is not KIND=ID"))?;
+        let kind = Kind::from_code(kind.trim())
+            .with_context(|| format!("--sms-templates: unknown kind {:?}", kind.trim()))?;
+        templates.insert(kind, id.trim().to_owned());
+    }
+    Ok(NotifyConfig {
+        sms: match &args.sms_url {
+            Some(url) => SmsChannel::Gateway(sms::Gateway {
+                url: url.clone(),
+                token: args.sms_token.clone(),
+                sign_name: args.sms_sign_name.clone(),
+            }),
+            None => SmsChannel::Log,
+        },
+        push: match &args.push_url {
+            Some(url) => PushChannel::Webhook(push::Webhook {
+                url: url.clone(),
+                token: args.push_token.clone(),
+            }),
+            None => PushChannel::Log,
+        },
+        templates,
+        public_url: args.public_url.clone(),
+        every: Duration::from_secs(args.notify_every_seconds.max(1)),
+    })
 }
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -140,6 +209,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let notify = notify_config(&args)?;
     let jwt_secret = match &args.jwt_key_file {
         Some(path) => {
             if gridsync_server::db::private::readable_by_others(path) {
@@ -160,6 +230,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         time_zone: args.time_zone,
     };
     let (mut state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;
+    state.notify.configure(notify);
     let limits = &mut state.limits_http;
     limits.login.per_account_address = args.login_failures_per_account_address;
     limits.login.per_address = args.login_failures_per_address;

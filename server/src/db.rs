@@ -10,6 +10,8 @@ pub(crate) mod case_list;
 pub(crate) mod cases;
 pub(crate) mod feed;
 pub(crate) mod limits;
+pub mod notifications;
+pub(crate) mod public;
 pub(crate) mod rules;
 pub(crate) mod scope;
 pub(crate) mod sessions;

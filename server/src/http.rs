@@ -14,6 +14,8 @@ pub(crate) mod health;
 pub mod language;
 pub(crate) mod openapi;
 pub(crate) mod orgs;
+pub(crate) mod public; // the citizens' pages: /public/..., /v1/public/...
+pub mod public_limits;
 pub(crate) mod quarantine;
 pub(crate) mod rules;
 pub mod session;
@@ -68,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::router())
         .merge(directory::router()) // intake
         .merge(console::router())
+        .merge(public::router())
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         // Every body extractor (JSON) on every route; `/v1/sync` reads its own, larger one.

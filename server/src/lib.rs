@@ -16,6 +16,7 @@ pub mod auth;
 pub mod caller;
 pub mod case_cache;
 pub mod center;
+pub mod citizens;
 pub mod county_time;
 pub mod db;
 pub mod demo;
@@ -23,6 +24,7 @@ mod error;
 pub mod http;
 pub mod ingest;
 pub mod live;
+pub mod notify;
 pub mod policy;
 pub mod pull;
 mod secrets;
@@ -109,6 +111,8 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         actor,
         live,
         cases: crate::case_cache::CaseCache::default(),
+        // Logs until configured (`gridsync serve --sms-url ...`; tests: their fake gateway).
+        notify: notify::Notifier::default(),
     };
     let (ingest, committer) = ingest::Ingest::new(center.clone());
     tokio::spawn(ingest::run(committer));
@@ -122,6 +126,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         limits_http: HttpLimits::default(),
         throttle: Arc::default(),
         sync_bodies: Arc::default(),
+        public_throttle: Arc::default(),
     };
     if from_database {
         // Another process (or `gridsync admin rotate-jwt-key`) may rotate the keys.
@@ -132,6 +137,9 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
             auth::KEY_RELOAD_EVERY,
         ));
     }
+    // Queued messages go out at once; the workflow's are looked for every
+    // `NotifyConfig::every` (`citizens::tick`).
+    tokio::spawn(citizens::run(state.center.clone()));
     if let Some(every) = config.scan_every {
         tokio::spawn(center::warnings::run(state.center.clone(), every));
     }

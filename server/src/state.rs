@@ -27,4 +27,7 @@ pub struct Center {
     pub live: tokio::sync::broadcast::Sender<LiveEvent>,
     /// Cases as last read, by their last change (my tasks re-folds them from here).
     pub cases: crate::case_cache::CaseCache,
+    /// Messages to people and "sync now" signals to phones, queued and sent in the
+    /// background (`crate::notify`).
+    pub notify: crate::notify::Notifier,
 }

@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod chaos;
 pub mod day;
+pub mod fake;
 pub mod loadgen;
 mod phone;
 mod staff;

@@ -413,6 +413,15 @@ pub async fn act_all(
         crate::audit::append_in(&mut tx, center, entry).await?;
     }
     tx.commit().await?;
+    // The phones of the organisations dispatched to sync now, not at their next schedule
+    // (queued after the commit, in the background: never the step's failure).
+    for action in &steps {
+        if let Action::Dispatch { to, .. } = action {
+            let orgs = to.iter().map(|o| o.id.clone()).collect();
+            let now = center.clock.now().0;
+            crate::notify::wake_orgs(center.db.clone(), center.notify.clone(), id, orgs, now);
+        }
+    }
     Ok(events)
 }
 

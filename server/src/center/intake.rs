@@ -48,6 +48,12 @@ pub async fn intake_by(
         org: caller.org.id.clone(),
     };
     let id = intake(center, new, &author).await?;
+    Ok(route(center, id, &new.area_code).await?)
+}
+
+/// What follows every intake (the desk's, the citizens' page's): the high-risk alerts, the
+/// automatic dispatch rules and the live feed, as for a case from a phone.
+pub async fn route(center: &Center, id: CaseId, area_code: &str) -> Result<(CaseId, CaseDoc)> {
     super::warnings::alert_high_risk(center, &[id]).await?;
     super::rules::auto_dispatch(center, &[id]).await?;
     let doc = cases::load(center, id)
@@ -57,7 +63,7 @@ pub async fn intake_by(
     let orgs = state.assigned_orgs.iter().map(|o| o.id.clone());
     let _ = center.live.send(crate::live::LiveEvent::case_new(
         id.to_string(),
-        new.area_code.clone(),
+        area_code.to_owned(),
         orgs.chain(state.handling_org.clone()).collect(),
     ));
     Ok((id, doc))

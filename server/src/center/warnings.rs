@@ -216,6 +216,7 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
                 Ok(_) => {
                     report.supervised.push(id);
                     events.push(live(&center.county_time, "supervised", d, "SIGN", "RED"));
+                    tell_supervisors(center, d, "SIGN").await;
                 }
                 Err(e) => tracing::warn!(case = %id, error = %e, "automatic supervision failed"),
             }
@@ -251,6 +252,7 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
                     "INSTALLMENT",
                     "RED",
                 ));
+                tell_supervisors(center, d, &format!("INSTALLMENT:{item}")).await;
             }
             Err(e) => tracing::warn!(case = %id, error = %e, "automatic supervision failed"),
         }
@@ -259,6 +261,17 @@ pub async fn scan_once(center: &Center) -> Result<ScanReport> {
         let _ = center.live.send(e);
     }
     Ok(report)
+}
+
+/// The supervisors over the case's area hear of its automatic supervision (queued; a
+/// failure to queue is logged, never the scan's).
+async fn tell_supervisors(center: &Center, d: &Due, why: &str) {
+    let now = center.clock.now().0;
+    let told =
+        crate::notify::tell_supervisors(&center.db, &center.notify, &d.area, &d.case_id, why, now);
+    if let Err(e) = told.await {
+        tracing::warn!(case = %d.case_id, error = %e, "supervisors not told");
+    }
 }
 
 fn rows_area(rows: &[db::warnings::Running], case_id: &str) -> String {

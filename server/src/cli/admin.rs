@@ -184,6 +184,9 @@ enum UserCommand {
     /// Set a user's password, read from the terminal (asked twice, not echoed) or the first
     /// line of stdin, never from the command line. The user's sessions end.
     SetPassword { username: String },
+    /// Register the mobile a user's deadline and supervision text messages go to (the
+    /// Notifier's SMS gateway); replaces an earlier one.
+    SetMobile { username: String, mobile: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -445,6 +448,13 @@ async fn user(db: &Db, command: UserCommand, now: i64) -> anyhow::Result<()> {
             }
             let ended = admin::users::set_password(db, Actor::Operator, &id, password, now).await?;
             println!("password set for {username}; {ended} session(s) ended");
+        }
+        UserCommand::SetMobile { username, mobile } => {
+            let id = user_id(db, &username).await?;
+            let mobile =
+                gridsync_server::citizens::mobile(&mobile).map_err(|e| anyhow::anyhow!("{e}"))?;
+            gridsync_server::db::notifications::set_staff_mobile(db, &id, &mobile).await?;
+            println!("mobile set for {username}");
         }
     }
     Ok(())

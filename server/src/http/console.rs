@@ -110,6 +110,17 @@ fn dev_dir() -> Option<&'static std::path::Path> {
 /// the binary is the same, so an upgrade is seen at the next page load and an unchanged
 /// file (the charting library among them) is not sent again.
 fn served(headers: &HeaderMap, kind: &'static str, path: &str, bytes: &'static [u8]) -> Response {
+    served_with(headers, kind, path, bytes, CONSOLE_CSP)
+}
+
+/// [`served`] under another page's policy (the citizens' pages have their own).
+pub(crate) fn served_with(
+    headers: &HeaderMap,
+    kind: &'static str,
+    path: &str,
+    bytes: &'static [u8],
+    csp: &'static str,
+) -> Response {
     let bytes: std::borrow::Cow<'static, [u8]> = match dev_dir() {
         Some(dir) => std::fs::read(dir.join(path)).map_or(bytes.into(), Into::into),
         None => bytes.into(),
@@ -127,7 +138,7 @@ fn served(headers: &HeaderMap, kind: &'static str, path: &str, bytes: &'static [
     let common = [
         (
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONSOLE_CSP),
+            HeaderValue::from_static(csp),
         ),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
         (

@@ -8,8 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::state::AppState;
 use super::{
-    audit, auth, cases, console, devices, directory, health, orgs, quarantine, rules, stats, sync,
-    tasks, users, warnings,
+    audit, auth, cases, console, devices, directory, health, orgs, public, quarantine, rules,
+    stats, sync, tasks, users, warnings,
 };
 
 #[derive(OpenApi)]
@@ -37,6 +37,8 @@ use super::{
         health::healthz, health::readyz, health::metrics,
         quarantine::list,
         directory::directory, directory::suggest,
+        public::county, public::qr, public::send_code, public::file_case, public::follow,
+        public::answer_survey,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -49,6 +51,7 @@ use super::{
         (name = "statistics", description = "Figures and exports"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "operations", description = "Health and metrics"),
+        (name = "public", description = "Citizens without an account: file a case, follow it, answer the follow-up survey"),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -10,6 +10,7 @@ use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use super::budget::BodyBudget;
+use super::public_limits::{PublicLimits, PublicThrottle};
 use super::throttle::LoginThrottle;
 use crate::auth::Keys;
 use crate::ingest::Ingest;
@@ -36,6 +37,9 @@ pub struct AppState {
     /// Bytes of `/v1/sync` bodies being read right now, against
     /// [`HttpLimits::sync_bodies_in_flight`].
     pub sync_bodies: Arc<BodyBudget>,
+    /// Requests to the citizens' pages per address and codes per mobile
+    /// ([`HttpLimits::public`]).
+    pub public_throttle: Arc<PublicThrottle>,
 }
 
 impl std::ops::Deref for AppState {
@@ -68,6 +72,8 @@ pub struct HttpLimits {
     pub timeouts: Timeouts,
     /// Console sessions: idle and absolute limits, `Secure` cookies.
     pub session: SessionLimits,
+    /// The citizens' pages: requests per address, codes per mobile.
+    pub public: PublicLimits,
 }
 
 impl Default for HttpLimits {
@@ -79,6 +85,7 @@ impl Default for HttpLimits {
             login: LoginLimits::default(),
             timeouts: Timeouts::default(),
             session: SessionLimits::default(),
+            public: PublicLimits::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ mod casework;
 mod center;
 mod center_policy;
 mod chaos;
+mod citizens;
 mod conflict;
 mod connections;
 mod console;
