@@ -505,8 +505,7 @@ pub struct SurveyAnswer {
 
 /// Takes the answer as the case's FOLLOW_UP step, once per token: 404 `not_found` for an
 /// unknown or spent token, 400 `invalid_input` for a rating outside 1–5, 409 when the case
-/// may not be followed up now. The step is authored by the county center's desk (the
-/// workflow lets dispatchers record follow-ups; the server's `system` role may not) as a
+/// may not be followed up now. The step is authored by the center's `system` actor as a
 /// return visit by SMS, marked in its note as the applicant's own answer.
 pub async fn answer_survey(center: &Center, a: &SurveyAnswer) -> Result<(), Refusal> {
     if !(1..=5).contains(&a.satisfaction) {
@@ -531,14 +530,14 @@ pub async fn answer_survey(center: &Center, a: &SurveyAnswer) -> Result<(), Refu
     let area = doc.case().area_code;
     let taken = async {
         let owner = county_center(center, &area[..6.min(area.len())]).await?;
-        let desk = Author::new("system", Role::Dispatcher, owner.id);
+        let system = Author::new("system", Role::System, owner.id);
         let step = Action::FollowUp(gridsync_core::case::FollowUp {
             method: FollowUpMethod::Sms,
             satisfaction: a.satisfaction,
             agreement_performed: a.agreement_kept,
             note: "申请人在线回访（短信链接）/ answered by the applicant online".into(),
         });
-        crate::center::cases::act(center, id, &step, &desk)
+        crate::center::cases::act(center, id, &step, &system)
             .await
             .map_err(Refusal::from)
     }

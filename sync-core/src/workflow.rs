@@ -155,9 +155,10 @@ pub fn may_author(role: Role, kind: EventKind) -> bool {
                 R::DepartmentHandler | R::VillageMediator | R::Dispatcher
             )
         }
+        // System: the applicant's own answer to the survey link, recorded by the center.
         K::FollowUp => matches!(
             role,
-            R::GridWorker | R::VillageMediator | R::Dispatcher | R::Supervisor
+            R::GridWorker | R::VillageMediator | R::Dispatcher | R::Supervisor | R::System
         ),
         K::Reopen | K::Archive => matches!(role, R::Dispatcher),
         K::Supervise => matches!(role, R::Supervisor | R::Dispatcher | R::System),
