@@ -2,7 +2,7 @@
 // /console/... paths. Pages take what the API gives; the workflow's rules stay on the server.
 import { api, setCsrf, whenSignedOut } from './api.js';
 import { h, fill, link } from './dom.js';
-import { t, label, lang, setLang, useUser } from './i18n.js';
+import { t, label, lang, setLang, useUser, setCountyZone } from './i18n.js';
 import { tasksPage } from './tasks.js';
 import { casesPage } from './cases.js';
 import { casePage } from './case.js';
@@ -71,6 +71,7 @@ async function boot() {
     session = await api('GET', '/v1/auth/session');
     setCsrf(session.csrf_token);
     useUser(session.user.id);
+    setCountyZone(session.time_zone);
   } catch {
     session = null;
   }
@@ -156,6 +157,7 @@ function signIn() {
       session = await api('POST', '/v1/auth/session', { username: user.value, password: pass.value });
       setCsrf(session.csrf_token);
       useUser(session.user.id);
+      setCountyZone(session.time_zone);
       go(home());
     } catch (err) {
       fill(error, err.message);

@@ -155,6 +155,24 @@ export function label(table, code) {
 export function codes(table) { return Object.keys(CODES[table] || {}); }
 
 /** `2026-12-05T14:30:00+08:00` (already in the county's offset) → `2026-12-05 14:30`. */
+// The county's IANA time zone (from the session): dates the user picks are the county's,
+// whatever zone the browser is in.
+let countyZone = null;
+export function setCountyZone(zone) { countyZone = zone || null; }
+
+// Today's date in the county, as a local Date at midnight (for date arithmetic on fields).
+export function countyToday(now = new Date()) {
+  try {
+    const parts = new Intl.DateTimeFormat('en-CA', {
+      timeZone: countyZone || undefined, year: 'numeric', month: '2-digit', day: '2-digit',
+    }).formatToParts(now);
+    const get = (type) => Number(parts.find((p) => p.type === type).value);
+    return new Date(get('year'), get('month') - 1, get('day'));
+  } catch {
+    return new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  }
+}
+
 export function when(stamp) {
   if (!stamp) return '';
   return `${stamp.slice(0, 10)} ${stamp.slice(11, 16)}`;

@@ -6,7 +6,7 @@
 import * as echarts from './echarts.esm.min.js';
 import { api } from './api.js';
 import { h, fill } from './dom.js';
-import { t, label, addStrings } from './i18n.js';
+import { t, label, addStrings, countyToday } from './i18n.js';
 
 addStrings({
   zh: {
@@ -43,7 +43,7 @@ const pct = (v) => (v === null || v === undefined ? t('st_none') : `${(v * 100).
 const num = (v) => (v === null || v === undefined ? t('st_none') : String(v));
 
 function presets() {
-  const now = new Date();
+  const now = countyToday();
   const y = now.getFullYear();
   const m = now.getMonth();
   const q = Math.floor(m / 3) * 3;
@@ -64,7 +64,7 @@ export async function statsPage(main) {
     window.addEventListener('resize', () => { for (const c of charts) c.resize(); });
   }
   const q = new URLSearchParams(location.search);
-  const now = new Date();
+  const now = countyToday();
   const from = h('input', { type: 'date', id: 'st-from', name: 'from', value: q.get('from') || ymd(new Date(now.getFullYear(), 0, 1)), required: true });
   const to = h('input', { type: 'date', id: 'st-to', name: 'to', value: q.get('to') || ymd(now), required: true });
   const area = h('input', { id: 'st-area', name: 'area', value: q.get('area') || '', size: 12, inputmode: 'numeric', pattern: '[0-9]{0,12}' });
@@ -120,7 +120,7 @@ function draw(body, p, r) {
   const months = monthsOf(r.month);
 
   // The monthly workbook: a month of the period, the last whole one by default.
-  const lastMonth = (() => { const d = new Date(); d.setDate(1); d.setMonth(d.getMonth() - 1); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}`; })();
+  const lastMonth = (() => { const d = countyToday(); d.setDate(1); d.setMonth(d.getMonth() - 1); return `${d.getFullYear()}-${pad(d.getMonth() + 1)}`; })();
   const xMonth = h('input', { type: 'month', id: 'st-xlsx-month', value: (r.month.to || '').slice(0, 7) < lastMonth ? r.month.to.slice(0, 7) : lastMonth });
   const xlsx = h('a', { id: 'export-xlsx', class: 'button', download: '' }, t('st_xlsx'));
   const xlsxHref = () => {

@@ -179,6 +179,9 @@ pub(crate) struct SessionResponse {
     idle_timeout_secs: u64,
     /// And at the latest this many seconds from now.
     expires_in: i64,
+    /// The county's IANA time zone: the dates a user picks (statistics periods) are the
+    /// county's, whatever zone the browser runs in.
+    time_zone: String,
 }
 
 #[utoipa::path(post, path = "/v1/auth/session", tag = "auth", summary = "Sign in to the console (a session cookie)", description = "The console's sign-in with the same accounts and throttle as `/v1/auth/login`. Sets an `HttpOnly; SameSite=Strict; Path=/` session cookie (`Secure` and named `__Host-gridsync_session` with `--secure-cookies`) for a `web-…` pseudo-device, and answers the CSRF token every unsafe request with the cookie must carry in `X-CSRF-Token`. A grid worker is refused 403 `use_the_app`. Audited like every sign-in.", request_body = SessionRequest, responses((status = 200, body = SessionResponse, headers(("set-cookie" = String, description = "The session cookie"))), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "Wrong username or password (`invalid_credentials`), account disabled (`account_disabled`)", body = crate::http::error::ErrorBody), (status = 403, description = "A role without console work (`use_the_app`)", body = crate::http::error::ErrorBody), (status = 429, description = "Too many failed sign-ins (`rate_limited`, with Retry-After)", body = crate::http::error::ErrorBody)))]
@@ -214,6 +217,7 @@ pub(crate) async fn create_session(
             user: auth::user_info(&state, &user).await?,
             idle_timeout_secs: limits.idle.as_secs(),
             expires_in: absolute / 1000,
+            time_zone: state.county_time.name().to_owned(),
         })
     }
     .await
@@ -245,6 +249,7 @@ pub(crate) async fn current_session(
         user: auth::user_info(&state, &principal.user).await?,
         idle_timeout_secs: limits.idle.as_secs(),
         expires_in: (session.expires_at - now) / 1000,
+        time_zone: state.county_time.name().to_owned(),
     }))
 }
 
