@@ -39,6 +39,8 @@ pub struct FieldClient {
     pub(crate) observers: Observers,
     /// The sync under way, if any (round, bytes so far).
     live: Mutex<Option<Progress>>,
+    /// The largest upload chunk for now: halved after a drop (`evidence.rs`).
+    pub(crate) chunk_cap: Mutex<usize>,
 }
 
 /// A running sync's progress.
@@ -69,6 +71,7 @@ impl FieldClient {
             http: Http::new(),
             observers: Observers::new(),
             live: Mutex::new(None),
+            chunk_cap: Mutex::new(crate::evidence::FIRST_CHUNK_CAP),
         })
     }
 

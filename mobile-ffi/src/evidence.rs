@@ -5,8 +5,9 @@
 //! `store/evidence.rs`); this file speaks the center's upload protocol: `HEAD` says how many
 //! bytes the center holds, `PATCH` with `Upload-Offset` continues from there, and the center
 //! checks the sha256 when the last byte arrives. A dropped connection costs at most the chunk
-//! in flight; chunks grow with the link's measured speed (small on 2G, so a drop wastes
-//! little; large on a good link, so headers cost little).
+//! in flight; chunks follow the link's measured speed (small on 2G, so a drop wastes little;
+//! large on a good link, so headers cost little), are halved after a drop and grow back
+//! while they get through.
 
 use std::fs;
 use std::time::Instant;
@@ -25,6 +26,8 @@ const MIN_CHUNK: usize = 16 * 1024;
 const MAX_CHUNK: usize = 1024 * 1024;
 /// A chunk is sized to take about this long at the measured speed.
 const CHUNK_SECONDS: f64 = 4.0;
+/// The cap a client starts with.
+pub(crate) const FIRST_CHUNK_CAP: usize = 256 * 1024;
 
 /// Where an attachment's bytes stand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum, serde::Serialize)]
@@ -253,7 +256,7 @@ impl FieldClient {
         let mut offset = head.offset.unwrap_or(0);
         let mut complete = head.complete;
         while !complete {
-            let chunk_len = chunk_size(*speed);
+            let chunk_len = chunk_size(*speed).min(*lock(&self.chunk_cap));
             let chunk = self
                 .store()
                 .read_evidence(&upload.sha256, offset, chunk_len)?;
@@ -264,11 +267,23 @@ impl FieldClient {
                 });
             }
             let started = Instant::now();
-            let answer = self.http.patch_upload(&url, &token, offset, &chunk)?;
+            let answer = match self.http.patch_upload(&url, &token, offset, &chunk) {
+                Ok(answer) => answer,
+                Err(e) => {
+                    // The link dropped mid-chunk: halve the chunks on this link, so the next
+                    // drop wastes less.
+                    let mut cap = lock(&self.chunk_cap);
+                    *cap = (chunk.len() / 2).max(MIN_CHUNK);
+                    return Err(e);
+                }
+            };
             let status = answer.reply.status;
             if (200..300).contains(&status) {
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 *speed = Some(chunk.len() as f64 / secs);
+                // And let them grow again, slowly, while chunks get through.
+                let mut cap = lock(&self.chunk_cap);
+                *cap = (*cap + *cap / 4).min(MAX_CHUNK);
                 report.bytes_sent += chunk.len() as u64;
                 offset = answer.offset.unwrap_or(offset + chunk.len() as u64);
                 complete = answer.complete;

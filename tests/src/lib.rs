@@ -10,6 +10,7 @@ pub mod bench;
 pub mod chaos;
 pub mod day;
 pub mod fake;
+pub mod link;
 pub mod loadgen;
 mod phone;
 mod staff;

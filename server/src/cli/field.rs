@@ -1,8 +1,8 @@
 //! `gridsync field`: a field worker's phone (grid worker, village mediator, department
-//! handler) on the command line, for demos, scripts and
-//! trying a center out. It is the same `gridsync_ffi::FieldClient` the Android and iOS apps
-//! use, so what works here works there: a local store (`--db`), sign-in, recording offline,
-//! and sync with the center.
+//! handler) on the command line, for demos, scripts and trying a center out. It is the same
+//! `gridsync_ffi::FieldClient` the Android and iOS apps use, so what works here works there:
+//! a local store (`--db`), sign-in, recording and every field role's steps offline,
+//! evidence, and sync with the center.
 //!
 //! ```text
 //! gridsync field login http://127.0.0.1:8080 wang.grid gridsync-demo
@@ -14,6 +14,7 @@
 //! gridsync field sign-for 330182-20261205-000001
 //! gridsync field resolve 3f2a "双方达成协议" --terms "分两期支付" \
 //!     --installment 2026-12-31:9000 --installment 2027-01-31:9000
+//! gridsync field attach 3f2a iou.jpg --caption 欠条    # then `sync`, then `upload`
 //! ```
 //!
 //! A case is named by its id, a unique prefix of it (4+ characters) or its case number.
@@ -194,6 +195,25 @@ enum FieldCommand {
     Status,
     /// The field limits a form must keep (字段规则).
     Rules,
+    /// Attach a file to a case (证据): kept in the store's folder, uploaded by `upload`.
+    Attach {
+        case: String,
+        file: PathBuf,
+        /// PHOTO, AUDIO, DOCUMENT or AGREEMENT.
+        #[arg(long, default_value = "PHOTO")]
+        kind: String,
+        /// Default: guessed from the file's extension.
+        #[arg(long)]
+        mime: Option<String>,
+        #[arg(long, default_value = "")]
+        caption: String,
+    },
+    /// Upload the attachments whose cases have synced, resuming where each stopped (上传证据).
+    Upload { url: Option<String> },
+    /// The attachments and how far each has gone up (证据上传进度).
+    Evidence,
+    /// The local path of an attachment, fetched from the center if not here (调取证据).
+    Fetch { case: String, attachment: String },
 }
 
 /// Runs one `gridsync field` command. Blocking (network and disk): call it outside the
@@ -556,6 +576,73 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
                 },
             )
         }
+        FieldCommand::Attach {
+            case,
+            file,
+            kind,
+            mime,
+            caption,
+        } => {
+            let id = resolve(&client, &case)?;
+            let mime = mime.unwrap_or_else(|| mime_of(&file).to_owned());
+            let path = file.to_str().context("the file's path is not UTF-8")?;
+            let a = client.attach_file(
+                id.clone(),
+                path.to_owned(),
+                kind.to_ascii_uppercase(),
+                mime,
+                caption,
+            )?;
+            out.emit(&a, || {
+                format!(
+                    "已附加 attached: {} ({} bytes, sha256 {}) → {id}\n同步后上传 goes up after the next sync: `gridsync field sync` then `upload`",
+                    a.id, a.size, a.sha256
+                )
+            })
+        }
+        FieldCommand::Upload { url } => {
+            let r = client.upload_evidence(url)?;
+            out.emit(&r, || {
+                let mut s = format!(
+                    "已上传 uploaded: {} 件 files, {} bytes; 待上传 remaining: {}",
+                    r.completed, r.bytes_sent, r.remaining
+                );
+                for f in &r.failed {
+                    s.push_str(&format!(
+                        "\n被拒 refused {}: {}",
+                        f.attachment_id,
+                        f.failure.as_deref().unwrap_or("")
+                    ));
+                }
+                s
+            })
+        }
+        FieldCommand::Evidence => {
+            let uploads = client.evidence_uploads()?;
+            out.emit(&uploads, || {
+                let rows: Vec<Vec<String>> = uploads
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            short(&u.case_id),
+                            u.attachment_id.clone(),
+                            u.mime.clone(),
+                            format!("{}/{}", u.sent, u.size),
+                            format!("{:?}", u.state),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &["案件 case", "附件 attachment", "类型 type", "已传 sent", ""],
+                    &rows,
+                )
+            })
+        }
+        FieldCommand::Fetch { case, attachment } => {
+            let id = resolve(&client, &case)?;
+            let path = client.evidence_file(id, attachment)?;
+            out.emit(&serde_json::json!({ "path": path }), || path.clone())
+        }
         FieldCommand::Rules => {
             let rules = gridsync_ffi::field_rules();
             out.emit(&rules, || {
@@ -573,6 +660,29 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
                 table(&["字段 field", "名称", "", "最多字数 max"], &rows)
             })
         }
+    }
+}
+
+/// A MIME type from a file name's extension (the center sniffs the bytes anyway).
+fn mime_of(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "mp3" => "audio/mpeg",
+        "m4a" | "aac" => "audio/mp4",
+        "amr" => "audio/amr",
+        "wav" => "audio/wav",
+        "ogg" | "opus" => "audio/ogg",
+        "pdf" => "application/pdf",
+        "txt" => "text/plain",
+        _ => "application/octet-stream",
     }
 }
 
