@@ -36,6 +36,8 @@ pub struct AppState {
     /// Bytes of `/v1/sync` bodies being read right now, against
     /// [`HttpLimits::sync_bodies_in_flight`].
     pub sync_bodies: Arc<BodyBudget>,
+    /// Evidence bytes: the object store and its limits.
+    pub evidence: crate::evidence::Evidence,
 }
 
 impl std::ops::Deref for AppState {

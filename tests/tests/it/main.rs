@@ -18,6 +18,7 @@ mod connections;
 mod console;
 mod directory;
 mod dispatch;
+mod evidence;
 mod forge;
 mod hardening;
 mod health;
