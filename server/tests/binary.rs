@@ -125,9 +125,13 @@ fn the_terminal_phone_takes_a_handlers_steps() {
     let dispatcher = gridsync_tests::Staff::login_at(url, "chen.dispatch");
     let (_, detail) = dispatcher.get(&format!("/v1/cases/{case}"));
     if detail["state"]["status"] == "SUBMITTED" {
-        assert_eq!(dispatcher.act(&case, "ACCEPT", serde_json::json!({})).0, 200);
+        assert_eq!(
+            dispatcher.act(&case, "ACCEPT", serde_json::json!({})).0,
+            200
+        );
     }
-    let labour = serde_json::json!({"to": [{"id": "330182-labour", "name": "劳动监察"}], "tier": "COUNTY"});
+    let labour =
+        serde_json::json!({"to": [{"id": "330182-labour", "name": "劳动监察"}], "tier": "COUNTY"});
     let (_, detail) = dispatcher.get(&format!("/v1/cases/{case}"));
     if detail["state"]["status"] != "DISPATCHED" {
         assert_eq!(dispatcher.act(&case, "DISPATCH", labour).0, 200);
@@ -149,8 +153,14 @@ fn the_terminal_phone_takes_a_handlers_steps() {
         allowed.as_array().unwrap().contains(&"SIGN_FOR".into()),
         "{allowed}"
     );
-    assert_eq!(field("handler.db", &["sign-for", &case])["status"], "SIGNED");
-    assert_eq!(field("handler.db", &["start", &case])["status"], "IN_PROGRESS");
+    assert_eq!(
+        field("handler.db", &["sign-for", &case])["status"],
+        "SIGNED"
+    );
+    assert_eq!(
+        field("handler.db", &["start", &case])["status"],
+        "IN_PROGRESS"
+    );
     let resolved = field(
         "handler.db",
         &[
@@ -165,7 +175,10 @@ fn the_terminal_phone_takes_a_handlers_steps() {
     );
     assert_eq!(resolved["status"], "RESOLVED");
     let status = field("handler.db", &["status"]);
-    assert!(status["status"]["pending"]["changes"].as_u64().unwrap() >= 3, "{status}");
+    assert!(
+        status["status"]["pending"]["changes"].as_u64().unwrap() >= 3,
+        "{status}"
+    );
     field("handler.db", &["sync"]);
     let status = field("handler.db", &["status"]);
     assert_eq!(status["status"]["state"], "IDLE", "{status}");

@@ -105,13 +105,14 @@ impl Db {
     /// Bytes of the distinct blobs a case holds.
     pub(crate) async fn evidence_case_bytes(&self, case_id: &str) -> Result<i64> {
         let row = sqlx::query(
-            "SELECT COALESCE(SUM(b.size), 0) FROM evidence_links l
+            // SUM of BIGINT is NUMERIC on PostgreSQL, which `Any` cannot read.
+            "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM evidence_links l
              JOIN evidence_blobs b ON b.sha256 = l.sha256 WHERE l.case_id = $1",
         )
         .bind(case_id)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.try_get::<i64, _>(0).unwrap_or(0))
+        Ok(row.try_get::<i64, _>(0)?)
     }
 
     /// Bytes the device uploaded on `day` (UTC days since the epoch).
