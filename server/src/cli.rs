@@ -160,6 +160,29 @@ pub(crate) struct ServeArgs {
     /// messages are sent at once).
     #[arg(long, env = "GRIDSYNC_NOTIFY_EVERY_SECONDS", default_value_t = 10)]
     notify_every_seconds: u64,
+    /// Where evidence bytes (photos, recordings, documents) are kept: a directory, or
+    /// `s3://bucket/prefix` with the endpoint and credentials from `AWS_ENDPOINT_URL`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` (`AWS_ALLOW_HTTP=true` for
+    /// a plain-HTTP endpoint). Default: `evidence/` beside the SQLite database, made 0700.
+    #[arg(
+        long,
+        env = "GRIDSYNC_EVIDENCE_STORE",
+        value_name = "DIR|s3://BUCKET/PREFIX"
+    )]
+    evidence_store: Option<String>,
+    /// MiB one evidence file may have (413 `too_large` past it).
+    #[arg(long, env = "GRIDSYNC_EVIDENCE_MAX_FILE_MIB", default_value_t = 25)]
+    evidence_max_file_mib: u64,
+    /// MiB of distinct evidence one case may hold.
+    #[arg(long, env = "GRIDSYNC_EVIDENCE_MAX_CASE_MIB", default_value_t = 200)]
+    evidence_max_case_mib: u64,
+    /// MiB of evidence one device may upload per UTC day (429 `quota_exceeded` past it).
+    #[arg(long, env = "GRIDSYNC_EVIDENCE_DEVICE_DAY_MIB", default_value_t = 300)]
+    evidence_device_day_mib: u64,
+    /// Days an unfinished upload may sit idle, and a blob no case holds may stay, before
+    /// the evidence collector removes it.
+    #[arg(long, env = "GRIDSYNC_EVIDENCE_GRACE_DAYS", default_value_t = 7)]
+    evidence_grace_days: u64,
 }
 
 /// The Notifier's configuration from the flags.
@@ -229,7 +252,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         scan_every: Some(Duration::from_secs(args.scan_every_seconds.max(1))),
         time_zone: args.time_zone,
     };
-    let (mut state, bootstrap) = gridsync_server::open(&config, Arc::new(SystemClock)).await?;
+    let evidence = gridsync_server::EvidenceConfig {
+        location: args
+            .evidence_store
+            .as_deref()
+            .map(gridsync_server::evidence::store::Location::parse),
+        limits: gridsync_server::evidence::Limits {
+            per_file: args.evidence_max_file_mib.saturating_mul(1 << 20),
+            per_case: args.evidence_max_case_mib.saturating_mul(1 << 20),
+            per_device_day: args.evidence_device_day_mib.saturating_mul(1 << 20),
+            grace: Duration::from_secs(args.evidence_grace_days.saturating_mul(24 * 3600)),
+        },
+        collect_every: Some(Duration::from_secs(3600)),
+    };
+    let (mut state, bootstrap) =
+        gridsync_server::open_with(&config, &evidence, Arc::new(SystemClock)).await?;
     state.notify.configure(notify);
     let limits = &mut state.limits_http;
     limits.login.per_account_address = args.login_failures_per_account_address;

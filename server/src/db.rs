@@ -8,6 +8,7 @@ pub mod accounts;
 pub(crate) mod audit;
 pub(crate) mod case_list;
 pub(crate) mod cases;
+pub(crate) mod evidence;
 pub(crate) mod feed;
 pub(crate) mod limits;
 pub mod notifications;

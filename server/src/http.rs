@@ -10,6 +10,7 @@ pub(crate) mod console;
 pub(crate) mod devices;
 pub(crate) mod directory; // intake: GET /v1/directory, POST /v1/cases/suggestion
 pub(crate) mod error;
+pub(crate) mod evidence;
 pub(crate) mod health;
 pub mod language;
 pub(crate) mod openapi;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(auth::router())
         .merge(cases::router())
+        .merge(evidence::router())
         .merge(tasks::router())
         .merge(audit::router())
         .merge(sync::router())

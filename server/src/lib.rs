@@ -21,6 +21,7 @@ pub mod county_time;
 pub mod db;
 pub mod demo;
 mod error;
+pub mod evidence;
 pub mod http;
 pub mod ingest;
 pub mod live;
@@ -39,6 +40,7 @@ use gridsync_core::workflow::{Role, TimeLimits};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 pub use error::{Error, Result};
+pub use evidence::Evidence;
 pub use http::state::{AppState, HttpLimits, LoginLimits, SessionLimits, Timeouts};
 pub use state::Center;
 
@@ -61,6 +63,17 @@ pub struct Config {
     pub time_zone: String,
 }
 
+/// Where evidence bytes live and how much may arrive (see [`evidence`]).
+#[derive(Clone, Debug, Default)]
+pub struct EvidenceConfig {
+    /// `None`: `evidence/` beside the SQLite database (created `0700`).
+    pub location: Option<evidence::store::Location>,
+    pub limits: evidence::Limits,
+    /// Run the evidence collector every this often (`None`: not at all; tests call
+    /// [`evidence::collect::collect_once`] themselves).
+    pub collect_every: Option<std::time::Duration>,
+}
+
 /// What the first start did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Bootstrap {
@@ -72,10 +85,25 @@ pub enum Bootstrap {
     Admin { username: String, password: String },
 }
 
-/// Opens the database (creating and migrating it), loads keys and bootstraps accounts.
+/// Opens the database (creating and migrating it), loads keys and bootstraps accounts;
+/// evidence goes beside the database with the default limits.
 pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, Bootstrap)> {
+    open_with(config, &EvidenceConfig::default(), clock).await
+}
+
+/// [`open`], with the evidence store and its limits given.
+pub async fn open_with(
+    config: &Config,
+    evidence_config: &EvidenceConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<(AppState, Bootstrap)> {
     // Refused before anything is opened or written.
     let county_time = county_time::CountyTime::parse(&config.time_zone)?;
+    let location = evidence_config
+        .location
+        .clone()
+        .unwrap_or_else(|| evidence::store::Location::beside(&config.database_url));
+    let evidence = evidence::Evidence::open(&location, evidence_config.limits)?;
     let db = db::Db::connect(&config.database_url).await?;
     let now = clock.now().0;
     let (keys, from_database) = match &config.jwt_secret {
@@ -127,6 +155,7 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
         throttle: Arc::default(),
         sync_bodies: Arc::default(),
         public_throttle: Arc::default(),
+        evidence,
     };
     if from_database {
         // Another process (or `gridsync admin rotate-jwt-key`) may rotate the keys.
@@ -142,6 +171,13 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<(AppState, B
     tokio::spawn(citizens::run(state.center.clone()));
     if let Some(every) = config.scan_every {
         tokio::spawn(center::warnings::run(state.center.clone(), every));
+    }
+    if let Some(every) = evidence_config.collect_every {
+        tokio::spawn(evidence::collect::run(
+            state.center.clone(),
+            state.evidence.clone(),
+            every,
+        ));
     }
     Ok((state, bootstrap))
 }

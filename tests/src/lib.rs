@@ -12,6 +12,7 @@ pub mod day;
 pub mod fake;
 pub mod link;
 pub mod loadgen;
+pub mod moto;
 mod phone;
 mod staff;
 
@@ -135,6 +136,8 @@ pub struct TestServer {
     rt: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Evidence bytes, unless the test named a store of its own.
+    _evidence_dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -164,12 +167,56 @@ impl TestServer {
         Self::start_configured(rt, db, clock, zone)
     }
 
+    /// The demo county on a fresh database, its evidence kept as `evidence` says (a
+    /// temporary directory when it names no location).
+    pub fn start_with_evidence(
+        clock: Arc<dyn Clock>,
+        evidence: gridsync_server::EvidenceConfig,
+    ) -> TestServer {
+        let rt = runtime();
+        let db = TestDb::new(&rt);
+        let zone = gridsync_server::county_time::DEFAULT_TIME_ZONE;
+        Self::start_full(rt, db, clock, zone, evidence)
+    }
+
+    /// Another server process's worth of state over an existing database, with its
+    /// evidence where `evidence` says.
+    pub fn start_on_with_evidence(
+        rt: tokio::runtime::Runtime,
+        db: TestDb,
+        clock: Arc<dyn Clock>,
+        evidence: gridsync_server::EvidenceConfig,
+    ) -> TestServer {
+        let zone = gridsync_server::county_time::DEFAULT_TIME_ZONE;
+        Self::start_full(rt, db, clock, zone, evidence)
+    }
+
     fn start_configured(
         rt: tokio::runtime::Runtime,
         db: TestDb,
         clock: Arc<dyn Clock>,
         zone: &str,
     ) -> TestServer {
+        Self::start_full(rt, db, clock, zone, Default::default())
+    }
+
+    fn start_full(
+        rt: tokio::runtime::Runtime,
+        db: TestDb,
+        clock: Arc<dyn Clock>,
+        zone: &str,
+        mut evidence: gridsync_server::EvidenceConfig,
+    ) -> TestServer {
+        let evidence_dir = match evidence.location {
+            Some(_) => None,
+            None => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                evidence.location = Some(gridsync_server::evidence::store::Location::Dir(
+                    dir.path().join("evidence"),
+                ));
+                Some(dir)
+            }
+        };
         let config = Config {
             database_url: db.url.clone(),
             jwt_secret: Some("test-secret-0123456789".into()),
@@ -178,7 +225,7 @@ impl TestServer {
             time_zone: zone.into(),
         };
         let (state, _) = rt
-            .block_on(gridsync_server::open(&config, clock))
+            .block_on(gridsync_server::open_with(&config, &evidence, clock))
             .expect("open server");
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -195,6 +242,7 @@ impl TestServer {
             rt: Some(rt),
             stop: Some(stop),
             task: Some(task),
+            _evidence_dir: evidence_dir,
         }
     }
 

@@ -236,15 +236,14 @@ pub async fn take_step(
     }
     let step = super::steps::payload_of(kind, payload)?;
     let (mut action, tier_given) = step.into_action(caller.org.tier);
-    if kind != EventKind::Accept {
-        if let Some((field, message)) = action.problem() {
-            return Err(Refusal::invalid(
-                "invalid_action",
-                field,
-                format!("{kind} payload: {field}: {message}"),
-            )
-            .into());
-        }
+    if kind != EventKind::Accept
+        && let Some((field, message)) = action.problem()
+    {
+        return Err(Refusal::invalid(
+            "invalid_action",
+            field,
+            format!("{kind} payload: {field}: {message}"),
+        ));
     }
     match &mut action {
         Action::Dispatch { .. } => check_dispatch(center, caller, &mut action, tier_given).await?,

@@ -8,7 +8,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 use super::state::AppState;
 use super::{
-    audit, auth, cases, console, devices, directory, health, orgs, public, quarantine, rules,
+    audit, auth, cases, console, devices, directory, evidence, health, orgs, public, quarantine,
+    rules,
     stats, sync, tasks, users, warnings,
 };
 
@@ -25,6 +26,7 @@ use super::{
         sync::sync,
         cases::list, cases::intake, cases::detail, cases::act, cases::confirm_suggestion,
         cases::add_note, cases::correct, cases::installment_paid, cases::resolve_conflict,
+        evidence::status, evidence::upload, evidence::download, evidence::thumbnail,
         tasks::mine,
         rules::list, rules::add, rules::remove,
         warnings::list, warnings::events, warnings::limits, warnings::put_limits,
@@ -47,6 +49,7 @@ use super::{
         (name = "administration", description = "The organisation tree and devices (administrators, in their subtree)"),
         (name = "sync", description = "The phone ↔ center exchange (DESIGN §5)"),
         (name = "cases", description = "Cases and their workflow steps"),
+        (name = "evidence", description = "Attachments' bytes: resumable upload, download, thumbnails"),
         (name = "workflow", description = "Dispatch rules, time limits, warnings, live events"),
         (name = "statistics", description = "Figures and exports"),
         (name = "audit", description = "The hash-chained audit log"),

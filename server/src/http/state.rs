@@ -40,6 +40,8 @@ pub struct AppState {
     /// Requests to the citizens' pages per address and codes per mobile
     /// ([`HttpLimits::public`]).
     pub public_throttle: Arc<PublicThrottle>,
+    /// Evidence bytes: the object store and its limits.
+    pub evidence: crate::evidence::Evidence,
 }
 
 impl std::ops::Deref for AppState {

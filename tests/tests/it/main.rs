@@ -19,6 +19,7 @@ mod connections;
 mod console;
 mod directory;
 mod dispatch;
+mod evidence;
 mod forge;
 mod hardening;
 mod health;
