@@ -30,6 +30,17 @@ fn post(server: &TestServer, path: &str, body: &Value) -> (u16, Value, Option<St
     )
 }
 
+fn get_text(server: &TestServer, path: &str) -> (u16, String) {
+    let mut r = gridsync_tests::agent()
+        .get(&server.url(path))
+        .call()
+        .expect("request");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
 fn get(server: &TestServer, path: &str) -> (u16, Value) {
     let mut r = gridsync_tests::agent()
         .get(&server.url(path))
@@ -739,6 +750,11 @@ fn failed_sends_are_retried_with_backoff_and_the_log_channel_keeps_no_personal_d
         "{r:?}"
     );
     fakes.sms.code_for(m, 0);
+    let (_, metrics) = get_text(&server, "/metrics");
+    assert!(
+        metrics.contains("gridsync_notifications_total{kind=\"CODE\",result=\"retried\"}"),
+        "{metrics}"
+    );
 
     // The log channel (the demo's): kind, template and pseudonym only.
     server
