@@ -391,7 +391,7 @@ fn another_cases_number_with_the_wrong_mobile_shows_nothing_and_guesses_fail() {
     let fakes = Fakes::attach(&server);
     let (a, b) = ("13912340011", "13912340012");
     let case_a = file(&server, &fakes, a, "甲某");
-    let _case_b = file(&server, &fakes, b, "乙某");
+    let case_b = file(&server, &fakes, b, "乙某");
 
     // B asks to follow A's case: the same answer as for their own, but no code is sent.
     let before = fakes.sms.bodies().len();
@@ -428,7 +428,7 @@ fn another_cases_number_with_the_wrong_mobile_shows_nothing_and_guesses_fail() {
     assert_eq!((s1, s2), (404, 404));
     assert_eq!(v1, v2, "no oracle");
     // B's own code for B's case does not open A's.
-    let own_code = code(&server, &fakes, b, "FOLLOW", Some(&_case_b));
+    let own_code = code(&server, &fakes, b, "FOLLOW", Some(&case_b));
     let (s, v, _) = post(
         &server,
         "/v1/public/follow",
