@@ -250,6 +250,7 @@ pub async fn send_due(db: &Db, notifier: &Notifier, now: i64) -> Result<usize> {
         if d.target.is_empty() && matches!(config.sms, SmsChannel::Gateway(_)) && d.channel == "SMS"
         {
             db::notifications::failed(db, &d.id, "no mobile number", None, now).await?;
+            counted(kind, "abandoned");
             continue;
         }
         let sent = match (d.channel.as_str(), &config.sms, &config.push) {
@@ -267,6 +268,7 @@ pub async fn send_due(db: &Db, notifier: &Notifier, now: i64) -> Result<usize> {
         match sent {
             Ok(()) => {
                 db::notifications::delivered(db, &d.id, now).await?;
+                counted(kind, "delivered");
                 delivered += 1;
             }
             Err(error) => {
@@ -274,10 +276,24 @@ pub async fn send_due(db: &Db, notifier: &Notifier, now: i64) -> Result<usize> {
                 let next = (attempts < MAX_ATTEMPTS && !expired).then(|| now + backoff(attempts));
                 tracing::warn!(kind = kind.as_code(), recipient = %d.recipient, attempts, error = %error, abandoned = next.is_none(), "notification not delivered");
                 db::notifications::failed(db, &d.id, &error, next, now).await?;
+                counted(
+                    kind,
+                    if next.is_some() {
+                        "retried"
+                    } else {
+                        "abandoned"
+                    },
+                );
             }
         }
     }
     Ok(delivered)
+}
+
+/// `gridsync_notifications_total{kind, result}` on `/metrics`.
+fn counted(kind: Kind, result: &'static str) {
+    metrics::counter!("gridsync_notifications_total", "kind" => kind.as_code(), "result" => result)
+        .increment(1);
 }
 
 /// Queues a "sync now" signal for every active device of the users of `orgs` (a case was

@@ -44,6 +44,8 @@ pub struct Record {
     pub case_id: Option<String>,
     pub created_at: i64,
     pub attempts: i64,
+    /// The next try (or, while one is under way, the end of its lease).
+    pub next_at: i64,
     pub delivered_at: Option<i64>,
     pub abandoned_at: Option<i64>,
     /// Whether the number (or device) and the template's values are still held.
@@ -174,7 +176,7 @@ pub(crate) async fn failed(
 /// The record of every message about a case, or of every message (`None`), oldest first.
 pub async fn records(db: &Db, case_id: Option<&str>) -> Result<Vec<Record>> {
     let rows = sqlx::query(
-        "SELECT kind, channel, template, recipient, case_id, created_at, attempts,
+        "SELECT kind, channel, template, recipient, case_id, created_at, attempts, next_at,
                 delivered_at, abandoned_at,
                 CASE WHEN target IS NULL AND params IS NULL THEN 0 ELSE 1 END AS holds
          FROM notifications WHERE ($1 = '' OR case_id = $1)
@@ -193,6 +195,7 @@ pub async fn records(db: &Db, case_id: Option<&str>) -> Result<Vec<Record>> {
                 case_id: r.try_get("case_id")?,
                 created_at: r.try_get("created_at")?,
                 attempts: r.try_get("attempts")?,
+                next_at: r.try_get("next_at")?,
                 delivered_at: r.try_get("delivered_at")?,
                 abandoned_at: r.try_get("abandoned_at")?,
                 holds_content: r.try_get::<i64, _>("holds")? != 0,

@@ -4,8 +4,8 @@
 //! so a small adapter (or the gateway's own template mapping) forwards it: Aliyun's SendSms
 //! takes `PhoneNumbers`, `SignName`, `TemplateCode` and `TemplateParam` (a JSON object:
 //! [`Body::template_param`]); Tencent Cloud's SendSms takes `PhoneNumberSet` (E.164),
-//! `SignName`, `TemplateId` and `TemplateParamSet` (the values in the template's order:
-//! [`Body::template_param_set`]). Credentials go in `Authorization: Bearer …`; the
+//! `SignName`, `TemplateId` and `TemplateParamSet` (the values as a list, in the order of
+//! their names, alphabetical: [`Body::template_param_set`]). Credentials go in `Authorization: Bearer …`; the
 //! adapter signs the provider's request with its own keys. Any 2xx is delivered.
 //!
 //! ```json
@@ -41,7 +41,8 @@ pub struct Body<'a> {
     pub template_id: &'a str,
     /// The template's values by name (Aliyun `TemplateParam`).
     pub template_param: &'a serde_json::Map<String, serde_json::Value>,
-    /// The same values in order, as strings (Tencent `TemplateParamSet`).
+    /// The same values as strings, in the alphabetical order of their names (Tencent
+    /// `TemplateParamSet`; an adapter reorders them if a template needs another order).
     pub template_param_set: Vec<String>,
 }
 

@@ -30,6 +30,17 @@ fn post(server: &TestServer, path: &str, body: &Value) -> (u16, Value, Option<St
     )
 }
 
+fn get_text(server: &TestServer, path: &str) -> (u16, String) {
+    let mut r = gridsync_tests::agent()
+        .get(&server.url(path))
+        .call()
+        .expect("request");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
 fn get(server: &TestServer, path: &str) -> (u16, Value) {
     let mut r = gridsync_tests::agent()
         .get(&server.url(path))
@@ -380,7 +391,7 @@ fn another_cases_number_with_the_wrong_mobile_shows_nothing_and_guesses_fail() {
     let fakes = Fakes::attach(&server);
     let (a, b) = ("13912340011", "13912340012");
     let case_a = file(&server, &fakes, a, "甲某");
-    let _case_b = file(&server, &fakes, b, "乙某");
+    let case_b = file(&server, &fakes, b, "乙某");
 
     // B asks to follow A's case: the same answer as for their own, but no code is sent.
     let before = fakes.sms.bodies().len();
@@ -417,7 +428,7 @@ fn another_cases_number_with_the_wrong_mobile_shows_nothing_and_guesses_fail() {
     assert_eq!((s1, s2), (404, 404));
     assert_eq!(v1, v2, "no oracle");
     // B's own code for B's case does not open A's.
-    let own_code = code(&server, &fakes, b, "FOLLOW", Some(&_case_b));
+    let own_code = code(&server, &fakes, b, "FOLLOW", Some(&case_b));
     let (s, v, _) = post(
         &server,
         "/v1/public/follow",
@@ -704,21 +715,30 @@ fn failed_sends_are_retried_with_backoff_and_the_log_channel_keeps_no_personal_d
             ))
             .unwrap()
     };
-    // Wait for the background sender's first attempt.
+    // An attempt is over when its failure set the next try (a claimed row's `next_at` is
+    // its lease's end, a minute on): the background sender may be the one trying.
+    let t0 = 1_796_000_000_000;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while records()[0].attempts < 1 {
-        assert!(std::time::Instant::now() < deadline, "never tried");
+    let settled = |attempts: i64, next_at: i64| loop {
+        let r = records()[0].clone();
+        if r.attempts == attempts && r.next_at == next_at {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "attempt {attempts}: {r:?}"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    };
+    settled(1, t0 + 10_000);
     tick(&server);
     assert_eq!(records()[0].attempts, 1, "not due before its backoff");
     clock.advance(10_000);
     tick(&server);
-    assert_eq!(records()[0].attempts, 2);
-    assert!(records()[0].delivered_at.is_none() && records()[0].holds_content);
+    let r = settled(2, t0 + 10_000 + 20_000);
+    assert!(r.delivered_at.is_none() && r.holds_content, "{r:?}");
     clock.advance(20_000);
     tick(&server);
-    // (The background sender may hold the attempt a moment.)
     while records()[0].delivered_at.is_none() {
         assert!(std::time::Instant::now() < deadline, "never delivered");
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -730,6 +750,11 @@ fn failed_sends_are_retried_with_backoff_and_the_log_channel_keeps_no_personal_d
         "{r:?}"
     );
     fakes.sms.code_for(m, 0);
+    let (_, metrics) = get_text(&server, "/metrics");
+    assert!(
+        metrics.contains("gridsync_notifications_total{kind=\"CODE\",result=\"retried\"}"),
+        "{metrics}"
+    );
 
     // The log channel (the demo's): kind, template and pseudonym only.
     server
@@ -823,7 +848,26 @@ fn handlers_hear_of_deadlines_and_supervisors_of_automatic_supervision() {
         !supervisors.is_empty() && supervisors.iter().all(|u| u.starts_with("user:u-")),
         "{supervisors:?}"
     );
-    // A supervisor without a registered mobile: recorded, abandoned, nothing sent.
-    let r = records.iter().find(|r| r.kind == "SUPERVISED").unwrap();
-    assert!(r.abandoned_at.is_some() && !r.holds_content, "{r:?}");
+    // A supervisor without a registered mobile: recorded, abandoned (at once, by whichever
+    // sender claimed it), nothing sent.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let records = server
+            .block_on(gridsync_server::db::notifications::records(
+                &server.state.db,
+                None,
+            ))
+            .unwrap();
+        let r = records.iter().find(|r| r.kind == "SUPERVISED").unwrap();
+        if r.abandoned_at.is_some() {
+            assert!(!r.holds_content && r.delivered_at.is_none(), "{r:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{r:?}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        !fakes.sms.bodies().iter().any(|b| b["kind"] == "SUPERVISED"),
+        "nothing sent without a number"
+    );
 }
