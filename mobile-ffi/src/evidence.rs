@@ -142,10 +142,14 @@ impl FieldClient {
         let mut report = UploadReport::default();
         let mut speed = None;
         let result = (|| -> Result<(), FieldError> {
-            while let Some(upload) = self.store().next_upload()? {
+            loop {
+                // Its own statement: the store's guard must not live through the upload.
+                let next = self.store().next_upload()?;
+                let Some(upload) = next else {
+                    return Ok(());
+                };
                 self.upload_one(&base, &upload, &mut report, &mut speed)?;
             }
-            Ok(())
         })();
         report.remaining = self
             .store()

@@ -6,9 +6,10 @@
 //! after the change is committed: never inside a store transaction or under a lock of the
 //! client, so a listener may call back into the client (read the case it was told about,
 //! even start a sync), and a slow listener delays only later notices, never a read or a
-//! write. A listener that panics (or, in Kotlin and Swift, throws) is caught and counted;
-//! the store is untouched: the change it was told about is already on disk. Post to the
-//! UI thread from the listener (Kotlin `Flow`s and Swift `AsyncSequence`s do).
+//! write; changes that pile up meanwhile reach it as one call (and sync progress within one
+//! state as its latest). A listener that panics (or, in Kotlin and Swift, throws) is caught
+//! and counted; the store is untouched: the change it was told about is already on disk.
+//! Post to the UI thread from the listener (Kotlin `Flow`s and Swift `AsyncSequence`s do).
 //!
 //! The bindings' `docs/mobile.md` turns each into a Kotlin `Flow` and a Swift
 //! `AsyncSequence` in a few lines.
@@ -298,10 +299,15 @@ impl Observers {
                 .name("gridsync-observers".into())
                 // Ends when the client (and with it the sender) is dropped.
                 .spawn(move || {
-                    for notice in rx {
-                        match registry.upgrade() {
-                            Some(r) => r.deliver(notice),
-                            None => break,
+                    while let Ok(first) = rx.recv() {
+                        // What piled up while the last listener ran goes out together:
+                        // a burst of writes (or a paged sync) is one call, not hundreds.
+                        let batch = coalesce(first, &rx);
+                        let Some(r) = registry.upgrade() else {
+                            break;
+                        };
+                        for notice in batch {
+                            r.deliver(notice);
                         }
                     }
                 });
@@ -320,6 +326,26 @@ impl Observers {
             let _ = tx.send(notice);
         }
     }
+}
+
+/// `first` and whatever is already queued behind it, in order, with neighbouring case
+/// notices joined into one and neighbouring statuses of the same state reduced to the
+/// latest.
+fn coalesce(first: Notice, rx: &mpsc::Receiver<Notice>) -> Vec<Notice> {
+    let mut out = vec![first];
+    while let Ok(next) = rx.try_recv() {
+        match (out.last_mut(), next) {
+            (Some(Notice::Cases(changes)), Notice::Cases(more)) => changes.extend(more),
+            // Progress within one state is conflated; every change of state is told.
+            (Some(Notice::Status(status)), Notice::Status(newer))
+                if status.state == newer.state =>
+            {
+                *status = newer
+            }
+            (_, next) => out.push(next),
+        }
+    }
+    out
 }
 
 impl Registry {

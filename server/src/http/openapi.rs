@@ -9,8 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use super::state::AppState;
 use super::{
     audit, auth, cases, console, devices, directory, evidence, health, orgs, public, quarantine,
-    rules,
-    stats, sync, tasks, users, warnings,
+    rules, stats, sync, tasks, users, warnings,
 };
 
 #[derive(OpenApi)]

@@ -20,6 +20,7 @@ mod console;
 mod directory;
 mod dispatch;
 mod evidence;
+mod evidence_phone;
 mod forge;
 mod hardening;
 mod health;
