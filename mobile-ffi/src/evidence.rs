@@ -370,8 +370,9 @@ mod tests {
     #[test]
     fn chunks_follow_the_links_speed() {
         assert_eq!(chunk_size(None), 64 * 1024);
-        // 2G at 5 kB/s: the smallest chunk, so a drop wastes little.
-        assert_eq!(chunk_size(Some(5_000.0)), MIN_CHUNK);
+        // 2G at 5 kB/s: 4 s worth, so a drop wastes little; slower still, the smallest.
+        assert_eq!(chunk_size(Some(5_000.0)), 20_000);
+        assert_eq!(chunk_size(Some(1_000.0)), MIN_CHUNK);
         assert_eq!(chunk_size(Some(50_000.0)), 200_000);
         assert_eq!(chunk_size(Some(100e6)), MAX_CHUNK);
     }
