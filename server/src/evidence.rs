@@ -268,6 +268,37 @@ impl Evidence {
         Ok(None)
     }
 
+    /// The hashes among `attachments` whose bytes the case holds whole (the case detail's
+    /// `stored`); the case is already judged in the caller's scope. Read only: a blob
+    /// another case in the scope holds counts, and is linked at the first `HEAD` or `GET`.
+    pub async fn stored(
+        &self,
+        center: &Center,
+        caller: &Caller,
+        case_id: gridsync_core::case::CaseId,
+        attachments: &[gridsync_core::case::AttachmentRef],
+    ) -> crate::Result<std::collections::HashSet<String>> {
+        let case_id = case_id.to_string();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = std::collections::HashSet::new();
+        for a in attachments {
+            let sha256 = a.sha256.to_ascii_lowercase();
+            if !is_sha256(&sha256) || !seen.insert(sha256.clone()) {
+                continue;
+            }
+            let Some(blob) = center.db.evidence_blob(&sha256).await? else {
+                continue;
+            };
+            let held = center.db.evidence_linked(&case_id, &sha256).await?
+                || (blob.size as u64 == a.size
+                    && center.db.evidence_in_scope(caller.scope(), &sha256).await?);
+            if held {
+                out.insert(sha256);
+            }
+        }
+        Ok(out)
+    }
+
     /// Where the upload of `sha256` to `case` stands (`HEAD`).
     pub async fn status(
         &self,
