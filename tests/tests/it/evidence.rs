@@ -733,10 +733,25 @@ fn the_collector_discards_idle_and_revoked_uploads(store: Store) {
     assert_eq!(head(server, &chen.token, &c2, &s2).offset, Some(0));
     assert_eq!(head(server, &chen.token, &c, &s).offset, Some(10_000));
 
+    // A chunk object no upload records (a process killed between writing and recording).
+    let store_handle = server.state.evidence.store().clone();
+    server
+        .block_on(async move {
+            let stray = object_store::path::Path::from("uploads/x/y/00000000000000000000-stray");
+            object_store::ObjectStoreExt::put(&*store_handle, &stray, b"stray".to_vec().into())
+                .await
+        })
+        .expect("put");
+    assert_eq!(
+        collect(server).stray_chunks,
+        0,
+        "young objects are left alone"
+    );
+
     // Idle past the grace period: discarded, chunks and all.
     clock.advance(8 * 24 * 3_600_000);
     let second = collect(server);
-    assert_eq!(second.uploads, 1, "{second:?}");
+    assert_eq!((second.uploads, second.stray_chunks), (1, 1), "{second:?}");
     assert_eq!(objects(server, "uploads"), Vec::<String>::new());
     let chen = Staff::login(server, "chen.dispatch");
     assert_eq!(head(server, &chen.token, &c, &s).offset, Some(0));
