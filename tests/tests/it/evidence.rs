@@ -859,3 +859,42 @@ fn a_5_mb_photo_crosses_a_link_that_drops_every_256_kb(store: Store) {
     );
     assert_eq!(sha(&got.body), sha256);
 }
+
+/// Bytes on the wire per byte attached, on a clean link with 256 KiB chunks: requests'
+/// headers and answers included, at most 2 % over (the target).
+#[test]
+fn an_upload_costs_at_most_2_percent_over_its_bytes_on_the_wire() {
+    use gridsync_tests::link::{Link, LinkProxy};
+    let Some(env) = start(Store::Local, Limits::default(), Arc::new(SystemClock)) else {
+        return;
+    };
+    let server = &env.server;
+    let mut phone = Phone::login(&server.base_url(), "wang.grid", "ev-wang");
+    let bytes = document(2_000_000, 18);
+    let (case, sha256) = case_with(&mut phone, &bytes, AttachmentKind::Document);
+    let proxy = LinkProxy::start(server.addr, Link::default());
+    let url = format!("{}{}", proxy.base_url(), path(&case.to_string(), &sha256));
+    let auth = format!("Bearer {}", phone.access_token);
+    let client = agent();
+    let first = client
+        .head(&url)
+        .header("Authorization", &auth)
+        .call()
+        .expect("HEAD");
+    assert_eq!(first.status(), 200);
+    for (i, chunk) in bytes.chunks(256 << 10).enumerate() {
+        let r = client
+            .patch(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", &(i * (256 << 10)).to_string())
+            .send(chunk)
+            .expect("PATCH");
+        assert_eq!(r.status(), 204);
+    }
+    let counts = proxy.counts();
+    let wire = (counts.up + counts.down) as f64 / bytes.len() as f64;
+    eprintln!("evidence upload: {wire:.4} bytes on the wire per byte attached");
+    assert!(wire <= 1.02, "{wire}");
+    assert!(head(server, &phone.access_token, &case.to_string(), &sha256).complete);
+}
