@@ -281,6 +281,7 @@ on_both_stores!(
     a_photo_gets_a_thumbnail_and_stays_unaltered,
     the_collector_discards_idle_and_revoked_uploads,
     a_5_mb_photo_crosses_a_link_that_drops_every_256_kb,
+    an_upload_costs_at_most_2_percent_over_its_bytes_on_the_wire,
 );
 
 fn chunks_resume_and_download_with_ranges(store: Store) {
@@ -861,16 +862,16 @@ fn a_5_mb_photo_crosses_a_link_that_drops_every_256_kb(store: Store) {
 }
 
 /// Bytes on the wire per byte attached, on a clean link with 256 KiB chunks: requests'
-/// headers and answers included, at most 2 % over (the target).
-#[test]
-fn an_upload_costs_at_most_2_percent_over_its_bytes_on_the_wire() {
+/// headers and answers included, at most 2 % over (the target). 12 MB: on S3 the
+/// blob is assembled from several 5 MiB parts.
+fn an_upload_costs_at_most_2_percent_over_its_bytes_on_the_wire(store: Store) {
     use gridsync_tests::link::{Link, LinkProxy};
-    let Some(env) = start(Store::Local, Limits::default(), Arc::new(SystemClock)) else {
+    let Some(env) = start(store, Limits::default(), Arc::new(SystemClock)) else {
         return;
     };
     let server = &env.server;
     let mut phone = Phone::login(&server.base_url(), "wang.grid", "ev-wang");
-    let bytes = document(2_000_000, 18);
+    let bytes = document(12_000_000, 18);
     let (case, sha256) = case_with(&mut phone, &bytes, AttachmentKind::Document);
     let proxy = LinkProxy::start(server.addr, Link::default());
     let url = format!("{}{}", proxy.base_url(), path(&case.to_string(), &sha256));
@@ -897,4 +898,11 @@ fn an_upload_costs_at_most_2_percent_over_its_bytes_on_the_wire() {
     eprintln!("evidence upload: {wire:.4} bytes on the wire per byte attached");
     assert!(wire <= 1.02, "{wire}");
     assert!(head(server, &phone.access_token, &case.to_string(), &sha256).complete);
+    let got = get(
+        server,
+        &phone.access_token,
+        &path(&case.to_string(), &sha256),
+        None,
+    );
+    assert_eq!(sha(&got.body), sha256);
 }
