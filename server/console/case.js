@@ -11,6 +11,8 @@ import { build, payloadSchema } from './form.js';
 
 addStrings({
   zh: {
+    evEvidence: '证据材料', evPending: '尚未上传完成', evOpen: '查看原件', evDownload: '下载',
+    evPHOTO: '照片', evAUDIO: '录音', evDOCUMENT: '文书', evAGREEMENT: '调解协议书',
     cwNotes: '工作记录', cwAddNote: '添加工作记录', cwNoteKind: '记录类型', cwNoteText: '记录内容',
     cwNoteParty: '背靠背调解对象', cwNoteSave: '保存记录', cwNoteAdded: '工作记录已保存',
     cwNoteMasked: '（内容含个人信息，查看完整信息后显示）', cwNoteWith: '对象',
@@ -27,6 +29,8 @@ addStrings({
     cwEvent: '办理', cwSuperseded: '未生效', cwPartyField: '当事人',
   },
   en: {
+    evEvidence: 'Evidence', evPending: 'Not fully received yet', evOpen: 'Open the original', evDownload: 'Download',
+    evPHOTO: 'Photo', evAUDIO: 'Recording', evDOCUMENT: 'Document', evAGREEMENT: 'Signed agreement',
     cwNotes: 'Work notes', cwAddNote: 'Add a work note', cwNoteKind: 'Kind', cwNoteText: 'Text',
     cwNoteParty: 'Held with (back to back)', cwNoteSave: 'Save note', cwNoteAdded: 'Work note saved',
     cwNoteMasked: '(holds personal data: shown with the full details)', cwNoteWith: 'with',
@@ -159,6 +163,7 @@ async function render(main, id, session, unmasked, d, flash = null) {
         h('tbody', {}, c.parties.map((p) => h('tr', { 'data-party': p.id },
           h('td', {}, label('partyRole', p.role)), h('td', {}, p.name), h('td', { class: 'mono' }, p.id_number),
           h('td', { class: 'mono' }, p.phone), h('td', {}, p.address)))))),
+    evidenceSection(d, id),
     jointSection(d),
     agreementSection(d, id, session, main, reload),
     h('section', {}, h('h2', {}, t('deadlines')),
@@ -169,6 +174,33 @@ async function render(main, id, session, unmasked, d, flash = null) {
           h('td', {}, label('level', dl.level)),
           h('td', {}, h('span', { class: `countdown ${levelClass(dl.level, Date.parse(dl.due_at) < Date.now())}` }, countdown(dl.due_at)))))))),
     timelineSection(d, id, session, reload));
+}
+
+// ---- evidence: photos as the center's thumbnails, recordings playable, the rest to download.
+// The bytes come from the API with the session's cookie; the original is never altered. ----
+
+function evidenceSection(d, id) {
+  const list = d.case.attachments || [];
+  if (!list.length) return null;
+  const src = (a) => `/v1/cases/${encodeURIComponent(id)}/attachments/${encodeURIComponent(a.sha256)}`;
+  const kb = (n) => `${Math.max(1, Math.round(n / 1024))} KB`;
+  const body = (a) => {
+    if (!a.stored) return h('span', { class: 'note evidence-pending' }, t('evPending'));
+    if (a.kind === 'PHOTO') {
+      return h('a', { href: src(a), target: '_blank', rel: 'noopener', title: t('evOpen') },
+        h('img', { class: 'evidence-thumb', src: `${src(a)}/thumbnail`, alt: a.caption || t('evPHOTO'), loading: 'lazy' }));
+    }
+    if (a.kind === 'AUDIO') {
+      return [h('audio', { class: 'evidence-audio', controls: true, preload: 'none', src: src(a) }), ' ',
+        h('a', { href: src(a), download: '' }, t('evDownload'))];
+    }
+    return h('a', { href: src(a), download: '' }, t('evDownload'));
+  };
+  return h('section', { id: 'evidence' }, h('h2', {}, t('evEvidence')),
+    h('ul', { class: 'evidence' }, list.map((a) => h('li', { class: 'evidence-item', 'data-sha256': a.sha256 },
+      h('div', { class: 'evidence-head' }, h('span', { class: 'tag' }, t(`ev${a.kind}`)), ' ',
+        a.caption, ' ', h('span', { class: 'note' }, kb(a.size))),
+      body(a)))));
 }
 
 // ---- timeline: the workflow's events and the work notes, oldest first ----

@@ -30,6 +30,8 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+// Parsed once at start: the size of `serve`'s many flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Run the center server.

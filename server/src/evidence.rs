@@ -33,6 +33,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use gridsync_core::case::AttachmentKind;
+use object_store::WriteMultipart;
 use object_store::buffered::BufWriter;
 use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use sha2::{Digest, Sha256};
@@ -75,6 +76,8 @@ pub struct Evidence {
     pub limits: Limits,
     /// Thumbnails decode a whole photo in memory: two at a time.
     decoding: Arc<tokio::sync::Semaphore>,
+    /// Multipart part size: S3 needs 5 MiB (but the last); a directory takes any.
+    part_size: usize,
 }
 
 /// Why an evidence request is refused; each has a status and a stable code (`http/evidence.rs`).
@@ -189,17 +192,24 @@ fn day_of(ms: i64) -> i64 {
 }
 
 impl Evidence {
-    pub fn new(store: Arc<dyn ObjectStore>, limits: Limits) -> Evidence {
+    /// Over `store`, writing multipart uploads in parts of `part_size` bytes (S3: at least
+    /// 5 MiB).
+    pub fn new(store: Arc<dyn ObjectStore>, limits: Limits, part_size: usize) -> Evidence {
         Evidence {
             store,
             limits,
             decoding: Arc::new(tokio::sync::Semaphore::new(2)),
+            part_size,
         }
     }
 
     /// Opens the store at `location` (a directory is created `0700`).
     pub fn open(location: &store::Location, limits: Limits) -> crate::Result<Evidence> {
-        Ok(Evidence::new(store::open(location)?, limits))
+        let part_size = match location {
+            store::Location::Dir(_) => 256 << 10,
+            store::Location::S3 { .. } => 5 << 20,
+        };
+        Ok(Evidence::new(store::open(location)?, limits, part_size))
     }
 
     /// The store itself (tests count its objects).
@@ -266,6 +276,37 @@ impl Evidence {
             return Ok(Some(blob));
         }
         Ok(None)
+    }
+
+    /// The hashes among `attachments` whose bytes the case holds whole (the case detail's
+    /// `stored`); the case is already judged in the caller's scope. Read only: a blob
+    /// another case in the scope holds counts, and is linked at the first `HEAD` or `GET`.
+    pub async fn stored(
+        &self,
+        center: &Center,
+        caller: &Caller,
+        case_id: gridsync_core::case::CaseId,
+        attachments: &[gridsync_core::case::AttachmentRef],
+    ) -> crate::Result<std::collections::HashSet<String>> {
+        let case_id = case_id.to_string();
+        let mut seen = std::collections::HashSet::new();
+        let mut out = std::collections::HashSet::new();
+        for a in attachments {
+            let sha256 = a.sha256.to_ascii_lowercase();
+            if !is_sha256(&sha256) || !seen.insert(sha256.clone()) {
+                continue;
+            }
+            let Some(blob) = center.db.evidence_blob(&sha256).await? else {
+                continue;
+            };
+            let held = center.db.evidence_linked(&case_id, &sha256).await?
+                || (blob.size as u64 == a.size
+                    && center.db.evidence_in_scope(caller.scope(), &sha256).await?);
+            if held {
+                out.insert(sha256);
+            }
+        }
+        Ok(out)
     }
 
     /// Where the upload of `sha256` to `case` stands (`HEAD`).
@@ -409,7 +450,10 @@ impl Evidence {
 
         // Stream the body into the chunk's own object.
         let key = store::chunk(&t.case_id, &t.sha256, held);
-        let mut writer = BufWriter::with_capacity(self.store.clone(), key.clone(), 1 << 20);
+        // A phone's chunk (at most 1 MiB) is one put; a larger body goes out in parts as it
+        // arrives, two at a time: memory per request stays near one chunk or two parts.
+        let mut writer = BufWriter::with_capacity(self.store.clone(), key.clone(), 1 << 20)
+            .with_max_concurrency(2);
         let mut written: u64 = 0;
         let mut pending = (!first.is_empty()).then(|| Bytes::from(first));
         let outcome: Result<(), Refused> = async {
@@ -510,9 +554,15 @@ impl Evidence {
             })
             .all(|ok| ok);
         let stored = center.db.evidence_blob(&t.sha256).await?;
-        let mut writer = stored
-            .is_none()
-            .then(|| BufWriter::new(self.store.clone(), store::blob(&t.sha256)));
+        // Parts of `part_size` bytes, at most two in flight: memory stays flat whatever the
+        // blob's size (a `BufWriter` would hold up to 10 MiB before its first part).
+        let mut writer = match stored {
+            Some(_) => None,
+            None => Some(WriteMultipart::new_with_chunk_size(
+                self.store.put_multipart(&store::blob(&t.sha256)).await?,
+                self.part_size,
+            )),
+        };
         let mut hasher = Sha256::new();
         let copied: Result<(), Refused> = async {
             for c in &chunks {
@@ -522,7 +572,8 @@ impl Evidence {
                     let piece = piece?;
                     hasher.update(&piece);
                     if let Some(w) = writer.as_mut() {
-                        w.put(piece).await?;
+                        w.wait_for_capacity(2).await?;
+                        w.put(piece);
                     }
                 }
             }
@@ -530,23 +581,21 @@ impl Evidence {
         }
         .await;
         if let Err(e) = copied {
-            if let Some(mut w) = writer {
+            if let Some(w) = writer {
                 let _ = w.abort().await;
             }
             return Err(e);
         }
         let matches = contiguous && hex::encode(hasher.finalize()) == t.sha256;
         if !matches {
-            if let Some(mut w) = writer {
+            if let Some(w) = writer {
                 let _ = w.abort().await;
             }
             self.discard(center, &t.case_id, &t.sha256).await?;
             return Err(Refused::HashMismatch);
         }
-        if let Some(mut w) = writer {
-            w.shutdown().await.map_err(|e| {
-                Refused::Failed(crate::Error::Config(format!("evidence store: {e}")))
-            })?;
+        if let Some(w) = writer {
+            w.finish().await?;
         }
         let blob = Blob {
             size,

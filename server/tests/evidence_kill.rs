@@ -86,7 +86,7 @@ fn an_upload_resumes_after_the_server_is_killed() {
 
     let mut phone = Phone::login(&base, "wang.grid", "kill-evidence");
     let mut bytes = b"%PDF-1.7\n".to_vec();
-    bytes.extend((0..(1_500_000_u32)).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    bytes.extend((0..1_500_000_u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let case = phone.record("被杀的上传");
     phone

@@ -49,7 +49,8 @@ pub fn sniff(head: &[u8]) -> Sniffed {
     if starts(b"dex\n") {
         return Executable("android dex");
     }
-    if starts(b"#!") {
+    // AMR recordings begin with `#!AMR`: not a script.
+    if starts(b"#!") && !starts(b"#!AMR") {
         return Executable("script");
     }
     if starts(b"\0asm") {

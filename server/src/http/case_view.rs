@@ -88,6 +88,9 @@ pub(crate) struct AttachmentView {
     pub(crate) size: u64,
     pub(crate) mime: String,
     pub(crate) caption: String,
+    /// The center holds the bytes whole and checked (`GET
+    /// /v1/cases/{id}/attachments/{sha256}` serves them; a PHOTO has a `/thumbnail`).
+    pub(crate) stored: bool,
 }
 
 /// An installment payment recorded on the case.
@@ -175,6 +178,7 @@ impl CaseView {
                     size: a.size,
                     mime: a.mime.clone(),
                     caption: a.caption.clone(),
+                    stored: false,
                 })
                 .collect(),
             payments: case

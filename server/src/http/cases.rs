@@ -224,9 +224,17 @@ async fn view(
             }),
         }
     }
+    let mut case_view = CaseView::of(&case, &state.county_time);
+    let stored = state
+        .evidence
+        .stored(state, caller, id, &case.attachments)
+        .await?;
+    for a in &mut case_view.attachments {
+        a.stored = stored.contains(&a.sha256.to_ascii_lowercase());
+    }
     Ok(CaseDetail {
         id: id.to_string(),
-        case: CaseView::of(&case, &state.county_time),
+        case: case_view,
         state: StateView::of(&state_now, &state.county_time),
         allowed_actions,
         suggestion,

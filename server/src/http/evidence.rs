@@ -63,6 +63,7 @@ pub(crate) struct EvidenceBytes(#[allow(dead_code)] Vec<u8>);
             ("Upload-Offset" = u64, description = "Bytes the center holds"),
             ("Upload-Length" = u64, description = "The size the case's reference declares"),
             ("Upload-Complete" = String, description = "`?1` once stored whole and checked (absent before)"))),
+        (status = 400, description = "Bad input", body = crate::http::error::ErrorBody),
         (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody),
         (status = 403, description = "The role may not read cases", body = crate::http::error::ErrorBody),
         (status = 404, description = "No such attachment in the caller's scope (`attachment_not_found`)", body = crate::http::error::ErrorBody),
@@ -167,6 +168,7 @@ pub(crate) async fn upload(
     responses(
         (status = 200, description = "The whole blob; `Content-Type` is the type sniffed from its bytes, `ETag` its quoted sha256", content_type = "application/octet-stream", body = EvidenceBytes),
         (status = 206, description = "The asked range, with `Content-Range`", content_type = "application/octet-stream", body = EvidenceBytes),
+        (status = 400, description = "Bad input", body = crate::http::error::ErrorBody),
         (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody),
         (status = 403, description = "The role may not read cases", body = crate::http::error::ErrorBody),
         (status = 404, description = "No such attachment in the caller's scope, or not complete (`attachment_not_found`)", body = crate::http::error::ErrorBody),
@@ -231,6 +233,7 @@ pub(crate) async fn download(
     ),
     responses(
         (status = 200, description = "The thumbnail", content_type = "image/jpeg", body = EvidenceBytes),
+        (status = 400, description = "Bad input", body = crate::http::error::ErrorBody),
         (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody),
         (status = 403, description = "The role may not read cases", body = crate::http::error::ErrorBody),
         (status = 404, description = "No such photo in the caller's scope, not complete (`attachment_not_found`), or one the center cannot decode (`thumbnail_unavailable`)", body = crate::http::error::ErrorBody),

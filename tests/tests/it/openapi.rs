@@ -26,6 +26,8 @@ const ROUTES: &[&str] = &[
     "/v1/cases/{id}/installments/{item}/paid",
     "/v1/cases/{id}/notes",
     "/v1/cases/{id}/suggestion",
+    "/v1/cases/{id}/attachments/{sha256}",
+    "/v1/cases/{id}/attachments/{sha256}/thumbnail",
     "/v1/cases/suggestion",
     "/v1/directory",
     "/v1/me/tasks",
