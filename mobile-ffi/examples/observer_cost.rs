@@ -49,7 +49,9 @@ fn run(dir: &std::path::Path, name: &str, n: usize, observe: bool) -> (f64, u64)
     }
     let start = Instant::now();
     for case in &cases {
-        client.add_note(case.clone(), "入户走访".into()).expect("note");
+        client
+            .add_note(case.clone(), "入户走访".into())
+            .expect("note");
     }
     assert!(client.flush_observers(60_000));
     (start.elapsed().as_secs_f64(), heard.load(Ordering::Relaxed))
@@ -80,6 +82,9 @@ fn main() {
     let us = |s: f64| s / n as f64 * 1e6;
     println!("writes per run: {n} (add_note), 5 runs, the run with the median cost shown");
     println!("write, no observer:     {:8.1} us", us(plain));
-    println!("write, Rust observer:   {:8.1} us (until every notice was delivered)", us(observed));
+    println!(
+        "write, Rust observer:   {:8.1} us (until every notice was delivered)",
+        us(observed)
+    );
     println!("observer cost per write: {:7.1} us", us(diff));
 }

@@ -151,7 +151,7 @@ async fn pipe(
                     sent += take;
                     let now = c.up.fetch_add(take as u64, Ordering::Relaxed) + take as u64;
                     if let Some(every) = link.reset_every_bytes
-                        && now % every == 0
+                        && now.is_multiple_of(every)
                     {
                         c.resets.fetch_add(1, Ordering::Relaxed);
                         epoch.send_modify(|e| *e += 1);
