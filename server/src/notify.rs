@@ -378,15 +378,9 @@ pub async fn tell_supervisors(
     now: i64,
 ) -> Result<()> {
     let centers: Vec<String> = db
-        .orgs()
+        .centers_over(area)
         .await?
         .into_iter()
-        .filter(|o| o.kind == "CENTER")
-        .filter(|o| {
-            o.scope_prefix
-                .as_deref()
-                .is_some_and(|p| area.starts_with(p))
-        })
         .map(|o| o.id)
         .collect();
     let role = gridsync_core::workflow::Role::Supervisor.as_code();

@@ -297,16 +297,10 @@ fn live(time: &CountyTime, event: &str, d: &Due, kind: &str, level: &str) -> Liv
 async fn system_author(center: &Center, area: &str) -> Result<Author> {
     let org = center
         .db
-        .orgs()
+        .centers_over(area)
         .await?
         .into_iter()
-        .filter(|o| o.kind == "CENTER")
-        .filter(|o| {
-            o.scope_prefix
-                .as_deref()
-                .is_some_and(|p| area.starts_with(p))
-        })
-        .min_by_key(|o| o.scope_prefix.as_ref().map_or(usize::MAX, String::len))
+        .next()
         .map(|o| o.id)
         .unwrap_or_else(|| "system".into());
     Ok(Author::new("system", Role::System, org))

@@ -94,6 +94,24 @@ impl Db {
         rows.iter().map(org_from_row).collect()
     }
 
+    /// The centers (综治中心) whose area holds `area`, the county's first: who answers for a
+    /// case there (the system actor's organisation, the supervisors to tell).
+    pub async fn centers_over(&self, area: &str) -> Result<Vec<Org>> {
+        let mut centers: Vec<Org> = self
+            .orgs()
+            .await?
+            .into_iter()
+            .filter(|o| o.kind == "CENTER")
+            .filter(|o| {
+                o.scope_prefix
+                    .as_deref()
+                    .is_some_and(|p| area.starts_with(p))
+            })
+            .collect();
+        centers.sort_by_key(|o| o.scope_prefix.as_ref().map_or(usize::MAX, String::len));
+        Ok(centers)
+    }
+
     pub async fn create_user(&self, user: &User, password_hash: &str, now: i64) -> Result<()> {
         if self.org(&user.org_id).await?.is_none() {
             return Err(Error::Invalid(format!("no organisation {:?}", user.org_id)));
