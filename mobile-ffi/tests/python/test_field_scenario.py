@@ -13,72 +13,23 @@
 Needs the demo users `wang.grid` (grid worker, village 330182101201) and `chen.dispatch`
 (dispatcher, county center), password `gridsync-demo`.
 
-The center's side (accept, dispatch) goes through its HTTP workflow API, which is not
-written yet: `Center` below codes against the contract as expected and is the one place to
-adapt when it lands. If the center's auto-dispatch rules already dispatched the case, the
-scenario does not call it at all.
+The center's side (accept, dispatch) goes through its HTTP workflow API (`staff.py`). If
+the center's auto-dispatch rules already dispatched the case, the scenario does not call it.
 """
 
-import json
 import os
 import re
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import uuid
 
 import gridsync_ffi as g
+from staff import PASSWORD, Staff
 
 WORKER = "wang.grid"
 DISPATCHER = "chen.dispatch"
-PASSWORD = os.environ.get("GRIDSYNC_DEMO_PASSWORD", "gridsync-demo")
 VILLAGE = "330182101201"
 LABOUR = {"id": "330182-labour", "name": "县人社局劳动保障监察大队"}
-
-
-class Center:
-    """Center staff over the HTTP API (a web session: no device, no Automerge actor).
-
-    Expected contract (to confirm against the server when its workflow API lands):
-      POST /v1/auth/login    {"username", "password"}           -> {"access_token", ...}
-      POST /v1/cases/{id}/actions  {"kind": "ACCEPT", "payload": {}}
-           (the center assigns the case number)
-      POST /v1/cases/{id}/actions  {"kind": "DISPATCH",
-           "payload": {"to": [{"id", "name"}], "tier": "COUNTY"}}
-    Errors are `{"code", "message"}` with an HTTP status, as everywhere.
-    """
-
-    def __init__(self, url):
-        self.url = url.rstrip("/")
-        self.token = self.post("/v1/auth/login", {"username": DISPATCHER, "password": PASSWORD})[
-            "access_token"
-        ]
-
-    def post(self, path, body):
-        req = urllib.request.Request(
-            self.url + path,
-            data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            method="POST",
-        )
-        if getattr(self, "token", None):
-            req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                raw = resp.read()
-                return json.loads(raw) if raw else {}
-        except urllib.error.HTTPError as e:
-            raise AssertionError(f"center: POST {path} -> {e.code} {e.read()[:300]!r}") from None
-
-    def act(self, case_id, kind, payload=None):
-        return self.post(f"/v1/cases/{case_id}/actions", {"kind": kind, "payload": payload or {}})
-
-    def accept(self, case_id):
-        self.act(case_id, "ACCEPT")
-
-    def dispatch_to_labour(self, case_id):
-        self.act(case_id, "DISPATCH", {"to": [LABOUR], "tier": "COUNTY"})
 
 
 def step(text):
@@ -144,10 +95,10 @@ def main(url):
     step("the center accepts and dispatches the wages case to the labour inspectorate")
     status = phone.case_detail(wages).status
     if status != g.Status.DISPATCHED:
-        center = Center(url)
+        center = Staff(url, DISPATCHER)
         if status == g.Status.SUBMITTED:
-            center.accept(wages)
-        center.dispatch_to_labour(wages)
+            center.act(wages, "ACCEPT")
+        center.act(wages, "DISPATCH", {"to": [LABOUR], "tier": "COUNTY"})
 
     step("sync: the dispatch comes back")
     report = phone.sync(None)

@@ -19,49 +19,18 @@ Needs the demo users wang.grid, chen.dispatch, liu.labour (330182-labour) and ad
 `gridsync-demo`.
 """
 
-import json
 import os
 import queue
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import gridsync_ffi as g
+from staff import PASSWORD, Staff
 
-PASSWORD = os.environ.get("GRIDSYNC_DEMO_PASSWORD", "gridsync-demo")
 LABOUR = {"id": "330182-labour", "name": "县人社局劳动保障监察大队"}
 DAY = 86_400_000
-
-
-class Staff:
-    """A center user over the HTTP API (bearer token from /v1/auth/login)."""
-
-    def __init__(self, url, username):
-        self.url = url.rstrip("/")
-        self.token = None
-        self.token = self.call("POST", "/v1/auth/login",
-                               {"username": username, "password": PASSWORD})["access_token"]
-
-    def call(self, method, path, body=None, expect=200):
-        req = urllib.request.Request(
-            self.url + path,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            method=method,
-        )
-        if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
-        data = json.loads(raw) if raw else {}
-        assert status == expect, f"{method} {path} -> {status}, expected {expect}: {raw[:300]!r}"
-        return data
 
 
 class Heard(g.CaseObserver):
