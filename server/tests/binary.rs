@@ -199,6 +199,117 @@ fn the_terminal_phone_takes_a_handlers_steps() {
     );
 }
 
+/// The phone killed mid-upload: `gridsync field upload` through a slow link is SIGKILLed
+/// once part of a photo has gone up; the next `upload` resumes from what the center
+/// confirmed, not from zero, and the center ends with the whole, checked photo.
+#[test]
+fn a_phone_killed_mid_upload_resumes() {
+    use gridsync_tests::link::{Link, LinkProxy};
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&["--demo"], dir.path());
+    let run = |args: &[&str]| -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_gridsync"))
+            .args(["field", "--json", "--db", "phone.db"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    };
+    let url = server.base_url.clone();
+    json(&["login", &url, "wang.grid", "gridsync-demo"]);
+    let case = json(&[
+        "record",
+        "--title",
+        "毁坏庄稼",
+        "--category",
+        "OTHER",
+        "--submit",
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A photo: a JPEG's first bytes, then noise.
+    let mut photo = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00,
+    ];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    while photo.len() < 2 * 1024 * 1024 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        photo.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(dir.path().join("field.jpg"), &photo).unwrap();
+    let attached = json(&["attach", &case, "field.jpg", "--caption", "被毁的庄稼"]);
+    assert_eq!(attached["size"], photo.len());
+    json(&["sync"]);
+
+    // 256 kB/s: the 2 MiB take about 8 s; killed once 600 kB have crossed.
+    let addr: std::net::SocketAddr = url.trim_start_matches("http://").parse().unwrap();
+    let link = LinkProxy::start(
+        addr,
+        Link {
+            rate: Some(256 * 1024),
+            ..Link::default()
+        },
+    );
+    let mut uploading = Command::new(env!("CARGO_BIN_EXE_gridsync"))
+        .args([
+            "field",
+            "--json",
+            "--db",
+            "phone.db",
+            "upload",
+            &link.base_url(),
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while link.counts().up < 600 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    uploading.kill().unwrap(); // SIGKILL
+    uploading.wait().unwrap();
+    let confirmed = json(&["evidence"])[0]["sent"].as_u64().unwrap();
+    assert!(
+        confirmed > 0 && confirmed < photo.len() as u64,
+        "killed part-way: {confirmed} confirmed"
+    );
+
+    let done = json(&["upload"]);
+    assert_eq!(done["completed"], 1, "{done}");
+    let resent = done["bytes_sent"].as_u64().unwrap();
+    assert_eq!(
+        resent,
+        photo.len() as u64 - confirmed,
+        "resumed from what the center confirmed"
+    );
+    let uploads = json(&["evidence"]);
+    assert_eq!(uploads[0]["state"], "DONE", "{uploads}");
+    // The center holds the photo whole: the handler's phone would fetch exactly these bytes.
+    let dispatcher = gridsync_tests::Staff::login_at(&url, "chen.dispatch");
+    let (status, detail) = dispatcher.get(&format!("/v1/cases/{case}"));
+    assert_eq!(status, 200);
+    assert_eq!(detail["case"]["attachments"][0]["stored"], true, "{detail}");
+}
+
 #[test]
 fn sigterm_stops_the_server_cleanly() {
     let dir = tempfile::tempdir().unwrap();
