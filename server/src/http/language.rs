@@ -122,6 +122,20 @@ pub fn zh(code: &str, status: u16) -> &'static str {
         | "decoded_too_large"
         | "limit_exceeded"
         | "unsupported_protocol" => "同步数据格式有误",
+        // Evidence (attachments' bytes).
+        "attachment_not_found" => "您的管辖范围内没有此证据材料",
+        "offset_mismatch" => "上传位置不一致，请从服务器已收到的位置继续",
+        "invalid_offset" => "上传位置有误",
+        "invalid_content_type" => "上传内容类型有误",
+        "too_large" => "文件超过大小限制",
+        "hash_mismatch" => "文件校验失败，已丢弃，请重新上传",
+        "unsupported_media" => "不接受此类文件（可执行文件或压缩包）",
+        "quota_exceeded" => "今日上传量已达上限，请明天再试",
+        "range_not_satisfiable" => "请求的范围超出文件大小",
+        "thumbnail_unavailable" => "此照片无法生成缩略图",
+        // The public's pages.
+        "code_locked" => "验证码错误次数过多，请重新获取",
+        "daily_limit" => "今日提交次数已达上限",
         // Conflicts and state.
         "conflict" => "与现有数据冲突",
         "invalid_transition" => "案件当前状态不允许此操作",
@@ -229,5 +243,9 @@ mod tests {
         assert_eq!(zh("invalid_credentials", 401), "用户名或密码错误");
         assert_eq!(zh("some_new_code", 404), "未找到");
         assert_eq!(zh("some_new_code", 418), "请求失败");
+        // Evidence and the public's pages say what happened, not just the status's words.
+        for code in ["hash_mismatch", "unsupported_media", "quota_exceeded", "code_locked"] {
+            assert_ne!(zh(code, 400), zh("some_new_code", 400), "{code}");
+        }
     }
 }
