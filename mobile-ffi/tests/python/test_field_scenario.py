@@ -13,7 +13,7 @@
 Needs the demo users `wang.grid` (grid worker, village 330182101201) and `chen.dispatch`
 (dispatcher, county center), password `gridsync-demo`.
 
-The center's side (accept, dispatch) goes through its HTTP workflow API (`staff.py`). If
+The center's side (accept, dispatch) goes through its HTTP workflow API (`scenario.py`). If
 the center's auto-dispatch rules already dispatched the case, the scenario does not call it.
 """
 
@@ -24,25 +24,12 @@ import tempfile
 import uuid
 
 import gridsync_ffi as g
-from staff import PASSWORD, Staff
+from scenario import PASSWORD, Staff, expect_error, step
 
 WORKER = "wang.grid"
 DISPATCHER = "chen.dispatch"
 VILLAGE = "330182101201"
 LABOUR = {"id": "330182-labour", "name": "县人社局劳动保障监察大队"}
-
-
-def step(text):
-    print(f"==> {text}", flush=True)
-
-
-def expect_error(variant, code, fn, *args):
-    try:
-        fn(*args)
-    except variant as e:
-        assert code is None or e.code == code, f"expected {code}, got {e.code}: {e.detail}"
-        return e
-    raise AssertionError(f"expected {variant.__name__} {code}")
 
 
 def main(url):

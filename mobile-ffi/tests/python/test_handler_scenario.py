@@ -27,7 +27,7 @@ import time
 import uuid
 
 import gridsync_ffi as g
-from staff import PASSWORD, Staff
+from scenario import PASSWORD, Staff, expect_error, step
 
 LABOUR = {"id": "330182-labour", "name": "县人社局劳动保障监察大队"}
 DAY = 86_400_000
@@ -57,19 +57,6 @@ class Statuses(g.SyncStatusObserver):
 
     def sync_status_changed(self, status):
         self.seen.append(status)
-
-
-def step(text):
-    print(f"==> {text}", flush=True)
-
-
-def expect_error(variant, code, fn, *args):
-    try:
-        fn(*args)
-    except variant as e:
-        assert code is None or e.code == code, f"expected {code}, got {e.code}: {e.detail}"
-        return e
-    raise AssertionError(f"expected {variant.__name__} {code}")
 
 
 def main(url):

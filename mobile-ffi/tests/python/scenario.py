@@ -1,5 +1,6 @@
-"""Center staff over the HTTP API, for the scenarios: a bearer token from
-`POST /v1/auth/login`, JSON in and out, the expected status asserted."""
+"""What the scenarios against a real center share: center staff over the HTTP API (a bearer
+token from `POST /v1/auth/login`, JSON in and out, the expected status asserted), step
+headings, and expected errors."""
 
 import json
 import os
@@ -40,3 +41,17 @@ class Staff:
 
     def status(self, case_id):
         return self.call("GET", f"/v1/cases/{case_id}")["state"]["status"]
+
+
+def step(text):
+    print(f"==> {text}", flush=True)
+
+
+def expect_error(variant, code, fn, *args):
+    """Calls `fn`, which must raise `variant` with `code` (any code if None)."""
+    try:
+        fn(*args)
+    except variant as e:
+        assert code is None or e.code == code, f"expected {code}, got {e.code}: {e.detail}"
+        return e
+    raise AssertionError(f"expected {variant.__name__} {code}")
