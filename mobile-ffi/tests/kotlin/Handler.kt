@@ -1,6 +1,7 @@
 // A department handler's phone on the JVM, through the generated Kotlin bindings, against a
-// real center (the same story as test_handler_scenario.py): a dispatched wage dispute syncs
-// in, the handler signs for it offline, records a mediation, resolves it with two
+// real center (the same story as test_handler_scenario.py): a dispatched wage dispute (with
+// a photo the worker uploaded after syncing) syncs in, its photo is fetched, the handler
+// signs for it offline, records a mediation, resolves it with two
 // installments, syncs; the center shows it resolved; the center revokes the device and the
 // phone reports DEVICE_REVOKED. Observers and the sync status are checked on the way.
 // Called from Scenario.kt's main when a server URL is given.
@@ -29,6 +30,7 @@ import org.gridsync.ffi.SyncState
 import org.gridsync.ffi.SyncStatus
 import org.gridsync.ffi.SyncStatusObserver
 import org.gridsync.ffi.TaskKind
+import org.gridsync.ffi.UploadState
 import org.gridsync.ffi.fieldRules
 
 const val HANDLER = "liu.labour"
@@ -85,6 +87,8 @@ class Statuses : SyncStatusObserver {
 }
 
 fun handlerScenario(url: String, dir: java.nio.file.Path) {
+    var attachmentId = ""
+    var evidence = ByteArray(0)
     step("handler: a grid worker files a wage dispute; the center dispatches it to labour")
     val case = FieldClient.open(dir.resolve("worker.db").toString(), "jvm-worker-${UUID.randomUUID()}").use { w ->
         w.login(url, WORKER, PASSWORD)
@@ -96,8 +100,18 @@ fun handlerScenario(url: String, dir: java.nio.file.Path) {
                 parties = listOf(PartyInput(name = "孙八"), PartyInput(name = "某饭店", role = "RESPONDENT")),
             ),
         )
+        // A photo of the IOU: attached offline, uploaded after the sync, progress observed.
+        val iou = byteArrayOf(0xFF.toByte(), 0xD8.toByte(), 0xFF.toByte(), 0xE0.toByte()) +
+            ByteArray(200_000) { (it * 31 % 251).toByte() }
+        val photo = w.attachBytes(id, iou, "PHOTO", "image/jpeg", "欠条")
         w.submitCase(id)
+        ensure(w.evidenceUploads().single().state == UploadState.WAITING_FOR_SYNC) { "waits for the sync" }
         ensure(w.sync().rejected.isEmpty()) { "worker's case refused" }
+        val up = w.uploadEvidence()
+        ensure(up.completed == 1u && up.remaining == 0u && up.bytesSent == iou.size.toULong()) { "upload $up" }
+        ensure(w.evidenceUploads().single().state == UploadState.DONE) { "uploaded" }
+        attachmentId = photo.id
+        evidence = iou
         id
     }
     val dispatcher = Staff(url, DISPATCHER)
@@ -128,6 +142,8 @@ fun handlerScenario(url: String, dir: java.nio.file.Path) {
         ensure(phone.tasks().filter { it.caseId == case }.map { it.kind } == listOf(TaskKind.SIGN)) {
             "tasks ${phone.tasks()}"
         }
+        val fetched = java.io.File(phone.evidenceFile(case, attachmentId)).readBytes()
+        ensure(fetched.contentEquals(evidence)) { "the handler fetched the IOU's bytes" }
         val allowed = phone.allowedActions(case)
         ensure(EventKind.SIGN_FOR in allowed && EventKind.DISPATCH !in allowed) { "allowed $allowed" }
 

@@ -1,9 +1,11 @@
 """A department handler's phone, end to end, through the generated Python bindings, against a
 real center:
 
-  a grid worker's phone files a wage dispute; the center dispatches it to the labour
+  a grid worker's phone files a wage dispute with a photo (uploaded after the sync, its
+  progress observed); the center dispatches it to the labour
   inspectorate; the handler's phone syncs it in (its observer hears of it, its task list
-  says 待签收, `allowed_actions` offers SIGN_FOR), then with no connection signs for it,
+  says 待签收, `allowed_actions` offers SIGN_FOR; the photo is fetched on demand), then with
+  no connection signs for it,
   records a face-to-face mediation, starts handling and resolves it with an agreement in
   two installments, each step heard by the observer; a sync takes it all up (status
   SYNCING -> IDLE) and the center shows the case resolved with the phone's events; an
@@ -74,8 +76,27 @@ def main(url):
         parties=[g.PartyInput(name="钱七", phone="13900001111"),
                  g.PartyInput(name="某装饰公司", role="RESPONDENT", id_type="BUSINESS_LICENCE")],
     ))
+    # The attendance sheet, photographed: attached offline, uploaded after the sync.
+    sheet = bytes([0xFF, 0xD8, 0xFF, 0xE0]) + os.urandom(300_000)
+    photo = worker.attach_bytes(case, sheet, "PHOTO", "image/jpeg", "考勤表")
     worker.submit_case(case)
+    progress = []
+
+    class Uploads(g.SyncStatusObserver):
+        def sync_status_changed(self, status):
+            progress.append((status.evidence_bytes_sent, status.evidence_bytes))
+
+    worker.add_sync_status_observer(Uploads())
+    assert worker.sync_status().evidence_pending == 1
+    assert worker.evidence_uploads()[0].state == g.UploadState.WAITING_FOR_SYNC
     assert worker.sync(None).rejected == []
+    up = worker.upload_evidence(None)
+    assert (up.completed, up.remaining, up.bytes_sent) == (1, 0, len(sheet)), up
+    assert worker.flush_observers(10_000)
+    # Progress part-way (chunk by chunk), then nothing left open.
+    assert any(0 < sent < total for sent, total in progress), progress
+    assert progress[-1] == (0, 0), progress
+    assert worker.evidence_uploads()[0].state == g.UploadState.DONE
 
     step("the center dispatches it to the labour inspectorate")
     dispatcher = Staff(url, "chen.dispatch")
@@ -107,6 +128,11 @@ def main(url):
     allowed = phone.allowed_actions(case)
     assert g.EventKind.SIGN_FOR in allowed and g.EventKind.SEND_BACK in allowed, allowed
     assert g.EventKind.DISPATCH not in allowed and g.EventKind.RESOLVE not in allowed, allowed
+
+    step("the handler's phone fetches the attendance sheet on demand")
+    path = phone.evidence_file(case, photo.id)
+    with open(path, "rb") as f:
+        assert f.read() == sheet
 
     step("offline: sign for, mediate, start handling, resolve with two installments")
     signed_at = int(time.time() * 1000)
