@@ -244,7 +244,12 @@ mod tests {
         assert_eq!(zh("some_new_code", 404), "未找到");
         assert_eq!(zh("some_new_code", 418), "请求失败");
         // Evidence and the public's pages say what happened, not just the status's words.
-        for code in ["hash_mismatch", "unsupported_media", "quota_exceeded", "code_locked"] {
+        for code in [
+            "hash_mismatch",
+            "unsupported_media",
+            "quota_exceeded",
+            "code_locked",
+        ] {
             assert_ne!(zh(code, 400), zh("some_new_code", 400), "{code}");
         }
     }
