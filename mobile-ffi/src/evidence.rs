@@ -300,9 +300,12 @@ impl FieldClient {
             } else {
                 return self.refused(upload, answer.reply, report);
             }
-            self.store()
-                .record_upload(upload.case_id, &upload.sha256, offset, complete)?;
-            self.status_changed();
+            if !complete {
+                // Progress survives a kill; completion is recorded once, below.
+                self.store()
+                    .record_upload(upload.case_id, &upload.sha256, offset, false)?;
+                self.status_changed();
+            }
         }
         self.store()
             .record_upload(upload.case_id, &upload.sha256, upload.size, true)?;
