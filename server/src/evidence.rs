@@ -5,8 +5,10 @@
 //! uploads: `HEAD` says how many bytes the center holds, each `PATCH` continues at that
 //! offset. A chunk is durable once answered: it is written as its own object and only then
 //! recorded in the database, in a transaction that moves the upload's offset only from the
-//! offset the chunk began at (so a request cut off mid-body leaves nothing, and two
-//! processes racing for one offset cannot both win). When the last byte arrives the chunks
+//! offset the chunk began at (two processes racing for one offset cannot both win). A body
+//! cut off keeps what arrived (as tus servers do), and the phone's next request makes a
+//! stalled one hand over first ([`handover`]), so a drop on a slow link costs only the bytes
+//! still in flight. When the last byte arrives the chunks
 //! are streamed, in order, through SHA-256 into `blobs/{sha}` (a multipart upload, aborted
 //! if the hash is wrong); only then is the blob complete.
 //!
@@ -21,6 +23,7 @@
 //! ([`crate::center::cases::find_in_scope`]).
 
 pub mod collect;
+mod handover;
 pub mod sniff;
 pub mod store;
 mod thumb;
@@ -78,7 +81,16 @@ pub struct Evidence {
     decoding: Arc<tokio::sync::Semaphore>,
     /// Multipart part size: S3 needs 5 MiB (but the last); a directory takes any.
     part_size: usize,
+    /// One writer per upload in this process; a newcomer stops a stalled one.
+    handover: Arc<handover::Handover>,
 }
+
+/// How long a request waits for a stalled request on the same upload to hand over.
+const HANDOVER_WAIT: Duration = Duration::from_secs(5);
+
+/// A body cut off after at least this many bytes is kept (a drop on a slow link then costs
+/// only what was still in flight); shorter ones are not worth an object and a row.
+const KEEP_CUT_FROM: u64 = 4 * 1024;
 
 /// Why an evidence request is refused; each has a status and a stable code (`http/evidence.rs`).
 #[derive(Debug, thiserror::Error)]
@@ -109,8 +121,10 @@ pub enum Refused {
     /// 416 `range_not_satisfiable`.
     #[error("the range is outside the blob's {size} bytes")]
     RangeNotSatisfiable { size: u64 },
-    /// 400 `body_incomplete`: the request body broke off; nothing of it was kept.
-    #[error("the request body broke off; resend this chunk")]
+    /// 400 `body_incomplete`: the request body broke off (or another request for the same
+    /// upload took over); what arrived of it was kept if it was at least 4 KiB, and `HEAD`
+    /// says where to continue.
+    #[error("the request body broke off; ask where the upload stands and continue")]
     BodyCut,
     /// 404 `thumbnail_unavailable`: a photo the center cannot decode (HEIC, damaged).
     #[error("no thumbnail can be made of this photo")]
@@ -181,6 +195,13 @@ struct Target {
     kind: AttachmentKind,
 }
 
+impl Target {
+    /// The upload's name within this process.
+    fn key(&self) -> String {
+        format!("{}/{}", self.case_id, self.sha256)
+    }
+}
+
 /// Whether `s` is a sha256 as names are written: 64 lowercase hex digits.
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -200,6 +221,7 @@ impl Evidence {
             limits,
             decoding: Arc::new(tokio::sync::Semaphore::new(2)),
             part_size,
+            handover: Arc::default(),
         }
     }
 
@@ -321,6 +343,9 @@ impl Evidence {
         if let Some(blob) = self.held(center, caller, &t).await? {
             return Ok(complete(blob.size as u64));
         }
+        // A `PATCH` still streaming for this upload (its link dropped unseen) keeps what it
+        // has and hands over: the answer then counts every byte that arrived.
+        let _turn = self.handover.turn(t.key(), HANDOVER_WAIT).await;
         match center.db.evidence_upload(&t.case_id, &t.sha256).await? {
             // Every byte arrived but the process stopped before the blob was made: make
             // it now.
@@ -353,6 +378,7 @@ impl Evidence {
         S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin + Send,
     {
         let t = Self::target(center, caller, case, sha256).await?;
+        let turn = self.handover.turn(t.key(), HANDOVER_WAIT).await;
         if let Some(blob) = self.held(center, caller, &t).await? {
             let size = blob.size as u64;
             return if offset == size {
@@ -456,14 +482,24 @@ impl Evidence {
             .with_max_concurrency(2);
         let mut written: u64 = 0;
         let mut pending = (!first.is_empty()).then(|| Bytes::from(first));
+        let asked_to_stop = async {
+            match &turn {
+                Some(turn) => turn.asked_to_stop().await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut asked_to_stop = std::pin::pin!(asked_to_stop);
         let outcome: Result<(), Refused> = async {
             loop {
                 let piece = match pending.take() {
                     Some(b) => b,
-                    None => match body.next().await {
-                        Some(Ok(b)) => b,
-                        Some(Err(_)) => return Err(Refused::BodyCut),
-                        None => return Ok(()),
+                    None => tokio::select! {
+                        next = body.next() => match next {
+                            Some(Ok(b)) => b,
+                            Some(Err(_)) => return Err(Refused::BodyCut),
+                            None => return Ok(()),
+                        },
+                        () = &mut asked_to_stop => return Err(Refused::BodyCut),
                     },
                 };
                 written += piece.len() as u64;
@@ -477,7 +513,13 @@ impl Evidence {
             }
         }
         .await;
-        if let Err(e) = outcome {
+        // A cut body keeps what arrived (every byte before the cut is the blob's own, in
+        // order; the hash at the end judges the whole): the phone's `HEAD` tells it where to
+        // go on, so a drop wastes only what was still in flight.
+        let cut = matches!(outcome, Err(Refused::BodyCut)) && written >= KEEP_CUT_FROM;
+        if let Err(e) = outcome
+            && !cut
+        {
             let _ = writer.abort().await;
             return Err(e);
         }
@@ -519,6 +561,9 @@ impl Evidence {
                 length,
                 complete: false,
             });
+        }
+        if cut {
+            return Err(Refused::BodyCut);
         }
         if held + written == length {
             let mime = match upload {

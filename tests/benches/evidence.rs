@@ -1,39 +1,79 @@
 //! Evidence uploads at once (issue 15, "Must show"): EVIDENCE_PHONES (default 200) phones
 //! each upload a EVIDENCE_KB (default 1,024) KB document in 256 KiB chunks to the server on
-//! loopback, all at the same time. Prints the throughput and the process's peak resident
-//! memory before and after (server and phones share the process; the phones send slices of
-//! one shared buffer, so the growth is the center's: chunks in flight, never whole blobs).
+//! loopback, all at the same time. Prints the throughput and the center's resident memory
+//! before and after, and its peak.
 //!
-//! `cargo bench -p gridsync-tests --bench evidence`
+//! With `EVIDENCE_SERVER=target/release/gridsync` the center is a `gridsync serve --demo`
+//! process of its own (SQLite and the evidence directory in a temporary folder), and its
+//! memory is its own. Without it the server runs in this process beside the phones (which
+//! send slices of one shared buffer, so the growth is still mostly the center's).
+//!
+//! `cargo build --release --bin gridsync && EVIDENCE_SERVER=target/release/gridsync cargo
+//! bench -p gridsync-tests --bench evidence`
 
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
 use gridsync_core::case::{AttachmentKind, AttachmentRef};
 use gridsync_tests::bench::env_or;
+use gridsync_tests::loadgen::{LocalServer, memory_kib};
 use gridsync_tests::{Phone, TestServer, agent};
 use sha2::{Digest, Sha256};
 
 const CHUNK: usize = 256 << 10;
 
-/// Peak and current resident memory of this process, in MiB (Linux).
-fn memory() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
-    };
-    (field("VmHWM:"), field("VmRSS:"))
+/// The center under test: in this process, or a process of its own.
+enum Center {
+    InProcess(TestServer),
+    Own(LocalServer, tempfile::TempDir),
+}
+
+impl Center {
+    fn start() -> Center {
+        match std::env::var_os("EVIDENCE_SERVER") {
+            Some(binary) => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("center.db").display()
+                );
+                let server = LocalServer::spawn(std::path::Path::new(&binary), &url)
+                    .expect("start the server");
+                Center::Own(server, dir)
+            }
+            None => Center::InProcess(TestServer::start()),
+        }
+    }
+
+    fn base_url(&self) -> String {
+        match self {
+            Center::InProcess(s) => s.base_url(),
+            Center::Own(s, _) => s.base_url.clone(),
+        }
+    }
+
+    /// Peak and current resident memory of the center's process, in MiB (Linux).
+    fn memory(&self) -> (f64, f64) {
+        let pid = match self {
+            Center::InProcess(_) => std::process::id(),
+            Center::Own(s, _) => s.pid(),
+        };
+        let (rss, hwm) = memory_kib(pid).unwrap_or_default();
+        (hwm as f64 / 1024.0, rss as f64 / 1024.0)
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Center::InProcess(_) => "server and phones in one process",
+            Center::Own(..) => "the server's own process",
+        }
+    }
 }
 
 fn main() {
     let phones = env_or("EVIDENCE_PHONES", 200);
     let size = env_or("EVIDENCE_KB", 1024) * 1024;
-    let server = TestServer::start();
+    let server = Center::start();
     let base = server.base_url();
     // One buffer per phone would be the phones' memory, not the center's: each phone's
     // file differs only in its first 8 bytes, sent from a small header of its own.
@@ -73,7 +113,7 @@ fn main() {
             head,
         ));
     }
-    let (peak_before, rss_before) = memory();
+    let (peak_before, rss_before) = server.memory();
     let barrier = Arc::new(Barrier::new(phones));
     let started = Instant::now();
     let threads: Vec<_> = ready
@@ -112,13 +152,14 @@ fn main() {
         t.join().expect("phone");
     }
     let took = started.elapsed();
-    let (peak_after, rss_after) = memory();
+    let (peak_after, rss_after) = server.memory();
     let total = (phones * size) as f64 / (1024.0 * 1024.0);
     println!(
         "evidence: {phones} phones x {} KiB at once: {total:.0} MiB in {:.2} s = {:.1} MiB/s; \
-         resident {rss_before:.0} -> {rss_after:.0} MiB, peak {peak_before:.0} -> {peak_after:.0} MiB",
+         resident {rss_before:.0} -> {rss_after:.0} MiB, peak {peak_before:.0} -> {peak_after:.0} MiB ({})",
         size / 1024,
         took.as_secs_f64(),
-        total / took.as_secs_f64()
+        total / took.as_secs_f64(),
+        server.describe()
     );
 }

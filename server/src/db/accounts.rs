@@ -798,5 +798,6 @@ pub(crate) async fn revoke_device_in(
     .bind(now)
     .execute(&mut *conn)
     .await?;
+    super::evidence::discard_device_uploads_in(conn, device_id).await?;
     Ok(done.rows_affected() > 0)
 }

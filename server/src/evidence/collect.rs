@@ -1,7 +1,8 @@
 //! The evidence collector: one per deployment (a PostgreSQL advisory lock elects it, like
 //! the warning scanner). It discards unfinished uploads idle longer than the grace period
-//! or begun by a device since revoked, chunk objects no upload records (a request cut off,
-//! a process killed mid-write), and blobs no existing case holds.
+//! or begun by a device since revoked (revocation itself drops their rows), chunk objects
+//! no upload records (a process killed mid-write, a revoked device's upload), and blobs no
+//! existing case holds.
 
 use std::time::Duration;
 
@@ -11,6 +12,9 @@ use object_store::ObjectStoreExt;
 use super::{Evidence, Refused, store};
 use crate::db::evidence::lead_collector;
 use crate::state::Center;
+
+/// A chunk object no upload records is removed once it is this old.
+const STRAY_AFTER_MS: i64 = 3_600_000;
 
 /// What one pass removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -33,9 +37,11 @@ pub async fn collect_once(center: &Center, evidence: &Evidence) -> Result<Collec
         evidence.discard(center, &case_id, &sha256).await?;
         out.uploads += 1;
     }
-    // Objects under uploads/ older than the grace period that no upload records.
-    // Store times are wall-clock, like the center's clock outside tests.
-    let cutoff = before;
+    // Objects under uploads/ that no upload records: a chunk is recorded milliseconds
+    // after its object appears, so an hour-old one is a leftover (a request cut off
+    // mid-commit, a process killed, a revoked device's upload). Store times are
+    // wall-clock, like the center's clock outside tests.
+    let cutoff = now.saturating_sub(STRAY_AFTER_MS);
     let mut listing = evidence.store.list(Some(&store::uploads()));
     while let Some(meta) = listing.next().await {
         let meta = meta?;

@@ -86,7 +86,7 @@ pub(crate) async fn status(
 /// scope that names this sha256 in its attachments; otherwise 404.
 #[utoipa::path(patch, path = "/v1/cases/{id}/attachments/{sha256}", tag = "evidence",
     summary = "Continue an attachment's upload at `Upload-Offset`",
-    description = "Who may call it: a device or console session whose user may read cases, for a case in its scope whose attachments name `sha256`; anyone else gets 404 `attachment_not_found`. The body continues the blob at `Upload-Offset`; the chunk is durable once answered 204 (a body cut off is not kept). When the last byte arrives the center checks the sha256 and only then answers `Upload-Complete: ?1`. Executables and archives are refused on the first chunk (415).",
+    description = "Who may call it: a device or console session whose user may read cases, for a case in its scope whose attachments name `sha256`; anyone else gets 404 `attachment_not_found`. The body continues the blob at `Upload-Offset`; the chunk is durable once answered 204; a body cut off after 4 KiB keeps what arrived (`HEAD` says where to continue). When the last byte arrives the center checks the sha256 and only then answers `Upload-Complete: ?1`. Executables and archives are refused on the first chunk (415).",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "Case id (UUID) or case number"),
@@ -142,13 +142,19 @@ pub(crate) async fn upload(
         .into_response();
     };
     let body = request.into_body().into_data_stream();
-    match state
-        .evidence
-        .append(&state, &caller, &id, &sha256, offset, body)
-        .await
-    {
-        Ok(s) => (StatusCode::NO_CONTENT, upload_headers(s)).into_response(),
-        Err(e) => refused(e),
+    // Its own task: when the link drops, the connection (and this handler) ends at once,
+    // but the append must still see the body break off and keep what arrived.
+    let appended = tokio::spawn(async move {
+        state
+            .evidence
+            .append(&state, &caller, &id, &sha256, offset, body)
+            .await
+    })
+    .await;
+    match appended {
+        Ok(Ok(s)) => (StatusCode::NO_CONTENT, upload_headers(s)).into_response(),
+        Ok(Err(e)) => refused(e),
+        Err(e) => ApiError::internal(&e).into_response(),
     }
 }
 
@@ -164,10 +170,12 @@ pub(crate) async fn upload(
         ("id" = String, Path, description = "Case id (UUID) or case number"),
         ("sha256" = String, Path, description = "The attachment's sha256, 64 lowercase hex digits"),
         ("Range" = Option<String>, Header, description = "`bytes=a-b`, `bytes=a-` or `bytes=-n` (one range)"),
+        ("If-None-Match" = Option<String>, Header, description = "The ETag of a copy the caller holds: 304 if it is this blob"),
     ),
     responses(
         (status = 200, description = "The whole blob; `Content-Type` is the type sniffed from its bytes, `ETag` its quoted sha256", content_type = "application/octet-stream", body = EvidenceBytes),
         (status = 206, description = "The asked range, with `Content-Range`", content_type = "application/octet-stream", body = EvidenceBytes),
+        (status = 304, description = "`If-None-Match` names the ETag: the caller's copy is the blob (asked again each time: `Cache-Control: private, no-cache`)"),
         (status = 400, description = "Bad input", body = crate::http::error::ErrorBody),
         (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody),
         (status = 403, description = "The role may not read cases", body = crate::http::error::ErrorBody),
@@ -193,8 +201,15 @@ pub(crate) async fn download(
         Err(e) => return refused(e),
     };
     let mut out = HeaderMap::new();
+    let etag = format!("\"{sha256}\"");
+    put(&mut out, header::ETAG, &etag);
+    // Cached copies are the caller's own and asked about again each time: the answer
+    // (304 or 404) follows the case's scope as it is now.
+    put(&mut out, header::CACHE_CONTROL, "private, no-cache");
+    if not_modified(&headers, &etag) {
+        return (StatusCode::NOT_MODIFIED, out).into_response();
+    }
     put(&mut out, header::CONTENT_TYPE, &d.mime);
-    put(&mut out, header::ETAG, &format!("\"{sha256}\""));
     put(&mut out, header::ACCEPT_RANGES, "bytes");
     // Evidence is opened deliberately, never rendered in place by a browser.
     put(&mut out, header::CONTENT_DISPOSITION, "attachment");
@@ -233,6 +248,7 @@ pub(crate) async fn download(
     ),
     responses(
         (status = 200, description = "The thumbnail", content_type = "image/jpeg", body = EvidenceBytes),
+        (status = 304, description = "`If-None-Match` names the thumbnail's ETag"),
         (status = 400, description = "Bad input", body = crate::http::error::ErrorBody),
         (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody),
         (status = 403, description = "The role may not read cases", body = crate::http::error::ErrorBody),
@@ -242,6 +258,7 @@ pub(crate) async fn thumbnail(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Path((id, sha256)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Response {
     match state
         .evidence
@@ -250,12 +267,29 @@ pub(crate) async fn thumbnail(
     {
         Ok(jpeg) => {
             let mut out = HeaderMap::new();
+            let etag = format!("\"{sha256}-thumb\"");
+            put(&mut out, header::ETAG, &etag);
+            put(&mut out, header::CACHE_CONTROL, "private, no-cache");
+            if not_modified(&headers, &etag) {
+                return (StatusCode::NOT_MODIFIED, out).into_response();
+            }
             put(&mut out, header::CONTENT_TYPE, "image/jpeg");
-            put(&mut out, header::ETAG, &format!("\"{sha256}-thumb\""));
             (StatusCode::OK, out, jpeg).into_response()
         }
         Err(e) => refused(e),
     }
+}
+
+/// Whether `If-None-Match` names `etag` (or `*`); weak tags compare as strong ones, as
+/// RFC 9110 asks of `If-None-Match`.
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim())
+        .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 fn put(headers: &mut HeaderMap, name: header::HeaderName, value: &str) {
