@@ -262,6 +262,11 @@ impl FieldStore {
         if !crate::workflow::may_push(role, kind) {
             return Err(Error::NotPermitted { role, kind });
         }
+        // Bad data is the step's fault whatever the case's state: say so, naming the field
+        // (as the center does), rather than calling it a wrong transition.
+        if let Some((field, reason)) = action.problem() {
+            return Err(Error::InvalidInput { field, reason });
+        }
         self.write(id, |doc, by, at| doc.act(action, by, at))
     }
 

@@ -268,3 +268,114 @@ fn no_device_can_bind_the_centers_actor_or_another_devices() {
     let theirs = phone.store.actor_id().to_hex_string();
     assert_eq!(login("trust-thief-2", &theirs).status().as_u16(), 409);
 }
+
+/// A handler's phone that sends a huge agreement (terms past their 4,000 characters, a
+/// thousand installments past the 16 KiB payload, a negative installment) has that case
+/// refused and nothing of it kept; the honest step beside it in the same request is taken.
+/// Its own store never lets such a step out (`invalid_input`, naming the field).
+#[test]
+fn a_huge_agreement_from_a_phone_fails_only_its_case() {
+    use gridsync_core::case::{Agreement, AgreementForm, Installment, MAX_TERMS_CHARS, Timestamp};
+    use gridsync_core::workflow::Action;
+
+    let server = TestServer::start();
+    let base = server.base_url();
+    let mut seeder = Phone::login(&base, "wang.grid", "trust-huge-seed");
+    let cases: Vec<_> = (0..4)
+        .map(|i| dispatched_case(&server, &mut seeder, &format!("欠薪 协议 {i}")))
+        .collect();
+    let mut handler = Phone::login(&base, "liu.labour", "trust-huge-liu");
+    handler.sync().unwrap();
+    for case in &cases {
+        handler.store.act(*case, &Action::SignFor {}).unwrap();
+        handler.store.act(*case, &Action::StartHandling {}).unwrap();
+    }
+    handler.sync().unwrap();
+    let me = handler.store.identity().unwrap().expect("signed in");
+    let installment = |i: usize, amount: i64| Installment {
+        id: format!("inst-{i}"),
+        due_at: Timestamp(1_800_000_000_000 + i as i64),
+        amount,
+        paid_at: None,
+    };
+    let resolve = |terms: String, installments: Vec<Installment>| Action::Resolve {
+        success: true,
+        outcome: "双方达成调解协议".into(),
+        agreement: Some(Agreement {
+            form: AgreementForm::Written,
+            terms,
+            signed_at: Some(Timestamp(1_790_000_000_000)),
+            installments,
+        }),
+    };
+    let hostile = [
+        resolve("付".repeat(MAX_TERMS_CHARS + 1), vec![installment(0, 300_000)]),
+        resolve(
+            "分期付清".into(),
+            (0..1_000).map(|i| installment(i, 100)).collect(),
+        ),
+        resolve("分期付清".into(), vec![installment(0, -300_000)]),
+    ];
+    let honest = resolve("一次付清".into(), vec![installment(0, 860_000)]);
+
+    // The phone's own store refuses each before it reaches the outbox, naming the field.
+    for (action, field) in hostile.iter().zip(["terms", "payload", "installments"]) {
+        let err = handler.store.act(cases[0], action).unwrap_err();
+        assert_eq!(err.code(), "invalid_input", "{err}");
+        assert!(err.to_string().contains(field), "{err}");
+    }
+
+    // A tampered phone sends them anyway, each beside an honest resolve of another case.
+    let actor = handler.store.actor_id().clone();
+    let honest_case = cases[3];
+    for (n, (action, case)) in hostile.iter().zip(&cases).enumerate() {
+        let before = crate::forge::load(&server, *case).heads();
+        let change = crate::forge::raw_change(&server, *case, actor.clone(), |d| {
+            crate::forge::append_event(
+                d,
+                &format!("huge-{n}"),
+                "RESOLVE",
+                &me,
+                &action.payload_json(),
+            )
+        });
+        let mut push_list = vec![DocChanges {
+            doc_id: *case,
+            changes: vec![change],
+        }];
+        if n == 0 {
+            let beside = crate::forge::raw_change(&server, honest_case, actor.clone(), |d| {
+                crate::forge::append_event(d, "honest-0", "RESOLVE", &me, &honest.payload_json())
+            });
+            push_list.push(DocChanges {
+                doc_id: honest_case,
+                changes: vec![beside],
+            });
+        }
+        let answer = push(&handler, push_list);
+        assert!(
+            crate::forge::verdict(&answer, *case).is_err(),
+            "hostile agreement {n} was taken"
+        );
+        assert_eq!(
+            crate::forge::load(&server, *case).heads(),
+            before,
+            "nothing of agreement {n} is kept"
+        );
+        if n == 0 {
+            assert_eq!(crate::forge::verdict(&answer, honest_case), Ok(()));
+        }
+    }
+    let chen = Staff::login(&server, "chen.dispatch");
+    for case in &cases[..3] {
+        let (_, detail) = chen.get(&format!("/v1/cases/{case}"));
+        assert_eq!(detail["state"]["status"], "IN_PROGRESS", "{case}");
+    }
+    let (_, detail) = chen.get(&format!("/v1/cases/{honest_case}"));
+    assert_eq!(detail["state"]["status"], "RESOLVED");
+    assert_eq!(
+        detail["state"]["agreement"]["installments"][0]["amount"], 860_000,
+        "{}",
+        detail["state"]["agreement"]
+    );
+}
