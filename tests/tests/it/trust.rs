@@ -309,7 +309,10 @@ fn a_huge_agreement_from_a_phone_fails_only_its_case() {
         }),
     };
     let hostile = [
-        resolve("付".repeat(MAX_TERMS_CHARS + 1), vec![installment(0, 300_000)]),
+        resolve(
+            "付".repeat(MAX_TERMS_CHARS + 1),
+            vec![installment(0, 300_000)],
+        ),
         resolve(
             "分期付清".into(),
             (0..1_000).map(|i| installment(i, 100)).collect(),
