@@ -24,8 +24,12 @@ const CHUNK: usize = 256 << 10;
 
 /// The center under test: in this process, or a process of its own.
 enum Center {
-    InProcess(TestServer),
-    Own(LocalServer, tempfile::TempDir),
+    InProcess(Box<TestServer>),
+    Own {
+        server: LocalServer,
+        /// The server's database and evidence, removed when the bench ends.
+        _dir: tempfile::TempDir,
+    },
 }
 
 impl Center {
@@ -39,16 +43,16 @@ impl Center {
                 );
                 let server = LocalServer::spawn(std::path::Path::new(&binary), &url)
                     .expect("start the server");
-                Center::Own(server, dir)
+                Center::Own { server, _dir: dir }
             }
-            None => Center::InProcess(TestServer::start()),
+            None => Center::InProcess(Box::new(TestServer::start())),
         }
     }
 
     fn base_url(&self) -> String {
         match self {
             Center::InProcess(s) => s.base_url(),
-            Center::Own(s, _) => s.base_url.clone(),
+            Center::Own { server, .. } => server.base_url.clone(),
         }
     }
 
@@ -56,7 +60,7 @@ impl Center {
     fn memory(&self) -> (f64, f64) {
         let pid = match self {
             Center::InProcess(_) => std::process::id(),
-            Center::Own(s, _) => s.pid(),
+            Center::Own { server, .. } => server.pid(),
         };
         let (rss, hwm) = memory_kib(pid).unwrap_or_default();
         (hwm as f64 / 1024.0, rss as f64 / 1024.0)
@@ -65,7 +69,7 @@ impl Center {
     fn describe(&self) -> &'static str {
         match self {
             Center::InProcess(_) => "server and phones in one process",
-            Center::Own(..) => "the server's own process",
+            Center::Own { .. } => "the server's own process",
         }
     }
 }
