@@ -778,8 +778,8 @@ pub(crate) async fn disable_user_in(
     Ok((devices, ended))
 }
 
-/// Revokes a device and ends its refresh tokens; `false` if it was not live (revoked
-/// before, or no such device).
+/// Revokes a device, ends its refresh tokens and drops its unfinished evidence uploads;
+/// `false` if it was not live (revoked before, or no such device).
 pub(crate) async fn revoke_device_in(
     conn: &mut sqlx::AnyConnection,
     device_id: &str,
@@ -798,6 +798,19 @@ pub(crate) async fn revoke_device_in(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    super::evidence::discard_device_uploads_in(conn, device_id).await?;
+    // Its unfinished evidence uploads go too: nobody can continue them. Their chunk
+    // objects, recorded nowhere now, go with the evidence collector's next pass.
+    sqlx::query(
+        "DELETE FROM evidence_chunks WHERE EXISTS (SELECT 1 FROM evidence_uploads u
+             WHERE u.case_id = evidence_chunks.case_id AND u.sha256 = evidence_chunks.sha256
+               AND u.device_id = $1)",
+    )
+    .bind(device_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM evidence_uploads WHERE device_id = $1")
+        .bind(device_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -339,28 +339,6 @@ impl Db {
     }
 }
 
-/// A revoked device's unfinished uploads, in the revocation's transaction: their rows go at
-/// once (nobody can continue them); their chunk objects, recorded nowhere now, go with the
-/// collector's next pass. Returns how many uploads were discarded.
-pub(crate) async fn discard_device_uploads_in(
-    conn: &mut super::Conn,
-    device_id: &str,
-) -> Result<u64> {
-    sqlx::query(
-        "DELETE FROM evidence_chunks WHERE EXISTS (SELECT 1 FROM evidence_uploads u
-             WHERE u.case_id = evidence_chunks.case_id AND u.sha256 = evidence_chunks.sha256
-               AND u.device_id = $1)",
-    )
-    .bind(device_id)
-    .execute(&mut *conn)
-    .await?;
-    let gone = sqlx::query("DELETE FROM evidence_uploads WHERE device_id = $1")
-        .bind(device_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(gone.rows_affected())
-}
-
 async fn forget_upload(tx: &mut super::Conn, case_id: &str, sha256: &str) -> Result<()> {
     sqlx::query("DELETE FROM evidence_chunks WHERE case_id = $1 AND sha256 = $2")
         .bind(case_id)
