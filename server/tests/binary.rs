@@ -293,18 +293,34 @@ fn a_phone_killed_mid_upload_resumes() {
         "killed part-way: {confirmed} confirmed"
     );
 
+    // What the center holds: every byte the phone had confirmed, and what arrived of the
+    // chunk the kill cut off (kept from 4 KiB).
+    let dispatcher = gridsync_tests::Staff::login_at(&url, "chen.dispatch");
+    let sha256 = attached["sha256"].as_str().unwrap();
+    let head = dispatcher
+        .agent
+        .head(&format!("{url}/v1/cases/{case}/attachments/{sha256}"))
+        .header("Authorization", &format!("Bearer {}", dispatcher.token))
+        .call()
+        .unwrap();
+    let held: u64 = head.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(held >= confirmed, "held {held} < confirmed {confirmed}");
+
     let done = json(&["upload"]);
     assert_eq!(done["completed"], 1, "{done}");
     let resent = done["bytes_sent"].as_u64().unwrap();
     assert_eq!(
         resent,
-        photo.len() as u64 - confirmed,
-        "resumed from what the center confirmed"
+        photo.len() as u64 - held,
+        "resumed from what the center holds, nothing sent twice"
     );
     let uploads = json(&["evidence"]);
     assert_eq!(uploads[0]["state"], "DONE", "{uploads}");
     // The center holds the photo whole: the handler's phone would fetch exactly these bytes.
-    let dispatcher = gridsync_tests::Staff::login_at(&url, "chen.dispatch");
     let (status, detail) = dispatcher.get(&format!("/v1/cases/{case}"));
     assert_eq!(status, 200);
     assert_eq!(detail["case"]["attachments"][0]["stored"], true, "{detail}");
