@@ -24,6 +24,9 @@ use crate::observe::{self, ChangeReason};
 /// The smallest and largest chunk sent in one `PATCH`.
 const MIN_CHUNK: usize = 16 * 1024;
 const MAX_CHUNK: usize = 1024 * 1024;
+/// Chunks answered `body_incomplete` one after another before the call gives up.
+const MAX_CUTS_IN_A_ROW: u32 = 5;
+
 /// A chunk is sized to take about this long at the measured speed.
 const CHUNK_SECONDS: f64 = 4.0;
 /// The cap a client starts with.
@@ -259,6 +262,7 @@ impl FieldClient {
         }
         let mut offset = head.offset.unwrap_or(0);
         let mut complete = head.complete;
+        let mut cut_in_a_row = 0;
         while !complete {
             let chunk_len = chunk_size(*speed).min(*lock(&self.chunk_cap));
             let chunk = self
@@ -283,6 +287,7 @@ impl FieldClient {
             };
             let status = answer.reply.status;
             if (200..300).contains(&status) {
+                cut_in_a_row = 0;
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 *speed = Some(chunk.len() as f64 / secs);
                 // And let them grow again, slowly, while chunks get through.
@@ -294,6 +299,28 @@ impl FieldClient {
             } else if status == 409 {
                 // The center holds something else than we thought: continue from there.
                 offset = answer.offset.unwrap_or(0);
+            } else if status == 400 && answer.reply.error().code() == "body_incomplete" {
+                // The chunk broke off on the way (a middlebox closed our side) or another
+                // request for this upload took over: the center kept what arrived; ask
+                // where it stands and go on, as after a drop. Not for ever: a link that
+                // cuts every chunk is a network error.
+                cut_in_a_row += 1;
+                if cut_in_a_row > MAX_CUTS_IN_A_ROW {
+                    return Err(FieldError::network(
+                        "network",
+                        "every chunk broke off on the way",
+                    ));
+                }
+                let mut cap = lock(&self.chunk_cap);
+                *cap = (chunk.len() / 2).max(MIN_CHUNK);
+                drop(cap);
+                let head = self.http.head_upload(&url, &token)?;
+                if !head.reply.is_success() {
+                    return self.refused(upload, head.reply, report);
+                }
+                offset = head.offset.unwrap_or(0);
+                complete = head.complete;
+                continue;
             } else if status == 401 {
                 token = self.valid_token(base, true)?;
                 continue;
