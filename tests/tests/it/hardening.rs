@@ -391,6 +391,7 @@ fn hostile_cbor_gets_its_code_and_the_server_keeps_serving() {
     let mut many = SyncRequest::new(phone.device_id.clone(), 0, 1 << 20);
     many.push = (0..10_001)
         .map(|_| DocChanges {
+            signatures: Vec::new(),
             doc_id: gridsync_core::case::CaseId::new_random(),
             changes: vec![],
         })
