@@ -79,6 +79,11 @@ pub(crate) struct ServeArgs {
     /// the binary; an unknown name stops the start.
     #[arg(long, env = "GRIDSYNC_TIME_ZONE", default_value = gridsync_server::county_time::DEFAULT_TIME_ZONE)]
     time_zone: String,
+    /// Refuse pushed changes that come unsigned (`signature_required`, that case only).
+    /// Off by default while apps too old to sign are in use; a signed change with a bad
+    /// signature is refused either way (`bad_signature`).
+    #[arg(long, env = "GRIDSYNC_REQUIRE_SIGNATURES")]
+    require_signatures: bool,
     /// Failed sign-ins for one account from one client address before each further
     /// failure doubles the wait (1 s, 2 s, ... 15 min; 429 `rate_limited` meanwhile).
     #[arg(
@@ -253,6 +258,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo: args.demo,
         scan_every: Some(Duration::from_secs(args.scan_every_seconds.max(1))),
         time_zone: args.time_zone,
+        require_signatures: args.require_signatures,
     };
     let evidence = gridsync_server::EvidenceConfig {
         location: args

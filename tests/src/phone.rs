@@ -84,6 +84,7 @@ impl Phone {
             "password": password,
             "device_id": device_id,
             "actor_ids": [store.actor_id().to_hex_string()],
+            "signing_key": gridsync_core::store::hex(&store.signing_key()),
         });
         let v = post_json(&agent, &format!("{base_url}/v1/auth/login"), &body, None)?;
         let user = &v["user"];

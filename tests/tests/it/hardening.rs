@@ -267,6 +267,7 @@ impl Custom {
             demo: true,
             scan_every: None,
             time_zone: gridsync_server::county_time::DEFAULT_TIME_ZONE.into(),
+            require_signatures: false,
         };
         let (mut state, _) = rt.block_on(gridsync_server::open(&config, clock)).unwrap();
         limits(&mut state.limits_http);
