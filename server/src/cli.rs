@@ -1,7 +1,8 @@
-//! The `gridsync` command line: `serve`, `admin`, `field`.
+//! The `gridsync` command line: `serve`, `admin`, `field`, `verify`.
 
 mod admin;
 mod field;
+mod verify;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -40,6 +41,9 @@ pub(crate) enum Command {
     Admin(admin::AdminArgs),
     /// A grid worker's phone on the command line (the apps' own client and store).
     Field(field::FieldArgs),
+    /// Check an evidence bundle offline and print its verified history (exit code 3 and
+    /// the place named if any byte of it was changed).
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +239,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Field(args) => tokio::task::spawn_blocking(move || field::run(args)).await?,
+        Command::Verify(args) => verify::run(args),
     }
 }
 

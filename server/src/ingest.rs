@@ -37,7 +37,8 @@ type Refusal = (RejectCode, String);
 
 /// The pushing device's actors (lowercase hex), each with the public key its changes are
 /// signed with (`None`: bound before the device registered a key).
-pub(crate) type Actors = std::collections::HashMap<String, Option<gridsync_core::signing::PublicKey>>;
+pub(crate) type Actors =
+    std::collections::HashMap<String, Option<gridsync_core::signing::PublicKey>>;
 
 /// What one push did (counts for logs and metrics; no personal data).
 #[derive(Clone, Copy, Debug, Default)]

@@ -13,6 +13,7 @@
 //! The server and the mobile bindings depend on this crate; it depends on neither.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod case;
 pub mod clock;
 mod error;

@@ -326,12 +326,31 @@ impl Db {
         &self,
         device_id: &str,
     ) -> Result<Vec<(String, Option<String>)>> {
-        Ok(sqlx::query_as(
-            "SELECT actor, public_key FROM device_actors WHERE device_id = $1",
+        Ok(
+            sqlx::query_as("SELECT actor, public_key FROM device_actors WHERE device_id = $1")
+                .bind(device_id)
+                .fetch_all(&self.pool)
+                .await?,
         )
-        .bind(device_id)
-        .fetch_all(&self.pool)
-        .await?)
+    }
+
+    /// Whose each device key is: (key, device, user id, user's display name, first seen,
+    /// revoked), for the keys given (hex) that the center knows.
+    pub(crate) async fn key_owners(&self, keys: &[String]) -> Result<Vec<KeyOwner>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let row: Option<KeyOwner> = sqlx::query_as(
+                "SELECT k.public_key, k.device_id, d.user_id, u.display_name, k.first_seen_at, k.revoked_at
+                 FROM device_keys k JOIN devices d ON d.id = k.device_id
+                 LEFT JOIN users u ON u.id = d.user_id
+                 WHERE k.public_key = $1",
+            )
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+            out.extend(row);
+        }
+        Ok(out)
     }
 
     /// Registers an installation's public key (hex) to its device, or notes it seen again.
@@ -531,6 +550,17 @@ pub(crate) struct Principal {
     pub(crate) revoked: bool,
     /// What the device last said it runs ([`DeviceInfo::app_version`]).
     pub(crate) app_version: Option<String>,
+}
+
+/// A device key and whom it belongs to (see [`Db::key_owners`]).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct KeyOwner {
+    pub(crate) public_key: String,
+    pub(crate) device_id: String,
+    pub(crate) user_id: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) first_seen_at: i64,
+    pub(crate) revoked_at: Option<i64>,
 }
 
 /// What `register_device` found.
@@ -863,10 +893,12 @@ pub(crate) async fn revoke_device_in(
     .execute(&mut *conn)
     .await?;
     // Its signing keys with it: nothing signed later under them is accepted (issue 17).
-    sqlx::query("UPDATE device_keys SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL")
-        .bind(device_id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE device_keys SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(device_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -948,3 +948,27 @@ mod tests {
         }
     }
 }
+
+/// A change of the log as an evidence bundle exports it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LogRow {
+    pub(crate) pos: i64,
+    pub(crate) hash: String,
+    pub(crate) actor: String,
+    pub(crate) device_id: Option<String>,
+    pub(crate) received_at: i64,
+    pub(crate) signer: Option<String>,
+    pub(crate) signature: Option<Vec<u8>>,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// Every change of a case in the log, in feed order, with its signature.
+pub(crate) async fn log_of(pool: &sqlx::AnyPool, id: CaseId) -> Result<Vec<LogRow>> {
+    Ok(sqlx::query_as(
+        "SELECT pos, hash, actor, device_id, received_at, signer, signature, bytes
+         FROM changes WHERE case_id = $1 ORDER BY pos",
+    )
+    .bind(id.to_string())
+    .fetch_all(pool)
+    .await?)
+}
