@@ -48,7 +48,8 @@ const MAX_RECORD: usize = 16 << 20;
 /// Record 0: what the bundle is and who vouches for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Header {
-    /// This bundle's id: every record repeats it.
+    /// This bundle's id: every record, this one included, carries it beside its index.
+    #[serde(skip)]
     pub bundle: String,
     pub case_id: String,
     /// Epoch milliseconds.
@@ -341,10 +342,8 @@ pub fn verify(bytes: &[u8], center_key: Option<&PublicKey>) -> Result<Verified, 
             return Err(bad("taken from another bundle".into()));
         }
         match parsed.record {
-            Record::Header(h) if index == 0 => {
-                if parsed.bundle != h.bundle {
-                    return Err(bad("the header's bundle ids differ".into()));
-                }
+            Record::Header(mut h) if index == 0 => {
+                h.bundle = parsed.bundle;
                 header = Some((h, key));
             }
             Record::Header(_) => return Err(bad("a second header".into())),
