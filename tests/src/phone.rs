@@ -136,6 +136,21 @@ impl Phone {
         post_sync(&self.agent, &self.base_url, &self.access_token, body)
     }
 
+    /// Syncs as an app older than signatures would: the same requests with their
+    /// signatures left out (protocol v1 without key 2).
+    pub fn sync_unsigned(&mut self) -> Result<SyncReport, HttpError> {
+        let (agent, base, token) = (&self.agent, &self.base_url, &self.access_token);
+        self.store
+            .sync_via(50, |body| {
+                let limits = gridsync_core::protocol::DecodeLimits::default();
+                let mut request = gridsync_core::protocol::SyncRequest::from_body(&body, &limits)
+                    .expect("our own request decodes");
+                request.push.iter_mut().for_each(|d| d.signatures.clear());
+                post_sync(agent, base, token, request.to_body())
+            })
+            .map_err(HttpError::from)
+    }
+
     /// Syncs until the center has nothing more.
     pub fn sync(&mut self) -> Result<SyncReport, HttpError> {
         let (agent, base, token) = (&self.agent, &self.base_url, &self.access_token);
