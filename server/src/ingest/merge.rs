@@ -331,21 +331,25 @@ pub(super) fn merge(
 /// Checks the push's signatures against the keys the device registered for each change's
 /// actor: one per change, each verifying over the change's hash. A signature by another
 /// device's key, one replayed from another change, or altered bytes all fail here. An
-/// unsigned push passes unless the center requires signatures. Returns each change's
-/// signature and signer (hex) by hash.
+/// unsigned push passes unless the center requires signatures. A change under an actor
+/// the device registered before it had a key (an app updated while signed in) counts as
+/// unsigned: nothing could verify it, and refusing it would stop that phone until it signs
+/// in again. Returns each verified change's signature and signer (hex) by hash.
 fn signatures(
     center: &Center,
     actors: &super::Actors,
     parsed: &[Change],
     push: &DocChanges,
 ) -> std::result::Result<HashMap<ChangeHash, ([u8; 64], String)>, Refusal> {
-    if push.signatures.is_empty() {
+    let unsigned = |why: &str| -> std::result::Result<(), Refusal> {
         if center.require_signatures {
-            return Err((
-                RejectCode::SignatureRequired,
-                "this center requires every change to be signed; update the app".into(),
-            ));
+            Err((RejectCode::SignatureRequired, why.to_owned()))
+        } else {
+            Ok(())
         }
+    };
+    if push.signatures.is_empty() {
+        unsigned("this center requires every change to be signed; update the app")?;
         return Ok(HashMap::new());
     }
     if push.signatures.len() != parsed.len() {
@@ -362,14 +366,18 @@ fn signatures(
     for (change, signature) in parsed.iter().zip(&push.signatures) {
         let hash = change.hash();
         let actor = change.actor_id().to_hex_string();
-        let Some(Some(key)) = actors.get(&actor) else {
-            return Err((
-                RejectCode::BadSignature,
-                format!(
-                    "change {}: no signing key is registered for its actor on this device; sign in again",
-                    short(&hash)
-                ),
-            ));
+        let key = match actors.get(&actor) {
+            Some(Some(key)) => key,
+            Some(None) => {
+                unsigned(
+                    "this center requires signed changes, and this device has not registered \
+                     its signing key: sign in again",
+                )?;
+                continue;
+            }
+            // Not this device's actor: refused as such by the actor binding below, unless
+            // the center holds the change already.
+            None => continue,
         };
         if !gridsync_core::signing::verify_change(key, &hash.0, signature) {
             return Err((

@@ -173,6 +173,49 @@ fn unsigned_changes_are_refused_only_where_signatures_are_required() {
     let answer = send(&old, &request);
     assert!(answer.rejected.is_empty(), "{:?}", answer.rejected);
     assert!(at_center(&server, id));
+    // An app updated while signed in: its actor was registered before it had a key, so its
+    // (signed) changes cannot be verified and count as unsigned: accepted here.
+    let dir = tempfile::tempdir().unwrap();
+    let mut store =
+        gridsync_core::store::FieldStore::open(dir.path().join("f.db"), "sig-upgraded").unwrap();
+    let login = crate::forge::login_with_actors(
+        &server.base_url(),
+        "wang.grid",
+        "sig-upgraded",
+        &[store.actor_id().to_hex_string()],
+    )
+    .unwrap();
+    store
+        .set_identity(&gridsync_core::workflow::Author::new(
+            "u-wang.grid",
+            gridsync_core::workflow::Role::GridWorker,
+            "330182101201",
+        ))
+        .unwrap();
+    let upgraded = store
+        .record(&gridsync_core::case::NewCase {
+            title: "升级的应用".into(),
+            area_code: "330182101201".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    let base = server.base_url();
+    let report = store
+        .sync_via(5, |body| {
+            let mut r = gridsync_tests::agent()
+                .post(&format!("{base}/v1/sync"))
+                .header("Authorization", &format!("Bearer {token}"))
+                .header("Content-Type", "application/cbor")
+                .header("Content-Encoding", "zstd")
+                .send(&body[..])
+                .map_err(|e| e.to_string())?;
+            r.body_mut().read_to_vec().map_err(|e| e.to_string())
+        })
+        .unwrap();
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert!(at_center(&server, upgraded));
+
     let golden = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../sync-core/tests/fixtures/sync_request_v1.cbor"),
@@ -268,8 +311,9 @@ fn a_bundle_verifies_offline_and_any_flipped_byte_is_refused_with_its_place() {
         Err(bundle::BundleError::CenterKey { .. })
     ));
 
-    // Flip one byte at many places: the header, then in every record its length (each
-    // byte), its body (start, middle, end) and its signature (first and last byte).
+    // Flip one byte at many places: every header byte, then in every record each byte of
+    // its length, ~25 places through its body (first and last byte among them) and every
+    // seventh byte of its signature (and the last).
     let mut spans = Vec::new(); // (record, offset, length)
     let mut at = 9;
     while at < bytes.len() {
@@ -296,17 +340,12 @@ fn a_bundle_verifies_offline_and_any_flipped_byte_is_refused_with_its_place() {
         let place = format!("record {k}");
         let body = start + 4;
         let sig = body + len;
-        for p in [
-            start,
-            start + 1,
-            start + 2,
-            start + 3,
-            body,
-            body + len / 2,
-            body + len - 1,
-            sig,
-            sig + 63,
-        ] {
+        let positions = (start..body)
+            .chain((body..sig).step_by((len / 24).max(1)))
+            .chain([body + len - 1])
+            .chain((sig..sig + 64).step_by(7))
+            .chain([sig + 63]);
+        for p in positions {
             flips.push((p, place.clone()));
         }
     }
