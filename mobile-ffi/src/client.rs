@@ -98,11 +98,12 @@ impl FieldClient {
             ));
         }
         let _net = lock(&self.net);
-        let (device_id, actor) = {
+        let (device_id, actor, key) = {
             let store = self.store();
             (
                 store.device_id().to_owned(),
                 store.actor_id().to_hex_string(),
+                store.signing_key(),
             )
         };
         let reply = self.http.post_json(
@@ -112,6 +113,7 @@ impl FieldClient {
                 password: &password,
                 device_id: &device_id,
                 actor_ids: vec![actor],
+                signing_key: gridsync_core::store::hex(&key),
             },
         )?;
         let tokens: TokenReply = self.success(reply)?.json()?;

@@ -49,6 +49,9 @@ pub(crate) struct LoginRequest<'a> {
     /// The Automerge actor ids this device writes with (hex), so the center can bind the
     /// changes it receives to this device.
     pub(crate) actor_ids: Vec<String>,
+    /// This installation's Ed25519 public key (hex): the center verifies the signature
+    /// every pushed change carries with it (issue 17).
+    pub(crate) signing_key: String,
 }
 
 /// `POST /v1/auth/refresh`.

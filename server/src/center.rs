@@ -9,6 +9,7 @@
 //! document goes through `sync-core`'s typed operations and the one change-log writer
 //! (`db::cases::append_changes`), so it reaches the phones at their next sync.
 
+pub mod bundle;
 pub mod cases;
 pub mod casework;
 pub mod directory;

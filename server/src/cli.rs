@@ -1,7 +1,8 @@
-//! The `gridsync` command line: `serve`, `admin`, `field`.
+//! The `gridsync` command line: `serve`, `admin`, `field`, `verify`.
 
 mod admin;
 mod field;
+mod verify;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -40,6 +41,9 @@ pub(crate) enum Command {
     Admin(admin::AdminArgs),
     /// A grid worker's phone on the command line (the apps' own client and store).
     Field(field::FieldArgs),
+    /// Check an evidence bundle offline and print its verified history (exit code 3 and
+    /// the place named if any byte of it was changed).
+    Verify(verify::VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +83,11 @@ pub(crate) struct ServeArgs {
     /// the binary; an unknown name stops the start.
     #[arg(long, env = "GRIDSYNC_TIME_ZONE", default_value = gridsync_server::county_time::DEFAULT_TIME_ZONE)]
     time_zone: String,
+    /// Refuse pushed changes that come unsigned (`signature_required`, that case only).
+    /// Off by default while apps too old to sign are in use; a signed change with a bad
+    /// signature is refused either way (`bad_signature`).
+    #[arg(long, env = "GRIDSYNC_REQUIRE_SIGNATURES")]
+    require_signatures: bool,
     /// Failed sign-ins for one account from one client address before each further
     /// failure doubles the wait (1 s, 2 s, ... 15 min; 429 `rate_limited` meanwhile).
     #[arg(
@@ -230,6 +239,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Admin(args) => admin::run(args).await,
         Command::Field(args) => tokio::task::spawn_blocking(move || field::run(args)).await?,
+        Command::Verify(args) => verify::run(args),
     }
 }
 
@@ -253,6 +263,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo: args.demo,
         scan_every: Some(Duration::from_secs(args.scan_every_seconds.max(1))),
         time_zone: args.time_zone,
+        require_signatures: args.require_signatures,
     };
     let evidence = gridsync_server::EvidenceConfig {
         location: args

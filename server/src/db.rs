@@ -264,6 +264,58 @@ impl Db {
     }
 }
 
+/// A stored center signing key (see [`crate::signing::CenterKey::load`]).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SigningKeyRow {
+    pub kid: String,
+    pub secret: String,
+    pub public_key: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl Db {
+    /// Makes sure the center has a current signing key: generated at the database's first
+    /// start. `make` gives (kid, secret hex, public key hex).
+    pub async fn ensure_signing_key(
+        &self,
+        now: i64,
+        make: impl FnOnce() -> (String, String, String),
+    ) -> Result<()> {
+        let current: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM signing_keys WHERE retired_at IS NULL")
+                .fetch_one(&self.writer)
+                .await?;
+        if current > 0 {
+            return Ok(());
+        }
+        let (kid, secret, public_key) = make();
+        // Two processes starting at once may both insert; the newest then signs and both
+        // stay published, so what either signed verifies.
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, secret, public_key, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kid) DO NOTHING",
+        )
+        .bind(kid)
+        .bind(secret)
+        .bind(public_key)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Every center signing key, newest first (the first not retired signs).
+    pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
+        Ok(sqlx::query_as(
+            "SELECT kid, secret, public_key, created_at, retired_at FROM signing_keys
+             ORDER BY created_at DESC, kid DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
 /// Files only the server's user may read (the database, key and password files).
 pub mod private {
     use std::path::{Path, PathBuf};

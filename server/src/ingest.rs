@@ -2,7 +2,9 @@
 //! judged, and flows one way through these stages, each a module:
 //!
 //! 1. decode (`http::sync`, `gridsync_core::protocol`) and authenticate the device (token);
-//! 2. [`merge`]: drop what the center holds, bind each new change to the device's actors,
+//! 2. [`merge`]: verify each change's signature with the key the device registered for its
+//!    actor (issue 17; before anything else is read from it), drop what the center holds,
+//!    bind each new change to the device's actors,
 //!    judge each by its operations against the case as its author saw it, apply it (changes
 //!    missing a dependency are parked, never applied or served);
 //! 3. [`check`]: the merged result (events, time limits, scope, area moves), then the fold;
@@ -33,6 +35,11 @@ pub use commit::{Committer, run};
 /// A case refused, with the reason the phone is told.
 type Refusal = (RejectCode, String);
 
+/// The pushing device's actors (lowercase hex), each with the public key its changes are
+/// signed with (`None`: bound before the device registered a key).
+pub(crate) type Actors =
+    std::collections::HashMap<String, Option<gridsync_core::signing::PublicKey>>;
+
 /// What one push did (counts for logs and metrics; no personal data).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Counts {
@@ -61,7 +68,7 @@ pub(crate) struct Pushed {
 #[derive(Debug)]
 pub(crate) struct Job {
     pub(crate) caller: Caller,
-    pub(crate) actors: HashSet<String>,
+    pub(crate) actors: Actors,
     pub(crate) push: Arc<Vec<DocChanges>>,
     /// The push merged ahead of the committer, against the cases as they stood then.
     premerged: Option<merge::Premerged>,
@@ -136,14 +143,18 @@ impl Ingest {
     ) -> Result<Pushed> {
         // Read before queueing: on PostgreSQL the writer is the shared pool, and a
         // transaction waiting for a second connection could starve it.
-        let actors: HashSet<String> = if push.is_empty() {
-            HashSet::new()
+        let actors: Actors = if push.is_empty() {
+            Actors::new()
         } else {
             self.center
                 .db
                 .device_actors(&caller.device_id)
                 .await?
                 .into_iter()
+                .map(|(actor, key)| {
+                    let key = key.and_then(|k| gridsync_core::signing::parse_public_key(&k));
+                    (actor, key)
+                })
                 .collect()
         };
         // One copy of the pushed changes, shared by the merge ahead and the committer.

@@ -29,6 +29,7 @@ pub mod notify;
 pub mod policy;
 pub mod pull;
 mod secrets;
+pub mod signing;
 pub mod state;
 pub mod stats;
 pub mod sync;
@@ -61,6 +62,9 @@ pub struct Config {
     /// The county's IANA time zone (`Asia/Shanghai` by default): case numbers, the days
     /// and months of statistics and export dates. An unknown name fails [`open`].
     pub time_zone: String,
+    /// Refuse unsigned pushed changes (`signature_required`) instead of accepting them
+    /// (issue 17; `gridsync serve --require-signatures`). Off while older apps are about.
+    pub require_signatures: bool,
 }
 
 /// Where evidence bytes live and how much may arrive (see [`evidence`]).
@@ -130,8 +134,12 @@ pub async fn open_with(
     // This process's actor: reserved before any device can bind it.
     let actor = automerge::ActorId::random();
     db.reserve_actor(&actor.to_hex_string(), now).await?;
+    // The center's own signing key, made at the database's first start.
+    let key = signing::CenterKey::load(&db, now).await?;
     let (live, _) = tokio::sync::broadcast::channel(1024);
     let center = Center {
+        key,
+        require_signatures: config.require_signatures,
         db,
         clock,
         county_time,

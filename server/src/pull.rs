@@ -92,6 +92,7 @@ pub(crate) async fn pull(
         let max_pos = rows.iter().map(|(p, _)| *p).max().unwrap_or(0);
         bytes += size;
         response.pull.push(DocChanges {
+            signatures: Vec::new(),
             doc_id,
             changes: rows.into_iter().map(|(_, b)| b).collect(),
         });
@@ -124,6 +125,7 @@ pub(crate) async fn pull(
             match response.pull.iter_mut().rev().find(|d| d.doc_id == doc_id) {
                 Some(d) => d.changes.push(change),
                 None => response.pull.push(DocChanges {
+                    signatures: Vec::new(),
                     doc_id,
                     changes: vec![change],
                 }),

@@ -30,4 +30,8 @@ pub struct Center {
     /// Messages to people and "sync now" signals to phones, queued and sent in the
     /// background (`crate::notify`).
     pub notify: crate::notify::Notifier,
+    /// The center's own signing key: signs the changes it writes and its evidence bundles.
+    pub key: crate::signing::CenterKey,
+    /// Pushed changes must be signed (`signature_required` otherwise).
+    pub require_signatures: bool,
 }

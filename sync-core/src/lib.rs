@@ -7,14 +7,18 @@
 //! - [`protocol`]: the versioned CBOR sync messages and their decode limits.
 //! - [`store`]: the device store ([`store::FieldStore`]) over one SQLite file, with its
 //!   outbox and the sans-IO sync client (`prepare_sync` / `apply_sync_response`).
+//! - [`signing`]: Ed25519 signatures over change hashes; [`bundle`]: the evidence bundle's
+//!   format and its offline verification.
 //!
 //! The server and the mobile bindings depend on this crate; it depends on neither.
 #![forbid(unsafe_code)]
 
+pub mod bundle;
 pub mod case;
 pub mod clock;
 mod error;
 pub mod protocol;
+pub mod signing;
 pub mod store;
 pub mod workflow;
 

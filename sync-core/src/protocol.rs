@@ -16,7 +16,7 @@
 //!
 //! // Device: push one change of `case`, ask for at most 256 KiB of news.
 //! let mut request = SyncRequest::new("phone-17", 0, 256 * 1024);
-//! request.push.push(DocChanges { doc_id: case, changes: vec![b"change bytes".to_vec()] });
+//! request.push.push(DocChanges::new(case, vec![b"change bytes".to_vec()]));
 //! let body = request.to_body(); // zstd-compressed CBOR, ready for `POST /v1/sync`
 //!
 //! // Server: decode with limits (an oversized or hostile body is an error, never a panic).
@@ -80,12 +80,26 @@ pub struct DocChanges {
     pub doc_id: CaseId,
     /// Key 1: raw Automerge change bytes, opaque to the protocol.
     pub changes: Vec<Vec<u8>>,
+    /// Key 2 (absent when empty): one Ed25519 signature per change, in the same order, by
+    /// the pushing installation's key over the change's hash (`crate::signing`). Empty:
+    /// unsigned (older phones, and the center's answers). The center refuses a case whose
+    /// list does not match its changes one for one.
+    pub signatures: Vec<[u8; 64]>,
 }
 
 impl DocChanges {
     /// Sum of the change byte lengths.
     pub fn change_bytes(&self) -> u64 {
         self.changes.iter().map(|c| c.len() as u64).sum()
+    }
+
+    /// Unsigned changes of a case.
+    pub fn new(doc_id: CaseId, changes: Vec<Vec<u8>>) -> Self {
+        Self {
+            doc_id,
+            changes,
+            signatures: Vec::new(),
+        }
     }
 }
 
@@ -270,6 +284,13 @@ pub enum RejectCode {
     /// `case_unavailable`: the center's copy of the case cannot be opened; an administrator
     /// has been told. Retrying later may succeed.
     CaseUnavailable,
+    /// `bad_signature`: a change's signature does not verify with the key the pushing device
+    /// registered for the change's actor (another device's key, a signature over another
+    /// change, altered bytes), or the case's signatures do not match its changes one for one.
+    BadSignature,
+    /// `signature_required`: the center requires signed changes and a change came unsigned
+    /// (an app too old to sign, or one that signed in without registering its key).
+    SignatureRequired,
     /// A code this build does not know, kept verbatim so it round-trips. Holds a string other
     /// than the known ones (a known string decodes to its own variant).
     Unknown(String),
@@ -289,6 +310,8 @@ impl RejectCode {
             Self::InvalidValue => "invalid_value",
             Self::MissingDependencies => "missing_dependencies",
             Self::CaseUnavailable => "case_unavailable",
+            Self::BadSignature => "bad_signature",
+            Self::SignatureRequired => "signature_required",
             Self::Unknown(s) => s,
         }
     }
@@ -307,6 +330,8 @@ impl From<&str> for RejectCode {
             "invalid_value" => Self::InvalidValue,
             "missing_dependencies" => Self::MissingDependencies,
             "case_unavailable" => Self::CaseUnavailable,
+            "bad_signature" => Self::BadSignature,
+            "signature_required" => Self::SignatureRequired,
             other => Self::Unknown(other.to_owned()),
         }
     }

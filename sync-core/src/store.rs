@@ -103,6 +103,8 @@ pub struct FieldStore {
     path: std::path::PathBuf,
     device_id: String,
     actor: ActorId,
+    /// This install's signing key (issue 17), kept in `meta` beside the actor.
+    key: crate::signing::KeyPair,
     clock: Arc<dyn Clock>,
     limits: TimeLimits,
 }
@@ -125,11 +127,13 @@ impl FieldStore {
         let mut conn = Connection::open(&path)?;
         schema::prepare(&mut conn)?;
         let actor = schema::install_actor(&conn)?;
+        let key = schema::install_key(&conn)?;
         Ok(FieldStore {
             conn,
             path,
             device_id: device_id.to_owned(),
             actor,
+            key,
             clock,
             limits: TimeLimits::default(),
         })
@@ -142,6 +146,12 @@ impl FieldStore {
     /// This install's Automerge actor id (random per install, never reused).
     pub fn actor_id(&self) -> &ActorId {
         &self.actor
+    }
+
+    /// This install's public signing key: registered at sign-in, it verifies every change
+    /// this store pushes (a fresh one after [`Self::wipe`]).
+    pub fn signing_key(&self) -> crate::signing::PublicKey {
+        self.key.public_key()
     }
 
     pub fn set_time_limits(&mut self, limits: TimeLimits) {
@@ -411,8 +421,8 @@ impl FieldStore {
             .unwrap_or(0))
     }
 
-    /// Deletes every case, the outbox, the cursor and the identity: what a revoked device
-    /// does. The install's actor id is kept (a new one would be as good; reuse is what
+    /// Deletes every case, the outbox, the cursor and the identity, and makes a new actor
+    /// and signing key: what a revoked device does. The install's actor id is kept (a new one would be as good; reuse is what
     /// breaks merges, and this actor's changes are gone with the data).
     pub fn wipe(&mut self) -> Result<()> {
         let tx = self.conn.transaction()?;
@@ -423,8 +433,13 @@ impl FieldStore {
         // Fresh actor after a wipe: the old one's sequence numbers are lost with the data.
         let actor = ActorId::random();
         schema::set_meta(&tx, "actor", &actor.to_hex_string())?;
+        // And a fresh key: whoever held the old store must not sign as this install. The
+        // center keeps the old public key, so what it signed stays verifiable.
+        let key = crate::signing::KeyPair::generate();
+        schema::set_meta(&tx, "signing_key", &key.secret_hex())?;
         tx.commit()?;
         self.actor = actor;
+        self.key = key;
         // After the commit: a crash in between leaves files no row names, which the next
         // wipe removes; never rows naming files that are gone.
         self.wipe_evidence()

@@ -28,6 +28,7 @@ fn example_request() -> SyncRequest {
         cursor: 41,
         push: vec![
             DocChanges {
+                signatures: Vec::new(),
                 doc_id: id("6f1c3d2e-8a4b-4c5d-9e6f-0a1b2c3d4e5f"),
                 changes: vec![
                     hex::decode("856f4a83deadbeef0101").unwrap(),
@@ -35,6 +36,7 @@ fn example_request() -> SyncRequest {
                 ],
             },
             DocChanges {
+                signatures: Vec::new(),
                 doc_id: id("0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a"),
                 changes: vec![hex::decode("856f4a8300112233").unwrap()],
             },
@@ -67,6 +69,7 @@ fn example_response() -> SyncResponse {
             message: "role may not close a case".into(),
         }],
         pull: vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: id("11111111-2222-4333-8444-555555555555"),
             changes: vec![hex::decode("856f4a8344556677").unwrap()],
         }],
@@ -114,6 +117,66 @@ fn golden_response_v1() {
     let golden = check_golden("sync_response_v1.cbor", &example_response().encode());
     let decoded = SyncResponse::decode(&golden, &DecodeLimits::default()).unwrap();
     assert_eq!(decoded, example_response());
+}
+
+/// The example request signed (issue 17): key 2 of each pushed case carries one 64-byte
+/// signature per change. Frozen in its own file; the unsigned v1 file above is unchanged.
+fn example_signed_request() -> SyncRequest {
+    let mut request = example_request();
+    for (k, doc) in request.push.iter_mut().enumerate() {
+        doc.signatures = (0..doc.changes.len())
+            .map(|i| [u8::try_from(0x40 + 16 * k + i).unwrap(); 64])
+            .collect();
+    }
+    request
+}
+
+#[test]
+fn golden_signed_request_v1() {
+    let limits = DecodeLimits::default();
+    let golden = check_golden(
+        "sync_request_v1_signed.cbor",
+        &example_signed_request().encode(),
+    );
+    let decoded = SyncRequest::decode(&golden, &limits).unwrap();
+    assert_eq!(decoded, example_signed_request());
+    assert_eq!(decoded.push[0].signatures.len(), 2);
+    // An older reader skips key 2: the unsigned golden request decodes with no signatures,
+    // and a reader that ignores the key sees the same changes.
+    let unsigned = SyncRequest::decode(
+        &std::fs::read(fixture("sync_request_v1.cbor")).unwrap(),
+        &limits,
+    )
+    .unwrap();
+    assert!(unsigned.push.iter().all(|d| d.signatures.is_empty()));
+    assert_eq!(unsigned.push[0].changes, decoded.push[0].changes);
+    // Decode limits apply to the signature list too.
+    let tight = DecodeLimits {
+        max_changes_per_doc: 1,
+        ..limits
+    };
+    let mut one = example_signed_request();
+    one.push[0].changes.truncate(1);
+    let bytes = one.encode();
+    assert!(matches!(
+        SyncRequest::decode(&bytes, &tight),
+        Err(DecodeError::LimitExceeded {
+            what: "changes_per_doc",
+            ..
+        })
+    ));
+    // A signature of another length is malformed, not truncated or padded.
+    let mut short = example_signed_request().encode();
+    let at = short
+        .windows(2)
+        .position(|w| w == [0x58, 0x40])
+        .expect("a 64-byte string");
+    short[at + 1] = 0x3f;
+    short.remove(at + 2);
+    assert!(matches!(
+        SyncRequest::decode(&short, &limits),
+        Err(DecodeError::Malformed(_))
+    ));
 }
 
 /// The whole-send numbers (keys 5 in a request, 7 in a response) and the compact
@@ -183,6 +246,8 @@ fn reject_codes_have_stable_strings() {
         (RejectCode::MalformedChange, "malformed_change"),
         (RejectCode::TooLarge, "too_large"),
         (RejectCode::Internal, "internal"),
+        (RejectCode::BadSignature, "bad_signature"),
+        (RejectCode::SignatureRequired, "signature_required"),
     ];
     for (code, s) in known {
         assert_eq!(code.as_str(), s);
@@ -248,7 +313,19 @@ fn doc_changes() -> impl Strategy<Value = DocChanges> {
         case_id(),
         prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..4),
     )
-        .prop_map(|(doc_id, changes)| DocChanges { doc_id, changes })
+        .prop_map(|(doc_id, changes)| {
+            // Signed (key 2) or not, both round-trip.
+            let signatures = if doc_id.as_bytes()[0] % 2 == 0 {
+                changes.iter().map(|c| [c.len() as u8; 64]).collect()
+            } else {
+                Vec::new()
+            };
+            DocChanges {
+                doc_id,
+                changes,
+                signatures,
+            }
+        })
 }
 
 fn reject_code() -> impl Strategy<Value = RejectCode> {
@@ -558,6 +635,7 @@ fn unknown_map_keys_are_ignored() {
     let decoded = SyncRequest::decode(e.writer(), &limits).unwrap();
     let mut expected = SyncRequest::new("dev", 5, 1024);
     expected.push.push(DocChanges {
+        signatures: Vec::new(),
         doc_id: doc,
         changes: vec![b"chg".to_vec()],
     });
@@ -659,6 +737,7 @@ fn limit_err(what: &'static str, limit: usize) -> DecodeError {
 
 fn doc(n: u8, changes: usize, size: usize) -> DocChanges {
     DocChanges {
+        signatures: Vec::new(),
         doc_id: CaseId::from_bytes([n; 16]),
         changes: vec![vec![0xab; size]; changes],
     }

@@ -417,6 +417,7 @@ fn two_villages_see_only_their_own_cases() {
         ..request
     };
     request.push.push(gridsync_core::protocol::DocChanges {
+        signatures: Vec::new(),
         doc_id: ca,
         changes: stolen,
     });

@@ -404,6 +404,26 @@ fn main() {
         ours as f64 / floor as f64,
         metered.round_trips(),
     );
+    // Signatures (issue 17): 64 bytes per pushed change, random to any compressor. The same
+    // requests without them (an app older than signatures), and the floor with them.
+    let signatures: usize = pushed.iter().map(|d| d.signatures.len()).sum();
+    let unsigned_up: usize = metered
+        .exchanges
+        .iter()
+        .map(|e| {
+            let mut request = SyncRequest::from_body(&e.request, &limits).expect("request");
+            request.push.iter_mut().for_each(|d| d.signatures.clear());
+            request.to_body().len()
+        })
+        .sum();
+    let unsigned_total = unsigned_up + metered.down_bytes();
+    let signed_floor = floor + 64 * signatures;
+    println!(
+        "signatures: {signatures} × 64 B; without them up {unsigned_up} B, total {unsigned_total} B = {:.3} × floor; with them {ours} B = {:.3} × floor {floor} B, {:.3} × the floor plus the signatures ({signed_floor} B)",
+        unsigned_total as f64 / floor as f64,
+        ours as f64 / floor as f64,
+        ours as f64 / signed_floor as f64,
+    );
 }
 
 /// The changes uncompressed (`raw_bytes`) or each deflated by Automerge (`bytes`).

@@ -4,6 +4,8 @@
 //! after the timed part). SQLite by default; PostgreSQL when GRIDSYNC_TEST_POSTGRES_URL is set.
 //!
 //! `cargo bench -p gridsync-tests --bench ingest`
+//! `INGEST_UNSIGNED=1 cargo bench -p gridsync-tests --bench ingest`: the phones push unsigned
+//! (an app older than signatures): the center skips signature checks, the baseline.
 //! `GRIDSYNC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench -p gridsync-tests --bench ingest`
 
 use std::time::{Duration, Instant};
@@ -25,6 +27,7 @@ fn main() {
     let phones_n = env_or("INGEST_PHONES", 50);
     let cases_n = env_or("INGEST_CASES", 20);
     let rounds = env_or("INGEST_ROUNDS", 3);
+    let unsigned = env_or("INGEST_UNSIGNED", 0) == 1;
     let server = TestServer::start();
     let backend = if server.db.is_postgres() {
         "PostgreSQL"
@@ -72,7 +75,12 @@ fn main() {
             .map(|mut p| {
                 std::thread::spawn(move || {
                     let t = Instant::now();
-                    let r = p.sync().expect("sync");
+                    let r = if unsigned {
+                        p.sync_unsigned()
+                    } else {
+                        p.sync()
+                    }
+                    .expect("sync");
                     assert_eq!(r.unsent_changes, 0);
                     t.elapsed()
                 })
@@ -95,7 +103,8 @@ fn main() {
     rates.sort_by(f64::total_cmp);
     all_latencies.sort();
     println!(
-        "ingest [{backend}] median of {rounds} rounds: {:.0} changes/s; all syncs p50 {:.0} ms, p99 {:.0} ms",
+        "ingest [{backend}{}] median of {rounds} rounds: {:.0} changes/s; all syncs p50 {:.0} ms, p99 {:.0} ms",
+        if unsigned { ", unsigned" } else { ", signed" },
         rates[rates.len() / 2],
         percentile(&all_latencies, 0.5).as_secs_f64() * 1000.0,
         percentile(&all_latencies, 0.99).as_secs_f64() * 1000.0,

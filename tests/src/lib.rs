@@ -167,6 +167,15 @@ impl TestServer {
         Self::start_configured(rt, db, clock, zone)
     }
 
+    /// The demo county on a fresh database, refusing unsigned changes
+    /// (`--require-signatures`).
+    pub fn start_requiring_signatures() -> TestServer {
+        let rt = runtime();
+        let db = TestDb::new(&rt);
+        let zone = gridsync_server::county_time::DEFAULT_TIME_ZONE;
+        Self::start_full(rt, db, clock_now(), zone, Default::default(), true)
+    }
+
     /// The demo county on a fresh database, its evidence kept as `evidence` says (a
     /// temporary directory when it names no location).
     pub fn start_with_evidence(
@@ -176,7 +185,7 @@ impl TestServer {
         let rt = runtime();
         let db = TestDb::new(&rt);
         let zone = gridsync_server::county_time::DEFAULT_TIME_ZONE;
-        Self::start_full(rt, db, clock, zone, evidence)
+        Self::start_full(rt, db, clock, zone, evidence, false)
     }
 
     /// Another server process's worth of state over an existing database, with its
@@ -188,7 +197,7 @@ impl TestServer {
         evidence: gridsync_server::EvidenceConfig,
     ) -> TestServer {
         let zone = gridsync_server::county_time::DEFAULT_TIME_ZONE;
-        Self::start_full(rt, db, clock, zone, evidence)
+        Self::start_full(rt, db, clock, zone, evidence, false)
     }
 
     fn start_configured(
@@ -197,7 +206,7 @@ impl TestServer {
         clock: Arc<dyn Clock>,
         zone: &str,
     ) -> TestServer {
-        Self::start_full(rt, db, clock, zone, Default::default())
+        Self::start_full(rt, db, clock, zone, Default::default(), false)
     }
 
     fn start_full(
@@ -206,6 +215,7 @@ impl TestServer {
         clock: Arc<dyn Clock>,
         zone: &str,
         mut evidence: gridsync_server::EvidenceConfig,
+        require_signatures: bool,
     ) -> TestServer {
         let evidence_dir = match evidence.location {
             Some(_) => None,
@@ -223,6 +233,7 @@ impl TestServer {
             demo: true,
             scan_every: None,
             time_zone: zone.into(),
+            require_signatures,
         };
         let (state, _) = rt
             .block_on(gridsync_server::open_with(&config, &evidence, clock))
@@ -273,6 +284,10 @@ impl Drop for TestServer {
             rt.shutdown_background();
         }
     }
+}
+
+fn clock_now() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

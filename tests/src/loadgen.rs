@@ -281,10 +281,12 @@ impl Fleet {
         fleet.each("setup: stores", &all, threads, |p| {
             std::fs::create_dir_all(p.path_dir())?;
             let actor = p.actor_hex()?;
+            let key = p.key_hex()?;
             actors.lock().expect("actors").push((
                 p.device_id.clone(),
                 p.worker.user_id.clone(),
                 actor,
+                key,
             ));
             Ok(())
         })?;
@@ -303,6 +305,7 @@ impl Fleet {
                 let agent = fleet.agent.clone();
                 fleet.each("setup: logins", &all, threads, |p| {
                     let actor = p.actor_hex()?;
+                    let key = p.key_hex()?;
                     let v = crate::phone::post_json(
                         &agent,
                         &format!("{base}/v1/auth/login"),
@@ -311,6 +314,7 @@ impl Fleet {
                             "password": password,
                             "device_id": p.device_id,
                             "actor_ids": [actor],
+                            "signing_key": key,
                         }),
                         None,
                     )?;

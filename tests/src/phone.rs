@@ -84,6 +84,7 @@ impl Phone {
             "password": password,
             "device_id": device_id,
             "actor_ids": [store.actor_id().to_hex_string()],
+            "signing_key": gridsync_core::store::hex(&store.signing_key()),
         });
         let v = post_json(&agent, &format!("{base_url}/v1/auth/login"), &body, None)?;
         let user = &v["user"];
@@ -133,6 +134,21 @@ impl Phone {
     /// One sync exchange, raw: the request body in, the response body or an error out.
     pub fn post_sync(&self, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
         post_sync(&self.agent, &self.base_url, &self.access_token, body)
+    }
+
+    /// Syncs as an app older than signatures would: the same requests with their
+    /// signatures left out (protocol v1 without key 2).
+    pub fn sync_unsigned(&mut self) -> Result<SyncReport, HttpError> {
+        let (agent, base, token) = (&self.agent, &self.base_url, &self.access_token);
+        self.store
+            .sync_via(50, |body| {
+                let limits = gridsync_core::protocol::DecodeLimits::default();
+                let mut request = gridsync_core::protocol::SyncRequest::from_body(&body, &limits)
+                    .expect("our own request decodes");
+                request.push.iter_mut().for_each(|d| d.signatures.clear());
+                post_sync(agent, base, token, request.to_body())
+            })
+            .map_err(HttpError::from)
     }
 
     /// Syncs until the center has nothing more.

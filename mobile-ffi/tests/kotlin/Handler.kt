@@ -59,6 +59,16 @@ class Staff(private val url: String, username: String) {
         return resp.body()
     }
 
+    fun bytes(path: String): ByteArray {
+        val req = HttpRequest.newBuilder(URI.create(url.trimEnd('/') + path))
+            .apply { token?.let { header("Authorization", "Bearer $it") } }
+            .GET()
+            .build()
+        val resp = http.send(req, HttpResponse.BodyHandlers.ofByteArray())
+        ensure(resp.statusCode() == 200) { "center: GET $path -> ${resp.statusCode()}" }
+        return resp.body()
+    }
+
     fun status(caseId: String): String =
         Regex("\"state\"\\s*:\\s*\\{\\s*\"status\"\\s*:\\s*\"([A-Z_]+)\"")
             .find(call("GET", "/v1/cases/$caseId"))?.groupValues?.get(1) ?: "?"
@@ -86,11 +96,43 @@ class Statuses : SyncStatusObserver {
     }
 }
 
+/** The JSON bodies of an evidence bundle's records (docs/bundle.md); framing only, the
+ * signatures are `gridsync verify`'s to check. */
+fun bundleRecords(raw: ByteArray): List<String> {
+    ensure(String(raw, 0, 8, Charsets.US_ASCII) == "GSBUNDLE" && raw[8] == 1.toByte()) { "not a bundle" }
+    val out = mutableListOf<String>()
+    var at = 9
+    while (at < raw.size) {
+        val n = java.nio.ByteBuffer.wrap(raw, at, 4).int
+        out += String(raw, at + 4, n, Charsets.UTF_8)
+        at += 4 + n + 64
+    }
+    ensure(at == raw.size) { "bundle framing" }
+    return out
+}
+
+/** The devices whose keys signed the changes `device` pushed to `caseId`, as the county's
+ * supervisor's copy of the evidence bundle says. */
+fun signersOf(url: String, caseId: String, device: String): Set<String> {
+    val records = bundleRecords(Staff(url, "wu.super").bytes("/v1/cases/$caseId/bundle"))
+    fun field(json: String, name: String) =
+        Regex("\"$name\"\\s*:\\s*\"([^\"]*)\"").find(json)?.groupValues?.get(1)
+    val keyDevice = records.filter { field(it, "kind") == "key" }
+        .associate { field(it, "public_key") to field(it, "device_id") }
+    return records.filter { field(it, "kind") == "change" && field(it, "device_id") == device }
+        .map { r ->
+            val signer = field(r, "signer")
+            ensure(signer != null && field(r, "signature") != null) { "an unsigned change from $device: $r" }
+            keyDevice[signer] ?: "?"
+        }.toSet()
+}
+
 fun handlerScenario(url: String, dir: java.nio.file.Path) {
     var attachmentId = ""
     var evidence = ByteArray(0)
     step("handler: a grid worker files a wage dispute; the center dispatches it to labour")
-    val case = FieldClient.open(dir.resolve("worker.db").toString(), "jvm-worker-${UUID.randomUUID()}").use { w ->
+    val workerDevice = "jvm-worker-${UUID.randomUUID()}"
+    val case = FieldClient.open(dir.resolve("worker.db").toString(), workerDevice).use { w ->
         w.login(url, WORKER, PASSWORD)
         val id = w.recordCase(
             NewCase(
@@ -114,6 +156,8 @@ fun handlerScenario(url: String, dir: java.nio.file.Path) {
         evidence = iou
         id
     }
+    // Every change the worker's phone pushed arrived signed with the key it registered.
+    ensure(signersOf(url, case, workerDevice) == setOf(workerDevice)) { "the worker's changes are not signed by its phone" }
     val dispatcher = Staff(url, DISPATCHER)
     if (dispatcher.status(case) == "SUBMITTED") {
         dispatcher.call("POST", "/v1/cases/$case/actions", """{"kind":"ACCEPT","payload":{}}""")

@@ -35,6 +35,17 @@ class Staff:
         assert status == expect, f"{method} {path} -> {status}, expected {expect}: {raw[:300]!r}"
         return data
 
+    def get_bytes(self, path, expect=200):
+        req = urllib.request.Request(self.url + path, method="GET")
+        req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as e:
+            status, raw = e.code, e.read()
+        assert status == expect, f"GET {path} -> {status}, expected {expect}: {raw[:300]!r}"
+        return raw
+
     def act(self, case_id, kind, payload=None):
         return self.call("POST", f"/v1/cases/{case_id}/actions",
                          {"kind": kind, "payload": payload or {}})
@@ -55,3 +66,29 @@ def expect_error(variant, code, fn, *args):
         assert code is None or e.code == code, f"expected {code}, got {e.code}: {e.detail}"
         return e
     raise AssertionError(f"expected {variant.__name__} {code}")
+
+
+def bundle_records(raw):
+    """The records of an evidence bundle (docs/bundle.md), framing only: the signatures are
+    `gridsync verify`'s to check. Each record is its JSON body (with `kind`)."""
+    assert raw[:8] == b"GSBUNDLE" and raw[8] == 1, raw[:9]
+    records, at = [], 9
+    while at < len(raw):
+        n = int.from_bytes(raw[at:at + 4], "big")
+        records.append(json.loads(raw[at + 4:at + 4 + n]))
+        at += 4 + n + 64
+    assert at == len(raw), "framing"
+    return records
+
+
+def signer_of_changes(url, case_id, device_id):
+    """As the county's supervisor, fetch the case's evidence bundle and return the device
+    each change pushed by `device_id` is signed by (per its key record)."""
+    records = bundle_records(Staff(url, "wu.super").get_bytes(f"/v1/cases/{case_id}/bundle"))
+    keys = {r["public_key"]: r for r in records if r["kind"] == "key"}
+    signers = set()
+    for r in records:
+        if r["kind"] == "change" and r["device_id"] == device_id:
+            assert r["signer"] and r["signature"], f"an unsigned change from {device_id}: {r['hash']}"
+            signers.add(keys[r["signer"]]["device_id"])
+    return signers

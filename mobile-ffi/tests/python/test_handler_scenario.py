@@ -29,7 +29,7 @@ import time
 import uuid
 
 import gridsync_ffi as g
-from scenario import PASSWORD, Staff, expect_error, step
+from scenario import PASSWORD, Staff, expect_error, signer_of_changes, step
 
 LABOUR = {"id": "330182-labour", "name": "县人社局劳动保障监察大队"}
 DAY = 86_400_000
@@ -65,7 +65,8 @@ def main(url):
     work = tempfile.mkdtemp(prefix="gridsync-handler-")
 
     step("a grid worker files a wage dispute")
-    worker = g.FieldClient.open(os.path.join(work, "worker.db"), f"py-worker-{uuid.uuid4()}")
+    worker_device = f"py-worker-{uuid.uuid4()}"
+    worker = g.FieldClient.open(os.path.join(work, "worker.db"), worker_device)
     worker.login(url, "wang.grid", PASSWORD)
     case = worker.record_case(g.NewCase(
         title="装修队拖欠两名工人工资",
@@ -97,6 +98,9 @@ def main(url):
     assert any(0 < sent < total for sent, total in progress), progress
     assert progress[-1] == (0, 0), progress
     assert worker.evidence_uploads()[0].state == g.UploadState.DONE
+
+    step("the worker's changes reached the center signed by the worker's phone")
+    assert signer_of_changes(url, case, worker_device) == {worker_device}
 
     step("the center dispatches it to the labour inspectorate")
     dispatcher = Staff(url, "chen.dispatch")

@@ -58,6 +58,8 @@ class Transport(unittest.TestCase):
         self.assertEqual(body["device_id"], "py-phone-1")
         self.assertEqual(len(body["actor_ids"]), 1)
         self.assertRegex(body["actor_ids"][0], r"^[0-9a-f]{32}$")
+        # The installation's Ed25519 public key, registered with its actor (issue 17).
+        self.assertRegex(body["signing_key"], r"^[0-9a-f]{64}$")
 
         # Cases are recorded as the signed-in user, in their area when none is given.
         d = self.client.case_detail(self.record())

@@ -561,7 +561,7 @@ async fn next_case_no_in(
 }
 
 /// Appends changes made at the center (no device) to the log through the one change-log
-/// writer; returns the last feed position given.
+/// writer, each signed with the center's key; returns the last feed position given.
 pub(super) async fn log_changes(
     tx: &mut crate::db::Conn,
     center: &Center,
@@ -569,25 +569,31 @@ pub(super) async fn log_changes(
     changes: &[Vec<u8>],
     now: i64,
 ) -> Result<i64> {
-    let parsed: Vec<(String, String)> = changes
+    // Every change the center writes is signed with its own key (issue 17), as a phone's
+    // are with the phone's: a bundle shows who wrote each.
+    let signer = hex::encode(center.key.public_key());
+    let parsed: Vec<(String, String, [u8; 64])> = changes
         .iter()
         .map(|bytes| {
             let change = automerge::Change::from_bytes(bytes.clone())
                 .map_err(|e| Error::Invalid(format!("change: {e}")))?;
+            let hash = change.hash();
             Ok((
-                hex::encode(change.hash().0),
+                hex::encode(hash.0),
                 change.actor_id().to_hex_string(),
+                center.key.sign_change(&hash.0),
             ))
         })
         .collect::<Result<_>>()?;
     let rows: Vec<cases::NewChange<'_>> = parsed
         .iter()
         .zip(changes)
-        .map(|((hash, actor), bytes)| cases::NewChange {
+        .map(|((hash, actor, signature), bytes)| cases::NewChange {
             case: id,
             hash,
             actor,
             bytes,
+            signed: Some((&signature[..], signer.as_str())),
         })
         .collect();
     let inserted = cases::append_changes(tx, center.db.dialect, &rows, None, now).await?;

@@ -96,6 +96,15 @@ enum AdminCommand {
     },
     /// Remove an auto-dispatch rule.
     RemoveRule { id: String },
+    /// Write a case's evidence bundle (its changes with their signatures, the keys and
+    /// whose they are, the center's key, its audit entries; docs/bundle.md) to a file.
+    /// Audited. `gridsync verify FILE` checks it offline.
+    ExportBundle {
+        /// Case id (UUID) or case number.
+        case: String,
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -226,6 +235,18 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
         AdminCommand::DisableUser { username } => {
             user(&db, UserCommand::Disable { username }, now).await?;
+        }
+        AdminCommand::ExportBundle { case, out } => {
+            let key = gridsync_server::signing::CenterKey::load(&db, now).await?;
+            let (id, bytes) =
+                gridsync_server::center::bundle::for_operator(&db, &key, &case, now).await?;
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "case {id}: evidence bundle of {} bytes written to {} (center key {})",
+                bytes.len(),
+                out.display(),
+                key.kid
+            );
         }
         AdminCommand::RotateJwtKey { key_file: None } => {
             let kid = db.rotate_jwt_key(now).await?;

@@ -253,7 +253,15 @@ impl Db {
     /// actor, or any actor already in the change log is refused: changes are attributable
     /// to exactly one device, and a device writing under the center's actor could make the
     /// center's next change on a case clash with it (issue 12).
-    pub(crate) async fn bind_actors(&self, device_id: &str, actors: &[String]) -> Result<()> {
+    /// With `key`, each actor's changes are to be signed with that key (registered first
+    /// with [`Db::register_key`]); an actor keeps the first key it was bound with, so
+    /// what it signed stays verifiable.
+    pub(crate) async fn bind_actors(
+        &self,
+        device_id: &str,
+        actors: &[String],
+        key: Option<&str>,
+    ) -> Result<()> {
         for actor in actors {
             if actor.is_empty() || actor.len() > 64 || !actor.bytes().all(|b| b.is_ascii_hexdigit())
             {
@@ -286,6 +294,16 @@ impl Db {
                     "actor {actor} belongs to another device"
                 )));
             }
+            if let Some(key) = key {
+                sqlx::query(
+                    "UPDATE device_actors SET public_key = $2
+                     WHERE actor = $1 AND public_key IS NULL",
+                )
+                .bind(&actor)
+                .bind(key)
+                .execute(&self.writer)
+                .await?;
+            }
         }
         Ok(())
     }
@@ -302,13 +320,69 @@ impl Db {
         Ok(())
     }
 
-    pub(crate) async fn device_actors(&self, device_id: &str) -> Result<Vec<String>> {
+    /// The device's actors, each with the public key (hex) its changes are signed with
+    /// (`None`: bound before the device registered a key).
+    pub(crate) async fn device_actors(
+        &self,
+        device_id: &str,
+    ) -> Result<Vec<(String, Option<String>)>> {
         Ok(
-            sqlx::query_scalar("SELECT actor FROM device_actors WHERE device_id = $1")
+            sqlx::query_as("SELECT actor, public_key FROM device_actors WHERE device_id = $1")
                 .bind(device_id)
                 .fetch_all(&self.pool)
                 .await?,
         )
+    }
+
+    /// Whose each device key is: (key, device, user id, user's display name, first seen,
+    /// revoked), for the keys given (hex) that the center knows.
+    pub(crate) async fn key_owners(&self, keys: &[String]) -> Result<Vec<KeyOwner>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let row: Option<KeyOwner> = sqlx::query_as(
+                "SELECT k.public_key, k.device_id, d.user_id, u.display_name, k.first_seen_at, k.revoked_at
+                 FROM device_keys k JOIN devices d ON d.id = k.device_id
+                 LEFT JOIN users u ON u.id = d.user_id
+                 WHERE k.public_key = $1",
+            )
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+            out.extend(row);
+        }
+        Ok(out)
+    }
+
+    /// Registers an installation's public key (hex) to its device, or notes it seen again.
+    /// A key registered to another device is refused ([`Error::Conflict`]): a signature
+    /// names exactly one device.
+    pub(crate) async fn register_key(&self, device_id: &str, key: &str, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO device_keys (public_key, device_id, first_seen_at, last_seen_at)
+             VALUES ($1, $2, $3, $3) ON CONFLICT (public_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(device_id)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        // Read back from the writer: two devices racing for one key, one wins.
+        let owner: Option<String> =
+            sqlx::query_scalar("SELECT device_id FROM device_keys WHERE public_key = $1")
+                .bind(key)
+                .fetch_optional(&self.writer)
+                .await?;
+        if owner.as_deref() != Some(device_id) {
+            return Err(Error::Conflict(
+                "this signing key is registered to another device".into(),
+            ));
+        }
+        sqlx::query("UPDATE device_keys SET last_seen_at = $2 WHERE public_key = $1")
+            .bind(key)
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
     }
 
     /// Who writes under an Automerge actor (lowercase hex): `Some((device, user))` for a
@@ -476,6 +550,17 @@ pub(crate) struct Principal {
     pub(crate) revoked: bool,
     /// What the device last said it runs ([`DeviceInfo::app_version`]).
     pub(crate) app_version: Option<String>,
+}
+
+/// A device key and whom it belongs to (see [`Db::key_owners`]).
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct KeyOwner {
+    pub(crate) public_key: String,
+    pub(crate) device_id: String,
+    pub(crate) user_id: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) first_seen_at: i64,
+    pub(crate) revoked_at: Option<i64>,
 }
 
 /// What `register_device` found.
@@ -767,6 +852,15 @@ pub(crate) async fn disable_user_in(
         .bind(now)
         .execute(&mut *conn)
         .await?;
+    // Their signing keys with them (issue 17).
+    sqlx::query(
+        "UPDATE device_keys SET revoked_at = $2 WHERE revoked_at IS NULL
+           AND device_id IN (SELECT id FROM devices WHERE user_id = $1)",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     let ended = sqlx::query(
         "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
     )
@@ -812,5 +906,13 @@ pub(crate) async fn revoke_device_in(
         .bind(device_id)
         .execute(&mut *conn)
         .await?;
+    // Its signing keys with it: nothing signed later under them is accepted (issue 17).
+    sqlx::query(
+        "UPDATE device_keys SET revoked_at = $2 WHERE device_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(device_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(done.rows_affected() > 0)
 }

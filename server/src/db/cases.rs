@@ -738,6 +738,8 @@ pub(crate) struct NewChange<'a> {
     pub(crate) hash: &'a str,
     pub(crate) actor: &'a str,
     pub(crate) bytes: &'a [u8],
+    /// The signature (64 bytes) and the signer's public key (hex); `None`: unsigned.
+    pub(crate) signed: Option<(&'a [u8], &'a str)>,
 }
 
 /// The one writer of the change log, for pushes and center edits alike: takes the feed lock
@@ -762,16 +764,24 @@ pub(crate) async fn append_changes(
             .await?;
     }
     let mut out = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(CHUNK / 4) {
+    for chunk in rows.chunks(CHUNK / 6) {
         let values = (0..chunk.len())
             .map(|i| {
-                let b = 3 + i * 4;
-                format!("(${b}, ${}, ${}, $1, ${}, $2)", b + 1, b + 2, b + 3)
+                let b = 3 + i * 6;
+                format!(
+                    "(${b}, ${}, ${}, $1, ${}, $2, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
             })
             .collect::<Vec<_>>()
             .join(", ");
         let mut q = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "INSERT INTO changes (hash, case_id, actor, device_id, bytes, received_at) VALUES {values}
+            "INSERT INTO changes (hash, case_id, actor, device_id, bytes, received_at, signer, signature)
+             VALUES {values}
              ON CONFLICT (hash) DO NOTHING RETURNING case_id, pos"
         )))
         .bind(device_id)
@@ -781,7 +791,9 @@ pub(crate) async fn append_changes(
                 .bind(r.hash)
                 .bind(r.case.to_string())
                 .bind(r.actor)
-                .bind(r.bytes);
+                .bind(r.bytes)
+                .bind(r.signed.map(|(_, key)| key))
+                .bind(r.signed.map(|(sig, _)| sig));
         }
         for row in q.fetch_all(&mut *conn).await? {
             let case: String = row.try_get("case_id")?;
@@ -935,4 +947,28 @@ mod tests {
             }
         }
     }
+}
+
+/// A change of the log as an evidence bundle exports it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LogRow {
+    pub(crate) pos: i64,
+    pub(crate) hash: String,
+    pub(crate) actor: String,
+    pub(crate) device_id: Option<String>,
+    pub(crate) received_at: i64,
+    pub(crate) signer: Option<String>,
+    pub(crate) signature: Option<Vec<u8>>,
+    pub(crate) bytes: Vec<u8>,
+}
+
+/// Every change of a case in the log, in feed order, with its signature.
+pub(crate) async fn log_of(pool: &sqlx::AnyPool, id: CaseId) -> Result<Vec<LogRow>> {
+    Ok(sqlx::query_as(
+        "SELECT pos, hash, actor, device_id, received_at, signer, signature, bytes
+         FROM changes WHERE case_id = $1 ORDER BY pos",
+    )
+    .bind(id.to_string())
+    .fetch_all(pool)
+    .await?)
 }

@@ -36,6 +36,11 @@ pub(crate) struct LoginRequest {
     /// The Automerge actor ids this device writes under (hex).
     #[serde(default)]
     actor_ids: Vec<String>,
+    /// This installation's Ed25519 public key (64 hex characters, or the base64 of its 32
+    /// bytes): the changes of `actor_ids` are signed with it. Bound to the device; a key
+    /// registered to another device is refused 409 `key_in_use`.
+    #[serde(default)]
+    signing_key: Option<String>,
 }
 
 impl LoginRequest {
@@ -46,6 +51,7 @@ impl LoginRequest {
             password,
             device_id: None,
             actor_ids: Vec::new(),
+            signing_key: None,
         }
     }
 }
@@ -90,7 +96,7 @@ pub(crate) struct TokenResponse {
     user: UserInfo,
 }
 
-#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", summary = "Sign in (a phone registers its device and Automerge actors)", description = "Anyone may call it. Failed sign-ins slow down the (account, address) pair and the address that made them (429 `rate_limited` with Retry-After), never the account from elsewhere. Every sign-in and refusal is audited (`SIGN_IN`, `SIGN_IN_REFUSED` with the code).", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "Wrong username or password (`invalid_credentials`), account disabled (`account_disabled`)", body = crate::http::error::ErrorBody), (status = 403, description = "Device revoked (`device_revoked`)", body = crate::http::error::ErrorBody), (status = 409, description = "Device or actor registered to another user", body = crate::http::error::ErrorBody), (status = 429, description = "Too many failed sign-ins from this address (`rate_limited`, with Retry-After)", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", summary = "Sign in (a phone registers its device and Automerge actors)", description = "Anyone may call it. Failed sign-ins slow down the (account, address) pair and the address that made them (429 `rate_limited` with Retry-After), never the account from elsewhere. Every sign-in and refusal is audited (`SIGN_IN`, `SIGN_IN_REFUSED` with the code).", request_body = LoginRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "Wrong username or password (`invalid_credentials`), account disabled (`account_disabled`)", body = crate::http::error::ErrorBody), (status = 403, description = "Device revoked (`device_revoked`)", body = crate::http::error::ErrorBody), (status = 409, description = "Device, actor (`actor_taken`) or signing key (`key_in_use`) registered to another user or device", body = crate::http::error::ErrorBody), (status = 429, description = "Too many failed sign-ins from this address (`rate_limited`, with Retry-After)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     ClientAddr(addr): ClientAddr,
@@ -300,9 +306,31 @@ async fn sign_in(state: &AppState, req: LoginRequest, via: Via) -> Result<(User,
             )));
         }
     }
+    let key = match req.signing_key.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => match gridsync_core::signing::parse_public_key(text) {
+            Some(key) => Some(hex::encode(key)),
+            None => {
+                return Err(refuse(ApiError::bad_request(
+                    "invalid_signing_key",
+                    "signing_key must be an Ed25519 public key: 64 hex characters or the base64 of 32 bytes",
+                )));
+            }
+        },
+    };
+    if let Some(key) = &key {
+        state
+            .db
+            .register_key(&device_id, key, now)
+            .await
+            .map_err(|e| match e {
+                Error::Conflict(m) => refuse(ApiError::new(StatusCode::CONFLICT, "key_in_use", m)),
+                other => refuse(other.into()),
+            })?;
+    }
     state
         .db
-        .bind_actors(&device_id, &req.actor_ids)
+        .bind_actors(&device_id, &req.actor_ids, key.as_deref())
         .await
         .map_err(|e| match e {
             Error::Conflict(m) => refuse(ApiError::new(StatusCode::CONFLICT, "actor_taken", m)),

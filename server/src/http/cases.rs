@@ -25,6 +25,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/cases", get(list).post(intake))
         .route("/v1/cases/{id}", get(detail))
+        .route("/v1/cases/{id}/bundle", get(bundle))
         .route("/v1/cases/{id}/actions", post(act))
         .route("/v1/cases/{id}/suggestion", post(confirm_suggestion))
         .route("/v1/cases/{id}/notes", post(add_note))
@@ -163,6 +164,37 @@ pub(crate) async fn detail(
     };
     let out = view(&state, &caller, id, &doc, full).await?;
     Ok(Json(out))
+}
+
+/// The evidence bundle's media type (docs/bundle.md).
+pub(crate) const BUNDLE_TYPE: &str = "application/vnd.gridsync.bundle";
+
+/// An evidence bundle in the OpenAPI document: bytes.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub(crate) struct BundleBody(#[allow(dead_code)] Vec<u8>);
+
+#[utoipa::path(get, path = "/v1/cases/{id}/bundle", tag = "cases", summary = "The case's evidence bundle: its changes with their signatures, the keys and whose they are, the center's key, the case's audit entries; every record signed by the center (docs/bundle.md; `gridsync verify` checks it offline)", description = "Who may call it: staff whose role may export (dispatchers, department handlers, supervisors; others 403 `not_permitted`), for a case in their scope as the case view sees it (404 `case_not_found` otherwise, the same answer as for no case). Audited as `EXPORT` (`export: evidence_bundle`) before it is made.", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (UUID) or case number")), responses((status = 200, description = "The bundle", content_type = "application/vnd.gridsync.bundle", body = BundleBody), (status = 404, description = "No such case in scope", body = crate::http::error::ErrorBody), (status = 400, description = "Bad input", body = crate::http::error::ErrorBody), (status = 401, description = "No or bad token", body = crate::http::error::ErrorBody), (status = 403, description = "Not permitted", body = crate::http::error::ErrorBody)))]
+pub(crate) async fn bundle(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse as _;
+    let (id, bytes) = crate::center::bundle::for_caller(&state, &caller, &id).await?;
+    tracing::info!(by = %caller.user.id, case = %id, "evidence bundle exported");
+    Ok((
+        StatusCode::OK,
+        [
+            (axum::http::header::CONTENT_TYPE, BUNDLE_TYPE.to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"case-{id}.gsbundle\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// The case as `caller` sees it: personal data masked unless `unmasked` holds the fields

@@ -14,6 +14,23 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/.well-known/gridsync-signing-keys", get(signing_keys))
+}
+
+/// `GET /.well-known/gridsync-signing-keys`'s answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SigningKeys {
+    /// Newest first; the one `active` signs now.
+    keys: Vec<crate::signing::PublishedKey>,
+}
+
+#[utoipa::path(get, path = "/.well-known/gridsync-signing-keys", tag = "operations", summary = "The center's Ed25519 signing keys (issue 17)", description = "Anyone may call it (no account): public keys, published so that whoever holds an evidence bundle checks its center key against them (`gridsync verify --center-key`). The `active` key signs the center's changes and bundles now; older ones still verify what they signed.", responses((status = 200, body = SigningKeys)))]
+pub(crate) async fn signing_keys(
+    State(state): State<AppState>,
+) -> Result<Json<SigningKeys>, super::ApiError> {
+    Ok(Json(SigningKeys {
+        keys: crate::signing::published(&state.db).await?,
+    }))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", summary = "The process answers", responses((status = 200, description = "Version and protocols", body = Object)))]

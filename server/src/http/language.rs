@@ -138,6 +138,11 @@ pub fn zh(code: &str, status: u16) -> &'static str {
         "daily_limit" => "今日提交次数已达上限",
         // Conflicts and state.
         "conflict" => "与现有数据冲突",
+        "key_in_use" => "此签名密钥已登记在另一台设备上",
+        "invalid_signing_key" => "签名公钥格式有误",
+        "bad_signature" => "签名校验失败",
+        "signature_required" => "本中心要求对每项修改签名，请升级应用",
+        "bundle_invalid" => "证据包校验失败",
         "invalid_transition" => "案件当前状态不允许此操作",
         "username_taken" => "用户名已被使用",
         "org_exists" => "组织机构编号已存在",

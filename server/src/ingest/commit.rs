@@ -5,7 +5,7 @@
 //! and acknowledged only after the shared transaction commits. A database failure fails the
 //! batch; the phones retry, which is harmless (pushes are idempotent).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use crate::db::Conn;
 use gridsync_core::case::CaseId;
@@ -107,7 +107,7 @@ async fn merge_push(
     tx: &mut Conn,
     center: &Center,
     caller: &Caller,
-    actors: &HashSet<String>,
+    actors: &super::Actors,
     push: &[DocChanges],
     premerged: Option<Premerged>,
     fresh: bool,
@@ -198,7 +198,7 @@ async fn merge_push(
         // Parked changes that have now been judged and applied leave the quarantine.
         let accepted: Vec<&str> = merges
             .iter()
-            .flat_map(|m| m.new.iter().map(|(hash, _, _)| hash.as_str()))
+            .flat_map(|m| m.new.iter().map(|c| c.hash.as_str()))
             .filter(|h| parked_before.contains_key(*h))
             .collect();
         cases::unpark(tx, &accepted).await?;
@@ -271,11 +271,12 @@ async fn write(
     let rows: Vec<cases::NewChange<'_>> = merges
         .iter()
         .flat_map(|m| {
-            m.new.iter().map(|(hash, actor, bytes)| cases::NewChange {
+            m.new.iter().map(|c| cases::NewChange {
                 case: m.id,
-                hash,
-                actor,
-                bytes,
+                hash: &c.hash,
+                actor: &c.actor,
+                bytes: &c.bytes,
+                signed: c.signed.as_ref().map(|(sig, key)| (&sig[..], key.as_str())),
             })
         })
         .collect();

@@ -27,7 +27,7 @@ pub(super) struct Merge {
     pub(super) partial: bool,
     /// Those changes (hash hex, actor hex, bytes): kept aside, never applied or served.
     pub(super) parked: Vec<(String, String, Vec<u8>)>,
-    pub(super) new: Vec<(String, String, Vec<u8>)>, // hash hex, actor hex, bytes
+    pub(super) new: Vec<Fresh>,
     pub(super) projection: Projection,
     /// The new snapshot, when one is due and reopens (checked in `merge`).
     pub(super) snapshot: Option<Vec<u8>>,
@@ -36,6 +36,15 @@ pub(super) struct Merge {
     /// The center did not list the case before this push (new, or a draft): listed now if
     /// it left the draft (`case_new` on the live feed).
     pub(super) unlisted_before: bool,
+}
+
+/// A change new to the log, as it is written there.
+pub(super) struct Fresh {
+    pub(super) hash: String,
+    pub(super) actor: String,
+    pub(super) bytes: Vec<u8>,
+    /// Its signature and the signer's public key (hex); `None`: pushed unsigned.
+    pub(super) signed: Option<([u8; 64], String)>,
 }
 
 /// A push merged ahead of the committer (see [`premerge`]), case by case.
@@ -71,7 +80,7 @@ impl std::fmt::Debug for Premerged {
 pub(super) async fn premerge(
     ingest: &super::Ingest,
     caller: &Caller,
-    actors: &HashSet<String>,
+    actors: &super::Actors,
     push: std::sync::Arc<Vec<DocChanges>>,
 ) -> Result<Premerged> {
     let center = &ingest.center;
@@ -140,7 +149,7 @@ pub(super) fn distinct(push: &[DocChanges]) -> Vec<&DocChanges> {
 pub(super) fn merge(
     center: &Center,
     caller: &Caller,
-    actors: &HashSet<String>,
+    actors: &super::Actors,
     push: &DocChanges,
     prior: Option<cases::Loaded>,
     held: bool,
@@ -158,6 +167,8 @@ pub(super) fn merge(
             }
         }
     }
+    // Signatures first (issue 17): nothing of a change is looked at before its author is.
+    let signatures = signatures(center, actors, &parsed, push)?;
     let existed = prior.is_some();
     let now = center.clock.now();
     // What the case was before this push, read once: the scope check, the time limits, the
@@ -192,7 +203,7 @@ pub(super) fn merge(
             continue;
         }
         let actor = change.actor_id().to_hex_string();
-        if !actors.contains(&actor) {
+        if !actors.contains_key(&actor) {
             return Err((
                 RejectCode::ActorNotBound,
                 format!(
@@ -239,7 +250,7 @@ pub(super) fn merge(
         new.extend(
             fresh
                 .drain(..)
-                .map(|(c, actor, bytes)| (hex::encode(c.hash().0), actor, bytes.clone())),
+                .map(|(c, actor, bytes)| fresh_row(&c.hash(), actor, bytes, &signatures)),
         );
     }
     loop {
@@ -257,7 +268,7 @@ pub(super) fn merge(
             if let Err(e) = doc.apply_parsed(vec![change]) {
                 return Err((RejectCode::MalformedChange, e.to_string()));
             }
-            new.push((hex::encode(hash.0), actor, bytes.clone()));
+            new.push(fresh_row(&hash, actor, bytes, &signatures));
             progressed = true;
         }
         fresh = waiting;
@@ -315,6 +326,85 @@ pub(super) fn merge(
         held,
         unlisted_before,
     })
+}
+
+/// Checks the push's signatures against the keys the device registered for each change's
+/// actor: one per change, each verifying over the change's hash. A signature by another
+/// device's key, one replayed from another change, or altered bytes all fail here. An
+/// unsigned push passes unless the center requires signatures. A change under an actor
+/// the device registered before it had a key (an app updated while signed in) counts as
+/// unsigned: nothing could verify it, and refusing it would stop that phone until it signs
+/// in again. Returns each verified change's signature and signer (hex) by hash.
+fn signatures(
+    center: &Center,
+    actors: &super::Actors,
+    parsed: &[Change],
+    push: &DocChanges,
+) -> std::result::Result<HashMap<ChangeHash, ([u8; 64], String)>, Refusal> {
+    let unsigned = |why: &str| -> std::result::Result<(), Refusal> {
+        if center.require_signatures {
+            Err((RejectCode::SignatureRequired, why.to_owned()))
+        } else {
+            Ok(())
+        }
+    };
+    if push.signatures.is_empty() {
+        unsigned("this center requires every change to be signed; update the app")?;
+        return Ok(HashMap::new());
+    }
+    if push.signatures.len() != parsed.len() {
+        return Err((
+            RejectCode::BadSignature,
+            format!(
+                "{} signatures for {} changes: one per change, in order",
+                push.signatures.len(),
+                parsed.len()
+            ),
+        ));
+    }
+    let mut out = HashMap::with_capacity(parsed.len());
+    for (change, signature) in parsed.iter().zip(&push.signatures) {
+        let hash = change.hash();
+        let actor = change.actor_id().to_hex_string();
+        let key = match actors.get(&actor) {
+            Some(Some(key)) => key,
+            Some(None) => {
+                unsigned(
+                    "this center requires signed changes, and this device has not registered \
+                     its signing key: sign in again",
+                )?;
+                continue;
+            }
+            // Not this device's actor: refused as such by the actor binding below, unless
+            // the center holds the change already.
+            None => continue,
+        };
+        if !gridsync_core::signing::verify_change(key, &hash.0, signature) {
+            return Err((
+                RejectCode::BadSignature,
+                format!(
+                    "change {}: the signature does not verify with the key this device registered",
+                    short(&hash)
+                ),
+            ));
+        }
+        out.insert(hash, (*signature, hex::encode(key)));
+    }
+    Ok(out)
+}
+
+fn fresh_row(
+    hash: &ChangeHash,
+    actor: String,
+    bytes: &[u8],
+    signatures: &HashMap<ChangeHash, ([u8; 64], String)>,
+) -> Fresh {
+    Fresh {
+        hash: hex::encode(hash.0),
+        actor,
+        bytes: bytes.to_vec(),
+        signed: signatures.get(hash).cloned(),
+    }
 }
 
 fn short(hash: &ChangeHash) -> String {

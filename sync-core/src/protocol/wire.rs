@@ -69,6 +69,15 @@ struct WireDoc<'a> {
     doc_id: ByteArray<16>,
     #[cbor(b(1), decode_with = "decode_changes")]
     changes: Vec<&'a ByteSlice>,
+    // Optional: left out when unsigned, so v1 messages keep their bytes and older readers
+    // skip it.
+    #[cbor(
+        b(2),
+        decode_with = "decode_signatures",
+        skip_if = "Vec::is_empty",
+        default
+    )]
+    signatures: Vec<ByteArray<64>>,
 }
 
 #[derive(Encode, Decode)]
@@ -191,6 +200,17 @@ fn decode_changes<'b, Ctx: AsMut<Budget>>(
             return Err(budget.exceeded("change_bytes", limit));
         }
         Ok(bytes.into())
+    })
+}
+
+fn decode_signatures<Ctx: AsMut<Budget>>(
+    d: &mut Decoder<'_>,
+    ctx: &mut Ctx,
+) -> Result<Vec<ByteArray<64>>, Error> {
+    // One per change at most: the same limit as the changes of one document.
+    let limit = ctx.as_mut().limits.max_changes_per_doc;
+    list(d, ctx, "changes_per_doc", limit, |d, ctx| {
+        ByteArray::decode(d, ctx)
     })
 }
 
@@ -331,6 +351,7 @@ impl<'a> WireDoc<'a> {
         Self {
             doc_id: id(&doc.doc_id),
             changes: doc.changes.iter().map(|c| c.as_slice().into()).collect(),
+            signatures: doc.signatures.iter().map(|&s| s.into()).collect(),
         }
     }
 
@@ -338,6 +359,7 @@ impl<'a> WireDoc<'a> {
         DocChanges {
             doc_id: CaseId::from_bytes(self.doc_id.into()),
             changes: self.changes.into_iter().map(|c| c.to_vec()).collect(),
+            signatures: self.signatures.into_iter().map(Into::into).collect(),
         }
     }
 }

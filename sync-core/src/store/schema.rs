@@ -105,6 +105,19 @@ pub(super) fn install_actor(conn: &Connection) -> Result<ActorId> {
     Ok(actor)
 }
 
+/// This install's Ed25519 key pair, made once at random and kept in `meta` (which the
+/// store's encryption covers).
+pub(super) fn install_key(conn: &Connection) -> Result<crate::signing::KeyPair> {
+    if let Some(key) =
+        get_meta(conn, "signing_key")?.and_then(|h| crate::signing::KeyPair::from_secret_hex(&h))
+    {
+        return Ok(key);
+    }
+    let key = crate::signing::KeyPair::generate();
+    set_meta(conn, "signing_key", &key.secret_hex())?;
+    Ok(key)
+}
+
 pub(super) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))

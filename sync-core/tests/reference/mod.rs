@@ -162,6 +162,7 @@ impl ReferenceServer {
                 match pull.iter_mut().find(|d| d.doc_id == entry.case) {
                     Some(d) => d.changes.push(entry.bytes.clone()),
                     None => pull.push(DocChanges {
+                        signatures: Vec::new(),
                         doc_id: entry.case,
                         changes: vec![entry.bytes.clone()],
                     }),

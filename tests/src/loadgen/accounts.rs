@@ -97,16 +97,16 @@ pub async fn provision(db: &Db, n: usize) -> Result<Vec<Worker>, LoadError> {
 }
 
 /// Registers devices and binds their Automerge actors, as a login would, in one
-/// transaction: `(device_id, user_id, actor_hex)`.
+/// transaction: `(device_id, user_id, actor_hex, signing_key_hex)`.
 pub async fn register_devices(
     db: &Db,
-    devices: &[(String, String, String)],
+    devices: &[(String, String, String, String)],
 ) -> Result<(), LoadError> {
     let now = now_ms();
     let pool = db.pool();
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
-    for (device, user, actor) in devices {
+    for (device, user, actor, key) in devices {
         sqlx::query(
             "INSERT INTO devices (id, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)
              ON CONFLICT (id) DO NOTHING",
@@ -117,10 +117,21 @@ pub async fn register_devices(
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "INSERT INTO device_actors (actor, device_id) VALUES ($1, $2) ON CONFLICT (actor) DO NOTHING",
+            "INSERT INTO device_keys (public_key, device_id, first_seen_at, last_seen_at)
+             VALUES ($1, $2, $3, $3) ON CONFLICT (public_key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(device)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO device_actors (actor, device_id, public_key) VALUES ($1, $2, $3)
+             ON CONFLICT (actor) DO NOTHING",
         )
         .bind(actor.to_ascii_lowercase())
         .bind(device)
+        .bind(key)
         .execute(&mut *tx)
         .await?;
     }

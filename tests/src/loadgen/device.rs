@@ -93,6 +93,11 @@ impl LoadPhone {
         Ok(self.store()?.actor_id().to_hex_string())
     }
 
+    /// The install's public signing key (hex), registered with its actor.
+    pub(crate) fn key_hex(&mut self) -> Result<String, LoadError> {
+        Ok(gridsync_core::store::hex(&self.store()?.signing_key()))
+    }
+
     fn next_seed(&mut self) -> u64 {
         self.seed = self
             .seed

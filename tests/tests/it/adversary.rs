@@ -1568,6 +1568,7 @@ impl World {
                 };
             }
             push.push(DocChanges {
+                signatures: Vec::new(),
                 doc_id: case,
                 changes,
             });
@@ -1590,6 +1591,7 @@ impl World {
             {
                 let p = self.parked.swap_remove(i);
                 push.push(DocChanges {
+                    signatures: Vec::new(),
                     doc_id: case,
                     changes: vec![p.missing],
                 });
@@ -1606,6 +1608,7 @@ impl World {
         if self.rng.random_bool(0.04) {
             let (case, label, expect, changes) = self.forge_new_case();
             push.push(DocChanges {
+                signatures: Vec::new(),
                 doc_id: case,
                 changes,
             });

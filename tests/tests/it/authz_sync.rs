@@ -226,10 +226,12 @@ fn every_phone_role_every_push_in_and_out_of_scope() {
                     &phone,
                     vec![
                         DocChanges {
+                            signatures: Vec::new(),
                             doc_id: case,
                             changes: vec![change],
                         },
                         DocChanges {
+                            signatures: Vec::new(),
                             doc_id: companion,
                             changes: vec![beside],
                         },

@@ -32,6 +32,7 @@ fn malformed_and_hostile_sync_bodies_get_stable_codes() {
     );
     let doc_id = gridsync_core::case::CaseId::new_random();
     request.push.push(DocChanges {
+        signatures: Vec::new(),
         doc_id,
         changes: vec![b"garbage".to_vec()],
     });

@@ -267,6 +267,7 @@ impl Custom {
             demo: true,
             scan_every: None,
             time_zone: gridsync_server::county_time::DEFAULT_TIME_ZONE.into(),
+            require_signatures: false,
         };
         let (mut state, _) = rt.block_on(gridsync_server::open(&config, clock)).unwrap();
         limits(&mut state.limits_http);
@@ -391,6 +392,7 @@ fn hostile_cbor_gets_its_code_and_the_server_keeps_serving() {
     let mut many = SyncRequest::new(phone.device_id.clone(), 0, 1 << 20);
     many.push = (0..10_001)
         .map(|_| DocChanges {
+            signatures: Vec::new(),
             doc_id: gridsync_core::case::CaseId::new_random(),
             changes: vec![],
         })

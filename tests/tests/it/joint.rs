@@ -178,6 +178,7 @@ fn joint_handling_lead_signs_co_handlers_feed_back_from_console_and_phone() {
     let answer = push(
         &li,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: id,
             changes: vec![change],
         }],
@@ -196,6 +197,7 @@ fn joint_handling_lead_signs_co_handlers_feed_back_from_console_and_phone() {
     let answer = push(
         &li,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: id,
             changes: vec![change],
         }],

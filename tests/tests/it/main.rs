@@ -32,6 +32,7 @@ mod openapi;
 mod readme;
 mod regressions;
 mod scope;
+mod signatures;
 mod stats;
 mod sync;
 mod tokens;

@@ -59,6 +59,9 @@ const ROUTES: &[&str] = &[
     "/v1/public/counties/{county}/qr",
     "/v1/public/follow",
     "/v1/public/surveys",
+    // Signed changes (issue 17): a case's evidence bundle, the center's public keys.
+    "/v1/cases/{id}/bundle",
+    "/.well-known/gridsync-signing-keys",
 ];
 
 #[test]
@@ -97,7 +100,13 @@ fn the_openapi_document_covers_the_api() {
         for (method, op) in item.as_object().unwrap() {
             let public = path.starts_with("/v1/auth")
                 || (path.starts_with("/v1/public/") && !path.ends_with("/qr"))
-                || ["/healthz", "/readyz", "/metrics"].contains(&path.as_str());
+                || [
+                    "/healthz",
+                    "/readyz",
+                    "/metrics",
+                    "/.well-known/gridsync-signing-keys",
+                ]
+                .contains(&path.as_str());
             assert_eq!(
                 op["security"].is_array(),
                 !public,

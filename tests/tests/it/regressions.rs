@@ -47,6 +47,7 @@ fn push_change(phone: &Phone, case: CaseId, change: Vec<u8>) -> Result<(), Strin
     let response = push(
         phone,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: case,
             changes: vec![change],
         }],
@@ -164,6 +165,7 @@ fn regression_a_parked_change_under_the_centers_actor_does_not_break_the_case() 
     let response = push(
         &attacker,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: case,
             changes: vec![parked.raw_bytes().to_vec()],
         }],
@@ -512,10 +514,12 @@ fn regression_deleting_the_case_id_is_refused_for_that_case_alone() {
         &phone,
         vec![
             DocChanges {
+                signatures: Vec::new(),
                 doc_id: case,
                 changes: vec![gone],
             },
             DocChanges {
+                signatures: Vec::new(),
                 doc_id: other,
                 changes: vec![beside],
             },

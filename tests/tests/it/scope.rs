@@ -28,6 +28,7 @@ fn village_b_cannot_reach_village_a_and_the_rest_of_its_batch_proceeds() {
         d.put(ROOT, "title", "改掉的标题").unwrap();
     });
     outbox.push(DocChanges {
+        signatures: Vec::new(),
         doc_id: case_a,
         changes: vec![stolen],
     });
@@ -86,6 +87,7 @@ fn a_grid_worker_cannot_author_a_dispatch() {
     let response = push(
         &a,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: case,
             changes: vec![forged],
         }],
@@ -115,6 +117,7 @@ fn a_device_cannot_push_under_another_devices_actor() {
     let response = push(
         &li,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: case,
             changes: vec![as_wang],
         }],
@@ -131,6 +134,7 @@ fn a_device_cannot_push_under_another_devices_actor() {
     let response = push(
         &li,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: case,
             changes: held,
         }],

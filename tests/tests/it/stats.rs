@@ -982,6 +982,7 @@ fn the_county_time_zone_numbers_cases_and_bounds_days() {
         demo: true,
         scan_every: None,
         time_zone: "Mars/Olympus_Mons".into(),
+        require_signatures: false,
     };
     let e = rt
         .block_on(gridsync_server::open(

@@ -458,6 +458,7 @@ fn a_purged_case_takes_late_work_only_while_the_revocation_is_repeated() {
         crate::forge::push(
             &phone,
             vec![gridsync_core::protocol::DocChanges {
+                signatures: Vec::new(),
                 doc_id: held,
                 changes: vec![change],
             }],

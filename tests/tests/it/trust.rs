@@ -119,6 +119,7 @@ fn a_change_waiting_for_a_dependency_is_parked_then_judged_when_it_arrives() {
     let answer = push(
         &phone,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: case,
             changes: vec![second.clone()],
         }],
@@ -153,6 +154,7 @@ fn a_change_waiting_for_a_dependency_is_parked_then_judged_when_it_arrives() {
     let answer = push(
         &phone,
         vec![DocChanges {
+            signatures: Vec::new(),
             doc_id: case,
             changes: vec![first, second],
         }],
