@@ -61,6 +61,7 @@ fn fixture() -> &'static Fixture {
                 demo: true,
                 scan_every: None,
                 time_zone: gridsync_server::county_time::DEFAULT_TIME_ZONE.into(),
+                require_signatures: false,
             };
             let clock = Arc::new(ManualClock::new(Timestamp(NOW_MS)));
             let (state, _) = gridsync_server::open(&config, clock).await.expect("open");
@@ -230,10 +231,8 @@ async fn rounds(f: &Fixture, u: &mut Unstructured<'_>) {
                 .collect();
             sent.insert(n, doc.get_heads());
             mangle(u, &mut changes);
-            request.push.push(DocChanges {
-                doc_id: case_id(n),
-                changes,
-            });
+            // Unsigned, as an older app pushes (accepted where signatures are not required).
+            request.push.push(DocChanges::new(case_id(n), changes));
         }
         // Over the wire and back, as the handler receives it.
         let body = request.to_body();

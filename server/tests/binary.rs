@@ -836,3 +836,60 @@ fn the_admin_cli_is_the_apis_twin() {
     );
     assert!(entries.iter().all(|e| e.user_id == "OPERATOR"));
 }
+
+#[test]
+fn an_exported_bundle_verifies_offline_and_a_changed_byte_exits_3_naming_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(&["--demo"], dir.path());
+    let mut phone = Phone::login(&server.base_url, "wang.grid", "bundle-cli-phone");
+    let id = phone.record("证据包 命令行");
+    phone.store.submit(id).unwrap();
+    phone.sync().unwrap();
+    let run = |args: &[&str]| -> std::process::Output {
+        Command::new(env!("CARGO_BIN_EXE_gridsync"))
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    // The operator's export (the server's database in the working directory).
+    let out = run(&[
+        "admin",
+        "export-bundle",
+        &id.to_string(),
+        "--out",
+        "case.gsbundle",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["verify", "case.gsbundle"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("VERIFIED"), "{stdout}");
+    assert!(
+        stdout.contains("signed by device bundle-cli-phone") && stdout.contains("SUBMIT"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("EXPORT by OPERATOR"), "{stdout}");
+    // One byte changed: exit code 3, the place named.
+    let path = dir.path().join("case.gsbundle");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() - 10; // in the last record's signature
+    bytes[at] ^= 0x01;
+    std::fs::write(dir.path().join("bad.gsbundle"), &bytes).unwrap();
+    let out = run(&["verify", "bad.gsbundle"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("NOT VERIFIED") && stderr.contains("record "),
+        "{stderr}"
+    );
+    drop(server);
+}
