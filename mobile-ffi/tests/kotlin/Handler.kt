@@ -112,9 +112,9 @@ fun bundleRecords(raw: ByteArray): List<String> {
 }
 
 /** The devices whose keys signed the changes `device` pushed to `caseId`, as the county's
- * supervisor's copy of the evidence bundle says. */
+ * county dispatcher's copy of the evidence bundle says. */
 fun signersOf(url: String, caseId: String, device: String): Set<String> {
-    val records = bundleRecords(Staff(url, "wu.super").bytes("/v1/cases/$caseId/bundle"))
+    val records = bundleRecords(Staff(url, "chen.dispatch").bytes("/v1/cases/$caseId/bundle"))
     fun field(json: String, name: String) =
         Regex("\"$name\"\\s*:\\s*\"([^\"]*)\"").find(json)?.groupValues?.get(1)
     val keyDevice = records.filter { field(it, "kind") == "key" }

@@ -82,9 +82,9 @@ def bundle_records(raw):
 
 
 def signer_of_changes(url, case_id, device_id):
-    """As the county's supervisor, fetch the case's evidence bundle and return the device
+    """As the county dispatcher, fetch the case's evidence bundle and return the device
     each change pushed by `device_id` is signed by (per its key record)."""
-    records = bundle_records(Staff(url, "wu.super").get_bytes(f"/v1/cases/{case_id}/bundle"))
+    records = bundle_records(Staff(url, "chen.dispatch").get_bytes(f"/v1/cases/{case_id}/bundle"))
     keys = {r["public_key"]: r for r in records if r["kind"] == "key"}
     signers = set()
     for r in records:

@@ -16,7 +16,7 @@ use crate::signing::CenterKey;
 use crate::state::Center;
 
 /// The bundle of a case the caller may see (the case view's scope; 404 outside it), for a
-/// role that may export. Audited (`EXPORT`, `export: evidence_bundle`) before it is made,
+/// role that may export and see personal data unmasked. Audited (`EXPORT`, `export: evidence_bundle`) before it is made,
 /// so the bundle carries its own export among its audit entries.
 pub async fn for_caller(
     center: &Center,
@@ -24,6 +24,9 @@ pub async fn for_caller(
     id: &str,
 ) -> std::result::Result<(CaseId, Vec<u8>), Refusal> {
     policy::require(caller, Permission::Export)?;
+    // The changes' bytes hold the parties' ID and phone numbers in full, which no mask can
+    // reach: only a role that may see personal data unmasked takes them away.
+    policy::require(caller, Permission::ReadPersonalData)?;
     let (id, _) = super::cases::find_in_scope(center, caller, id).await?;
     audit::append(
         center,

@@ -270,8 +270,8 @@ fn a_bundle_verifies_offline_and_any_flipped_byte_is_refused_with_its_place() {
             .unwrap();
     assert!(active[0]["created"].as_str().unwrap().ends_with('Z'));
 
-    let supervisor = Staff::login(&server, "wu.super");
-    let (status, bytes) = supervisor.get_bytes(&format!("/v1/cases/{id}/bundle"));
+    let dispatcher = Staff::login(&server, "chen.dispatch");
+    let (status, bytes) = dispatcher.get_bytes(&format!("/v1/cases/{id}/bundle"));
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
     let verified = bundle::verify(&bytes, Some(&center_key)).expect("verifies");
     assert_eq!(verified.header.case_id, id.to_string());
@@ -383,7 +383,8 @@ fn the_bundle_is_for_staff_who_see_the_case() {
     crate::matrix::accept_and_dispatch(&server, id, "330182-labour");
     let path = format!("/v1/cases/{id}/bundle");
     // The labour inspectorate handles it: yes. The township's judicial office does not see
-    // it: 404, as for no case at all. A grid worker may not export: 403.
+    // it: 404, as for no case at all. A grid worker may not export: 403; nor a supervisor,
+    // who may not see personal data unmasked.
     assert_eq!(Staff::login(&server, "liu.labour").get_bytes(&path).0, 200);
     let (status, body) = Staff::login(&server, "zhou.judicial").get(&path);
     assert_eq!(
@@ -397,6 +398,16 @@ fn the_bundle_is_for_staff_who_see_the_case() {
     assert_eq!(
         (status, body["code"].as_str()),
         (403, Some("not_permitted"))
+    );
+    // The county's supervisor sees the case masked; the bundle's changes would unmask it.
+    let (status, body) = Staff::login(&server, "wu.super").get(&path);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("personal_data_forbidden"))
+    );
+    assert_eq!(
+        Staff::login(&server, "chen.dispatch").get_bytes(&path).0,
+        200
     );
     // No token: 401.
     let status = gridsync_tests::agent()

@@ -347,6 +347,7 @@ fn a_huge_agreement_from_a_phone_fails_only_its_case() {
         let mut push_list = vec![DocChanges {
             doc_id: *case,
             changes: vec![change],
+            signatures: Vec::new(),
         }];
         if n == 0 {
             let beside = crate::forge::raw_change(&server, honest_case, actor.clone(), |d| {
@@ -355,6 +356,7 @@ fn a_huge_agreement_from_a_phone_fails_only_its_case() {
             push_list.push(DocChanges {
                 doc_id: honest_case,
                 changes: vec![beside],
+                signatures: Vec::new(),
             });
         }
         let answer = push(&handler, push_list);
