@@ -105,6 +105,20 @@ pub(super) fn install_actor(conn: &Connection) -> Result<ActorId> {
     Ok(actor)
 }
 
+/// The random data key the evidence files' keys derive from, made once and kept here, in
+/// the encrypted file (so a rekey re-protects it).
+pub(super) fn evidence_key(conn: &Connection) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+    let stored = get_meta(conn, "evidence_key")?.map(zeroize::Zeroizing::new);
+    if let Some(hex) = stored.as_deref() {
+        if let Ok(key) = super::StoreKey::from_hex(hex) {
+            return Ok(zeroize::Zeroizing::new(*key.as_bytes()));
+        }
+    }
+    let key = super::StoreKey::generate();
+    set_meta(conn, "evidence_key", &key.to_hex())?;
+    Ok(zeroize::Zeroizing::new(*key.as_bytes()))
+}
+
 pub(super) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
         .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
