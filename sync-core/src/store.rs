@@ -138,7 +138,7 @@ impl FieldStore {
         let mut conn = key::open_connection(&path, key)?;
         schema::prepare(&mut conn)?;
         let actor = schema::install_actor(&conn)?;
-        let evidence = Arc::new(evidence::EvidenceKeys::derive(&schema::evidence_key(&conn)?));
+        let evidence = Arc::new(evidence::EvidenceKeys::derive(&*schema::evidence_key(&conn)?));
         let store = FieldStore {
             conn,
             path,
@@ -448,7 +448,7 @@ impl FieldStore {
         old.close().map_err(|(_, e)| Error::from(e))?;
         key::remove_store_files(&self.path)?;
         self.actor = schema::install_actor(&self.conn)?;
-        self.evidence = Arc::new(evidence::EvidenceKeys::derive(&schema::evidence_key(
+        self.evidence = Arc::new(evidence::EvidenceKeys::derive(&*schema::evidence_key(
             &self.conn,
         )?));
         self.wiped = true;
@@ -461,7 +461,17 @@ impl FieldStore {
     /// headroom for the rest of the phone, and tests make a full disk with it. The cap lasts
     /// until the store is closed. Returns the cap in force, in bytes.
     pub fn set_max_size(&self, max_bytes: Option<u64>) -> Result<u64> {
-        let page: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        // SQLCipher answers this pragma itself, as text (`cipher_page_size`).
+        let page: i64 = self.conn.query_row("PRAGMA page_size", [], |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Integer(n) => n,
+                rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(4096),
+                _ => 4096,
+            })
+        })?;
         let page = u64::try_from(page).unwrap_or(4096).max(1);
         // SQLite's own ceiling when uncapped.
         let pages = max_bytes.map_or(u64::from(u32::MAX - 1), |b| (b / page).max(1));

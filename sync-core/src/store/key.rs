@@ -96,8 +96,10 @@ pub(super) fn open_connection(path: &Path, key: &StoreKey) -> Result<Connection>
 }
 
 fn apply_key(conn: &Connection, key: &StoreKey) -> Result<()> {
+    // SQLCipher would print a wrong key's failed page checks on stderr (logcat on Android);
+    // the caller gets `WrongKey` instead.
     conn.execute_batch(&Zeroizing::new(format!(
-        "PRAGMA key = \"{}\";",
+        "PRAGMA cipher_log_level = NONE; PRAGMA key = \"{}\";",
         key.literal().as_str()
     )))?;
     Ok(())

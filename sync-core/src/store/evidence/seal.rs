@@ -94,10 +94,10 @@ impl EvidenceKeys {
 }
 
 fn nonce(header: &[u8; HEADER], index: u64) -> XNonce {
-    let mut n = [0u8; 24];
+    let mut n = XNonce::default();
     n[..16].copy_from_slice(&header[8..24]);
     n[16..].copy_from_slice(&index.to_le_bytes());
-    *XNonce::from_slice(&n)
+    n
 }
 
 fn aad(header: &[u8; HEADER], index: u64, last: Option<&[u8; 32]>) -> Vec<u8> {
