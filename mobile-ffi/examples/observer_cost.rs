@@ -35,7 +35,7 @@ fn run(dir: &std::path::Path, name: &str, n: usize, observe: bool) -> (f64, u64)
         "bench".into(),
         key.as_bytes().to_vec(),
     )
-        .expect("open the store");
+    .expect("open the store");
     let cases: Vec<String> = (0..n)
         .map(|i| {
             client

@@ -68,7 +68,12 @@ fn worker() -> Author {
 
 fn bench_record(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = FieldStore::open(dir.path().join("field.db"), "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
+    let mut store = FieldStore::open(
+        dir.path().join("field.db"),
+        "bench",
+        &StoreKey::from_bytes(&[7; 32]).unwrap(),
+    )
+    .unwrap();
     store.set_identity(&worker()).unwrap();
     let mut i = 0;
     c.bench_function("device/record_case", |b| {
@@ -102,7 +107,8 @@ fn bench_open_and_list(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("field.db");
     {
-        let mut store = FieldStore::open(&path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
+        let mut store =
+            FieldStore::open(&path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
         store.set_identity(&worker()).unwrap();
         let start = Instant::now();
         for i in 0..10_000 {
@@ -127,7 +133,8 @@ fn bench_open_and_list(c: &mut Criterion) {
     );
     c.bench_function("device/open_10k_and_list_50_open", |b| {
         b.iter(|| {
-            let store = FieldStore::open(&path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
+            let store =
+                FieldStore::open(&path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
             let page = store
                 .cases(&CaseFilter {
                     open_only: true,
@@ -169,7 +176,8 @@ fn used_bytes(path: &std::path::Path) -> u64 {
 /// Plays the center: acknowledges every pushed change, as a real sync would.
 fn ack_everything(path: &std::path::Path) {
     use gridsync_core::protocol::{Ack, SyncResponse};
-    let mut store = FieldStore::open(path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
+    let mut store =
+        FieldStore::open(path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
     let mut center = std::collections::HashMap::new();
     while store.pending().unwrap().changes > 0 {
         let (request, _) = store.build_request().unwrap();

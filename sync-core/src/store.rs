@@ -138,7 +138,9 @@ impl FieldStore {
         let mut conn = key::open_connection(&path, key)?;
         schema::prepare(&mut conn)?;
         let actor = schema::install_actor(&conn)?;
-        let evidence = Arc::new(evidence::EvidenceKeys::derive(&*schema::evidence_key(&conn)?));
+        let evidence = Arc::new(evidence::EvidenceKeys::derive(&*schema::evidence_key(
+            &conn,
+        )?));
         let store = FieldStore {
             conn,
             path,
@@ -158,7 +160,9 @@ impl FieldStore {
     /// key until this returns; after it, only `new` opens the store.
     pub fn rekey(&mut self, new: &StoreKey) -> Result<()> {
         if self.wiped {
-            return Err(Error::Evidence("the store was wiped: nothing to rekey".into()));
+            return Err(Error::Evidence(
+                "the store was wiped: nothing to rekey".into(),
+            ));
         }
         key::rekey(&self.conn, &self.path, new)
     }

@@ -255,7 +255,10 @@ fn an_older_versions_plaintext_store_is_encrypted_at_its_first_open_with_a_key()
     // The control: the search finds the secrets in a plaintext store.
     let before = leaks(dir.path());
     for secret in ["张建国", "330182198805061234", "13812345678", MARKER] {
-        assert!(before.iter().any(|(_, s)| *s == secret), "{secret}: {before:?}");
+        assert!(
+            before.iter().any(|(_, s)| *s == secret),
+            "{secret}: {before:?}"
+        );
     }
 
     let store = FieldStore::open(&path, "p1", &key(5)).unwrap();

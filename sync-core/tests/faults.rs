@@ -29,7 +29,13 @@ const VILLAGE: &str = "330182101201";
 const T0: Timestamp = Timestamp(1_795_000_000_000);
 
 fn open(path: impl AsRef<Path>, device: &str, clock: &Arc<ManualClock>) -> FieldStore {
-    let mut store = FieldStore::open_with_clock(path, device, &StoreKey::from_bytes(&[7; 32]).unwrap(), clock.clone()).expect("open");
+    let mut store = FieldStore::open_with_clock(
+        path,
+        device,
+        &StoreKey::from_bytes(&[7; 32]).unwrap(),
+        clock.clone(),
+    )
+    .expect("open");
     if store.identity().unwrap().is_none() {
         store
             .set_identity(&Author::new(
@@ -373,8 +379,13 @@ fn a_read_only_store_refuses_writes_typed_and_keeps_everything_readable() {
         };
         tried.push(way);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut store = FieldStore::open_with_clock(&open_by, "p1", &StoreKey::from_bytes(&[7; 32]).unwrap(), clock.clone())
-                .unwrap_or_else(|e| panic!("{way:?}: a read-only store still opens: {e:?}"));
+            let mut store = FieldStore::open_with_clock(
+                &open_by,
+                "p1",
+                &StoreKey::from_bytes(&[7; 32]).unwrap(),
+                clock.clone(),
+            )
+            .unwrap_or_else(|e| panic!("{way:?}: a read-only store still opens: {e:?}"));
             assert_eq!(snapshot(&store), before, "{way:?}: everything readable");
             let refusals = [
                 store.record(&new_case("只读时记录")).map(|_| ()),

@@ -708,7 +708,11 @@ fn evidence_is_kept_beside_the_store_and_queued_after_its_reference_syncs() {
         photo
     );
     assert_eq!(p.store.evidence_size(&a.sha256).unwrap(), Some(200_000));
-    assert_ne!(std::fs::read(&file).unwrap()[..64], photo[..64], "sealed at rest");
+    assert_ne!(
+        std::fs::read(&file).unwrap()[..64],
+        photo[..64],
+        "sealed at rest"
+    );
     assert!(file.starts_with(p.store.evidence_dir()));
 
     // Nothing to upload before the references reached the center; then the red case first.
@@ -749,7 +753,10 @@ fn evidence_is_kept_beside_the_store_and_queued_after_its_reference_syncs() {
     std::io::Write::write_all(&mut download, b"not the bytes").unwrap();
     let e = p.store.complete_download(download).unwrap_err();
     assert_eq!(e.code(), "evidence_io");
-    assert!(!p.store.has_evidence(&other).unwrap(), "bad bytes are discarded");
+    assert!(
+        !p.store.has_evidence(&other).unwrap(),
+        "bad bytes are discarded"
+    );
     // Right bytes, cut off after a whole segment and resumed from there.
     let mut download = p.store.begin_download(&a.sha256).unwrap();
     std::io::Write::write_all(&mut download, &photo[..100_000]).unwrap();

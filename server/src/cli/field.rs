@@ -47,7 +47,12 @@ pub(crate) struct FieldArgs {
     device: Option<String>,
     /// The store's key, 64 hex digits (what the apps keep in the Android Keystore or the
     /// iOS Keychain). Default: made on first use and kept in `<db>.key` (mode 0600).
-    #[arg(long = "store-key", env = "GRIDSYNC_STORE_KEY", global = true, hide_env_values = true)]
+    #[arg(
+        long = "store-key",
+        env = "GRIDSYNC_STORE_KEY",
+        global = true,
+        hide_env_values = true
+    )]
     store_key: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
@@ -488,11 +493,9 @@ fn command(client: &FieldClient, command: FieldCommand, out: &Output) -> anyhow:
                 table(&["步骤 step", "代码 code"], &rows)
             })
         }
-        FieldCommand::SignFor { case } => {
-            step(client, out, &case, "签收 signed for", |c, id| {
-                c.sign_for(id)
-            })
-        }
+        FieldCommand::SignFor { case } => step(client, out, &case, "签收 signed for", |c, id| {
+            c.sign_for(id)
+        }),
         FieldCommand::SendBack { case, reason } => {
             step(client, out, &case, "退单 sent back", |c, id| {
                 c.send_back(id, reason)
@@ -674,12 +677,14 @@ fn command(client: &FieldClient, command: FieldCommand, out: &Output) -> anyhow:
         } => {
             let id = resolve(client, &case)?;
             let to = to.unwrap_or_else(|| PathBuf::from(&attachment));
-            let path = to.to_str().context("the --out path is not UTF-8")?.to_owned();
+            let path = to
+                .to_str()
+                .context("the --out path is not UTF-8")?
+                .to_owned();
             let bytes = client.export_evidence(id, attachment, path.clone())?;
-            out.emit(
-                &serde_json::json!({ "path": path, "bytes": bytes }),
-                || format!("{path} ({bytes} B)"),
-            )
+            out.emit(&serde_json::json!({ "path": path, "bytes": bytes }), || {
+                format!("{path} ({bytes} B)")
+            })
         }
         FieldCommand::Rules => {
             let rules = gridsync_ffi::field_rules();

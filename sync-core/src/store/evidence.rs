@@ -216,10 +216,9 @@ impl FieldStore {
     /// The size of the evidence `sha256` this phone holds, if it holds it.
     pub fn evidence_size(&self, sha256: &str) -> Result<Option<u64>> {
         match fs::metadata(self.evidence_path(sha256)?) {
-            Ok(m) => Ok(Some(
-                seal::plain_len(m.len())
-                    .ok_or_else(|| Error::Evidence("evidence file is cut short".into()))?,
-            )),
+            Ok(m) => Ok(Some(seal::plain_len(m.len()).ok_or_else(|| {
+                Error::Evidence("evidence file is cut short".into())
+            })?)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(e)),
         }
@@ -259,8 +258,9 @@ impl FieldStore {
         let dir = self.writable_evidence_dir()?;
         let tmp = dir.join(format!(".incoming-{}", uuid::Uuid::new_v4()));
         let result = (|| {
-            let mut file = SealWriter::create(self.evidence.clone(), File::create(&tmp).map_err(io)?)
-                .map_err(io)?;
+            let mut file =
+                SealWriter::create(self.evidence.clone(), File::create(&tmp).map_err(io)?)
+                    .map_err(io)?;
             let mut hasher = Sha256::new();
             let mut size = 0u64;
             let mut buf = zeroize::Zeroizing::new(vec![0u8; 64 * 1024]);
@@ -399,7 +399,10 @@ impl FieldStore {
         }
         sync_dir(&dir);
         if sealed > 0 {
-            tracing::info!(files = sealed, "evidence files of an older app version sealed");
+            tracing::info!(
+                files = sealed,
+                "evidence files of an older app version sealed"
+            );
         }
         Ok(())
     }

@@ -136,7 +136,10 @@ fn encrypt_plaintext(path: &Path, key: &StoreKey) -> Result<()> {
         }
         let version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         plain.execute(
-            &format!("ATTACH DATABASE ?1 AS encrypted KEY \"{}\"", key.literal().as_str()),
+            &format!(
+                "ATTACH DATABASE ?1 AS encrypted KEY \"{}\"",
+                key.literal().as_str()
+            ),
             [copy.to_string_lossy()],
         )?;
         plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
@@ -179,7 +182,9 @@ pub(super) fn rekey(conn: &Connection, path: &Path, new: &StoreKey) -> Result<()
     let check = Connection::open(path)?;
     apply_key(&check, new)?;
     check
-        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        })
         .map_err(|_| Error::Evidence("the store did not take the new key".into()))?;
     Ok(())
 }
@@ -220,7 +225,10 @@ mod tests {
     fn a_key_is_32_bytes_or_64_hex_digits() {
         assert!(StoreKey::from_bytes(&[7; 32]).is_ok());
         for bad in [&[7u8; 31][..], &[7; 33], &[]] {
-            assert_eq!(StoreKey::from_bytes(bad).unwrap_err().code(), "invalid_input");
+            assert_eq!(
+                StoreKey::from_bytes(bad).unwrap_err().code(),
+                "invalid_input"
+            );
         }
         let key = StoreKey::generate();
         let back = StoreKey::from_hex(&key.to_hex()).unwrap();

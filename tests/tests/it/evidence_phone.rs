@@ -141,17 +141,25 @@ fn a_5_mb_photo_crosses_a_link_that_resets_every_256_kb() {
     assert_eq!(fetched, bytes);
     // Held now, sealed: a second call reads the local copy, and the file is not the bytes.
     assert_eq!(
-        handler.evidence_bytes(case.clone(), attached.id.clone()).unwrap(),
+        handler
+            .evidence_bytes(case.clone(), attached.id.clone())
+            .unwrap(),
         bytes
     );
     let exported = dir.path().join("photo.jpg");
     let n = handler
         .export_evidence(case, attached.id, exported.to_string_lossy().into_owned())
         .unwrap();
-    assert_eq!((n, std::fs::read(&exported).unwrap()), (bytes.len() as u64, bytes.clone()));
+    assert_eq!(
+        (n, std::fs::read(&exported).unwrap()),
+        (bytes.len() as u64, bytes.clone())
+    );
     let sealed = std::fs::read_dir(dir.path().join("handler.db.evidence")).unwrap();
     for file in sealed {
         let held = std::fs::read(file.unwrap().path()).unwrap();
-        assert!(!held.windows(64).any(|w| w == &bytes[1000..1064]), "sealed at rest");
+        assert!(
+            !held.windows(64).any(|w| w == &bytes[1000..1064]),
+            "sealed at rest"
+        );
     }
 }

@@ -68,10 +68,22 @@ impl EvidenceKeys {
         format!("{}.enc", super::hex(&mac.finalize().into_bytes()))
     }
 
-    fn seal(&self, header: &[u8; HEADER], index: u64, last: Option<&[u8; 32]>, plain: &[u8]) -> Vec<u8> {
+    fn seal(
+        &self,
+        header: &[u8; HEADER],
+        index: u64,
+        last: Option<&[u8; 32]>,
+        plain: &[u8],
+    ) -> Vec<u8> {
         let aad = aad(header, index, last);
         self.aead
-            .encrypt(&nonce(header, index), Payload { msg: plain, aad: &aad })
+            .encrypt(
+                &nonce(header, index),
+                Payload {
+                    msg: plain,
+                    aad: &aad,
+                },
+            )
             .expect("XChaCha20-Poly1305 seals any length below 256 GiB")
     }
 
@@ -84,7 +96,13 @@ impl EvidenceKeys {
     ) -> Result<Vec<u8>> {
         let aad = aad(header, index, last);
         self.aead
-            .decrypt(&nonce(header, index), Payload { msg: sealed, aad: &aad })
+            .decrypt(
+                &nonce(header, index),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| {
                 Error::Evidence(format!(
                     "evidence file segment {index} does not open: tampered, cut or another file"
@@ -303,8 +321,16 @@ mod tests {
             let tmp = sealed(&keys, &data, &sha);
             let mut f = tmp.reopen().unwrap();
             assert_eq!(plain_len(f.metadata().unwrap().len()), Some(size as u64));
-            assert_eq!(read_range(&keys, &mut f, &sha, 0, usize::MAX).unwrap(), data);
-            for (off, max) in [(0, 10), (SEGMENT - 3, 7), (size / 2, SEGMENT + 5), (size, 4)] {
+            assert_eq!(
+                read_range(&keys, &mut f, &sha, 0, usize::MAX).unwrap(),
+                data
+            );
+            for (off, max) in [
+                (0, 10),
+                (SEGMENT - 3, 7),
+                (size / 2, SEGMENT + 5),
+                (size, 4),
+            ] {
                 let want = &data[off.min(size)..(off + max).min(size)];
                 let got = read_range(&keys, &mut f, &sha, off as u64, max).unwrap();
                 assert_eq!(got, want, "size {size} range {off}+{max}");
@@ -344,7 +370,10 @@ mod tests {
         w.write_all(&data[have as usize..]).unwrap();
         w.finish(&[1; 32]).unwrap();
         let mut f = tmp.reopen().unwrap();
-        assert_eq!(read_range(&keys, &mut f, &[1; 32], 0, usize::MAX).unwrap(), data);
+        assert_eq!(
+            read_range(&keys, &mut f, &[1; 32], 0, usize::MAX).unwrap(),
+            data
+        );
     }
 
     #[test]
