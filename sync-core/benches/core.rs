@@ -164,11 +164,20 @@ fn bench_open_and_list(c: &mut Criterion) {
 /// Bytes of the SQLite file in use (free pages left out), after a WAL checkpoint.
 fn used_bytes(path: &std::path::Path) -> u64 {
     let conn = rusqlite::Connection::open(path).unwrap();
+    // The store is SQLCipher: the same raw key the bench opens it with.
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "07".repeat(32)))
+        .unwrap();
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
+    // SQLCipher answers `page_size` as text.
     let q = |p: &str| {
-        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0))
-            .unwrap() as u64
+        conn.query_row(&format!("PRAGMA {p}"), [], |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Integer(n) => n as u64,
+                v => v.as_str().unwrap().parse().unwrap(),
+            })
+        })
+        .unwrap()
     };
     (q("page_count") - q("freelist_count")) * q("page_size")
 }

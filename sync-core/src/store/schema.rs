@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// The schema this version writes (`PRAGMA user_version`). Migrations are appended, never
 /// edited.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 1: cases with their list projection, the outbox, settings.
@@ -63,6 +63,12 @@ const MIGRATIONS: &[&str] = &[
         created_at    INTEGER NOT NULL,
         PRIMARY KEY (case_id, sha256)
      );",
+    // 3: the open cases in the list's order. With SQLCipher every page read is decrypted,
+    // and a row's list columns sit after its document: sorting every open case read the
+    // whole table (open + list of 10,000: 15 → 64 ms). In this order the first page is 50
+    // index entries and 50 rows.
+    "CREATE INDEX cases_open_in_list_order
+        ON cases (open, revoked, due_at IS NULL, due_at, updated_at DESC, id);",
 ];
 
 pub(super) fn prepare(conn: &mut Connection) -> Result<()> {
