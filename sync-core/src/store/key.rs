@@ -156,10 +156,10 @@ fn encrypt_plaintext(path: &Path, key: &StoreKey) -> Result<()> {
     for suffix in ["-wal", "-shm", "-journal"] {
         let _ = fs::remove_file(sibling(path, suffix));
     }
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if let Some(dir) = path.parent()
+        && let Ok(d) = fs::File::open(dir)
+    {
+        let _ = d.sync_all();
     }
     tracing::info!("device store encrypted (it was written by an older app version)");
     Ok(())

@@ -115,10 +115,10 @@ pub(super) fn install_actor(conn: &Connection) -> Result<ActorId> {
 /// the encrypted file (so a rekey re-protects it).
 pub(super) fn evidence_key(conn: &Connection) -> Result<zeroize::Zeroizing<[u8; 32]>> {
     let stored = get_meta(conn, "evidence_key")?.map(zeroize::Zeroizing::new);
-    if let Some(hex) = stored.as_deref() {
-        if let Ok(key) = super::StoreKey::from_hex(hex) {
-            return Ok(zeroize::Zeroizing::new(*key.as_bytes()));
-        }
+    if let Some(hex) = stored.as_deref()
+        && let Ok(key) = super::StoreKey::from_hex(hex)
+    {
+        return Ok(zeroize::Zeroizing::new(*key.as_bytes()));
     }
     let key = super::StoreKey::generate();
     set_meta(conn, "evidence_key", &key.to_hex())?;
