@@ -26,11 +26,16 @@ impl CaseObserver for Counts {
 fn run(dir: &std::path::Path, name: &str, n: usize, observe: bool) -> (f64, u64) {
     let path = dir.join(name);
     // A signed-in identity without a center: written by the core, as a login would.
-    FieldStore::open(&path, "bench")
+    let key = gridsync_core::store::StoreKey::from_bytes(&[7; 32]).expect("key");
+    FieldStore::open(&path, "bench", &key)
         .and_then(|mut s| s.set_identity(&Author::new("u-bench", Role::GridWorker, "330182101201")))
         .expect("prepare the store");
-    let client = FieldClient::open(path.to_string_lossy().into_owned(), "bench".into())
-        .expect("open the store");
+    let client = FieldClient::open(
+        path.to_string_lossy().into_owned(),
+        "bench".into(),
+        key.as_bytes().to_vec(),
+    )
+    .expect("open the store");
     let cases: Vec<String> = (0..n)
         .map(|i| {
             client

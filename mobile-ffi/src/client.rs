@@ -11,7 +11,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use gridsync_core::case::{CaseId, NoteKind, Timestamp};
 use gridsync_core::clock::{Clock, SystemClock};
-use gridsync_core::store::FieldStore;
+use gridsync_core::store::{FieldStore, StoreKey};
 
 use crate::FieldError;
 use crate::case::{CaseDetail, CaseEdit, CaseFilter, CaseSummary, NewCase, PartyEdit, PartyInput};
@@ -59,12 +59,16 @@ const _: () = {
 
 #[uniffi::export]
 impl FieldClient {
-    /// Opens (or creates) the store at `db_path` for this device. `device_id` is the app
-    /// install's stable id (make a UUID on first start and keep it); the center binds
-    /// tokens and changes to it.
+    /// Opens (or creates) the store at `db_path` for this device, encrypted with `key`.
+    /// `device_id` is the app install's stable id (make a UUID on first start and keep it);
+    /// the center binds tokens and changes to it. `key`: 32 random bytes the app keeps in
+    /// the Android Keystore or the iOS Keychain (`invalid_input` for any other length); a
+    /// key that does not open the store is `WrongKey`. A plaintext store of an older app
+    /// version is encrypted with `key` on this first open.
     #[uniffi::constructor]
-    pub fn open(db_path: String, device_id: String) -> Result<Self, FieldError> {
-        let store = FieldStore::open(db_path, &device_id)?;
+    pub fn open(db_path: String, device_id: String, key: Vec<u8>) -> Result<Self, FieldError> {
+        let key = StoreKey::from_bytes(&key)?;
+        let store = FieldStore::open(db_path, &device_id, &key)?;
         Ok(FieldClient {
             store: Mutex::new(store),
             net: Mutex::new(()),
@@ -333,8 +337,18 @@ impl FieldClient {
         result
     }
 
-    /// Deletes every case, the outbox, the session and the identity: what a revoked device
-    /// does by itself. Unsent work is lost.
+    /// Re-encrypts the store under `new_key` (32 bytes). Keep the old key in the Keystore
+    /// or Keychain until this returns, then replace it: after it, only `new_key` opens the
+    /// store.
+    pub fn rekey(&self, new_key: Vec<u8>) -> Result<(), FieldError> {
+        let key = StoreKey::from_bytes(&new_key)?;
+        Ok(self.store().rekey(&key)?)
+    }
+
+    /// Destroys the store: its files, the evidence files, the session and the identity go
+    /// (what a revoked device does by itself; unsent work is lost). Then delete the key
+    /// from the Keystore or Keychain. Until it is closed, this client shows an empty store
+    /// held in memory; open the path again, with a new key, to work on.
     pub fn wipe(&self) -> Result<(), FieldError> {
         let ids = {
             let mut store = self.store();

@@ -62,6 +62,12 @@ pub enum FieldError {
     #[error("{code}: {detail}")]
     Storage { code: String, detail: String },
 
+    /// The key does not open the store (`wrong_key`): nothing was read or written. The app
+    /// passed another key than the one the store was made with (a Keystore entry lost or
+    /// replaced). The data cannot be read without that key.
+    #[error("{code}: {detail}")]
+    WrongKey { code: String, detail: String },
+
     /// A bug (`internal`). Report it.
     #[error("{code}: {detail}")]
     Internal { code: String, detail: String },
@@ -80,6 +86,7 @@ impl FieldError {
             | FieldError::Server { code, .. }
             | FieldError::Malformed { code, .. }
             | FieldError::Storage { code, .. }
+            | FieldError::WrongKey { code, .. }
             | FieldError::Internal { code, .. } => code,
         }
     }
@@ -96,6 +103,7 @@ impl FieldError {
             | FieldError::Server { detail, .. }
             | FieldError::Malformed { detail, .. }
             | FieldError::Storage { detail, .. }
+            | FieldError::WrongKey { detail, .. }
             | FieldError::Internal { detail, .. } => detail,
         }
     }
@@ -181,6 +189,7 @@ impl From<gridsync_core::Error> for FieldError {
             | E::Storage(_)
             | E::StoreTooNew { .. }
             | E::Evidence(_) => FieldError::Storage { code, detail },
+            E::WrongKey => FieldError::WrongKey { code, detail },
             _ => FieldError::Internal { code, detail },
         }
     }
@@ -213,5 +222,8 @@ mod tests {
             .into();
         assert_eq!(e.code(), "invalid_code");
         assert!(matches!(e, FieldError::InvalidInput { .. }));
+        let e: FieldError = gridsync_core::Error::WrongKey.into();
+        assert_eq!(e.code(), "wrong_key");
+        assert!(matches!(e, FieldError::WrongKey { .. }));
     }
 }

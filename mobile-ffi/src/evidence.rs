@@ -169,47 +169,70 @@ impl FieldClient {
         result.map(|()| report)
     }
 
-    /// The local path of an attachment's bytes, fetching them from the center first if
-    /// this phone does not hold them (a department handler opening a dispatched case's
-    /// photo). A fetch cut off resumes where it stopped on the next call; the bytes are
-    /// checked against the attachment's sha256 before the path is given out.
-    pub fn evidence_file(
+    /// An attachment's bytes, fetching them from the center first if this phone does not
+    /// hold them (a department handler opening a dispatched case's photo). A fetch cut off
+    /// resumes on the next call from its last whole 64 KiB; the bytes are checked against
+    /// the attachment's sha256 before they are kept. On the phone they stay encrypted with
+    /// the store's key: this hands them out in memory.
+    pub fn evidence_bytes(
         &self,
         case_id: String,
         attachment_id: String,
-    ) -> Result<String, FieldError> {
-        let id = case_id_of(&case_id)?;
-        let (reference, path) = {
-            let store = self.store();
-            let reference = store.attachment(id, &attachment_id)?;
-            let path = store.evidence_path(&reference.sha256)?;
-            (reference, path)
-        };
-        if path.is_file() {
-            return Ok(path.to_string_lossy().into_owned());
+    ) -> Result<Vec<u8>, FieldError> {
+        let sha256 = self.fetch_evidence(&case_id, &attachment_id)?;
+        Ok(self.store().read_evidence(&sha256, 0, usize::MAX)?)
+    }
+
+    /// `evidence_bytes` written to `dest_path` (a file the app chose, e.g. in its cache for
+    /// a viewer that wants a path; the copy is outside the store's encryption: delete it
+    /// when done). Returns the number of bytes written.
+    pub fn export_evidence(
+        &self,
+        case_id: String,
+        attachment_id: String,
+        dest_path: String,
+    ) -> Result<u64, FieldError> {
+        let sha256 = self.fetch_evidence(&case_id, &attachment_id)?;
+        let mut out = fs::File::create(&dest_path).map_err(storage)?;
+        let mut offset = 0u64;
+        loop {
+            let chunk = self.store().read_evidence(&sha256, offset, 1024 * 1024)?;
+            if chunk.is_empty() {
+                break;
+            }
+            std::io::Write::write_all(&mut out, &chunk).map_err(storage)?;
+            offset += chunk.len() as u64;
+        }
+        out.sync_all().map_err(storage)?;
+        Ok(offset)
+    }
+}
+
+impl FieldClient {
+    /// Makes sure the phone holds an attachment's bytes (downloading them if not); returns
+    /// their sha256.
+    fn fetch_evidence(&self, case_id: &str, attachment_id: &str) -> Result<String, FieldError> {
+        let id = case_id_of(case_id)?;
+        let reference = self.store().attachment(id, attachment_id)?;
+        if self.store().has_evidence(&reference.sha256)? {
+            return Ok(reference.sha256);
         }
         let _net = lock(&self.net);
         let base = self.server_url(None)?;
         let url = attachment_url(&base, id, &reference.sha256);
-        let part = path.with_extension("part");
-        if let Some(dir) = part.parent() {
-            fs::create_dir_all(dir).map_err(storage)?;
-        }
         let mut refreshed = false;
+        let mut download = self.store().begin_download(&reference.sha256)?;
         loop {
-            let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-            let mut file = fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&part)
-                .map_err(storage)?;
+            let have = download.have();
             let token = self.valid_token(&base, refreshed)?;
-            let (reply, _) = self.http.download(&url, &token, have, &mut file)?;
+            let (reply, _) = self.http.download(&url, &token, have, &mut download)?;
             match reply.status {
                 200 if have > 0 => {
                     // The center ignored the range: start over with what it sent.
-                    drop(file);
-                    let _ = fs::remove_file(&part);
+                    drop(download);
+                    let part = self.store().evidence_path(&reference.sha256)?;
+                    let _ = fs::remove_file(part.with_extension("part"));
+                    download = self.store().begin_download(&reference.sha256)?;
                     continue;
                 }
                 200 | 206 => break,
@@ -218,12 +241,10 @@ impl FieldClient {
                 _ => return Err(self.handle(reply.error())),
             }
         }
-        self.store().complete_download(&reference.sha256, &part)?;
-        Ok(path.to_string_lossy().into_owned())
+        self.store().complete_download(download)?;
+        Ok(reference.sha256)
     }
-}
 
-impl FieldClient {
     fn attach(
         &self,
         case_id: &str,

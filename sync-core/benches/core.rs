@@ -12,7 +12,7 @@ use gridsync_core::case::{
     CaseDoc, Category, Difficulty, FollowUp, Location, NewCase, NoteKind, PartyInput, PartyRole,
     RiskLevel, Sex, Source, Timestamp,
 };
-use gridsync_core::store::{CaseFilter, FieldStore};
+use gridsync_core::store::{CaseFilter, FieldStore, StoreKey};
 use gridsync_core::workflow::{Action, Author, Event, OrgRef, Role, Tier, TimeLimits, fold};
 
 fn typical_case(i: usize) -> NewCase {
@@ -68,7 +68,12 @@ fn worker() -> Author {
 
 fn bench_record(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = FieldStore::open(dir.path().join("field.db"), "bench").unwrap();
+    let mut store = FieldStore::open(
+        dir.path().join("field.db"),
+        "bench",
+        &StoreKey::from_bytes(&[7; 32]).unwrap(),
+    )
+    .unwrap();
     store.set_identity(&worker()).unwrap();
     let mut i = 0;
     c.bench_function("device/record_case", |b| {
@@ -102,7 +107,8 @@ fn bench_open_and_list(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("field.db");
     {
-        let mut store = FieldStore::open(&path, "bench").unwrap();
+        let mut store =
+            FieldStore::open(&path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
         store.set_identity(&worker()).unwrap();
         let start = Instant::now();
         for i in 0..10_000 {
@@ -127,7 +133,8 @@ fn bench_open_and_list(c: &mut Criterion) {
     );
     c.bench_function("device/open_10k_and_list_50_open", |b| {
         b.iter(|| {
-            let store = FieldStore::open(&path, "bench").unwrap();
+            let store =
+                FieldStore::open(&path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
             let page = store
                 .cases(&CaseFilter {
                     open_only: true,
@@ -139,7 +146,7 @@ fn bench_open_and_list(c: &mut Criterion) {
             black_box(page)
         })
     });
-    let store = FieldStore::open(&path, "bench").unwrap();
+    let store = FieldStore::open(&path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
     c.bench_function("device/search_10k_by_party_name", |b| {
         b.iter(|| {
             black_box(
@@ -157,11 +164,20 @@ fn bench_open_and_list(c: &mut Criterion) {
 /// Bytes of the SQLite file in use (free pages left out), after a WAL checkpoint.
 fn used_bytes(path: &std::path::Path) -> u64 {
     let conn = rusqlite::Connection::open(path).unwrap();
+    // The store is SQLCipher: the same raw key the bench opens it with.
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", "07".repeat(32)))
+        .unwrap();
     conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
+    // SQLCipher answers `page_size` as text.
     let q = |p: &str| {
-        conn.query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0))
-            .unwrap() as u64
+        conn.query_row(&format!("PRAGMA {p}"), [], |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Integer(n) => n as u64,
+                v => v.as_str().unwrap().parse().unwrap(),
+            })
+        })
+        .unwrap()
     };
     (q("page_count") - q("freelist_count")) * q("page_size")
 }
@@ -169,7 +185,8 @@ fn used_bytes(path: &std::path::Path) -> u64 {
 /// Plays the center: acknowledges every pushed change, as a real sync would.
 fn ack_everything(path: &std::path::Path) {
     use gridsync_core::protocol::{Ack, SyncResponse};
-    let mut store = FieldStore::open(path, "bench").unwrap();
+    let mut store =
+        FieldStore::open(path, "bench", &StoreKey::from_bytes(&[7; 32]).unwrap()).unwrap();
     let mut center = std::collections::HashMap::new();
     while store.pending().unwrap().changes > 0 {
         let (request, _) = store.build_request().unwrap();

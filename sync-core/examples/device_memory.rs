@@ -16,7 +16,7 @@ use gridsync_core::case::{
     Timestamp,
 };
 use gridsync_core::protocol::{Ack, SyncResponse};
-use gridsync_core::store::{CaseFilter, FieldStore};
+use gridsync_core::store::{CaseFilter, FieldStore, StoreKey};
 use gridsync_core::workflow::{Author, Role};
 
 fn typical_case(i: usize) -> NewCase {
@@ -95,7 +95,8 @@ fn report(step: &str, started: Instant) {
 /// Records `n` cases (every second one submitted, every fifth with a visit note) and
 /// acknowledges everything, as the center would.
 fn build(path: &Path, n: usize) {
-    let mut store = FieldStore::open(path, "memory").expect("open");
+    let mut store =
+        FieldStore::open(path, "memory", &StoreKey::from_bytes(&[7; 32]).unwrap()).expect("open");
     store.set_identity(&worker()).expect("identity");
     for i in 0..n {
         let id = store.record(&typical_case(i)).expect("record");
@@ -153,7 +154,8 @@ fn main() {
 
     report("process start", Instant::now());
     let t = Instant::now();
-    let store = FieldStore::open(&path, "memory").expect("open");
+    let store =
+        FieldStore::open(&path, "memory", &StoreKey::from_bytes(&[7; 32]).unwrap()).expect("open");
     let first = store
         .cases(&CaseFilter {
             open_only: true,
@@ -192,7 +194,8 @@ fn main() {
     let mut warm: Vec<f64> = (0..11)
         .map(|_| {
             let t = Instant::now();
-            let store = FieldStore::open(&path, "memory").expect("open");
+            let store = FieldStore::open(&path, "memory", &StoreKey::from_bytes(&[7; 32]).unwrap())
+                .expect("open");
             let page = store
                 .cases(&CaseFilter {
                     open_only: true,

@@ -62,6 +62,11 @@ pub enum Error {
     #[error("device store: {0}")]
     Storage(#[source] rusqlite::Error),
 
+    /// The key given does not open the device store (or the file is not a store). Nothing
+    /// was read or written; the right key still opens it.
+    #[error("the key does not open the device store")]
+    WrongKey,
+
     #[error("device store schema version {found} is newer than this app supports ({supported})")]
     StoreTooNew { found: i64, supported: i64 },
 
@@ -88,6 +93,7 @@ impl Error {
             Error::ReadOnly(_) => "read_only",
             Error::Storage(_) => "storage",
             Error::StoreTooNew { .. } => "store_too_new",
+            Error::WrongKey => "wrong_key",
             Error::Evidence(_) => "evidence_io",
         }
     }

@@ -1,6 +1,10 @@
 //! The device store: one SQLite file holding the phone's cases, the outbox of changes the
 //! center has not acknowledged, and the sync cursor.
 //!
+//! The file is SQLCipher, encrypted with the app's 32-byte [`StoreKey`] (from the Android
+//! Keystore or the iOS Keychain); its WAL and the evidence files are encrypted too (`key.rs`,
+//! `evidence/seal.rs`). A wrong key is [`Error::WrongKey`].
+//!
 //! Every operation is one SQLite transaction: the case document, its outbox entry and its
 //! list projection are written together or not at all, so a crash (or a battery pulled
 //! mid-write) loses nothing that was reported done and corrupts nothing. The file runs in
@@ -14,6 +18,7 @@
 //! own HTTP stack.
 
 mod evidence;
+mod key;
 mod schema;
 mod sync;
 
@@ -34,7 +39,8 @@ use crate::workflow::{
 };
 use crate::{Error, Result};
 
-pub use evidence::{NewAttachment, Upload, UploadState, hex};
+pub use evidence::{EvidenceDownload, NewAttachment, Upload, UploadState, hex};
+pub use key::StoreKey;
 pub use sync::{RejectedCase, SyncError, SyncReport};
 
 /// A case with everything derived from it, for a detail screen.
@@ -104,39 +110,65 @@ pub struct FieldStore {
     device_id: String,
     actor: ActorId,
     /// This install's signing key (issue 17), kept in `meta` beside the actor.
-    key: crate::signing::KeyPair,
+    signing: crate::signing::KeyPair,
     clock: Arc<dyn Clock>,
     limits: TimeLimits,
+    /// The keys sealing evidence files, derived from the data key kept in the store.
+    evidence: Arc<evidence::EvidenceKeys>,
+    /// After [`FieldStore::wipe`]: the files are gone and this is an empty store in memory.
+    wiped: bool,
 }
 
 impl FieldStore {
-    /// Opens (or creates) the store at `path` for this device.
-    pub fn open(path: impl AsRef<Path>, device_id: &str) -> Result<FieldStore> {
-        Self::open_with_clock(path, device_id, Arc::new(SystemClock))
+    /// Opens (or creates) the store at `path` for this device, encrypted with `key`. A
+    /// plaintext store written by an app version before encryption is encrypted in place
+    /// first (its evidence files too). A key that does not open it: [`Error::WrongKey`].
+    pub fn open(path: impl AsRef<Path>, device_id: &str, key: &StoreKey) -> Result<FieldStore> {
+        Self::open_with_clock(path, device_id, key, Arc::new(SystemClock))
     }
 
     pub fn open_with_clock(
         path: impl AsRef<Path>,
         device_id: &str,
+        key: &StoreKey,
         clock: Arc<dyn Clock>,
     ) -> Result<FieldStore> {
         if device_id.trim().is_empty() {
             return Err(Error::invalid("device_id", "a device id is required"));
         }
         let path = path.as_ref().to_path_buf();
-        let mut conn = Connection::open(&path)?;
+        let mut conn = key::open_connection(&path, key)?;
         schema::prepare(&mut conn)?;
         let actor = schema::install_actor(&conn)?;
-        let key = schema::install_key(&conn)?;
-        Ok(FieldStore {
+        let signing = schema::install_key(&conn)?;
+        let evidence = Arc::new(evidence::EvidenceKeys::derive(&*schema::evidence_key(
+            &conn,
+        )?));
+        let store = FieldStore {
             conn,
             path,
             device_id: device_id.to_owned(),
             actor,
-            key,
+            signing,
             clock,
             limits: TimeLimits::default(),
-        })
+            evidence,
+            wiped: false,
+        };
+        store.seal_plaintext_evidence()?;
+        Ok(store)
+    }
+
+    /// Re-encrypts the store under `new` (SQLCipher `PRAGMA rekey`: every page rewritten).
+    /// Evidence files need no rewrite: their data key lives inside the store. Keep the old
+    /// key until this returns; after it, only `new` opens the store.
+    pub fn rekey(&mut self, new: &StoreKey) -> Result<()> {
+        if self.wiped {
+            return Err(Error::Evidence(
+                "the store was wiped: nothing to rekey".into(),
+            ));
+        }
+        key::rekey(&self.conn, &self.path, new)
     }
 
     pub fn device_id(&self) -> &str {
@@ -151,7 +183,7 @@ impl FieldStore {
     /// This install's public signing key: registered at sign-in, it verifies every change
     /// this store pushes (a fresh one after [`Self::wipe`]).
     pub fn signing_key(&self) -> crate::signing::PublicKey {
-        self.key.public_key()
+        self.signing.public_key()
     }
 
     pub fn set_time_limits(&mut self, limits: TimeLimits) {
@@ -421,28 +453,28 @@ impl FieldStore {
             .unwrap_or(0))
     }
 
-    /// Deletes every case, the outbox, the cursor and the identity, and makes a new actor
-    /// and signing key: what a revoked device does. The install's actor id is kept (a new one would be as good; reuse is what
-    /// breaks merges, and this actor's changes are gone with the data).
+    /// Destroys the store: the SQLite file, its WAL and journals and the evidence folder are
+    /// deleted (what a revoked device does). The app then deletes its key from the Keystore
+    /// or Keychain, which makes any copy of the files (flash keeps deleted blocks) unreadable.
+    /// Until it is dropped, this `FieldStore` is an empty store in memory with a fresh actor
+    /// and signing key (the old actor's sequence numbers are gone with the data), so an app can still show
+    /// empty lists and the revocation; open the path again with a new key to work on.
     pub fn wipe(&mut self) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        tx.execute_batch(
-            "DELETE FROM outbox; DELETE FROM cases; DELETE FROM evidence;
-             DELETE FROM meta WHERE key IN ('cursor', 'applied_whole', 'identity') OR key LIKE 'app.%';",
-        )?;
-        // Fresh actor after a wipe: the old one's sequence numbers are lost with the data.
-        let actor = ActorId::random();
-        schema::set_meta(&tx, "actor", &actor.to_hex_string())?;
-        // And a fresh key: whoever held the old store must not sign as this install. The
-        // center keeps the old public key, so what it signed stays verifiable.
-        let key = crate::signing::KeyPair::generate();
-        schema::set_meta(&tx, "signing_key", &key.secret_hex())?;
-        tx.commit()?;
-        self.actor = actor;
-        self.key = key;
-        // After the commit: a crash in between leaves files no row names, which the next
-        // wipe removes; never rows naming files that are gone.
-        self.wipe_evidence()
+        let mut fresh = Connection::open_in_memory()?;
+        schema::prepare(&mut fresh)?;
+        let old = std::mem::replace(&mut self.conn, fresh);
+        // Closed first: SQLite may write its WAL back on close.
+        old.close().map_err(|(_, e)| Error::from(e))?;
+        key::remove_store_files(&self.path)?;
+        self.actor = schema::install_actor(&self.conn)?;
+        // And a fresh signing key: whoever held the old store must not sign as this
+        // install. The center keeps the old public key, so what it signed stays verifiable.
+        self.signing = schema::install_key(&self.conn)?;
+        self.evidence = Arc::new(evidence::EvidenceKeys::derive(&*schema::evidence_key(
+            &self.conn,
+        )?));
+        self.wiped = true;
+        Ok(())
     }
 
     /// Caps the store's file at about `max_bytes` (SQLite `max_page_count`; never below its
@@ -451,7 +483,17 @@ impl FieldStore {
     /// headroom for the rest of the phone, and tests make a full disk with it. The cap lasts
     /// until the store is closed. Returns the cap in force, in bytes.
     pub fn set_max_size(&self, max_bytes: Option<u64>) -> Result<u64> {
-        let page: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        // SQLCipher answers this pragma itself, as text (`cipher_page_size`).
+        let page: i64 = self.conn.query_row("PRAGMA page_size", [], |r| {
+            Ok(match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Integer(n) => n,
+                rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(4096),
+                _ => 4096,
+            })
+        })?;
         let page = u64::try_from(page).unwrap_or(4096).max(1);
         // SQLite's own ceiling when uncapped.
         let pages = max_bytes.map_or(u64::from(u32::MAX - 1), |b| (b / page).max(1));

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use gridsync_core::case::{Category, NewCase, NoteKind, PartyInput};
-use gridsync_core::store::{CaseFilter, FieldStore};
+use gridsync_core::store::{CaseFilter, FieldStore, StoreKey};
 use gridsync_core::workflow::{Author, Role};
 use rand::Rng;
 
@@ -22,7 +22,12 @@ fn crash_child() {
     let Ok(path) = std::env::var("GRIDSYNC_CRASH_CHILD") else {
         return;
     };
-    let mut store = FieldStore::open(&path, "crash-phone").expect("open");
+    let mut store = FieldStore::open(
+        &path,
+        "crash-phone",
+        &StoreKey::from_bytes(&[7; 32]).unwrap(),
+    )
+    .expect("open");
     store
         .set_identity(&Author::new("worker", Role::GridWorker, "330182101201"))
         .expect("identity");
@@ -105,8 +110,12 @@ fn killed_mid_write_loses_nothing_that_returned() {
             }
         }
 
-        let store = FieldStore::open(&path, "crash-phone")
-            .unwrap_or_else(|e| panic!("round {round}: store does not reopen: {e}"));
+        let store = FieldStore::open(
+            &path,
+            "crash-phone",
+            &StoreKey::from_bytes(&[7; 32]).unwrap(),
+        )
+        .unwrap_or_else(|e| panic!("round {round}: store does not reopen: {e}"));
         assert!(
             store.integrity_check().unwrap(),
             "round {round}: integrity_check failed"
@@ -125,7 +134,12 @@ fn killed_mid_write_loses_nothing_that_returned() {
     }
 
     // Every note whose call returned is in its case, and in the outbox.
-    let store = FieldStore::open(&path, "crash-phone").unwrap();
+    let store = FieldStore::open(
+        &path,
+        "crash-phone",
+        &StoreKey::from_bytes(&[7; 32]).unwrap(),
+    )
+    .unwrap();
     for (case, note) in &notes {
         let view = store.case(case.parse().unwrap()).unwrap();
         assert!(

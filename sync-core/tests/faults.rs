@@ -20,7 +20,7 @@ use std::sync::Arc;
 use gridsync_core::Error;
 use gridsync_core::case::{CaseId, Category, NewCase, NoteKind, PartyInput, Timestamp};
 use gridsync_core::clock::ManualClock;
-use gridsync_core::store::{CaseFilter, CaseView, FieldStore, Pending};
+use gridsync_core::store::{CaseFilter, CaseView, FieldStore, Pending, StoreKey};
 use gridsync_core::workflow::{Author, Role};
 use rand::Rng;
 use reference::ReferenceServer;
@@ -29,7 +29,13 @@ const VILLAGE: &str = "330182101201";
 const T0: Timestamp = Timestamp(1_795_000_000_000);
 
 fn open(path: impl AsRef<Path>, device: &str, clock: &Arc<ManualClock>) -> FieldStore {
-    let mut store = FieldStore::open_with_clock(path, device, clock.clone()).expect("open");
+    let mut store = FieldStore::open_with_clock(
+        path,
+        device,
+        &StoreKey::from_bytes(&[7; 32]).unwrap(),
+        clock.clone(),
+    )
+    .expect("open");
     if store.identity().unwrap().is_none() {
         store
             .set_identity(&Author::new(
@@ -373,8 +379,13 @@ fn a_read_only_store_refuses_writes_typed_and_keeps_everything_readable() {
         };
         tried.push(way);
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut store = FieldStore::open_with_clock(&open_by, "p1", clock.clone())
-                .unwrap_or_else(|e| panic!("{way:?}: a read-only store still opens: {e:?}"));
+            let mut store = FieldStore::open_with_clock(
+                &open_by,
+                "p1",
+                &StoreKey::from_bytes(&[7; 32]).unwrap(),
+                clock.clone(),
+            )
+            .unwrap_or_else(|e| panic!("{way:?}: a read-only store still opens: {e:?}"));
             assert_eq!(snapshot(&store), before, "{way:?}: everything readable");
             let refusals = [
                 store.record(&new_case("只读时记录")).map(|_| ()),

@@ -10,10 +10,15 @@ use gridsync_core::case::{
 };
 use gridsync_core::clock::ManualClock;
 use gridsync_core::protocol::SyncResponse;
-use gridsync_core::store::{CaseFilter, FieldStore};
+use gridsync_core::store::{CaseFilter, FieldStore, StoreKey};
 use gridsync_core::workflow::{Action, Author, OrgRef, Role, Status, Tier, WarningLevel};
 use gridsync_core::{Error, case::CaseId};
 use reference::ReferenceServer;
+
+/// The tests' store key (the app's comes from the Keystore / Keychain).
+fn key() -> StoreKey {
+    StoreKey::from_bytes(&[7; 32]).unwrap()
+}
 
 const VILLAGE_A: &str = "330182101201";
 const VILLAGE_B: &str = "330182102203";
@@ -29,7 +34,8 @@ fn phone(device: &str, area: &str) -> Phone {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(T0));
     let mut store =
-        FieldStore::open_with_clock(dir.path().join("field.db"), device, clock.clone()).unwrap();
+        FieldStore::open_with_clock(dir.path().join("field.db"), device, &key(), clock.clone())
+            .unwrap();
     store
         .set_identity(&Author::new(
             format!("worker-{device}"),
@@ -268,12 +274,12 @@ fn every_operation_lands_in_the_outbox_and_failures_write_nothing() {
 #[test]
 fn typed_operations_need_an_identity() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = FieldStore::open(dir.path().join("f.db"), "p1").unwrap();
+    let mut store = FieldStore::open(dir.path().join("f.db"), "p1", &key()).unwrap();
     assert!(matches!(
         store.record(&wage_case(VILLAGE_A, "x")),
         Err(Error::NoIdentity)
     ));
-    assert!(FieldStore::open(dir.path().join("g.db"), " ").is_err());
+    assert!(FieldStore::open(dir.path().join("g.db"), " ", &key()).is_err());
 }
 
 #[test]
@@ -283,7 +289,7 @@ fn reopening_keeps_cases_outbox_cursor_and_actor() {
     let mut server = ReferenceServer::new();
     server.register("p1", VILLAGE_A);
     let (actor, id) = {
-        let mut store = FieldStore::open(&path, "p1").unwrap();
+        let mut store = FieldStore::open(&path, "p1", &key()).unwrap();
         store
             .set_identity(&Author::new("w", Role::GridWorker, VILLAGE_A))
             .unwrap();
@@ -294,14 +300,14 @@ fn reopening_keeps_cases_outbox_cursor_and_actor() {
         store.add_note(id, NoteKind::PhoneCall, "电话回访").unwrap();
         (store.actor_id().clone(), id)
     };
-    let store = FieldStore::open(&path, "p1").unwrap();
+    let store = FieldStore::open(&path, "p1", &key()).unwrap();
     assert_eq!(store.actor_id(), &actor);
     assert!(store.cursor().unwrap() > 0);
     assert_eq!(store.pending().unwrap().changes, 1);
     assert_eq!(store.case(id).unwrap().case.notes.len(), 1);
     assert!(store.integrity_check().unwrap());
     // A different install of the app (another file) gets another actor.
-    let other = FieldStore::open(dir.path().join("other.db"), "p1").unwrap();
+    let other = FieldStore::open(dir.path().join("other.db"), "p1", &key()).unwrap();
     assert_ne!(other.actor_id(), &actor);
 }
 
@@ -698,7 +704,16 @@ fn evidence_is_kept_beside_the_store_and_queued_after_its_reference_syncs() {
     let view = p.store.case(green).unwrap();
     assert_eq!(view.case.attachments, vec![a.clone()]);
     let file = p.store.evidence_path(&a.sha256).unwrap();
-    assert_eq!(std::fs::read(&file).unwrap(), photo);
+    assert_eq!(
+        p.store.read_evidence(&a.sha256, 0, usize::MAX).unwrap(),
+        photo
+    );
+    assert_eq!(p.store.evidence_size(&a.sha256).unwrap(), Some(200_000));
+    assert_ne!(
+        std::fs::read(&file).unwrap()[..64],
+        photo[..64],
+        "sealed at rest"
+    );
     assert!(file.starts_with(p.store.evidence_dir()));
 
     // Nothing to upload before the references reached the center; then the red case first.
@@ -733,12 +748,28 @@ fn evidence_is_kept_beside_the_store_and_queued_after_its_reference_syncs() {
     assert_eq!(p.store.next_upload().unwrap(), None);
 
     // A download is checked against its name before it takes its place.
-    let dir = tempfile::tempdir().unwrap();
-    let part = dir.path().join("x.part");
-    std::fs::write(&part, b"not the bytes").unwrap();
-    let e = p.store.complete_download(&a.sha256, &part).unwrap_err();
+    let other = "0".repeat(64);
+    let mut download = p.store.begin_download(&other).unwrap();
+    assert_eq!(download.have(), 0);
+    std::io::Write::write_all(&mut download, b"not the bytes").unwrap();
+    let e = p.store.complete_download(download).unwrap_err();
     assert_eq!(e.code(), "evidence_io");
-    assert!(!part.exists(), "bad bytes are discarded");
+    assert!(
+        !p.store.has_evidence(&other).unwrap(),
+        "bad bytes are discarded"
+    );
+    // Right bytes, cut off after a whole segment and resumed from there.
+    let mut download = p.store.begin_download(&a.sha256).unwrap();
+    std::io::Write::write_all(&mut download, &photo[..100_000]).unwrap();
+    drop(download);
+    let mut download = p.store.begin_download(&a.sha256).unwrap();
+    assert_eq!(download.have(), 64 * 1024);
+    std::io::Write::write_all(&mut download, &photo[64 * 1024..]).unwrap();
+    p.store.complete_download(download).unwrap();
+    assert_eq!(
+        p.store.read_evidence(&a.sha256, 0, usize::MAX).unwrap(),
+        photo
+    );
 
     // A wipe takes the files with it.
     p.store.wipe().unwrap();

@@ -24,6 +24,7 @@ fn main() {
     let phone = FieldClient::open(
         dir.path().join("phone.db").to_string_lossy().into_owned(),
         "slow-link-phone".into(),
+        gridsync_tests::test_key().as_bytes().to_vec(),
     )
     .expect("store");
     phone

@@ -25,6 +25,11 @@ use gridsync_server::{AppState, Config};
 pub use phone::{HttpError, Phone, agent};
 pub use staff::Staff;
 
+/// The store key of the tests' phones (an app's comes from the Keystore / Keychain).
+pub fn test_key() -> gridsync_core::store::StoreKey {
+    gridsync_core::store::StoreKey::from_bytes(&[7; 32]).expect("32 bytes")
+}
+
 /// The environment variable that switches the suite to PostgreSQL.
 pub const POSTGRES_ENV: &str = "GRIDSYNC_TEST_POSTGRES_URL";
 

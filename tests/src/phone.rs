@@ -77,7 +77,8 @@ impl Phone {
     ) -> Result<Phone, HttpError> {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store =
-            FieldStore::open(dir.path().join("field.db"), device_id).expect("open store");
+            FieldStore::open(dir.path().join("field.db"), device_id, &crate::test_key())
+                .expect("open store");
         let agent = agent();
         let body = serde_json::json!({
             "username": username,

@@ -132,7 +132,7 @@ fun handlerScenario(url: String, dir: java.nio.file.Path) {
     var evidence = ByteArray(0)
     step("handler: a grid worker files a wage dispute; the center dispatches it to labour")
     val workerDevice = "jvm-worker-${UUID.randomUUID()}"
-    val case = FieldClient.open(dir.resolve("worker.db").toString(), workerDevice).use { w ->
+    val case = FieldClient.open(dir.resolve("worker.db").toString(), workerDevice, newKey()).use { w ->
         w.login(url, WORKER, PASSWORD)
         val id = w.recordCase(
             NewCase(
@@ -170,7 +170,7 @@ fun handlerScenario(url: String, dir: java.nio.file.Path) {
     }
 
     val device = "jvm-handler-${UUID.randomUUID()}"
-    FieldClient.open(dir.resolve("handler.db").toString(), device).use { phone ->
+    FieldClient.open(dir.resolve("handler.db").toString(), device, newKey()).use { phone ->
         val heard = Heard()
         val statuses = Statuses()
         phone.addCaseObserver(heard)
@@ -186,7 +186,7 @@ fun handlerScenario(url: String, dir: java.nio.file.Path) {
         ensure(phone.tasks().filter { it.caseId == case }.map { it.kind } == listOf(TaskKind.SIGN)) {
             "tasks ${phone.tasks()}"
         }
-        val fetched = java.io.File(phone.evidenceFile(case, attachmentId)).readBytes()
+        val fetched = phone.evidenceBytes(case, attachmentId)
         ensure(fetched.contentEquals(evidence)) { "the handler fetched the IOU's bytes" }
         val allowed = phone.allowedActions(case)
         ensure(EventKind.SIGN_FOR in allowed && EventKind.DISPATCH !in allowed) { "allowed $allowed" }

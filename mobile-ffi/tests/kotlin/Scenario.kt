@@ -39,6 +39,12 @@ val PASSWORD: String = System.getenv("GRIDSYNC_DEMO_PASSWORD") ?: "gridsync-demo
 
 fun step(text: String) = println("==> $text")
 
+/**
+ * A store key: 32 random bytes. An Android app makes it once and keeps it wrapped by the
+ * Android Keystore (docs/mobile.md); these tests keep it in memory.
+ */
+fun newKey(): ByteArray = ByteArray(32).also { java.security.SecureRandom().nextBytes(it) }
+
 fun ensure(ok: Boolean, what: () -> String) {
     if (!ok) throw AssertionError(what())
 }
@@ -67,13 +73,16 @@ fun errorCode(e: FieldException): String = when (e) {
     is FieldException.Server -> e.code
     is FieldException.Malformed -> e.code
     is FieldException.Storage -> e.code
+    is FieldException.WrongKey -> e.code
     is FieldException.Internal -> e.code
 }
 
 /** Bad input across the boundary, no server needed. */
 fun offline(dir: java.nio.file.Path) {
     step("offline: typed errors for bad input")
-    FieldClient.open(dir.resolve("offline.db").toString(), "jvm-offline").use { phone ->
+    val key = newKey()
+    val path = dir.resolve("offline.db").toString()
+    FieldClient.open(path, "jvm-offline", key).use { phone ->
         ensure(phone.session() == null) { "fresh store has no session" }
         expectError<FieldException.Auth>("no_identity") {
             phone.recordCase(NewCase(title = "拖欠工资", category = "LABOUR_WAGES"))
@@ -103,6 +112,16 @@ fun offline(dir: java.nio.file.Path) {
             "enum names are the wire codes"
         }
         ensure(phone.prepareSync().isNotEmpty()) { "an empty store still has a request" }
+    }
+    step("offline: the store opens with its key only")
+    expectError<FieldException.WrongKey>("wrong_key") { FieldClient.open(path, "jvm-offline", newKey()) }
+    expectError<FieldException.InvalidInput>("invalid_input") {
+        FieldClient.open(path, "jvm-offline", ByteArray(16))
+    }
+    val head = java.io.File(path).readBytes().copyOf(16)
+    ensure(!String(head, Charsets.ISO_8859_1).startsWith("SQLite format 3")) { "the file is encrypted" }
+    FieldClient.open(path, "jvm-offline", key).use { phone ->
+        ensure(phone.session() == null) { "the right key opens it" }
     }
 }
 
@@ -142,7 +161,7 @@ class Center(private val url: String) {
 }
 
 fun scenario(url: String, dir: java.nio.file.Path) {
-    FieldClient.open(dir.resolve("field.db").toString(), "jvm-scenario-${UUID.randomUUID()}").use { phone ->
+    FieldClient.open(dir.resolve("field.db").toString(), "jvm-scenario-${UUID.randomUUID()}", newKey()).use { phone ->
         step("sign in as the grid worker")
         val session = phone.login(url, WORKER, PASSWORD)
         ensure(session.role == Role.GRID_WORKER) { "role: $session" }

@@ -35,7 +35,7 @@ class Keeps(g.CaseObserver):
 
 
 def run(center, path, n, observer):
-    c = g.FieldClient.open(path, f"bench-{os.path.basename(path)}")
+    c = g.FieldClient.open(path, f"bench-{os.path.basename(path)}", os.urandom(32))
     c.login(center.url, USER["username"], PASSWORD)
     # One note on each of n cases: every write costs the same (a note on a case of many
     # notes costs more, with or without observers).

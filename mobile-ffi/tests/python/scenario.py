@@ -10,6 +10,11 @@ import urllib.request
 PASSWORD = os.environ.get("GRIDSYNC_DEMO_PASSWORD", "gridsync-demo")
 
 
+def new_key():
+    """A store key: 32 random bytes (an app keeps it in the Keystore / Keychain)."""
+    return os.urandom(32)
+
+
 class Staff:
     def __init__(self, url, username):
         self.url = url.rstrip("/")

@@ -24,7 +24,7 @@ import tempfile
 import uuid
 
 import gridsync_ffi as g
-from scenario import PASSWORD, Staff, expect_error, step
+from scenario import PASSWORD, Staff, expect_error, new_key, step
 
 WORKER = "wang.grid"
 DISPATCHER = "chen.dispatch"
@@ -34,14 +34,15 @@ LABOUR = {"id": "330182-labour", "name": "县人社局劳动保障监察大队"}
 
 def main(url):
     work = tempfile.mkdtemp(prefix="gridsync-scenario-")
-    phone = g.FieldClient.open(os.path.join(work, "field.db"), f"py-scenario-{uuid.uuid4()}")
+    phone = g.FieldClient.open(os.path.join(work, "field.db"), f"py-scenario-{uuid.uuid4()}",
+                               new_key())
 
     step("sign in as the grid worker")
     s = phone.login(url, WORKER, PASSWORD)
     assert s.role == g.Role.GRID_WORKER, s
     assert s.area_code == VILLAGE, s
     expect_error(g.FieldError.Auth, "invalid_credentials",
-                 g.FieldClient.open(os.path.join(work, "other.db"), "py-other").login,
+                 g.FieldClient.open(os.path.join(work, "other.db"), "py-other", new_key()).login,
                  url, WORKER, "wrong password")
 
     step("record two cases offline")

@@ -29,7 +29,7 @@ import time
 import uuid
 
 import gridsync_ffi as g
-from scenario import PASSWORD, Staff, expect_error, signer_of_changes, step
+from scenario import PASSWORD, Staff, expect_error, new_key, signer_of_changes, step
 
 LABOUR = {"id": "330182-labour", "name": "县人社局劳动保障监察大队"}
 DAY = 86_400_000
@@ -66,7 +66,7 @@ def main(url):
 
     step("a grid worker files a wage dispute")
     worker_device = f"py-worker-{uuid.uuid4()}"
-    worker = g.FieldClient.open(os.path.join(work, "worker.db"), worker_device)
+    worker = g.FieldClient.open(os.path.join(work, "worker.db"), worker_device, new_key())
     worker.login(url, "wang.grid", PASSWORD)
     case = worker.record_case(g.NewCase(
         title="装修队拖欠两名工人工资",
@@ -114,7 +114,8 @@ def main(url):
 
     step("the handler's phone signs in and syncs: the dispatch arrives")
     device = f"py-handler-{uuid.uuid4()}"
-    phone = g.FieldClient.open(os.path.join(work, "handler.db"), device)
+    key = new_key()
+    phone = g.FieldClient.open(os.path.join(work, "handler.db"), device, key)
     heard, statuses = Heard(), Statuses()
     phone.add_case_observer(heard)
     phone.add_sync_status_observer(statuses)
@@ -134,9 +135,10 @@ def main(url):
     assert g.EventKind.DISPATCH not in allowed and g.EventKind.RESOLVE not in allowed, allowed
 
     step("the handler's phone fetches the attendance sheet on demand")
-    path = phone.evidence_file(case, photo.id)
-    with open(path, "rb") as f:
-        assert f.read() == sheet
+    assert phone.evidence_bytes(case, photo.id) == sheet
+    for name in os.listdir(os.path.join(work, "handler.db.evidence")):
+        with open(os.path.join(work, "handler.db.evidence", name), "rb") as f:
+            assert sheet[:32] not in f.read(), "evidence is sealed at rest"
 
     step("offline: sign for, mediate, start handling, resolve with two installments")
     signed_at = int(time.time() * 1000)

@@ -22,7 +22,9 @@ ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 class Offline(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
-        self.client = g.FieldClient.open(os.path.join(self.dir.name, "field.db"), "py-offline-1")
+        self.key = os.urandom(32)
+        self.client = g.FieldClient.open(os.path.join(self.dir.name, "field.db"), "py-offline-1",
+                                         self.key)
 
     def tearDown(self):
         del self.client
@@ -123,10 +125,33 @@ class Offline(unittest.TestCase):
             g.FieldClient.open,
             os.path.join(self.dir.name, "other.db"),
             " ",
+            self.key,
         )
         # A directory is not a database file.
         with self.assertRaises(g.FieldError.Storage):
-            g.FieldClient.open(self.dir.name, "py-offline-1")
+            g.FieldClient.open(self.dir.name, "py-offline-1", self.key)
+
+    def test_the_store_opens_with_its_key_only(self):
+        path = os.path.join(self.dir.name, "field.db")
+        del self.client
+        with open(path, "rb") as f:
+            self.assertNotEqual(f.read(16), b"SQLite format 3\x00", "encrypted")
+        self.assertFieldError(
+            g.FieldError.WrongKey, "wrong_key", g.FieldClient.open, path, "py-offline-1",
+            os.urandom(32))
+        self.assertFieldError(
+            g.FieldError.InvalidInput, "invalid_input", g.FieldClient.open, path,
+            "py-offline-1", b"short")
+        self.client = g.FieldClient.open(path, "py-offline-1", self.key)
+        # Rekey: the old key no longer opens it, the new one does.
+        new = os.urandom(32)
+        self.client.rekey(new)
+        del self.client
+        self.assertFieldError(
+            g.FieldError.WrongKey, "wrong_key", g.FieldClient.open, path, "py-offline-1",
+            self.key)
+        self.client = g.FieldClient.open(path, "py-offline-1", new)
+        self.assertEqual(self.client.cases(g.CaseFilter()), [])
 
     def test_codes_and_labels(self):
         cats = g.code_list(g.CodeKind.CATEGORY)

@@ -24,7 +24,9 @@ class Transport(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.TemporaryDirectory()
         self.center = StubCenter()
-        self.client = g.FieldClient.open(os.path.join(self.dir.name, "field.db"), "py-phone-1")
+        self.key = os.urandom(32)
+        self.client = g.FieldClient.open(os.path.join(self.dir.name, "field.db"), "py-phone-1",
+                                         self.key)
 
     def tearDown(self):
         del self.client
@@ -403,7 +405,8 @@ class Transport(unittest.TestCase):
             self.assertTrue(wait <= after <= wait * 1.2, (n, after))
         # The status survives a restart of the app.
         del self.client
-        c = self.client = g.FieldClient.open(os.path.join(self.dir.name, "field.db"), "py-phone-1")
+        c = self.client = g.FieldClient.open(os.path.join(self.dir.name, "field.db"), "py-phone-1",
+                                             self.key)
         self.assertEqual(c.sync_status().consecutive_failures, 3)
         c.sync(None)
         self.assertEqual(c.sync_status().state, g.SyncState.IDLE)

@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use gridsync_core::store::StoreKey;
 use gridsync_ffi::{
     AgreementInput, CaseDetail, CaseFilter, CaseSummary, CodeKind, DeadlineKind, FieldClient,
     FieldError, FollowUpInput, InstallmentInput, NewCase, PartyInput, ResolveInput, Status, Tier,
@@ -44,6 +45,15 @@ pub(crate) struct FieldArgs {
     /// This phone's device id. Default: made on first use and kept in `<db>.device-id`.
     #[arg(long, env = "GRIDSYNC_FIELD_DEVICE", global = true)]
     device: Option<String>,
+    /// The store's key, 64 hex digits (what the apps keep in the Android Keystore or the
+    /// iOS Keychain). Default: made on first use and kept in `<db>.key` (mode 0600).
+    #[arg(
+        long = "store-key",
+        env = "GRIDSYNC_STORE_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    store_key: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -212,8 +222,14 @@ enum FieldCommand {
     Upload { url: Option<String> },
     /// The attachments and how far each has gone up (证据上传进度).
     Evidence,
-    /// The local path of an attachment, fetched from the center if not here (调取证据).
-    Fetch { case: String, attachment: String },
+    /// An attachment's bytes, fetched from the center if not here (调取证据), written
+    /// decrypted to `--out` (default: the attachment id, in the current folder).
+    Fetch {
+        case: String,
+        attachment: String,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// Runs one `gridsync field` command. Blocking (network and disk): call it outside the
@@ -239,9 +255,27 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
         None => device_id(&args.db)?,
     };
     let db = args.db.to_str().context("the --db path is not UTF-8")?;
-    let client = FieldClient::open(db.to_owned(), device)?;
+    let key = match &args.store_key {
+        Some(hex) => StoreKey::from_hex(hex).context("GRIDSYNC_STORE_KEY / --store-key")?,
+        None => store_key(&args.db)?,
+    };
+    let client = FieldClient::open(db.to_owned(), device, key.as_bytes().to_vec())?;
     let out = Output { json: args.json };
-    match args.command {
+    let result = command(&client, args.command, &out);
+    let revoked = result.as_ref().is_err_and(|e| {
+        e.downcast_ref::<FieldError>()
+            .is_some_and(|fe| matches!(fe, FieldError::DeviceRevoked { .. }))
+    });
+    if revoked && args.store_key.is_none() {
+        // The client wiped the store; its key goes with it (as an app deletes its Keystore
+        // entry).
+        let _ = std::fs::remove_file(key_path(&args.db));
+    }
+    result
+}
+
+fn command(client: &FieldClient, command: FieldCommand, out: &Output) -> anyhow::Result<()> {
+    match command {
         FieldCommand::Login {
             url,
             username,
@@ -306,14 +340,14 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
             )
         }
         FieldCommand::Note { case, text, kind } => {
-            let id = resolve(&client, &case)?;
+            let id = resolve(client, &case)?;
             let note = client.add_note_of_kind(id.clone(), kind, text)?;
             out.emit(&serde_json::json!({ "case": id, "note": note }), || {
                 format!("已添加记录 note added: {note} → {id}")
             })
         }
         FieldCommand::Submit { case } => {
-            let id = resolve(&client, &case)?;
+            let id = resolve(client, &case)?;
             client.submit_case(id.clone())?;
             out.emit(
                 &serde_json::json!({ "case": id, "status": "SUBMITTED" }),
@@ -340,7 +374,7 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
             out.emit(&cases, || list_table(&cases))
         }
         FieldCommand::Show { case } => {
-            let id = resolve(&client, &case)?;
+            let id = resolve(client, &case)?;
             let d = client.case_detail(id)?;
             out.emit(&d, || detail_text(&d))
         }
@@ -443,7 +477,7 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
             })
         }
         FieldCommand::Allowed { case } => {
-            let id = resolve(&client, &case)?;
+            let id = resolve(client, &case)?;
             let kinds = client.allowed_actions(id)?;
             out.emit(&kinds, || {
                 let rows: Vec<Vec<String>> = kinds
@@ -459,24 +493,22 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
                 table(&["步骤 step", "代码 code"], &rows)
             })
         }
-        FieldCommand::SignFor { case } => {
-            step(&client, &out, &case, "签收 signed for", |c, id| {
-                c.sign_for(id)
-            })
-        }
+        FieldCommand::SignFor { case } => step(client, out, &case, "签收 signed for", |c, id| {
+            c.sign_for(id)
+        }),
         FieldCommand::SendBack { case, reason } => {
-            step(&client, &out, &case, "退单 sent back", |c, id| {
+            step(client, out, &case, "退单 sent back", |c, id| {
                 c.send_back(id, reason)
             })
         }
         FieldCommand::Start { case } => {
-            step(&client, &out, &case, "开始调处 handling", |c, id| {
+            step(client, out, &case, "开始调处 handling", |c, id| {
                 c.start_handling(id)
             })
         }
         FieldCommand::Extend { case, days, reason } => step(
-            &client,
-            &out,
+            client,
+            out,
             &case,
             "延期申请 extension asked",
             |c, id| c.request_extension(id, days, reason),
@@ -488,7 +520,7 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
                 "VILLAGE" => Tier::Village,
                 other => anyhow::bail!("--tier {other:?}: TOWNSHIP or COUNTY"),
             };
-            step(&client, &out, &case, "提级 escalated", |c, id| {
+            step(client, out, &case, "提级 escalated", |c, id| {
                 c.escalate(id, tier, reason)
             })
         }
@@ -510,7 +542,7 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
                 signed_at: None,
                 installments,
             });
-            step(&client, &out, &case, "办结 resolved", |c, id| {
+            step(client, out, &case, "办结 resolved", |c, id| {
                 c.resolve(
                     id,
                     ResolveInput {
@@ -522,8 +554,8 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
             })
         }
         FieldCommand::ResolveOnSite { case, outcome } => step(
-            &client,
-            &out,
+            client,
+            out,
             &case,
             "就地化解 resolved on the spot",
             |c, id| c.resolve_on_site(id, outcome, None),
@@ -534,7 +566,7 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
             method,
             kept,
             note,
-        } => step(&client, &out, &case, "回访 followed up", |c, id| {
+        } => step(client, out, &case, "回访 followed up", |c, id| {
             c.record_follow_up(
                 id,
                 FollowUpInput {
@@ -546,14 +578,14 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
             )
         }),
         FieldCommand::Feedback { case, opinion } => step(
-            &client,
-            &out,
+            client,
+            out,
             &case,
             "协办意见 feedback given",
             |c, id| c.co_handling_feedback(id, opinion),
         ),
         FieldCommand::Paid { case, installment } => {
-            step(&client, &out, &case, "已履行 paid", |c, id| {
+            step(client, out, &case, "已履行 paid", |c, id| {
                 c.mark_installment_paid(id, installment, None)
             })
         }
@@ -583,7 +615,7 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
             mime,
             caption,
         } => {
-            let id = resolve(&client, &case)?;
+            let id = resolve(client, &case)?;
             let mime = mime.unwrap_or_else(|| mime_of(&file).to_owned());
             let path = file.to_str().context("the file's path is not UTF-8")?;
             let a = client.attach_file(
@@ -638,10 +670,21 @@ fn execute(args: FieldArgs) -> anyhow::Result<()> {
                 )
             })
         }
-        FieldCommand::Fetch { case, attachment } => {
-            let id = resolve(&client, &case)?;
-            let path = client.evidence_file(id, attachment)?;
-            out.emit(&serde_json::json!({ "path": path }), || path.clone())
+        FieldCommand::Fetch {
+            case,
+            attachment,
+            out: to,
+        } => {
+            let id = resolve(client, &case)?;
+            let to = to.unwrap_or_else(|| PathBuf::from(&attachment));
+            let path = to
+                .to_str()
+                .context("the --out path is not UTF-8")?
+                .to_owned();
+            let bytes = client.export_evidence(id, attachment, path.clone())?;
+            out.emit(&serde_json::json!({ "path": path, "bytes": bytes }), || {
+                format!("{path} ({bytes} B)")
+            })
         }
         FieldCommand::Rules => {
             let rules = gridsync_ffi::field_rules();
@@ -774,6 +817,38 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     serde_json::to_writer_pretty(&mut stdout, value)?;
     writeln!(stdout)?;
     Ok(())
+}
+
+/// `<db>.key`: where the terminal phone keeps its store key.
+fn key_path(db: &Path) -> PathBuf {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".key");
+    PathBuf::from(path)
+}
+
+/// The store key kept beside the store (64 hex digits, mode 0600), made on first use. The
+/// apps keep theirs in the Android Keystore or the iOS Keychain instead; a file beside the
+/// store protects only against whoever copies the store without it.
+fn store_key(db: &Path) -> anyhow::Result<StoreKey> {
+    let path = key_path(db);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => StoreKey::from_hex(&text)
+            .with_context(|| format!("the store key in {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = StoreKey::generate();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(&path)
+                .with_context(|| format!("creating the store key {}", path.display()))?;
+            writeln!(file, "{}", key.to_hex().as_str())?;
+            file.sync_all()?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading the store key {}", path.display())),
+    }
 }
 
 /// The device id: made once per store and kept beside it, because the center binds the

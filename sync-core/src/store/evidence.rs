@@ -1,6 +1,7 @@
 //! Evidence on the phone: the bytes of photos, recordings and documents attached to a case.
 //!
-//! The bytes live in the store's own folder (`<store file>.evidence/<sha256>`), never in
+//! The bytes live in the store's own folder (`<store file>.evidence/`), sealed (see
+//! `evidence/seal.rs`: encrypted in 64 KiB segments, named by an HMAC of the hash), never in
 //! SQLite pages or in the case document: the document gets an ordinary `AttachmentRef`
 //! change (hash, size, MIME type, kind), which syncs like any other. The bytes follow
 //! separately, after the change that references them has been acknowledged, resumably:
@@ -13,8 +14,10 @@
 //! one transaction. A crash between the two leaves a file no row names; the next attach of
 //! the same bytes reuses it, and `wipe` removes the folder.
 
+mod seal;
+
 use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
@@ -24,6 +27,9 @@ use sha2::{Digest, Sha256};
 use super::{FieldStore, enqueue, load_doc, write_doc};
 use crate::case::{AttachmentKind, AttachmentRef, CaseId};
 use crate::{Error, Result};
+
+pub(crate) use seal::EvidenceKeys;
+use seal::SealWriter;
 
 /// Where an attachment's bytes stand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,13 +76,14 @@ impl FieldStore {
         PathBuf::from(name)
     }
 
-    /// Where the bytes of `sha256` are kept on the phone (the file may not exist: a download
-    /// not yet made).
+    /// Where the sealed bytes of `sha256` are kept on the phone (the file may not exist: a
+    /// download not yet made). The file is encrypted: read it with
+    /// [`FieldStore::read_evidence`].
     pub fn evidence_path(&self, sha256: &str) -> Result<PathBuf> {
         if !is_sha256(sha256) {
             return Err(Error::invalid("sha256", "64 lowercase hex digits"));
         }
-        Ok(self.evidence_dir().join(sha256))
+        Ok(self.evidence_dir().join(self.evidence.file_name(sha256)))
     }
 
     /// Attaches bytes read from `source` to a case: copied into the store's folder while
@@ -199,13 +206,22 @@ impl FieldStore {
             .find(|u| u.state == UploadState::Pending))
     }
 
-    /// Up to `max` bytes of the evidence `sha256` from `offset`.
+    /// Up to `max` bytes of the evidence `sha256` from `offset`, decrypted (only the
+    /// segments the range touches are read). A tampered file is an `evidence_io` error.
     pub fn read_evidence(&self, sha256: &str, offset: u64, max: usize) -> Result<Vec<u8>> {
         let mut file = File::open(self.evidence_path(sha256)?).map_err(io)?;
-        file.seek(SeekFrom::Start(offset)).map_err(io)?;
-        let mut buf = Vec::with_capacity(max);
-        file.take(max as u64).read_to_end(&mut buf).map_err(io)?;
-        Ok(buf)
+        seal::read_range(&self.evidence, &mut file, &sha_bytes(sha256)?, offset, max)
+    }
+
+    /// The size of the evidence `sha256` this phone holds, if it holds it.
+    pub fn evidence_size(&self, sha256: &str) -> Result<Option<u64>> {
+        match fs::metadata(self.evidence_path(sha256)?) {
+            Ok(m) => Ok(Some(seal::plain_len(m.len()).ok_or_else(|| {
+                Error::Evidence("evidence file is cut short".into())
+            })?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
     }
 
     /// The center confirmed holding `sent` bytes of the upload (`done` once whole and
@@ -237,16 +253,17 @@ impl FieldStore {
         Ok(self.evidence_path(sha256)?.is_file())
     }
 
-    /// Copies `source` into the evidence folder under its hash; returns (sha256, size).
+    /// Seals `source` into the evidence folder under its hash's name; returns (sha256, size).
     fn store_file(&self, source: &mut dyn Read) -> Result<(String, u64)> {
-        let dir = self.evidence_dir();
-        create_private_dir(&dir)?;
+        let dir = self.writable_evidence_dir()?;
         let tmp = dir.join(format!(".incoming-{}", uuid::Uuid::new_v4()));
         let result = (|| {
-            let mut file = File::create(&tmp).map_err(io)?;
+            let mut file =
+                SealWriter::create(self.evidence.clone(), File::create(&tmp).map_err(io)?)
+                    .map_err(io)?;
             let mut hasher = Sha256::new();
             let mut size = 0u64;
-            let mut buf = vec![0u8; 64 * 1024];
+            let mut buf = zeroize::Zeroizing::new(vec![0u8; 64 * 1024]);
             loop {
                 let n = source.read(&mut buf).map_err(io)?;
                 if n == 0 {
@@ -256,9 +273,11 @@ impl FieldStore {
                 file.write_all(&buf[..n]).map_err(io)?;
                 size += n as u64;
             }
-            file.sync_all().map_err(io)?;
-            let sha256 = hex(&hasher.finalize());
-            fs::rename(&tmp, dir.join(&sha256)).map_err(io)?;
+            let mut digest = [0u8; 32];
+            digest.copy_from_slice(&hasher.finalize());
+            file.finish(&digest).map_err(io)?;
+            let sha256 = hex(&digest);
+            fs::rename(&tmp, dir.join(self.evidence.file_name(&sha256))).map_err(io)?;
             sync_dir(&dir);
             Ok((sha256, size))
         })();
@@ -268,33 +287,124 @@ impl FieldStore {
         result
     }
 
-    /// A download of `sha256` finished at `part`: checked against its hash and moved to
-    /// its place (`evidence_path`). Bytes that do not hash to the name are removed and
-    /// refused (`evidence_io`): the next fetch starts over.
-    pub fn complete_download(&self, sha256: &str, part: &Path) -> Result<PathBuf> {
-        let target = self.evidence_path(sha256)?;
-        let mut file = File::open(part).map_err(io)?;
-        let mut hasher = Sha256::new();
-        std::io::copy(&mut file, &mut hasher).map_err(io)?;
-        if hex(&hasher.finalize()) != sha256 {
-            let _ = fs::remove_file(part);
-            return Err(Error::Evidence(format!(
-                "the downloaded bytes do not hash to {sha256}: discarded"
-            )));
+    /// The evidence folder, made if missing; refused once the store was wiped (the files
+    /// would be sealed with a key that is gone).
+    fn writable_evidence_dir(&self) -> Result<PathBuf> {
+        if self.wiped {
+            return Err(Error::Evidence(
+                "the store was wiped: open it again with a new key".into(),
+            ));
         }
-        file.sync_all().map_err(io)?;
-        fs::rename(part, &target).map_err(io)?;
+        let dir = self.evidence_dir();
+        create_private_dir(&dir)?;
+        Ok(dir)
+    }
+
+    /// Starts (or resumes) a download of the evidence `sha256`: write the bytes from
+    /// [`EvidenceDownload::have`] on into it (they are sealed as they arrive, whole segments
+    /// only: a download cut off resumes from its last whole 64 KiB), then hand it to
+    /// [`FieldStore::complete_download`]. Holds no borrow of the store, so the store's lock
+    /// need not be held while the bytes arrive.
+    pub fn begin_download(&self, sha256: &str) -> Result<EvidenceDownload> {
+        let target = self.evidence_path(sha256)?;
+        self.writable_evidence_dir()?;
+        let part = target.with_extension("part");
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&part)
+            .map_err(io)?;
+        let (writer, have) = SealWriter::resume(self.evidence.clone(), file).map_err(io)?;
+        Ok(EvidenceDownload {
+            writer,
+            have,
+            sha256: sha256.to_owned(),
+            part,
+            target,
+        })
+    }
+
+    /// A download finished: the last segment sealed, the whole checked against its sha256
+    /// and moved to its place. Bytes that do not hash to the name are removed and refused
+    /// (`evidence_io`): the next fetch starts over.
+    pub fn complete_download(&self, download: EvidenceDownload) -> Result<PathBuf> {
+        let EvidenceDownload {
+            writer,
+            sha256,
+            part,
+            target,
+            ..
+        } = download;
+        let expected = sha_bytes(&sha256)?;
+        writer.finish(&expected).map_err(io)?;
+        let check = (|| {
+            let mut file = File::open(&part).map_err(io)?;
+            let mut hasher = Sha256::new();
+            let mut offset = 0u64;
+            loop {
+                let chunk =
+                    seal::read_range(&self.evidence, &mut file, &expected, offset, seal::SEGMENT)?;
+                if chunk.is_empty() {
+                    break;
+                }
+                offset += chunk.len() as u64;
+                hasher.update(&chunk);
+            }
+            if hasher.finalize()[..] == expected[..] {
+                Ok(())
+            } else {
+                Err(Error::Evidence(format!(
+                    "the downloaded bytes do not hash to {sha256}: discarded"
+                )))
+            }
+        })();
+        if let Err(e) = check {
+            let _ = fs::remove_file(&part);
+            return Err(e);
+        }
+        fs::rename(&part, &target).map_err(io)?;
         sync_dir(&self.evidence_dir());
         Ok(target)
     }
 
-    /// Removes every evidence file (with `wipe`).
-    pub(super) fn wipe_evidence(&self) -> Result<()> {
-        match fs::remove_dir_all(self.evidence_dir()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(io(e)),
+    /// Evidence files an older app version kept in plaintext (named by their sha256):
+    /// sealed under their new names, then removed; its partial downloads are removed.
+    pub(super) fn seal_plaintext_evidence(&self) -> Result<()> {
+        let dir = self.evidence_dir();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        let mut sealed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name.strip_suffix(".part").is_some_and(is_sha256) {
+                fs::remove_file(&path).map_err(io)?;
+                continue;
+            }
+            if !is_sha256(&name) {
+                continue;
+            }
+            let tmp = dir.join(format!(".incoming-{}", uuid::Uuid::new_v4()));
+            let mut writer =
+                SealWriter::create(self.evidence.clone(), File::create(&tmp).map_err(io)?)
+                    .map_err(io)?;
+            std::io::copy(&mut File::open(&path).map_err(io)?, &mut writer).map_err(io)?;
+            writer.finish(&sha_bytes(&name)?).map_err(io)?;
+            fs::rename(&tmp, dir.join(self.evidence.file_name(&name))).map_err(io)?;
+            fs::remove_file(&path).map_err(io)?;
+            sealed += 1;
         }
+        sync_dir(&dir);
+        if sealed > 0 {
+            tracing::info!(
+                files = sealed,
+                "evidence files of an older app version sealed"
+            );
+        }
+        Ok(())
     }
 
     /// The case an attachment id belongs to, with its hash (for downloads by id).
@@ -322,6 +432,47 @@ impl FieldStore {
             .optional()?
             .map(|s| u64::try_from(s).unwrap_or(0)))
     }
+}
+
+/// A download under way: a `Write` sink sealing what it is given (see
+/// [`FieldStore::begin_download`]).
+#[derive(Debug)]
+pub struct EvidenceDownload {
+    writer: SealWriter,
+    have: u64,
+    sha256: String,
+    part: PathBuf,
+    target: PathBuf,
+}
+
+impl EvidenceDownload {
+    /// Bytes already held from an earlier, cut-off download: ask the center for the rest.
+    pub fn have(&self) -> u64 {
+        self.have
+    }
+}
+
+impl Write for EvidenceDownload {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.writer.write(data)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+/// The 32 bytes of a hex sha256.
+fn sha_bytes(sha256: &str) -> Result<[u8; 32]> {
+    if !is_sha256(sha256) {
+        return Err(Error::invalid("sha256", "64 lowercase hex digits"));
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&sha256[2 * i..2 * i + 2], 16)
+            .map_err(|_| Error::invalid("sha256", "64 lowercase hex digits"))?;
+    }
+    Ok(out)
 }
 
 /// Lowercase hex.

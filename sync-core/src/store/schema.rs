@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// The schema this version writes (`PRAGMA user_version`). Migrations are appended, never
 /// edited.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const MIGRATIONS: &[&str] = &[
     // 1: cases with their list projection, the outbox, settings.
@@ -63,6 +63,12 @@ const MIGRATIONS: &[&str] = &[
         created_at    INTEGER NOT NULL,
         PRIMARY KEY (case_id, sha256)
      );",
+    // 3: the open cases in the list's order. With SQLCipher every page read is decrypted,
+    // and a row's list columns sit after its document: sorting every open case read the
+    // whole table (open + list of 10,000: 15 → 64 ms). In this order the first page is 50
+    // index entries and 50 rows.
+    "CREATE INDEX cases_open_in_list_order
+        ON cases (open, revoked, due_at IS NULL, due_at, updated_at DESC, id);",
 ];
 
 pub(super) fn prepare(conn: &mut Connection) -> Result<()> {
@@ -116,6 +122,20 @@ pub(super) fn install_key(conn: &Connection) -> Result<crate::signing::KeyPair> 
     let key = crate::signing::KeyPair::generate();
     set_meta(conn, "signing_key", &key.secret_hex())?;
     Ok(key)
+}
+
+/// The random data key the evidence files' keys derive from, made once and kept here, in
+/// the encrypted file (so a rekey re-protects it).
+pub(super) fn evidence_key(conn: &Connection) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+    let stored = get_meta(conn, "evidence_key")?.map(zeroize::Zeroizing::new);
+    if let Some(hex) = stored.as_deref()
+        && let Ok(key) = super::StoreKey::from_hex(hex)
+    {
+        return Ok(zeroize::Zeroizing::new(*key.as_bytes()));
+    }
+    let key = super::StoreKey::generate();
+    set_meta(conn, "evidence_key", &key.to_hex())?;
+    Ok(zeroize::Zeroizing::new(*key.as_bytes()))
 }
 
 pub(super) fn get_meta(conn: &Connection, key: &str) -> Result<Option<String>> {

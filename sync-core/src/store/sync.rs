@@ -6,12 +6,14 @@
 //! ```
 //! use gridsync_core::case::{CaseDoc, NewCase};
 //! use gridsync_core::protocol::{Ack, DecodeLimits, SyncRequest, SyncResponse};
-//! use gridsync_core::store::FieldStore;
+//! use gridsync_core::store::{FieldStore, StoreKey};
 //! use gridsync_core::workflow::{Author, Role};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let dir = tempfile::tempdir()?;
-//! let mut phone = FieldStore::open(dir.path().join("field.db"), "phone-1")?;
+//! // An app keeps its key in the Android Keystore or the iOS Keychain.
+//! let key = StoreKey::generate();
+//! let mut phone = FieldStore::open(dir.path().join("field.db"), "phone-1", &key)?;
 //! phone.set_identity(&Author::new("u-wang", Role::GridWorker, "330182101201"))?;
 //! let id = phone.record(&NewCase {
 //!     title: "拖欠工资 / unpaid wages".into(),
@@ -137,7 +139,7 @@ impl FieldStore {
                 DocChanges::new(doc_id, Vec::new())
             });
             doc.changes.push(change);
-            doc.signatures.push(self.key.sign_change(&hash));
+            doc.signatures.push(self.signing.sign_change(&hash));
         }
         for case_id in order {
             if let Some(doc) = by_case.remove(&case_id) {

@@ -67,7 +67,7 @@ impl LoadPhone {
     /// The store, opened on first use (a fleet of thousands keeps most of them closed).
     pub(crate) fn store(&mut self) -> Result<&mut FieldStore, LoadError> {
         if self.store.is_none() {
-            let mut store = FieldStore::open(&self.path, &self.device_id)?;
+            let mut store = FieldStore::open(&self.path, &self.device_id, &crate::test_key())?;
             if store.identity()?.is_none() {
                 store.set_identity(&Author::new(
                     &self.worker.user_id,

@@ -34,6 +34,7 @@ fn a_5_mb_photo_crosses_a_link_that_resets_every_256_kb() {
     let phone = FieldClient::open(
         dir.path().join("worker.db").to_string_lossy().into_owned(),
         "evidence-worker".into(),
+        gridsync_tests::test_key().as_bytes().to_vec(),
     )
     .unwrap();
     phone
@@ -126,6 +127,7 @@ fn a_5_mb_photo_crosses_a_link_that_resets_every_256_kb() {
     let handler = FieldClient::open(
         dir.path().join("handler.db").to_string_lossy().into_owned(),
         "evidence-handler".into(),
+        gridsync_tests::test_key().as_bytes().to_vec(),
     )
     .unwrap();
     handler
@@ -133,10 +135,31 @@ fn a_5_mb_photo_crosses_a_link_that_resets_every_256_kb() {
         .unwrap();
     let synced = handler.sync(None).unwrap();
     assert!(synced.new_cases.contains(&case), "{synced:?}");
-    let path = handler
-        .evidence_file(case.clone(), attached.id.clone())
+    let fetched = handler
+        .evidence_bytes(case.clone(), attached.id.clone())
         .unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), bytes);
-    // Held now: a second call reads the local copy.
-    assert_eq!(handler.evidence_file(case, attached.id).unwrap(), path);
+    assert_eq!(fetched, bytes);
+    // Held now, sealed: a second call reads the local copy, and the file is not the bytes.
+    assert_eq!(
+        handler
+            .evidence_bytes(case.clone(), attached.id.clone())
+            .unwrap(),
+        bytes
+    );
+    let exported = dir.path().join("photo.jpg");
+    let n = handler
+        .export_evidence(case, attached.id, exported.to_string_lossy().into_owned())
+        .unwrap();
+    assert_eq!(
+        (n, std::fs::read(&exported).unwrap()),
+        (bytes.len() as u64, bytes.clone())
+    );
+    let sealed = std::fs::read_dir(dir.path().join("handler.db.evidence")).unwrap();
+    for file in sealed {
+        let held = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(
+            !held.windows(64).any(|w| w == &bytes[1000..1064]),
+            "sealed at rest"
+        );
+    }
 }

@@ -72,8 +72,13 @@ impl ClockedPhone {
     fn new(server: &TestServer, clock: Arc<ManualClock>) -> ClockedPhone {
         let mut phone = Phone::login(&server.base_url(), "wang.grid", "stats-phone");
         let dir = tempfile::tempdir().unwrap();
-        let mut store =
-            FieldStore::open_with_clock(dir.path().join("field.db"), "stats-phone", clock).unwrap();
+        let mut store = FieldStore::open_with_clock(
+            dir.path().join("field.db"),
+            "stats-phone",
+            &gridsync_tests::test_key(),
+            clock,
+        )
+        .unwrap();
         store
             .set_identity(&phone.store.identity().unwrap().unwrap())
             .unwrap();
