@@ -176,8 +176,12 @@ fn unsigned_changes_are_refused_only_where_signatures_are_required() {
     // An app updated while signed in: its actor was registered before it had a key, so its
     // (signed) changes cannot be verified and count as unsigned: accepted here.
     let dir = tempfile::tempdir().unwrap();
-    let mut store =
-        gridsync_core::store::FieldStore::open(dir.path().join("f.db"), "sig-upgraded").unwrap();
+    let mut store = gridsync_core::store::FieldStore::open(
+        dir.path().join("f.db"),
+        "sig-upgraded",
+        &gridsync_tests::test_key(),
+    )
+    .unwrap();
     let login = crate::forge::login_with_actors(
         &server.base_url(),
         "wang.grid",
