@@ -299,10 +299,7 @@ impl FieldClient {
             let answer = match self.http.patch_upload(&url, &token, offset, &chunk) {
                 Ok(answer) => answer,
                 Err(e) => {
-                    // The link dropped mid-chunk: halve the chunks on this link, so the next
-                    // drop wastes less.
-                    let mut cap = lock(&self.chunk_cap);
-                    *cap = (chunk.len() / 2).max(MIN_CHUNK);
+                    self.halve_chunks(chunk.len());
                     return Err(e);
                 }
             };
@@ -332,9 +329,7 @@ impl FieldClient {
                         "every chunk broke off on the way",
                     ));
                 }
-                let mut cap = lock(&self.chunk_cap);
-                *cap = (chunk.len() / 2).max(MIN_CHUNK);
-                drop(cap);
+                self.halve_chunks(chunk.len());
                 let head = self.http.head_upload(&url, &token)?;
                 if !head.reply.is_success() {
                     return self.refused(upload, head.reply, report);
@@ -361,6 +356,12 @@ impl FieldClient {
         self.observers
             .cases_changed(observe::one(upload.case_id, ChangeReason::EvidenceSent));
         Ok(())
+    }
+
+    /// The link dropped mid-chunk: halve the chunks on this link, so the next drop wastes
+    /// less.
+    fn halve_chunks(&self, sent: usize) {
+        *lock(&self.chunk_cap) = (sent / 2).max(MIN_CHUNK);
     }
 
     /// A refusal: for good (`too_large`, `unsupported_media`, `hash_mismatch`,

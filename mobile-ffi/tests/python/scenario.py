@@ -15,6 +15,15 @@ def new_key():
     return os.urandom(32)
 
 
+def _send(req):
+    """The answer's status and body, an HTTP error's included."""
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
 class Staff:
     def __init__(self, url, username):
         self.url = url.rstrip("/")
@@ -31,11 +40,7 @@ class Staff:
         )
         if self.token:
             req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
+        status, raw = _send(req)
         data = json.loads(raw) if raw else {}
         assert status == expect, f"{method} {path} -> {status}, expected {expect}: {raw[:300]!r}"
         return data
@@ -43,11 +48,7 @@ class Staff:
     def get_bytes(self, path, expect=200):
         req = urllib.request.Request(self.url + path, method="GET")
         req.add_header("Authorization", f"Bearer {self.token}")
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                status, raw = resp.status, resp.read()
-        except urllib.error.HTTPError as e:
-            status, raw = e.code, e.read()
+        status, raw = _send(req)
         assert status == expect, f"GET {path} -> {status}, expected {expect}: {raw[:300]!r}"
         return raw
 
