@@ -633,12 +633,16 @@ impl FieldClient {
         if !force && !stored.access_token.is_empty() && !stored.access_expired(now()) {
             return Ok(stored.access_token);
         }
-        let device_id = self.store().device_id().to_owned();
+        let (device_id, key) = {
+            let store = self.store();
+            (store.device_id().to_owned(), store.signing_key())
+        };
         let reply = self.http.post_json(
             &format!("{base}/v1/auth/refresh"),
             &RefreshRequest {
                 refresh_token: &stored.refresh_token,
                 device_id: &device_id,
+                signing_key: gridsync_core::store::hex(&key),
             },
         )?;
         if !reply.is_success() {

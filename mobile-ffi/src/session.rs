@@ -59,6 +59,9 @@ pub(crate) struct LoginRequest<'a> {
 pub(crate) struct RefreshRequest<'a> {
     pub(crate) refresh_token: &'a str,
     pub(crate) device_id: &'a str,
+    /// Sent on every refresh: an app updated while signed in registers its key here, and
+    /// its actors bound without one take it (they keep a key they have).
+    pub(crate) signing_key: String,
 }
 
 /// `POST /v1/auth/logout`.

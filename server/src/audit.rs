@@ -2,25 +2,21 @@
 //! read of unmasked personal data, every change of dispatch or time-limit rules and every
 //! export, each entry hash-chained to the one before it.
 //!
-//! An entry's `hash` is SHA-256 (hex) over the previous entry's hash, a newline, and the
-//! entry's canonical form: the JSON array `[seq, at, user_id, role, org_id, action, case_id,
-//! detail]` with `detail` as the exact JSON text stored. The first entry chains to
-//! [`GENESIS`]. Appends serialise: on SQLite through the one writer connection, on
+//! An entry's `hash` is [`entry_hash`] (`gridsync_core::audit_chain`: SHA-256 over the
+//! previous entry's hash and the entry's canonical form; an evidence bundle's reader
+//! recomputes it offline). The first entry chains to [`GENESIS`]. Appends serialise: on SQLite through the one writer connection, on
 //! PostgreSQL through a transaction-scoped advisory lock (`db::audit`) taken before the
 //! last hash is read, so several server processes on one database keep one chain.
 //!
 //! `detail` carries ids, codes and field names only, never personal data.
 
+pub use gridsync_core::audit_chain::{GENESIS, entry_hash};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::caller::Caller;
 use crate::db::{self, Db, Dialect};
 use crate::error::{Error, Result};
 use crate::state::Center;
-
-/// What the first entry chains to.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// `action` of a workflow step taken through the case API (`detail`: `kind`, `event_id`).
 pub const CASE_ACTION: &str = "CASE_ACTION";
@@ -42,6 +38,12 @@ pub const SIGN_IN_REFUSED: &str = "SIGN_IN_REFUSED";
 pub const PASSWORD_CHANGED: &str = "PASSWORD_CHANGED";
 /// `action` of a user disabled (`detail`: `user_id`, `devices_revoked`, `sessions_revoked`).
 pub const USER_DISABLED: &str = "USER_DISABLED";
+/// `action` of a device's signing key taken by its actors that had none, at a token refresh
+/// (an app updated while signed in; `detail`: `device_id`, `key` (hex), `actors`).
+pub const SIGNING_KEY_REGISTERED: &str = "SIGNING_KEY_REGISTERED";
+/// `action` of the center's signing key rotated by the operator (`detail`: `kid`, the new
+/// key's id, and `retired`, the ids it replaced).
+pub const SIGNING_KEY_ROTATED: &str = "SIGNING_KEY_ROTATED";
 /// `action` of a device revoked (`detail`: `device_id`).
 pub const DEVICE_REVOKED: &str = "DEVICE_REVOKED";
 /// `action` of an organisation created (`detail`: `org_id`, `parent_id`, `kind`, `tier`,
@@ -163,28 +165,6 @@ pub struct Filter {
     /// the operator's and unknown users' entries among them). Set by
     /// `admin::audit_log::entries` from the reader's part of the tree.
     pub orgs: Option<Vec<String>>,
-}
-
-/// The chain hash of one entry.
-#[allow(clippy::too_many_arguments)]
-pub fn entry_hash(
-    prev_hash: &str,
-    seq: i64,
-    at: i64,
-    user_id: &str,
-    role: &str,
-    org_id: &str,
-    action: &str,
-    case_id: Option<&str>,
-    detail: &str,
-) -> String {
-    let canonical =
-        serde_json::json!([seq, at, user_id, role, org_id, action, case_id, detail]).to_string();
-    let mut h = Sha256::new();
-    h.update(prev_hash.as_bytes());
-    h.update(b"\n");
-    h.update(canonical.as_bytes());
-    hex::encode(h.finalize())
 }
 
 /// Appends one entry at the center's clock time, chained to the last one.
@@ -326,35 +306,4 @@ pub async fn query(db: &Db, filter: &Filter) -> Result<Vec<Record>> {
             hash: r.hash,
         })
         .collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_hash_covers_every_field_and_the_link() {
-        let base = entry_hash(GENESIS, 1, 5, "u", "ADMIN", "o", "A", Some("c"), "{}");
-        assert_eq!(base.len(), 64);
-        for other in [
-            entry_hash(GENESIS, 2, 5, "u", "ADMIN", "o", "A", Some("c"), "{}"),
-            entry_hash(GENESIS, 1, 6, "u", "ADMIN", "o", "A", Some("c"), "{}"),
-            entry_hash(GENESIS, 1, 5, "v", "ADMIN", "o", "A", Some("c"), "{}"),
-            entry_hash(GENESIS, 1, 5, "u", "ADMIN", "o", "A", None, "{}"),
-            entry_hash(
-                GENESIS,
-                1,
-                5,
-                "u",
-                "ADMIN",
-                "o",
-                "A",
-                Some("c"),
-                "{\"a\":1}",
-            ),
-            entry_hash(&base, 1, 5, "u", "ADMIN", "o", "A", Some("c"), "{}"),
-        ] {
-            assert_ne!(base, other);
-        }
-    }
 }

@@ -305,6 +305,41 @@ impl Db {
         Ok(())
     }
 
+    /// Retires every current signing key (erasing its secret: it never signs again, and
+    /// its public key still verifies what it signed) and inserts a new one, newest of all.
+    /// `make` gives (kid, secret hex, public key hex). Returns the new kid and the retired.
+    pub async fn rotate_signing_key(
+        &self,
+        now: i64,
+        make: impl FnOnce() -> (String, String, String),
+    ) -> Result<(String, Vec<String>)> {
+        let (kid, secret, public_key) = make();
+        let mut tx = self.writer.begin().await?;
+        let retired: Vec<String> = sqlx::query_scalar(
+            "UPDATE signing_keys SET retired_at = $1, secret = '' WHERE retired_at IS NULL
+             RETURNING kid",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        // `created_at` strictly after every other key's: the new key is the newest even
+        // when the clock has not moved.
+        let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(created_at) FROM signing_keys")
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, secret, public_key, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&kid)
+        .bind(secret)
+        .bind(public_key)
+        .bind(newest.map_or(now, |n| n.max(now - 1) + 1))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok((kid, retired))
+    }
+
     /// Every center signing key, newest first (the first not retired signs).
     pub async fn signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
         Ok(sqlx::query_as(

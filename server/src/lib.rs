@@ -165,6 +165,12 @@ pub async fn open_with(
         public_throttle: Arc::default(),
         evidence,
     };
+    // `gridsync admin rotate-signing-key` may retire the center's key under us.
+    tokio::spawn(signing::reload_every(
+        state.db.clone(),
+        state.key.clone(),
+        signing::RELOAD_EVERY,
+    ));
     if from_database {
         // Another process (or `gridsync admin rotate-jwt-key`) may rotate the keys.
         tokio::spawn(auth::reload_keys_every(

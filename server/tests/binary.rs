@@ -878,6 +878,71 @@ fn an_exported_bundle_verifies_offline_and_a_changed_byte_exits_3_naming_the_pla
         "{stdout}"
     );
     assert!(stdout.contains("EXPORT by OPERATOR"), "{stdout}");
+    let center_key = |stdout: &str| -> String {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with("center key "))
+            .unwrap();
+        line.split(['(', ')']).nth(1).unwrap().to_owned()
+    };
+    let first_key = center_key(&stdout);
+
+    // The operator rotates the center's key; the next bundle is signed with the new one,
+    // the one made before still verifies pinned to the old key.
+    let out = run(&["admin", "rotate-signing-key"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.starts_with("new center signing key"), "{said}");
+    let out = run(&[
+        "admin",
+        "export-bundle",
+        &id.to_string(),
+        "--out",
+        "rotated.gsbundle",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["verify", "rotated.gsbundle"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.starts_with("VERIFIED"),
+        "{stdout}"
+    );
+    assert_ne!(center_key(&stdout), first_key);
+    let out = run(&["verify", "case.gsbundle", "--center-key", &first_key]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The rotation is in the audit log, as the operator's, naming the retired key's id.
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("gridsync.db").display()
+    );
+    let rotations = gridsync_tests::runtime().block_on(async {
+        let db = gridsync_server::db::Db::connect(&url).await.unwrap();
+        let filter = gridsync_server::audit::Filter {
+            action: Some("SIGNING_KEY_ROTATED".into()),
+            ..Default::default()
+        };
+        gridsync_server::audit::query(&db, &filter).await.unwrap()
+    });
+    assert_eq!(rotations.len(), 1);
+    assert_eq!(rotations[0].user_id, "OPERATOR");
+    assert_eq!(
+        rotations[0].detail["retired"],
+        serde_json::json!([gridsync_core::signing::key_id(
+            &gridsync_core::signing::parse_public_key(&first_key).unwrap()
+        )])
+    );
     // One byte changed: exit code 3, the place named.
     let path = dir.path().join("case.gsbundle");
     let mut bytes = std::fs::read(&path).unwrap();

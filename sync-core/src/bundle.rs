@@ -112,7 +112,10 @@ pub struct ChangeRecord {
     pub bytes: String,
 }
 
-/// One audit entry about the case (the center's hash chain, `crate`-external).
+/// One audit entry about the case, as the center's hash chain holds it: [`verify`]
+/// recomputes `hash` ([`crate::audit_chain::entry_hash`], the case id from the header) and,
+/// between entries adjacent in the chain, checks the link; the hashes let an inspector
+/// match the entries against the center's whole chain (`GET /v1/audit/verify`, "校验审计链" in the console).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
     pub seq: i64,
@@ -349,7 +352,7 @@ pub fn verify(bytes: &[u8], center_key: Option<&PublicKey>) -> Result<Verified, 
             Record::Header(_) => return Err(bad("a second header".into())),
             Record::Key(k) => keys.push(k),
             Record::Change(c) => changes.push((index, at, c)),
-            Record::Audit(a) => audit.push(a),
+            Record::Audit(a) => audit.push((index, at, a)),
         }
         index += 1;
         offset = end;
@@ -368,6 +371,7 @@ pub fn verify(bytes: &[u8], center_key: Option<&PublicKey>) -> Result<Verified, 
         });
     }
     let history = history(&header, &center, &keys, changes)?;
+    let audit = audit_entries(&header, audit)?;
     Ok(Verified {
         header,
         keys,
@@ -472,6 +476,46 @@ fn history(
     Ok(out)
 }
 
+/// Recomputes each audit entry's chain hash, and checks that entries come in chain order
+/// and that an entry next to its predecessor in the chain links to it.
+fn audit_entries(
+    header: &Header,
+    entries: Vec<(u64, usize, AuditRecord)>,
+) -> Result<Vec<AuditRecord>, BundleError> {
+    let mut out: Vec<AuditRecord> = Vec::with_capacity(entries.len());
+    for (index, offset, a) in entries {
+        let bad = |what: String| BundleError::Record {
+            record: index,
+            offset,
+            what: format!("audit entry {}: {what}", a.seq),
+        };
+        let computed = crate::audit_chain::entry_hash(
+            &a.prev_hash,
+            a.seq,
+            a.at,
+            &a.user_id,
+            &a.role,
+            &a.org_id,
+            &a.action,
+            Some(&header.case_id),
+            &a.detail,
+        );
+        if computed != a.hash {
+            return Err(bad("its hash does not match its content".into()));
+        }
+        if let Some(prev) = out.last() {
+            if a.seq <= prev.seq {
+                return Err(bad(format!("out of chain order after entry {}", prev.seq)));
+            }
+            if a.seq == prev.seq + 1 && a.prev_hash != prev.hash {
+                return Err(bad(format!("does not link to entry {}", prev.seq)));
+            }
+        }
+        out.push(a);
+    }
+    Ok(out)
+}
+
 /// A change record from the log's row.
 pub fn change_record(
     pos: i64,
@@ -492,4 +536,98 @@ pub fn change_record(
         signature: signed.map(|(_, s)| hex::encode(s)),
         bytes: base64::engine::general_purpose::STANDARD.encode(bytes),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit_chain::{GENESIS, entry_hash};
+
+    const CASE: &str = "6f1c3d2e-8a4b-4c5d-9e6f-0a1b2c3d4e5f";
+
+    fn entry(prev: &str, seq: i64, action: &str) -> AuditRecord {
+        let detail = "{\"export\":\"evidence_bundle\"}".to_owned();
+        AuditRecord {
+            seq,
+            at: 1_700_000_000_000 + seq,
+            user_id: "u-chen".into(),
+            role: "DISPATCHER".into(),
+            org_id: "330182-center".into(),
+            action: action.into(),
+            hash: entry_hash(
+                prev,
+                seq,
+                1_700_000_000_000 + seq,
+                "u-chen",
+                "DISPATCHER",
+                "330182-center",
+                action,
+                Some(CASE),
+                &detail,
+            ),
+            detail,
+            prev_hash: prev.into(),
+        }
+    }
+
+    /// Three entries of the case: 1 and 2 adjacent in the chain, 7 further on.
+    fn chain() -> Vec<AuditRecord> {
+        let first = entry(GENESIS, 1, "CASE_ACTION");
+        let second = entry(&first.hash, 2, "PERSONAL_DATA_READ");
+        let later = entry(&"ab".repeat(32), 7, "EXPORT");
+        vec![first, second, later]
+    }
+
+    fn bundle_of(center: &KeyPair, entries: Vec<AuditRecord>) -> Vec<u8> {
+        let header = Header::new("b1", CASE, 1_700_000_000_100, center);
+        write(
+            center,
+            header,
+            entries.into_iter().map(Record::Audit).collect(),
+        )
+    }
+
+    #[test]
+    fn audit_entries_verify_by_their_chain_hash() {
+        let center = KeyPair::generate();
+        let verified = verify(&bundle_of(&center, chain()), None).unwrap();
+        assert_eq!(verified.audit, chain());
+
+        // What the center signed is checked too: an entry whose content no longer hashes
+        // to its hash, one that does not link to its neighbour, one out of order. Each
+        // names its record (the header is record 0).
+        let mut altered = chain();
+        altered[1].detail = "{\"export\":\"other\"}".into();
+        let mut unlinked = chain();
+        unlinked[1] = entry(&"cd".repeat(32), 2, "PERSONAL_DATA_READ");
+        let mut reordered = chain();
+        reordered.swap(1, 2);
+        let mut other_case = chain();
+        other_case[0].hash = entry_hash(
+            GENESIS,
+            1,
+            other_case[0].at,
+            "u-chen",
+            "DISPATCHER",
+            "330182-center",
+            "CASE_ACTION",
+            Some("another-case"),
+            &other_case[0].detail,
+        );
+        for (entries, place, what) in [
+            (altered, "record 2", "its hash does not match its content"),
+            (unlinked, "record 2", "does not link to entry 1"),
+            (reordered, "record 3", "out of chain order"),
+            (
+                other_case,
+                "record 1",
+                "its hash does not match its content",
+            ),
+        ] {
+            let err = verify(&bundle_of(&center, entries), None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(place) && err.contains(what), "{err}");
+        }
+    }
 }

@@ -8,11 +8,13 @@
 //! - [`store`]: the device store ([`store::FieldStore`]) over one SQLite file, with its
 //!   outbox and the sans-IO sync client (`prepare_sync` / `apply_sync_response`).
 //! - [`signing`]: Ed25519 signatures over change hashes; [`bundle`]: the evidence bundle's
-//!   format and its offline verification.
+//!   format and its offline verification; [`audit_chain`]: the hash of the center's audit
+//!   chain, which a bundle's reader recomputes.
 //!
 //! The server and the mobile bindings depend on this crate; it depends on neither.
 #![forbid(unsafe_code)]
 
+pub mod audit_chain;
 pub mod bundle;
 pub mod case;
 pub mod clock;

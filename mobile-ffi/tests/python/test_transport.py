@@ -184,8 +184,11 @@ class Transport(unittest.TestCase):
         self.assertEqual(report.rounds, 1)
         # A forced refresh rotates both tokens.
         self.assertEqual(self.client.access_token(True), "access-2")
+        # The key goes with every refresh: an app updated while signed in registers it.
+        login_key = self.center.seen("/v1/auth/login")[0].json()["signing_key"]
         self.assertEqual(self.center.seen("/v1/auth/refresh")[0].json(),
-                         {"refresh_token": "refresh-1", "device_id": "py-phone-1"})
+                         {"refresh_token": "refresh-1", "device_id": "py-phone-1",
+                          "signing_key": login_key})
 
     def test_refresh_when_the_center_says_token_expired(self):
         self.login()

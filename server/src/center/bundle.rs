@@ -73,7 +73,8 @@ pub fn detail() -> serde_json::Value {
 /// case gives a bundle with no changes; callers check the case exists first.
 pub async fn export(db: &Db, key: &CenterKey, id: CaseId, now: i64) -> Result<Vec<u8>> {
     let log = crate::db::cases::log_of(&db.pool, id).await?;
-    let center_hex = hex::encode(key.public_key());
+    let signer = key.signer();
+    let center_hex = hex::encode(signer.public_key());
     // The keys that signed the case's changes, each once, in first use.
     let mut signers: Vec<String> = Vec::new();
     for row in &log {
@@ -129,8 +130,8 @@ pub async fn export(db: &Db, key: &CenterKey, id: CaseId, now: i64) -> Result<Ve
         records.push(Record::Audit(entry));
     }
     let bundle_id = uuid::Uuid::new_v4().simple().to_string();
-    let header = Header::new(&bundle_id, &id.to_string(), now, key.pair());
-    Ok(bundle::write(key.pair(), header, records))
+    let header = Header::new(&bundle_id, &id.to_string(), now, &signer.pair);
+    Ok(bundle::write(&signer.pair, header, records))
 }
 
 /// The case's audit entries, oldest first.

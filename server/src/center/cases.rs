@@ -571,7 +571,8 @@ pub(super) async fn log_changes(
 ) -> Result<i64> {
     // Every change the center writes is signed with its own key (issue 17), as a phone's
     // are with the phone's: a bundle shows who wrote each.
-    let signer = hex::encode(center.key.public_key());
+    let key = center.key.signer();
+    let signer = hex::encode(key.public_key());
     let parsed: Vec<(String, String, [u8; 64])> = changes
         .iter()
         .map(|bytes| {
@@ -581,7 +582,7 @@ pub(super) async fn log_changes(
             Ok((
                 hex::encode(hash.0),
                 change.actor_id().to_hex_string(),
-                center.key.sign_change(&hash.0),
+                key.sign_change(&hash.0),
             ))
         })
         .collect::<Result<_>>()?;

@@ -60,6 +60,12 @@ enum AdminCommand {
         #[arg(long, value_name = "PATH")]
         key_file: Option<std::path::PathBuf>,
     },
+    /// Retire the center's signing key (the one that signs the center's changes and
+    /// evidence bundles) for a new one: after a suspected leak, or on a schedule. The
+    /// retired key stays published and still verifies what it signed; its secret is erased.
+    /// Running servers sign with the new key within a minute. Audited
+    /// (`SIGNING_KEY_ROTATED`).
+    RotateSigningKey,
     /// List devices.
     #[command(hide = true)]
     Devices,
@@ -245,7 +251,29 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 "case {id}: evidence bundle of {} bytes written to {} (center key {})",
                 bytes.len(),
                 out.display(),
-                key.kid
+                key.signer().kid
+            );
+        }
+        AdminCommand::RotateSigningKey => {
+            let (kid, retired) = gridsync_server::signing::rotate(&db, now).await?;
+            gridsync_server::audit::append_at(
+                &db,
+                now,
+                gridsync_server::audit::Entry::operator(
+                    gridsync_server::audit::SIGNING_KEY_ROTATED,
+                    serde_json::json!({ "kid": kid, "retired": retired }),
+                ),
+            )
+            .await?;
+            println!(
+                "new center signing key {kid} (retired: {}): running servers sign with it \
+                 within a minute; the retired key stays published at \
+                 /.well-known/gridsync-signing-keys and verifies what it signed",
+                if retired.is_empty() {
+                    "none".to_owned()
+                } else {
+                    retired.join(", ")
+                }
             );
         }
         AdminCommand::RotateJwtKey { key_file: None } => {

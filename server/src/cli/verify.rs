@@ -82,17 +82,20 @@ fn text(v: &Verified, pinned: bool) -> String {
         let _ = writeln!(out, "{}", line(e));
     }
     if !v.audit.is_empty() {
-        let _ = writeln!(out, "\naudit:");
+        // The hashes are recomputed by `verify`: an inspector matches them against the
+        // center's whole chain (`GET /v1/audit/verify`, "校验审计链" in the console).
+        let _ = writeln!(out, "\naudit (chain hashes recomputed):");
         for a in &v.audit {
             let _ = writeln!(
                 out,
-                "  #{} {} {} by {} ({}) {}",
+                "  #{} {} {} by {} ({}) {} hash {}",
                 a.seq,
                 gridsync_server::signing::utc_rfc3339(a.at),
                 a.action,
                 a.user_id,
                 a.role,
-                a.detail
+                a.detail,
+                a.hash
             );
         }
     }

@@ -385,6 +385,27 @@ impl Db {
         Ok(())
     }
 
+    /// Registers `key` (hex) to the device ([`Db::register_key`]) and gives it to the
+    /// device's actors bound without one. Returns those actors. An actor that has a key
+    /// keeps it: what it signed stays verifiable.
+    pub(crate) async fn adopt_key(
+        &self,
+        device_id: &str,
+        key: &str,
+        now: i64,
+    ) -> Result<Vec<String>> {
+        self.register_key(device_id, key, now).await?;
+        let actors: Vec<String> = sqlx::query_scalar(
+            "UPDATE device_actors SET public_key = $2
+             WHERE device_id = $1 AND public_key IS NULL RETURNING actor",
+        )
+        .bind(device_id)
+        .bind(key)
+        .fetch_all(&self.writer)
+        .await?;
+        Ok(actors)
+    }
+
     /// Who writes under an Automerge actor (lowercase hex): `Some((device, user))` for a
     /// device's actor, `Some(("", ""))` for one the center reserved (its own, any process's),
     /// `None` for an actor nobody registered.

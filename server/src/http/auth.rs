@@ -62,6 +62,11 @@ pub(crate) struct RefreshRequest {
     refresh_token: String,
     #[serde(default)]
     device_id: Option<String>,
+    /// This installation's Ed25519 public key, as at sign-in. An app updated while signed
+    /// in made its key after its actors were bound: the device's actors that have no key
+    /// yet take this one (audited `SIGNING_KEY_REGISTERED`); an actor keeps a key it has.
+    #[serde(default)]
+    signing_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -306,27 +311,13 @@ async fn sign_in(state: &AppState, req: LoginRequest, via: Via) -> Result<(User,
             )));
         }
     }
-    let key = match req.signing_key.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(text) => match gridsync_core::signing::parse_public_key(text) {
-            Some(key) => Some(hex::encode(key)),
-            None => {
-                return Err(refuse(ApiError::bad_request(
-                    "invalid_signing_key",
-                    "signing_key must be an Ed25519 public key: 64 hex characters or the base64 of 32 bytes",
-                )));
-            }
-        },
-    };
+    let key = signing_key(req.signing_key.as_deref()).map_err(refuse)?;
     if let Some(key) = &key {
         state
             .db
             .register_key(&device_id, key, now)
             .await
-            .map_err(|e| match e {
-                Error::Conflict(m) => refuse(ApiError::new(StatusCode::CONFLICT, "key_in_use", m)),
-                other => refuse(other.into()),
-            })?;
+            .map_err(|e| refuse(key_error(e)))?;
     }
     state
         .db
@@ -340,6 +331,29 @@ async fn sign_in(state: &AppState, req: LoginRequest, via: Via) -> Result<(User,
     Ok((user, device_id))
 }
 
+/// A `signing_key` as sent (hex or base64 of 32 bytes), as the hex the center keeps; none
+/// for an absent or empty one.
+fn signing_key(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => match gridsync_core::signing::parse_public_key(text) {
+            Some(key) => Ok(Some(hex::encode(key))),
+            None => Err(ApiError::bad_request(
+                "invalid_signing_key",
+                "signing_key must be an Ed25519 public key: 64 hex characters or the base64 of 32 bytes",
+            )),
+        },
+    }
+}
+
+/// A key registered to another device is 409 `key_in_use`: a signature names one device.
+fn key_error(e: Error) -> ApiError {
+    match e {
+        Error::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "key_in_use", m),
+        other => other.into(),
+    }
+}
+
 /// Whether a role has work in the console: everyone but the grid worker (who records
 /// cases on the phone) and the center's own system role.
 pub(crate) fn has_console_work(role: gridsync_core::workflow::Role) -> bool {
@@ -347,7 +361,7 @@ pub(crate) fn has_console_work(role: gridsync_core::workflow::Role) -> bool {
     !matches!(role, Role::GridWorker | Role::System)
 }
 
-#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", description = "Anyone holding a refresh token may call it, for the device it was issued to: `device_id` is required (400 `device_id_required`); another device's id ends the token's whole session family (401 `device_mismatch`). A token used twice ends its family too (401 `refresh_reused`).", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input, `device_id_required`", body = crate::http::error::ErrorBody), (status = 401, description = "Unknown, expired, reused or revoked token; `device_mismatch`; `account_disabled`", body = crate::http::error::ErrorBody), (status = 403, description = "Device revoked (`device_revoked`)", body = crate::http::error::ErrorBody)))]
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", summary = "Rotate a refresh token", description = "Anyone holding a refresh token may call it, for the device it was issued to: `device_id` is required (400 `device_id_required`); another device's id ends the token's whole session family (401 `device_mismatch`). A token used twice ends its family too (401 `refresh_reused`). With `signing_key`, the device's actors bound before it had a key take that key (audited `SIGNING_KEY_REGISTERED`); a key registered to another device is 409 `key_in_use` and the token is spent.", request_body = RefreshRequest, responses((status = 200, body = TokenResponse), (status = 400, description = "Bad input, `device_id_required`, `invalid_signing_key`", body = crate::http::error::ErrorBody), (status = 401, description = "Unknown, expired, reused or revoked token; `device_mismatch`; `account_disabled`", body = crate::http::error::ErrorBody), (status = 403, description = "Device revoked (`device_revoked`)", body = crate::http::error::ErrorBody), (status = 409, description = "The signing key is registered to another device (`key_in_use`)", body = crate::http::error::ErrorBody)))]
 pub(crate) async fn refresh(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -361,6 +375,8 @@ pub(crate) async fn refresh(
             "device_id is required: a refresh token is bound to its device",
         ));
     };
+    // Checked before the token is spent: a malformed key costs the phone nothing.
+    let key = signing_key(req.signing_key.as_deref())?;
     let hash = auth::token_hash(&req.refresh_token);
     let Some(row) = state.db.refresh_row(&hash).await? else {
         return Err(ApiError::unauthorized(
@@ -406,6 +422,22 @@ pub(crate) async fn refresh(
     let Some(user) = state.db.user(&row.user_id).await?.filter(|u| u.active) else {
         return Err(account_disabled());
     };
+    if let Some(key) = &key {
+        let actors = state
+            .db
+            .adopt_key(&row.device_id, key, now)
+            .await
+            .map_err(key_error)?;
+        if !actors.is_empty() {
+            audit_user(
+                &state,
+                &user,
+                crate::audit::SIGNING_KEY_REGISTERED,
+                serde_json::json!({ "device_id": row.device_id, "key": key, "actors": actors }),
+            )
+            .await?;
+        }
+    }
     if let Some(version) = app_version(&headers) {
         state.db.set_app_version(&row.device_id, &version).await?;
     }

@@ -244,6 +244,182 @@ fn unsigned_changes_are_refused_only_where_signatures_are_required() {
     );
 }
 
+/// `POST /v1/auth/refresh` with a signing key: the status and the answer.
+fn refresh_with_key(base: &str, token: &str, device: &str, key: &str) -> (u16, serde_json::Value) {
+    let mut resp = gridsync_tests::agent()
+        .post(&format!("{base}/v1/auth/refresh"))
+        .send_json(serde_json::json!({
+            "refresh_token": token,
+            "device_id": device,
+            "signing_key": key,
+        }))
+        .expect("refresh request");
+    (
+        resp.status().as_u16(),
+        resp.body_mut().read_json().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn an_app_updated_while_signed_in_registers_its_key_at_the_next_refresh() {
+    let server = TestServer::start_requiring_signatures();
+    let base = server.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = gridsync_core::store::FieldStore::open(
+        dir.path().join("f.db"),
+        "sig-refresh",
+        &gridsync_tests::test_key(),
+    )
+    .unwrap();
+    // Signed in by the old app: its actor bound, no key.
+    let login = crate::forge::login_with_actors(
+        &base,
+        "wang.grid",
+        "sig-refresh",
+        &[store.actor_id().to_hex_string()],
+    )
+    .unwrap();
+    store
+        .set_identity(&gridsync_core::workflow::Author::new(
+            "u-wang.grid",
+            gridsync_core::workflow::Role::GridWorker,
+            "330182101201",
+        ))
+        .unwrap();
+    let id = store
+        .record(&gridsync_core::case::NewCase {
+            title: "升级后刷新".into(),
+            area_code: "330182101201".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let sync = |store: &mut gridsync_core::store::FieldStore, token: &str| {
+        store
+            .sync_via(5, |body| {
+                let mut r = gridsync_tests::agent()
+                    .post(&format!("{base}/v1/sync"))
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .header("Content-Type", "application/cbor")
+                    .header("Content-Encoding", "zstd")
+                    .send(&body[..])
+                    .map_err(|e| e.to_string())?;
+                r.body_mut().read_to_vec().map_err(|e| e.to_string())
+            })
+            .unwrap()
+    };
+    // The updated app signs, but the center holds no key for its actor: required here.
+    let report = sync(&mut store, login["access_token"].as_str().unwrap());
+    assert_eq!(
+        report
+            .rejected
+            .iter()
+            .map(|r| (r.case_id, r.code.as_str()))
+            .collect::<Vec<_>>(),
+        [(id, "signature_required")]
+    );
+    assert!(!at_center(&server, id));
+
+    let token = login["refresh_token"].as_str().unwrap();
+    let key = hex::encode(store.signing_key());
+    // A malformed key is refused before the token is spent.
+    let (status, body) = refresh_with_key(&base, token, "sig-refresh", "zz");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_signing_key"))
+    );
+    // Another device's key is refused: a signature names one device.
+    let other = KeyPair::generate();
+    let (status, body) = login_with_key(
+        &base,
+        "sig-refresh-2",
+        &[],
+        &hex::encode(other.public_key()),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = refresh_with_key(
+        &base,
+        token,
+        "sig-refresh",
+        &hex::encode(other.public_key()),
+    );
+    assert_eq!((status, body["code"].as_str()), (409, Some("key_in_use")));
+
+    // Signed in again (the 409 spent the token), then the refresh that registers the key.
+    let login = crate::forge::login_with_actors(&base, "wang.grid", "sig-refresh", &[]).unwrap();
+    let (status, refreshed) = refresh_with_key(
+        &base,
+        login["refresh_token"].as_str().unwrap(),
+        "sig-refresh",
+        &key,
+    );
+    assert_eq!(status, 200, "{refreshed}");
+    let report = sync(&mut store, refreshed["access_token"].as_str().unwrap());
+    assert!(report.rejected.is_empty(), "{:?}", report.rejected);
+    assert!(at_center(&server, id));
+
+    // The actor keeps the key it took: a later refresh with another key changes nothing,
+    // and changes signed with that key are refused.
+    let third = KeyPair::generate();
+    let (status, again) = refresh_with_key(
+        &base,
+        refreshed["refresh_token"].as_str().unwrap(),
+        "sig-refresh",
+        &hex::encode(third.public_key()),
+    );
+    assert_eq!(status, 200, "{again}");
+    store
+        .add_note(id, gridsync_core::case::NoteKind::Other, "再次补充")
+        .unwrap();
+    let (mut request, _) = store.build_request().unwrap();
+    for d in &mut request.push {
+        for (bytes, signature) in d.changes.iter().zip(d.signatures.iter_mut()) {
+            let hash = automerge::Change::from_bytes(bytes.to_vec())
+                .unwrap()
+                .hash()
+                .0;
+            *signature = third.sign_change(&hash);
+        }
+    }
+    let body = gridsync_tests::agent()
+        .post(&format!("{base}/v1/sync"))
+        .header(
+            "Authorization",
+            &format!("Bearer {}", again["access_token"].as_str().unwrap()),
+        )
+        .header("Content-Type", "application/cbor")
+        .send(&request.to_body()[..])
+        .unwrap()
+        .body_mut()
+        .read_to_vec()
+        .unwrap();
+    let answer = gridsync_core::protocol::SyncResponse::from_body(
+        &body,
+        &gridsync_core::protocol::DecodeLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        answer
+            .rejected
+            .iter()
+            .map(|r| (r.doc_id, r.code.clone()))
+            .collect::<Vec<_>>(),
+        [(id, RejectCode::BadSignature)]
+    );
+
+    // Audited once, naming the device, the key and the actor.
+    let wu = Staff::login(&server, "wu.super");
+    let (status, log) = wu.get("/v1/audit?action=SIGNING_KEY_REGISTERED");
+    assert_eq!(status, 200, "{log}");
+    let entries = log["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{log}");
+    assert_eq!(entries[0]["detail"]["device_id"], "sig-refresh");
+    assert_eq!(entries[0]["detail"]["key"], key.as_str());
+    assert_eq!(
+        entries[0]["detail"]["actors"],
+        serde_json::json!([store.actor_id().to_hex_string()])
+    );
+}
+
 #[test]
 fn a_bundle_verifies_offline_and_any_flipped_byte_is_refused_with_its_place() {
     let server = TestServer::start();
@@ -306,8 +482,21 @@ fn a_bundle_verifies_offline_and_any_flipped_byte_is_refused_with_its_place() {
         "{:#?}",
         verified.history
     );
-    // Its own export is among the case's audit entries.
+    // Its own export is among the case's audit entries, and each entry's hash (recomputed
+    // by `verify`) is the one in the center's chain.
     assert!(verified.audit.iter().any(|a| a.action == "EXPORT"));
+    let (status, log) =
+        Staff::login(&server, "wu.super").get(&format!("/v1/audit?case={id}&limit=1000"));
+    assert_eq!(status, 200, "{log}");
+    let mut chain: Vec<String> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["hash"].as_str().unwrap().to_owned())
+        .collect();
+    chain.reverse();
+    let in_bundle: Vec<String> = verified.audit.iter().map(|a| a.hash.clone()).collect();
+    assert_eq!(in_bundle, chain);
     // Pinned to another key: refused.
     let stranger = KeyPair::generate().public_key();
     assert!(matches!(
@@ -374,6 +563,101 @@ fn a_bundle_verifies_offline_and_any_flipped_byte_is_refused_with_its_place() {
         flips.len(),
         spans.len(),
         started.elapsed()
+    );
+}
+
+#[test]
+fn a_rotated_center_key_still_verifies_what_it_signed() {
+    use gridsync_core::workflow::{Action, Author, OrgRef, Role, Tier};
+    let server = TestServer::start();
+    let st = &server.state;
+    let base = server.base_url();
+    let mut phone = Phone::login(&base, "wang.grid", "sig-rotate");
+    let id = phone.record("轮换 中心密钥");
+    phone.store.submit(id).unwrap();
+    phone.sync().unwrap();
+    let center = Author::new("u-chen.dispatch", Role::Dispatcher, "330182-center");
+    let act = |action: &Action| {
+        server
+            .block_on(gridsync_server::center::cases::act(st, id, action, &center))
+            .unwrap();
+    };
+    let no = server
+        .block_on(gridsync_server::center::cases::next_case_no(
+            st,
+            "330182",
+            st.clock.now(),
+        ))
+        .unwrap();
+    act(&Action::accept(no)); // signed with the first key
+    let dispatcher = Staff::login(&server, "chen.dispatch");
+    let (status, before) = dispatcher.get_bytes(&format!("/v1/cases/{id}/bundle"));
+    assert_eq!(status, 200);
+    let old = bundle::verify(&before, None).unwrap().header.center_key;
+
+    // `gridsync admin rotate-signing-key`, then the server's periodic reload.
+    let now = st.clock.now().0;
+    let (kid, retired) = server
+        .block_on(gridsync_server::signing::rotate(&st.db, now))
+        .unwrap();
+    assert_eq!(retired.len(), 1);
+    server.block_on(st.key.reload(&st.db)).unwrap();
+    assert_eq!(st.key.signer().kid, kid);
+    act(&Action::dispatch_to(
+        OrgRef::new("330182-labour", "330182-labour"),
+        Tier::County,
+    )); // the new key
+
+    // Both keys published, the new one active; the retired secret is gone.
+    let mut resp = gridsync_tests::agent()
+        .get(&format!("{base}/.well-known/gridsync-signing-keys"))
+        .call()
+        .unwrap();
+    let keys: serde_json::Value = resp.body_mut().read_json().unwrap();
+    let listed: Vec<(String, bool)> = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["public_key"].as_str().unwrap().to_owned(),
+                k["active"] == true,
+            )
+        })
+        .collect();
+    let new = hex::encode(st.key.signer().public_key());
+    assert_eq!(listed, [(new.clone(), true), (old.clone(), false)]);
+    let rows = server.block_on(st.db.signing_keys()).unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.public_key == old && r.secret.is_empty() && r.retired_at == Some(now))
+    );
+
+    // The bundle made before still verifies with the old key; a new one is signed with the
+    // new key and names the old one as the center's, for the step it signed.
+    let pinned = |hex_key: &str| gridsync_core::signing::parse_public_key(hex_key).unwrap();
+    assert!(bundle::verify(&before, Some(&pinned(&old))).is_ok());
+    let (status, after) = dispatcher.get_bytes(&format!("/v1/cases/{id}/bundle"));
+    assert_eq!(status, 200);
+    let verified = bundle::verify(&after, Some(&pinned(&new))).expect("verifies");
+    assert!(
+        verified
+            .keys
+            .iter()
+            .any(|k| k.public_key == old && k.owner == "center" && k.revoked_at == Some(now))
+    );
+    let step = |kind: &str| {
+        verified
+            .history
+            .iter()
+            .find(|e| e.steps.iter().any(|s| s == kind))
+            .unwrap_or_else(|| panic!("{kind}: {:#?}", verified.history))
+            .signed_by
+            .clone()
+    };
+    assert_eq!(
+        (step("ACCEPT"), step("DISPATCH")),
+        ("center".into(), "center".into())
     );
 }
 
