@@ -20,6 +20,7 @@
 # Environment: JOBS (make -j, default 2), ANDROID_API (default 24, as in docs/mobile.md),
 # CARGO_TARGET_DIR.
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 mkdir -p "$target_dir"
@@ -66,16 +67,17 @@ options=(
   no-chacha no-poly1305 no-ocb no-siv no-cmac
   # Digests, MACs and KDFs other than SHA-1/SHA-2, HMAC and PBKDF2.
   no-md4 no-mdc2 no-rmd160 no-whirlpool no-sm3 no-blake2 no-argon2 no-siphash no-scrypt
-  # Compression, console prompts, async jobs (used by libssl only).
-  no-comp no-zlib no-ui-console no-async
+  # Compression, console prompts, async jobs and TLS multi-block writes (libssl's only).
+  no-comp no-zlib no-ui-console no-async no-multiblock
   # Deprecated 1.x APIs (SQLCipher uses the 3.x ones); no error strings (SQLCipher only logs
   # them), no openssl.cnf read at start, no table of every cipher and digest by name
   # (SQLCipher names its algorithms with EVP_aes_256_cbc() etc. and fetches HMAC/PBKDF2).
   no-deprecated no-err no-autoerrinit no-autoload-config no-autoalginit
 )
 # Sections per function and data item, so that the Rust linker's --gc-sections drops the
-# unused parts of the static library (openssl-src passes the same).
-cflags=(-ffunction-sections -fdata-sections)
+# unused parts of the static library (openssl-src passes the same). -Os over OpenSSL's -O3:
+# small over fast, as for the Rust code (profile `mobile`); AES and SHA are assembly anyway.
+cflags=(-ffunction-sections -fdata-sections -Os)
 
 build="$target_dir/openssl-min/build/$triple"
 prefix="$target_dir/openssl-min/$triple"
@@ -94,9 +96,9 @@ if $android; then
   configure+=("-D__ANDROID_API__=${ANDROID_API:-24}")
 fi
 
-# Same source and options as the installed copy: nothing to do.
+# Same source, options and script as the installed copy: nothing to do.
 stamp="$prefix/.openssl-min"
-want="$src ${configure[*]}"
+want="$src ${configure[*]} $(cksum < "$self")"
 if [ -f "$prefix/lib/libcrypto.a" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "$prefix (up to date)"
   exit 0
@@ -107,8 +109,22 @@ mkdir -p "$build"
 (
   cd "$build"
   "${configure[@]}"
+  # x86_64: the AVX-512 AES-GCM assembly is 0.7 MB of code, kept because the default
+  # provider lists AES-GCM (SQLCipher uses AES-CBC). Its generator asks `$CC -Wa,-v` for
+  # the assembler's version; told binutils 2.29, too old for AVX-512, it emits a stub, and
+  # AES-GCM runs on the AES-NI/AVX code instead. make keeps the file (newer than its source).
+  if grep -q '^crypto/modes/aes-gcm-avx512.s:' Makefile; then
+    make "CC=echo GNU assembler version 2.29" crypto/modes/aes-gcm-avx512.s
+  fi
   make -j"${JOBS:-2}" build_libs
   make install_dev
 )
 echo "$want" > "$stamp"
+# With openssl-sys' `vendored` feature on, cargo does not watch the files under OPENSSL_DIR:
+# drop its build so that it, SQLCipher (compiled against these headers) and the libraries
+# linking this libcrypto are built again.
+for profile in dev release mobile; do
+  cargo clean -q -p openssl-sys --profile "$profile"
+  cargo clean -q -p openssl-sys --profile "$profile" --target "$triple"
+done
 echo "$prefix"
