@@ -6,16 +6,18 @@
 #   mobile-ffi/openssl-min.sh aarch64-linux-android    # needs ANDROID_NDK_ROOT (or _HOME)
 #
 # Why: OpenSSL 3 reaches every algorithm through its provider tables, so a full libcrypto
-# linked statically stays almost whole in the library (about 4.7 MB of it). SQLCipher needs
-# AES-256-CBC, HMAC-SHA1/256/512, PBKDF2 and RAND_bytes; the `no-*` options below compile
-# out most of the rest. Use it by building with
+# linked statically stays almost whole in the library: 10.2 MB stripped on x86_64 Linux with
+# the one `openssl-src` vendors, 7.1 MB with this one (docs/mobile.md, "Size"). SQLCipher
+# needs AES-256-CBC, HMAC-SHA1/256/512, PBKDF2 and RAND_bytes; the `no-*` options below
+# compile out most of the rest. Use it by building with
 #   OPENSSL_NO_VENDOR=1 OPENSSL_STATIC=1 OPENSSL_LIBS=crypto OPENSSL_DIR=target/openssl-min/<triple>
-# (openssl-sys then links this instead of building `openssl-src`; libsqlite3-sys takes the
-# headers from openssl-sys). iOS needs none of this: SQLCipher uses CommonCrypto there.
+# (for a cross target, `<TRIPLE>_OPENSSL_DIR`, e.g. AARCH64_LINUX_ANDROID_OPENSSL_DIR):
+# openssl-sys then links it instead of building `openssl-src`, and libsqlite3-sys compiles
+# SQLCipher against its headers. iOS needs none of this: SQLCipher uses CommonCrypto there.
 #
 # The source is the one the `openssl-src` crate in Cargo.lock carries (cargo's registry, no
-# download); it is built out of tree, the registry copy stays untouched. Nothing is rebuilt
-# when target/openssl-min/<triple> was installed with the same options.
+# download), built out of tree: the registry copy stays untouched. Nothing is rebuilt while
+# target/openssl-min/<triple> comes from the same source, options and script.
 #
 # Environment: JOBS (make -j, default 2), ANDROID_API (default 24, as in docs/mobile.md),
 # CARGO_TARGET_DIR.
@@ -55,8 +57,8 @@ esac
 options=(
   # Build shape: a static libcrypto only, nothing loaded at run time.
   no-shared no-module no-dso no-engine no-legacy no-apps no-tests no-docs
-  # Protocols: libssl is built (openssl-sys expects the install layout) but nothing links
-  # it; these keep it and libcrypto's protocol helpers small.
+  # Protocols and formats: libssl is built too (`build_libs` makes both) but nothing links
+  # it (OPENSSL_LIBS=crypto); these also take their helpers out of libcrypto.
   no-ssl no-tls no-dtls no-quic no-psk no-srp no-srtp no-nextprotoneg no-ssl-trace
   no-sock no-http no-ocsp no-ct no-cmp no-cms no-ts no-rfc3779
   # Public-key algorithms: SQLCipher signs and exchanges nothing (RSA cannot be disabled in
@@ -93,7 +95,8 @@ if $android; then
   export ANDROID_NDK_ROOT="$ndk"
   host_tag="$(uname -s | tr '[:upper:]' '[:lower:]')-x86_64"
   export PATH="$ndk/toolchains/llvm/prebuilt/$host_tag/bin:$PATH"
-  configure+=("-D__ANDROID_API__=${ANDROID_API:-24}")
+  # no-stdio: as openssl-src does for Android, where the build may fail without it.
+  configure+=(no-stdio "-D__ANDROID_API__=${ANDROID_API:-24}")
 fi
 
 # Same source, options and script as the installed copy: nothing to do.
