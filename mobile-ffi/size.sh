@@ -39,8 +39,9 @@ cargo rustc -p gridsync-ffi --profile mobile --no-default-features --lib --crate
 
 if $minimal; then
   # The full libcrypto would bring its elliptic curves (the default provider lists them);
-  # the minimal one has none. Checked on the unstripped library, which keeps the symbols.
-  if nm "$target_dir/mobile/$lib" | grep -q ossl_ec_keymgmt_functions; then
+  # the minimal one has none. Checked on the unstripped library, which keeps the symbols
+  # (grep reads to the end, not -q: under pipefail nm's SIGPIPE would hide a match).
+  if nm "$target_dir/mobile/$lib" | grep ossl_ec_keymgmt_functions >/dev/null; then
     echo "size.sh: $lib linked a full libcrypto, not $OPENSSL_DIR" >&2
     exit 1
   fi
