@@ -528,7 +528,7 @@ fn exists(conn: &Connection, id: CaseId) -> Result<bool> {
 fn load_doc(conn: &Connection, id: CaseId, actor: &ActorId) -> Result<CaseDoc> {
     let bytes: Option<Vec<u8>> = conn
         .query_row(
-            "SELECT doc FROM cases WHERE id = ?1",
+            "SELECT doc FROM case_docs WHERE id = ?1",
             [id.to_string()],
             |r| r.get(0),
         )

@@ -279,3 +279,47 @@ fn an_older_versions_plaintext_store_is_encrypted_at_its_first_open_with_a_key()
     let store = FieldStore::open(&path, "p1", &key(5)).unwrap();
     assert_eq!(store.pending().unwrap().changes, 41);
 }
+
+#[test]
+fn a_store_from_before_documents_had_their_own_table_keeps_every_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v3.db");
+    let ids = {
+        let mut store = FieldStore::open(&path, "p1", &key(3)).unwrap();
+        seed(&mut store);
+        store.case_ids().unwrap()
+    };
+    // Schema 3's shape: each document inline in its `cases` row.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{}'\";
+         ALTER TABLE cases ADD COLUMN doc BLOB;
+         UPDATE cases SET doc = (SELECT d.doc FROM case_docs d WHERE d.id = cases.id);
+         DROP TABLE case_docs;
+         PRAGMA user_version = 3;",
+        key(3).to_hex().as_str()
+    ))
+    .unwrap();
+    drop(conn);
+
+    let mut store = FieldStore::open(&path, "p1", &key(3)).unwrap();
+    assert_eq!(store.case_ids().unwrap(), ids);
+    for id in &ids {
+        let view = store.case(*id).unwrap();
+        assert!(view.case.title.starts_with("工地拖欠三名工人工资"));
+    }
+    let found = store
+        .cases(&CaseFilter {
+            text: Some("张建国".into()),
+            limit: 100,
+            ..CaseFilter::default()
+        })
+        .unwrap();
+    assert_eq!(found.len(), ids.len());
+    // Writing goes on: a note lands in the moved document.
+    store
+        .add_note(ids[0], NoteKind::PhoneCall, "电话回访")
+        .unwrap();
+    assert_eq!(store.case(ids[0]).unwrap().case.notes.len(), 2);
+    assert!(store.integrity_check().unwrap());
+}

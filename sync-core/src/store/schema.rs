@@ -10,7 +10,7 @@ use crate::{Error, Result};
 
 /// The schema this version writes (`PRAGMA user_version`). Migrations are appended, never
 /// edited.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const MIGRATIONS: &[&str] = &[
     // 1: cases with their list projection, the outbox, settings.
@@ -69,6 +69,15 @@ const MIGRATIONS: &[&str] = &[
     // index entries and 50 rows.
     "CREATE INDEX cases_open_in_list_order
         ON cases (open, revoked, due_at IS NULL, due_at, updated_at DESC, id);",
+    // 4: the documents in a table of their own. A search by text reads every row of
+    // `cases`; with the documents inline that was every page of the store, each decrypted
+    // (10,000 cases: 89 ms against 9 ms unencrypted). Now it reads the projection only.
+    "CREATE TABLE case_docs (
+        id  TEXT PRIMARY KEY NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+        doc BLOB NOT NULL
+     );
+     INSERT INTO case_docs (id, doc) SELECT id, doc FROM cases;
+     ALTER TABLE cases DROP COLUMN doc;",
 ];
 
 pub(super) fn prepare(conn: &mut Connection) -> Result<()> {
@@ -153,7 +162,7 @@ pub(super) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> 
     Ok(())
 }
 
-/// Writes a case's document and its projection row.
+/// Writes a case's projection row and its document (`case_docs`).
 pub(super) fn upsert_case(
     conn: &Connection,
     id: CaseId,
@@ -171,10 +180,10 @@ pub(super) fn upsert_case(
             | crate::workflow::Status::FollowedUp
     );
     conn.prepare_cached(
-        "INSERT INTO cases (id, doc, status, open, case_no, title, category, risk_level,
+        "INSERT INTO cases (id, status, open, case_no, title, category, risk_level,
             high_risk, area_code, party_names, recorded_at, updated_at, due_kind, due_start, due_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, status = excluded.status,
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status,
             open = excluded.open, case_no = excluded.case_no, title = excluded.title,
             category = excluded.category, risk_level = excluded.risk_level,
             high_risk = excluded.high_risk, area_code = excluded.area_code,
@@ -183,7 +192,6 @@ pub(super) fn upsert_case(
     )?
     .execute(params![
         id.to_string(),
-        doc,
         state.status.as_code(),
         open,
         state.case_no,
@@ -199,6 +207,11 @@ pub(super) fn upsert_case(
         next.map(|d| d.started_at.0),
         next.map(|d| d.due_at.0),
     ])?;
+    conn.prepare_cached(
+        "INSERT INTO case_docs (id, doc) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+    )?
+    .execute(params![id.to_string(), doc])?;
     Ok(())
 }
 
