@@ -175,48 +175,10 @@ fn unsigned_changes_are_refused_only_where_signatures_are_required() {
     assert!(at_center(&server, id));
     // An app updated while signed in: its actor was registered before it had a key, so its
     // (signed) changes cannot be verified and count as unsigned: accepted here.
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = gridsync_core::store::FieldStore::open(
-        dir.path().join("f.db"),
-        "sig-upgraded",
-        &gridsync_tests::test_key(),
-    )
-    .unwrap();
-    let login = crate::forge::login_with_actors(
-        &server.base_url(),
-        "wang.grid",
-        "sig-upgraded",
-        &[store.actor_id().to_hex_string()],
-    )
-    .unwrap();
-    store
-        .set_identity(&gridsync_core::workflow::Author::new(
-            "u-wang.grid",
-            gridsync_core::workflow::Role::GridWorker,
-            "330182101201",
-        ))
-        .unwrap();
-    let upgraded = store
-        .record(&gridsync_core::case::NewCase {
-            title: "升级的应用".into(),
-            area_code: "330182101201".into(),
-            ..Default::default()
-        })
-        .unwrap();
-    let token = login["access_token"].as_str().unwrap().to_owned();
-    let base = server.base_url();
-    let report = store
-        .sync_via(5, |body| {
-            let mut r = gridsync_tests::agent()
-                .post(&format!("{base}/v1/sync"))
-                .header("Authorization", &format!("Bearer {token}"))
-                .header("Content-Type", "application/cbor")
-                .header("Content-Encoding", "zstd")
-                .send(&body[..])
-                .map_err(|e| e.to_string())?;
-            r.body_mut().read_to_vec().map_err(|e| e.to_string())
-        })
-        .unwrap();
+    let mut app = UpdatedApp::signed_in(&server.base_url(), "sig-upgraded");
+    let upgraded = app.record("升级的应用");
+    let token = app.login["access_token"].as_str().unwrap().to_owned();
+    let report = app.sync(&token);
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert!(at_center(&server, upgraded));
 
@@ -244,6 +206,75 @@ fn unsigned_changes_are_refused_only_where_signatures_are_required() {
     );
 }
 
+/// An app updated while signed in: its store (with a key) signed in by the app version
+/// before signatures, which bound the store's actor without a key.
+struct UpdatedApp {
+    base: String,
+    store: gridsync_core::store::FieldStore,
+    /// The old app's sign-in answer (tokens).
+    login: serde_json::Value,
+    _dir: tempfile::TempDir,
+}
+
+impl UpdatedApp {
+    fn signed_in(base: &str, device: &str) -> UpdatedApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = gridsync_core::store::FieldStore::open(
+            dir.path().join("f.db"),
+            device,
+            &gridsync_tests::test_key(),
+        )
+        .unwrap();
+        let login = crate::forge::login_with_actors(
+            base,
+            "wang.grid",
+            device,
+            &[store.actor_id().to_hex_string()],
+        )
+        .unwrap();
+        store
+            .set_identity(&gridsync_core::workflow::Author::new(
+                "u-wang.grid",
+                gridsync_core::workflow::Role::GridWorker,
+                "330182101201",
+            ))
+            .unwrap();
+        UpdatedApp {
+            base: base.to_owned(),
+            store,
+            login,
+            _dir: dir,
+        }
+    }
+
+    fn record(&mut self, title: &str) -> CaseId {
+        self.store
+            .record(&gridsync_core::case::NewCase {
+                title: title.into(),
+                area_code: "330182101201".into(),
+                ..Default::default()
+            })
+            .unwrap()
+    }
+
+    /// The store's own sync (signed changes) with `token`.
+    fn sync(&mut self, token: &str) -> gridsync_core::store::SyncReport {
+        let base = &self.base;
+        self.store
+            .sync_via(5, |body| {
+                let mut r = gridsync_tests::agent()
+                    .post(&format!("{base}/v1/sync"))
+                    .header("Authorization", &format!("Bearer {token}"))
+                    .header("Content-Type", "application/cbor")
+                    .header("Content-Encoding", "zstd")
+                    .send(&body[..])
+                    .map_err(|e| e.to_string())?;
+                r.body_mut().read_to_vec().map_err(|e| e.to_string())
+            })
+            .unwrap()
+    }
+}
+
 /// `POST /v1/auth/refresh` with a signing key: the status and the answer.
 fn refresh_with_key(base: &str, token: &str, device: &str, key: &str) -> (u16, serde_json::Value) {
     let mut resp = gridsync_tests::agent()
@@ -264,51 +295,12 @@ fn refresh_with_key(base: &str, token: &str, device: &str, key: &str) -> (u16, s
 fn an_app_updated_while_signed_in_registers_its_key_at_the_next_refresh() {
     let server = TestServer::start_requiring_signatures();
     let base = server.base_url();
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = gridsync_core::store::FieldStore::open(
-        dir.path().join("f.db"),
-        "sig-refresh",
-        &gridsync_tests::test_key(),
-    )
-    .unwrap();
     // Signed in by the old app: its actor bound, no key.
-    let login = crate::forge::login_with_actors(
-        &base,
-        "wang.grid",
-        "sig-refresh",
-        &[store.actor_id().to_hex_string()],
-    )
-    .unwrap();
-    store
-        .set_identity(&gridsync_core::workflow::Author::new(
-            "u-wang.grid",
-            gridsync_core::workflow::Role::GridWorker,
-            "330182101201",
-        ))
-        .unwrap();
-    let id = store
-        .record(&gridsync_core::case::NewCase {
-            title: "升级后刷新".into(),
-            area_code: "330182101201".into(),
-            ..Default::default()
-        })
-        .unwrap();
-    let sync = |store: &mut gridsync_core::store::FieldStore, token: &str| {
-        store
-            .sync_via(5, |body| {
-                let mut r = gridsync_tests::agent()
-                    .post(&format!("{base}/v1/sync"))
-                    .header("Authorization", &format!("Bearer {token}"))
-                    .header("Content-Type", "application/cbor")
-                    .header("Content-Encoding", "zstd")
-                    .send(&body[..])
-                    .map_err(|e| e.to_string())?;
-                r.body_mut().read_to_vec().map_err(|e| e.to_string())
-            })
-            .unwrap()
-    };
+    let mut app = UpdatedApp::signed_in(&base, "sig-refresh");
+    let id = app.record("升级后刷新");
     // The updated app signs, but the center holds no key for its actor: required here.
-    let report = sync(&mut store, login["access_token"].as_str().unwrap());
+    let old_token = app.login["access_token"].as_str().unwrap().to_owned();
+    let report = app.sync(&old_token);
     assert_eq!(
         report
             .rejected
@@ -319,8 +311,9 @@ fn an_app_updated_while_signed_in_registers_its_key_at_the_next_refresh() {
     );
     assert!(!at_center(&server, id));
 
-    let token = login["refresh_token"].as_str().unwrap();
-    let key = hex::encode(store.signing_key());
+    let token = app.login["refresh_token"].as_str().unwrap().to_owned();
+    let token = token.as_str();
+    let key = hex::encode(app.store.signing_key());
     // A malformed key is refused before the token is spent.
     let (status, body) = refresh_with_key(&base, token, "sig-refresh", "zz");
     assert_eq!(
@@ -353,7 +346,7 @@ fn an_app_updated_while_signed_in_registers_its_key_at_the_next_refresh() {
         &key,
     );
     assert_eq!(status, 200, "{refreshed}");
-    let report = sync(&mut store, refreshed["access_token"].as_str().unwrap());
+    let report = app.sync(refreshed["access_token"].as_str().unwrap());
     assert!(report.rejected.is_empty(), "{:?}", report.rejected);
     assert!(at_center(&server, id));
 
@@ -367,10 +360,10 @@ fn an_app_updated_while_signed_in_registers_its_key_at_the_next_refresh() {
         &hex::encode(third.public_key()),
     );
     assert_eq!(status, 200, "{again}");
-    store
+    app.store
         .add_note(id, gridsync_core::case::NoteKind::Other, "再次补充")
         .unwrap();
-    let (mut request, _) = store.build_request().unwrap();
+    let (mut request, _) = app.store.build_request().unwrap();
     for d in &mut request.push {
         for (bytes, signature) in d.changes.iter().zip(d.signatures.iter_mut()) {
             let hash = automerge::Change::from_bytes(bytes.to_vec())
@@ -416,7 +409,7 @@ fn an_app_updated_while_signed_in_registers_its_key_at_the_next_refresh() {
     assert_eq!(entries[0]["detail"]["key"], key.as_str());
     assert_eq!(
         entries[0]["detail"]["actors"],
-        serde_json::json!([store.actor_id().to_hex_string()])
+        serde_json::json!([app.store.actor_id().to_hex_string()])
     );
 }
 
