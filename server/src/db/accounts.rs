@@ -387,13 +387,23 @@ impl Db {
 
     /// Registers `key` (hex) to the device ([`Db::register_key`]) and gives it to the
     /// device's actors bound without one. Returns those actors. An actor that has a key
-    /// keeps it: what it signed stays verifiable.
+    /// keeps it: what it signed stays verifiable. Every refresh calls it: with no actor
+    /// left to take a key (nearly always), it only reads.
     pub(crate) async fn adopt_key(
         &self,
         device_id: &str,
         key: &str,
         now: i64,
     ) -> Result<Vec<String>> {
+        let keyless: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM device_actors WHERE device_id = $1 AND public_key IS NULL",
+        )
+        .bind(device_id)
+        .fetch_one(&self.pool)
+        .await?;
+        if keyless == 0 {
+            return Ok(Vec::new());
+        }
         self.register_key(device_id, key, now).await?;
         let actors: Vec<String> = sqlx::query_scalar(
             "UPDATE device_actors SET public_key = $2

@@ -44,7 +44,25 @@ fn case(server: &TestServer, phone: &mut Phone, to: &str) -> CaseId {
 
 /// The county center accepts `id` and dispatches it to the organisation `to`.
 pub(crate) fn accept_and_dispatch(server: &TestServer, id: CaseId, to: &str) {
+    accept(server, id);
+    dispatch(server, id, to);
+}
+
+/// The county center's dispatcher takes `action` on `id`.
+fn by_dispatcher(server: &TestServer, id: CaseId, action: &Action) {
     let center = Author::new("u-chen.dispatch", Role::Dispatcher, "330182-center");
+    server
+        .block_on(gridsync_server::center::cases::act(
+            &server.state,
+            id,
+            action,
+            &center,
+        ))
+        .unwrap();
+}
+
+/// The county center accepts `id` (numbering it).
+pub(crate) fn accept(server: &TestServer, id: CaseId) {
     let st = &server.state;
     let no = server
         .block_on(gridsync_server::center::cases::next_case_no(
@@ -53,20 +71,16 @@ pub(crate) fn accept_and_dispatch(server: &TestServer, id: CaseId, to: &str) {
             st.clock.now(),
         ))
         .unwrap();
-    server
-        .block_on(gridsync_server::center::cases::act(
-            st,
-            id,
-            &Action::accept(no),
-            &center,
-        ))
-        .unwrap();
-    let dispatch = Action::dispatch_to(OrgRef::new(to, to), Tier::County);
-    server
-        .block_on(gridsync_server::center::cases::act(
-            st, id, &dispatch, &center,
-        ))
-        .unwrap();
+    by_dispatcher(server, id, &Action::accept(no));
+}
+
+/// The county center dispatches the accepted `id` to the organisation `to`.
+pub(crate) fn dispatch(server: &TestServer, id: CaseId, to: &str) {
+    by_dispatcher(
+        server,
+        id,
+        &Action::dispatch_to(OrgRef::new(to, to), Tier::County),
+    );
 }
 
 #[test]

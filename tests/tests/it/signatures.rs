@@ -561,7 +561,6 @@ fn a_bundle_verifies_offline_and_any_flipped_byte_is_refused_with_its_place() {
 
 #[test]
 fn a_rotated_center_key_still_verifies_what_it_signed() {
-    use gridsync_core::workflow::{Action, Author, OrgRef, Role, Tier};
     let server = TestServer::start();
     let st = &server.state;
     let base = server.base_url();
@@ -569,20 +568,7 @@ fn a_rotated_center_key_still_verifies_what_it_signed() {
     let id = phone.record("轮换 中心密钥");
     phone.store.submit(id).unwrap();
     phone.sync().unwrap();
-    let center = Author::new("u-chen.dispatch", Role::Dispatcher, "330182-center");
-    let act = |action: &Action| {
-        server
-            .block_on(gridsync_server::center::cases::act(st, id, action, &center))
-            .unwrap();
-    };
-    let no = server
-        .block_on(gridsync_server::center::cases::next_case_no(
-            st,
-            "330182",
-            st.clock.now(),
-        ))
-        .unwrap();
-    act(&Action::accept(no)); // signed with the first key
+    crate::matrix::accept(&server, id); // signed with the first key
     let dispatcher = Staff::login(&server, "chen.dispatch");
     let (status, before) = dispatcher.get_bytes(&format!("/v1/cases/{id}/bundle"));
     assert_eq!(status, 200);
@@ -596,10 +582,7 @@ fn a_rotated_center_key_still_verifies_what_it_signed() {
     assert_eq!(retired.len(), 1);
     server.block_on(st.key.reload(&st.db)).unwrap();
     assert_eq!(st.key.signer().kid, kid);
-    act(&Action::dispatch_to(
-        OrgRef::new("330182-labour", "330182-labour"),
-        Tier::County,
-    )); // the new key
+    crate::matrix::dispatch(&server, id, "330182-labour"); // the new key
 
     // Both keys published, the new one active; the retired secret is gone.
     let mut resp = gridsync_tests::agent()
