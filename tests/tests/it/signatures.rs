@@ -320,6 +320,22 @@ fn an_app_updated_while_signed_in_registers_its_key_at_the_next_refresh() {
         (status, body["code"].as_str()),
         (400, Some("invalid_signing_key"))
     );
+    // A key of the wrong type, or far too long: refused, the token still unspent (the
+    // refreshes below use it).
+    for bad in [
+        serde_json::json!(12345),
+        serde_json::json!("ab".repeat(200_000)),
+    ] {
+        let status = gridsync_tests::agent()
+            .post(&format!("{base}/v1/auth/refresh"))
+            .send_json(serde_json::json!({
+                "refresh_token": token, "device_id": "sig-refresh", "signing_key": bad,
+            }))
+            .expect("refresh request")
+            .status()
+            .as_u16();
+        assert!(status == 400 || status == 413, "{status}");
+    }
     // Another device's key is refused: a signature names one device.
     let other = KeyPair::generate();
     let (status, body) = login_with_key(
@@ -337,6 +353,15 @@ fn an_app_updated_while_signed_in_registers_its_key_at_the_next_refresh() {
     );
     assert_eq!((status, body["code"].as_str()), (409, Some("key_in_use")));
 
+    // A neighbour: the same worker's other phone, its actor bound without a key. The
+    // refresh below gives the key to this device's actors only (the audit entry says which).
+    crate::forge::login_with_actors(
+        &base,
+        "wang.grid",
+        "sig-refresh-3",
+        &["0c0c0c0c0c0c0c0c".to_owned()],
+    )
+    .unwrap();
     // Signed in again (the 409 spent the token), then the refresh that registers the key.
     let login = crate::forge::login_with_actors(&base, "wang.grid", "sig-refresh", &[]).unwrap();
     let (status, refreshed) = refresh_with_key(
