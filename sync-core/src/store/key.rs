@@ -77,6 +77,7 @@ const PLAIN_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// file from an app version before encryption is encrypted first (`encrypt_plaintext`); a
 /// file the key does not open is [`Error::WrongKey`], and nothing is written to it.
 pub(super) fn open_connection(path: &Path, key: &StoreKey) -> Result<Connection> {
+    sqlcipher_ready();
     if is_plaintext(path)? {
         encrypt_plaintext(path, key)?;
     }
@@ -93,6 +94,29 @@ pub(super) fn open_connection(path: &Path, key: &StoreKey) -> Result<Connection>
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Waits, once per process, until SQLCipher has finished setting itself up.
+///
+/// SQLite marks itself initialized before it runs SQLCipher's set-up
+/// (`SQLITE_EXTRA_INIT`, outside its init mutex), so a connection keyed by a second thread in
+/// that window is refused ("An error occurred with PRAGMA key…"): an app opening its store
+/// from two threads as it starts would fail at random. Keying an in-memory connection
+/// succeeds only once the set-up is done; every store open waits behind this `Once`.
+fn sqlcipher_ready() {
+    static READY: std::sync::Once = std::sync::Once::new();
+    READY.call_once(|| {
+        for _ in 0..200 {
+            let keyed = Connection::open_in_memory().and_then(|c| {
+                c.execute_batch("PRAGMA cipher_log_level = NONE; PRAGMA key = 'ready';")
+            });
+            if keyed.is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        // Not ready after a second: the open below reports SQLCipher's own error.
+    });
 }
 
 fn apply_key(conn: &Connection, key: &StoreKey) -> Result<()> {
