@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct ListQuery {
     status: Option<String>,
     category: Option<String>,
@@ -142,6 +143,7 @@ pub(crate) struct AllowedAction {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DetailQuery {
     /// Show the parties' ID numbers, phones and addresses (and the case address) in full.
     #[serde(default)]

@@ -62,6 +62,7 @@ pub(crate) struct DeviceList {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct DeviceQuery {
     /// Only this user's devices.
     user_id: Option<String>,

@@ -164,7 +164,8 @@ where
 }
 
 /// `Query<T>` whose rejections (a number out of range, `overdue=maybe`) answer 400
-/// `invalid_query` in the API's own shape instead of axum's plain text.
+/// `invalid_query` in the API's own shape instead of axum's plain text. Every query struct
+/// is `deny_unknown_fields`: an ignored, misspelt filter would widen the answer silently.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct ApiQuery<T>(pub(crate) T);
 

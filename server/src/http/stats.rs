@@ -38,6 +38,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct MonthlyQuery {
     /// `YYYY-MM`; default: the month before the current one (the county's calendar).
     month: Option<String>,
@@ -47,6 +48,7 @@ pub(crate) struct MonthlyQuery {
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct StatsQuery {
     from: Option<String>,
     to: Option<String>,

@@ -63,6 +63,7 @@ pub(crate) struct UserList {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct UserQuery {
     /// Only users of this organisation and below it (in the caller's subtree).
     org_id: Option<String>,

@@ -29,6 +29,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct WarningQuery {
     level: Option<String>,
     kind: Option<String>,

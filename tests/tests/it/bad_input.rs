@@ -202,6 +202,27 @@ fn bad_queries_and_unknown_routes_get_json_errors() {
             "{path}: {body}"
         );
     }
+    // A misspelt filter is refused by name: ignored, it would widen the answer to everything
+    // (`case_id=` for `case=` listed the whole audit chain).
+    for (path, param) in [
+        ("/v1/audit?case_id=c-1", "case_id"),
+        ("/v1/cases?stauts=SUBMITTED", "stauts"),
+        ("/v1/cases/x?unmask=true", "unmask"),
+        ("/v1/devices?user=u-wang", "user"),
+        ("/v1/stats?group=month", "group"),
+        ("/v1/stats/monthly.xlsx?months=2026-01", "months"),
+        ("/v1/users?org=o-1", "org"),
+        ("/v1/warnings?levels=RED", "levels"),
+    ] {
+        let (got, body) = chen.get(path);
+        assert_eq!(
+            (got, body["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{path}: {body}"
+        );
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{param}`")), "{path}: {message}");
+    }
     // `DELETE /v1/dispatch-rules/` (an empty id) reaches no route; `PATCH /v1/cases` no method.
     assert_eq!(chen.delete("/v1/dispatch-rules/"), 404);
     let mut r = chen
