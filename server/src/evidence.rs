@@ -202,6 +202,11 @@ impl Target {
     }
 }
 
+/// Who is writing, for the handover: the user on one device.
+fn writer(caller: &Caller) -> String {
+    format!("{}/{}", caller.user.id, caller.device_id)
+}
+
 /// Whether `s` is a sha256 as names are written: 64 lowercase hex digits.
 fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -345,7 +350,10 @@ impl Evidence {
         }
         // A `PATCH` still streaming for this upload (its link dropped unseen) keeps what it
         // has and hands over: the answer then counts every byte that arrived.
-        let _turn = self.handover.turn(t.key(), HANDOVER_WAIT).await;
+        let _turn = self
+            .handover
+            .turn(t.key(), &writer(caller), HANDOVER_WAIT)
+            .await;
         match center.db.evidence_upload(&t.case_id, &t.sha256).await? {
             // Every byte arrived but the process stopped before the blob was made: make
             // it now.
@@ -378,7 +386,10 @@ impl Evidence {
         S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin + Send,
     {
         let t = Self::target(center, caller, case, sha256).await?;
-        let turn = self.handover.turn(t.key(), HANDOVER_WAIT).await;
+        let turn = self
+            .handover
+            .turn(t.key(), &writer(caller), HANDOVER_WAIT)
+            .await;
         if let Some(blob) = self.held(center, caller, &t).await? {
             let size = blob.size as u64;
             return if offset == size {
@@ -503,6 +514,9 @@ impl Evidence {
                     },
                 };
                 written += piece.len() as u64;
+                if let Some(turn) = &turn {
+                    turn.progressed();
+                }
                 if written > room {
                     return Err(too_long(length, held));
                 }

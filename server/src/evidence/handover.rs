@@ -4,16 +4,28 @@
 //! it keeps the bytes it received (`Evidence::append`) and hands over, so the new request
 //! sees every byte that crossed the link, and a drop costs the phone only what was still in
 //! flight. Between processes the database's offset check stays the guard.
+//!
+//! Only the writer's own device may cut it at once: it knows its old link is gone. Anyone
+//! else whose scope holds the case (another phone of the village, a staff member's `HEAD`)
+//! may stop it only once no byte has arrived for [`STALLED`], so nobody can hold a healthy
+//! upload back by asking about it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, OwnedMutexGuard};
+// Tokio's clock, so a test with paused time moves it.
+use tokio::time::Instant;
 
 /// How often a waiting request repeats its request to stop (the holder may not have been
 /// listening yet when the first one was made).
 const ASK_EVERY: Duration = Duration::from_millis(50);
+
+/// How long a writer may receive nothing before another device may stop it. A 2G link
+/// delivers something every few hundred milliseconds; a retransmission after a loss takes
+/// about a second.
+pub(crate) const STALLED: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Default)]
 pub(crate) struct Handover {
@@ -24,6 +36,27 @@ pub(crate) struct Handover {
 struct Slot {
     turn: Arc<tokio::sync::Mutex<()>>,
     stop: Notify,
+    /// Who holds the turn and when their last byte arrived.
+    holder: Mutex<Option<Holder>>,
+}
+
+#[derive(Debug)]
+struct Holder {
+    who: String,
+    progress: Instant,
+}
+
+impl Slot {
+    fn holder(&self) -> std::sync::MutexGuard<'_, Option<Holder>> {
+        self.holder.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `who` may ask the holder to stop: its own device, or anyone once it stalled.
+    fn may_stop(&self, who: &str) -> bool {
+        self.holder()
+            .as_ref()
+            .is_none_or(|h| h.who == who || h.progress.elapsed() >= STALLED)
+    }
 }
 
 /// Holding this, a request is the upload's one writer; dropping it hands over.
@@ -35,10 +68,17 @@ pub(crate) struct Turn {
 }
 
 impl Handover {
-    /// The upload's turn, after asking whoever holds it to stop; `None` if the holder did
-    /// not hand over within `wait` (the caller goes on without it; the offset check in the
-    /// database still keeps two writers apart).
-    pub(crate) async fn turn(self: &Arc<Self>, key: String, wait: Duration) -> Option<Turn> {
+    /// The upload's turn for `who` (a user and device), after asking whoever holds it to
+    /// stop ([`Slot::may_stop`]). `None` at once when `who` may not stop a writer still
+    /// receiving bytes, or when the holder did not hand over within `wait`: the caller goes on
+    /// without the turn (a `HEAD` answers from the database; the offset check there still
+    /// keeps two writers apart).
+    pub(crate) async fn turn(
+        self: &Arc<Self>,
+        key: String,
+        who: &str,
+        wait: Duration,
+    ) -> Option<Turn> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             slots.entry(key.clone()).or_default().clone()
@@ -46,14 +86,21 @@ impl Handover {
         let guard = tokio::time::timeout(wait, async {
             loop {
                 if let Ok(g) = slot.turn.clone().try_lock_owned() {
-                    return g;
+                    return Some(g);
+                }
+                if !slot.may_stop(who) {
+                    return None;
                 }
                 slot.stop.notify_waiters();
                 tokio::time::sleep(ASK_EVERY).await;
             }
         })
         .await
-        .ok()?;
+        .ok()??;
+        *slot.holder() = Some(Holder {
+            who: who.to_owned(),
+            progress: Instant::now(),
+        });
         Some(Turn {
             key,
             slot,
@@ -70,10 +117,18 @@ impl Turn {
     pub(crate) async fn asked_to_stop(&self) {
         self.slot.stop.notified().await;
     }
+
+    /// Bytes arrived: another device may not stop this writer for [`STALLED`].
+    pub(crate) fn progressed(&self) {
+        if let Some(h) = self.slot.holder().as_mut() {
+            h.progress = Instant::now();
+        }
+    }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
+        *self.slot.holder() = None;
         let mut slots = self
             .handover
             .slots
@@ -94,7 +149,7 @@ mod tests {
     async fn a_second_request_stops_the_first_and_takes_its_turn() {
         let handover = Arc::new(Handover::default());
         let first = handover
-            .turn("case/sha".into(), Duration::from_secs(1))
+            .turn("case/sha".into(), "u-wang/p1", Duration::from_secs(1))
             .await
             .expect("free");
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel();
@@ -104,7 +159,7 @@ mod tests {
             drop(first);
         });
         let second = handover
-            .turn("case/sha".into(), Duration::from_secs(5))
+            .turn("case/sha".into(), "u-wang/p1", Duration::from_secs(5))
             .await;
         assert!(second.is_some(), "the first handed over");
         stopped_rx.await.expect("the first was asked to stop");
@@ -112,7 +167,7 @@ mod tests {
         // Another upload is not affected.
         assert!(
             handover
-                .turn("case/other".into(), Duration::from_millis(10))
+                .turn("case/other".into(), "u-li/p2", Duration::from_millis(10))
                 .await
                 .is_some()
         );
@@ -122,12 +177,12 @@ mod tests {
     async fn a_holder_that_does_not_stop_is_waited_for_only_so_long() {
         let handover = Arc::new(Handover::default());
         let _stuck = handover
-            .turn("k".into(), Duration::from_secs(1))
+            .turn("k".into(), "u-wang/p1", Duration::from_secs(1))
             .await
             .unwrap();
         assert!(
             handover
-                .turn("k".into(), Duration::from_millis(200))
+                .turn("k".into(), "u-wang/p1", Duration::from_millis(200))
                 .await
                 .is_none()
         );
@@ -136,7 +191,69 @@ mod tests {
     #[tokio::test]
     async fn slots_are_removed_when_the_last_turn_ends() {
         let handover = Arc::new(Handover::default());
-        drop(handover.turn("k".into(), Duration::from_secs(1)).await);
+        drop(
+            handover
+                .turn("k".into(), "u-wang/p1", Duration::from_secs(1))
+                .await,
+        );
         assert!(handover.slots.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn another_device_stops_a_writer_only_once_it_stalled() {
+        let handover = Arc::new(Handover::default());
+        let writer = handover
+            .turn("k".into(), "u-wang/p1", Duration::from_secs(1))
+            .await
+            .unwrap();
+        let asked = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let holder = tokio::spawn({
+            let asked = asked.clone();
+            async move {
+                // Bytes keep arriving for three seconds, then nothing.
+                let stop = writer.asked_to_stop();
+                let mut stop = std::pin::pin!(stop);
+                for _ in 0..30 {
+                    tokio::select! {
+                        () = &mut stop => {
+                            asked.store(true, std::sync::atomic::Ordering::SeqCst);
+                            return;
+                        }
+                        () = tokio::time::sleep(Duration::from_millis(100)) => writer.progressed(),
+                    }
+                }
+                stop.await;
+                asked.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        // Another phone of the village asks about the same upload while bytes arrive: it
+        // goes on without the turn, at once.
+        let started = tokio::time::Instant::now();
+        assert!(
+            handover
+                .turn("k".into(), "u-li/p2", Duration::from_secs(5))
+                .await
+                .is_none(),
+            "the healthy writer kept its turn"
+        );
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        assert!(!asked.load(std::sync::atomic::Ordering::SeqCst));
+        // Three seconds of bytes, then silence: just short of `STALLED` it still may not.
+        tokio::time::sleep(Duration::from_secs(3) + STALLED - Duration::from_millis(300)).await;
+        assert!(
+            handover
+                .turn("k".into(), "u-li/p2", Duration::from_secs(5))
+                .await
+                .is_none()
+        );
+        assert!(!asked.load(std::sync::atomic::Ordering::SeqCst));
+        // Once it stalled for `STALLED`, the same ask stops it.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let other = handover
+            .turn("k".into(), "u-li/p2", Duration::from_secs(5))
+            .await;
+        assert!(other.is_some());
+        holder.await.unwrap();
+        assert!(asked.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

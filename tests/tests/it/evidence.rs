@@ -861,6 +861,72 @@ fn an_upload_resumes_on_another_server_process() {
     assert_eq!(get(&first, &t, &path(&c, &s), None).body, bytes);
 }
 
+/// Another phone of the village asking about an upload (`HEAD`) while its bytes are still
+/// arriving does not cut it: only the writer's own device may, or anyone once the writer has
+/// received nothing for a while (`evidence/handover.rs`).
+#[test]
+fn another_phones_head_does_not_cut_a_live_upload() {
+    let server = TestServer::start_with_evidence(Arc::new(SystemClock), EvidenceConfig::default());
+    let mut wang = Phone::login(&server.base_url(), "wang.grid", "ev-wang");
+    let bytes = document(120_000, 21);
+    let (c, s) = case_with(&mut wang, &bytes, AttachmentKind::Document);
+    let (c, t) = (c.to_string(), wang.access_token.clone());
+    let li = Phone::login(&server.base_url(), "li.mediator", "ev-li");
+    assert_eq!(
+        head(&server, &li.access_token, &c, &s).status,
+        200,
+        "in li's scope"
+    );
+
+    // Wang's phone sends 12 pieces of 10 KB, 150 ms apart, in one PATCH.
+    let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
+    let header = format!(
+        "PATCH {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        path(&c, &s),
+        bytes.len()
+    );
+    stream.write_all(header.as_bytes()).expect("write");
+    let sender = std::thread::spawn({
+        let bytes = bytes.clone();
+        let mut stream = stream.try_clone().expect("clone");
+        move || {
+            for piece in bytes.chunks(10_000) {
+                // A cut PATCH is answered early and closed: a write may then fail.
+                if stream.write_all(piece).is_err() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(150));
+            }
+        }
+    });
+    // Meanwhile li's phone asks where the upload stands, every 100 ms.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut seen = Vec::new();
+    while !sender.is_finished() {
+        let h = head(&server, &li.access_token, &c, &s);
+        assert_eq!(h.status, 200);
+        seen.push(h.offset.unwrap_or_default());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    sender.join().unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    let status = answer.split(' ').nth(1).unwrap_or_default();
+    assert_eq!(status, "204", "the live PATCH ran to its end: {answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains(&format!("upload-offset: {}", bytes.len())),
+        "{answer}"
+    );
+    assert!(seen.len() >= 5, "li asked while bytes arrived: {seen:?}");
+    let h = head(&server, &t, &c, &s);
+    assert!(h.complete, "{h:?}");
+    assert_eq!(get(&server, &t, &path(&c, &s), None).body, bytes);
+}
+
 /// The issue's link: a 5 MB photo through a proxy that resets the connection after every
 /// 256 KB the phone sends. It arrives whole with the right sha256, and each drop costs at
 /// most the chunk in flight (what `HEAD` reports after a drop is every byte answered).
