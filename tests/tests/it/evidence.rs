@@ -921,7 +921,9 @@ fn another_phones_head_does_not_cut_a_live_upload() {
             .contains(&format!("upload-offset: {}", bytes.len())),
         "{answer}"
     );
-    assert!(seen.len() >= 5, "li asked while bytes arrived: {seen:?}");
+    // The upload is one chunk: until its end the center holds 0 bytes of it.
+    let during = seen.iter().filter(|&&o| o < bytes.len() as u64).count();
+    assert!(during >= 3, "li asked while bytes arrived: {seen:?}");
     let h = head(&server, &t, &c, &s);
     assert!(h.complete, "{h:?}");
     assert_eq!(get(&server, &t, &path(&c, &s), None).body, bytes);
