@@ -294,7 +294,20 @@ fn a_phone_killed_mid_upload_resumes() {
     );
 
     // What the center holds: every byte the phone had confirmed, and what arrived of the
-    // chunk the kill cut off (kept from 4 KiB).
+    // chunk the kill cut off (kept from 4 KiB). The link still delivers what the phone had
+    // sent before it died, and the dispatcher's `HEAD` does not cut a `PATCH` still
+    // receiving bytes (only the phone's own device may): wait until the link is drained,
+    // then past the 2 s after which anyone may stop a silent one.
+    let mut last = link.counts().up;
+    loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = link.counts().up;
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    std::thread::sleep(Duration::from_millis(2_500));
     let dispatcher = gridsync_tests::Staff::login_at(&url, "chen.dispatch");
     let sha256 = attached["sha256"].as_str().unwrap();
     let head = dispatcher
