@@ -213,6 +213,7 @@ fn bad_queries_and_unknown_routes_get_json_errors() {
         ("/v1/stats/monthly.xlsx?months=2026-01", "months"),
         ("/v1/users?org=o-1", "org"),
         ("/v1/warnings?levels=RED", "levels"),
+        ("/v1/cases?%3Cscript%3E=1", "<script>"),
     ] {
         let (got, body) = chen.get(path);
         assert_eq!(
@@ -223,6 +224,12 @@ fn bad_queries_and_unknown_routes_get_json_errors() {
         let message = body["message"].as_str().unwrap();
         assert!(message.contains(&format!("`{param}`")), "{path}: {message}");
     }
+    // Without a token the query is not even read: 401, as for any other request.
+    let r = gridsync_tests::agent()
+        .get(&server.url("/v1/audit?case_id=c-1"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
     // `DELETE /v1/dispatch-rules/` (an empty id) reaches no route; `PATCH /v1/cases` no method.
     assert_eq!(chen.delete("/v1/dispatch-rules/"), 404);
     let mut r = chen

@@ -877,6 +877,8 @@ fn another_phones_head_does_not_cut_a_live_upload() {
         200,
         "in li's scope"
     );
+    // Another village's grid worker, who may not see the case.
+    let zhao = Phone::login(&server.base_url(), "zhao.grid", "ev-zhao");
 
     // Wang's phone sends 12 pieces of 10 KB, 150 ms apart, in one PATCH.
     let mut stream = std::net::TcpStream::connect(server.addr).expect("connect");
@@ -908,6 +910,9 @@ fn another_phones_head_does_not_cut_a_live_upload() {
         let h = head(&server, &li.access_token, &c, &s);
         assert_eq!(h.status, 200);
         seen.push(h.offset.unwrap_or_default());
+        // Outside the scope: the same 404 as for a case that does not exist.
+        let outside = head(&server, &zhao.access_token, &c, &s);
+        assert_eq!(outside.status, 404);
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     sender.join().unwrap();
